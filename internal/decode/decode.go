@@ -1,0 +1,100 @@
+// Package decode owns format identification: given the first bytes of an
+// input, which decoder reads it. The decoders themselves live in one
+// package each below (decode/vpcflow, ...), each turning []byte into
+// event records with typed parse errors.
+package decode
+
+import (
+	"bytes"
+)
+
+// Format is an input format picket can identify.
+type Format uint8
+
+// The formats.
+const (
+	Unknown        Format = iota
+	VPCFlow               // VPC or transit gateway flow log text
+	VPCFlowParquet        // VPC flow logs delivered to S3 as Parquet
+	CloudTrail            // CloudTrail JSON ({"Records": [...]}, or one event per line)
+	Resolver              // Route 53 Resolver query logs (JSON lines)
+)
+
+var names = [...]string{"unknown", "vpc-flow-logs", "vpc-flow-logs-parquet", "cloudtrail", "route53-resolver"}
+
+func (f Format) String() string {
+	if int(f) < len(names) {
+		return names[f]
+	}
+	return "unknown"
+}
+
+// ParseFormat returns the format with the given name, as String renders
+// it.
+func ParseFormat(s string) (Format, bool) {
+	for i, n := range names {
+		if n == s && i != 0 {
+			return Format(i), true
+		}
+	}
+	return Unknown, false
+}
+
+// Detect identifies the format of an input from its first bytes
+// (decompressed). It looks at structure, not file names: Parquet's magic
+// number, a JSON document and its telltale keys, or text whose first line
+// is a flow log header or record.
+func Detect(head []byte) Format {
+	if bytes.HasPrefix(head, []byte("PAR1")) {
+		return VPCFlowParquet
+	}
+	b := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	if len(b) == 0 {
+		return Unknown
+	}
+	if b[0] == '{' || b[0] == '[' {
+		switch {
+		case bytes.Contains(b, []byte(`"eventVersion"`)), bytes.Contains(b, []byte(`"Records"`)) && bytes.Contains(b, []byte(`"eventName"`)):
+			return CloudTrail
+		case bytes.Contains(b, []byte(`"query_name"`)):
+			return Resolver
+		}
+		return Unknown
+	}
+	line := b
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	if isFlowLine(line) {
+		return VPCFlow
+	}
+	return Unknown
+}
+
+// isFlowLine reports whether a line is a flow log header (it names known
+// fields) or a plausible record (several space-separated tokens, printable
+// ASCII only, at least one of them a number).
+func isFlowLine(line []byte) bool {
+	toks := bytes.Fields(line)
+	if len(toks) < 2 {
+		return false
+	}
+	for _, t := range toks {
+		switch string(t) {
+		case "version", "account-id", "interface-id", "srcaddr", "dstaddr", "action", "log-status", "tgw-id", "resource-type":
+			return true
+		}
+	}
+	numbers := 0
+	for _, t := range toks {
+		for _, c := range t {
+			if c < 0x21 || c > 0x7e {
+				return false
+			}
+		}
+		if t[0] >= '0' && t[0] <= '9' {
+			numbers++
+		}
+	}
+	return numbers > 0
+}

@@ -1,0 +1,427 @@
+// Package contact owns the contact stage: it joins the two directions of
+// each conversation that VPC Flow Logs record separately, decides which
+// side initiated it, and judges how it went (rejected, unanswered, refused,
+// established, or carrying data). Detectors of network reconnaissance
+// subscribe to the contacts it emits instead of raw flow records.
+//
+// Conversations are grouped into event-time buckets (one minute by
+// default, the aggregation interval of Nitro interfaces) and a bucket is
+// emitted, in a fixed order, once the watermark has passed its end. The
+// contacts a bucket yields therefore depend only on the records whose
+// times fall in it, never on the order in which they arrived.
+package contact
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"picket/internal/detect"
+	"picket/internal/event"
+	"picket/internal/lru"
+)
+
+// Config tunes the stage.
+type Config struct {
+	// Bucket is the length of a conversation bucket in seconds.
+	Bucket event.Time
+	// MaxConversations bounds the conversations held at once.
+	MaxConversations int
+	// MaxInterfaces bounds the interfaces whose context is remembered.
+	MaxInterfaces int
+}
+
+// DefaultConfig holds one-minute buckets, up to a million open
+// conversations (about 200 MB) and 100,000 interfaces.
+var DefaultConfig = Config{Bucket: 60, MaxConversations: 1 << 20, MaxInterfaces: 100_000}
+
+type key struct {
+	iface  event.ID
+	bucket event.Time
+	local  netip.Addr
+	remote netip.Addr
+	lport  uint16
+	rport  uint16
+	proto  uint8
+}
+
+type conv struct {
+	start, end    event.Time
+	first, latest event.Origin
+	firstT, lastT event.Time
+	out, in       event.Half // from the interface's side, to it
+	pktLocal      netip.Addr
+}
+
+// iface is what the stage remembers about an interface to describe its
+// contacts: the identifiers that every record of the interface repeats.
+type iface struct {
+	account, region, vpc, subnet, instance event.ID
+	ecs                                    event.ECS
+}
+
+// Stage is the contact stage.
+type Stage struct {
+	cfg     Config
+	convs   *lru.Table[key, conv]
+	ifaces  *lru.Table[event.ID, iface]
+	pending []event.Contact // contacts of evicted conversations, in eviction order
+	ready   []event.Contact
+	stats   Stats
+}
+
+// Stats counts what the stage did.
+type Stats struct {
+	Flows       uint64 // flow records joined
+	Skipped     uint64 // records without traffic or direction
+	Contacts    uint64 // contacts emitted
+	EvictedConv uint64 // conversations emitted early to stay within the bound
+}
+
+var _ detect.Stage = (*Stage)(nil)
+var _ detect.Stater = (*Stage)(nil)
+
+// New returns a contact stage.
+func New(cfg Config) *Stage {
+	if cfg.Bucket <= 0 {
+		cfg.Bucket = DefaultConfig.Bucket
+	}
+	if cfg.MaxConversations <= 0 {
+		cfg.MaxConversations = DefaultConfig.MaxConversations
+	}
+	if cfg.MaxInterfaces <= 0 {
+		cfg.MaxInterfaces = DefaultConfig.MaxInterfaces
+	}
+	s := &Stage{cfg: cfg}
+	s.ifaces = lru.New[event.ID, iface](cfg.MaxInterfaces, nil)
+	s.convs = lru.New(cfg.MaxConversations, func(k key, c *conv) {
+		s.stats.EvictedConv++
+		s.pending = append(s.pending, s.contact(k, c))
+	})
+	return s
+}
+
+// Name returns "contact".
+func (s *Stage) Name() string { return "contact" }
+
+// Consumes returns the flow kind.
+func (s *Stage) Consumes() []event.Kind { return []event.Kind{event.KindFlow} }
+
+// Stats returns the stage's counters.
+func (s *Stage) Stats() Stats { return s.stats }
+
+// State reports the stage's tables.
+func (s *Stage) State() []detect.StateStats {
+	return []detect.StateStats{
+		{Table: "conversations", Len: s.convs.Len(), Cap: s.convs.Cap(), Evicted: s.convs.Evicted()},
+		{Table: "interfaces", Len: s.ifaces.Len(), Cap: s.ifaces.Cap(), Evicted: s.ifaces.Evicted()},
+	}
+}
+
+// Observe folds a flow record into its conversation.
+func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
+	f, ok := rec.(*event.Flow)
+	if !ok {
+		return
+	}
+	if !f.HasData() || f.Direction == event.DirectionUnknown {
+		s.stats.Skipped++
+		return
+	}
+	s.stats.Flows++
+	t := f.Start
+	if f.Has&event.HasStart == 0 {
+		t = f.Time()
+	}
+	k := key{iface: f.Interface, bucket: t - t%s.cfg.Bucket, proto: f.Protocol}
+	var h *event.Half
+	var c *conv
+	if f.Direction == event.Outbound {
+		k.local, k.remote, k.lport, k.rport = f.Src, f.Dst, f.SrcPort, f.DstPort
+	} else {
+		k.local, k.remote, k.lport, k.rport = f.Dst, f.Src, f.DstPort, f.SrcPort
+	}
+	c, created := s.convs.Put(k)
+	if f.Direction == event.Outbound {
+		h = &c.out
+	} else {
+		h = &c.in
+		if f.PktDst.IsValid() && f.PktDst != f.Dst {
+			c.pktLocal = f.PktDst
+		}
+	}
+	end := f.Time()
+	if created {
+		c.start, c.end = t, end
+		c.first, c.firstT = f.Origin, t
+		c.latest, c.lastT = f.Origin, end
+	} else {
+		c.start = min(c.start, t)
+		c.end = max(c.end, end)
+		if before(t, f.Origin, c.firstT, c.first) {
+			c.first, c.firstT = f.Origin, t
+		}
+		if before(c.lastT, c.latest, end, f.Origin) {
+			c.latest, c.lastT = f.Origin, end
+		}
+	}
+	h.Packets += f.Packets
+	h.Bytes += f.Bytes
+	h.Records++
+	if f.Has&event.HasTCPFlags != 0 {
+		h.Flags |= f.TCPFlags
+		h.HasFlags = true
+	}
+	if f.Action == event.Reject {
+		h.Rejected = true
+	}
+	if !f.Interface.IsZero() {
+		st, _ := s.ifaces.Put(f.Interface)
+		st.account, st.region = f.Account, f.Region
+		if !f.VPC.IsZero() {
+			st.vpc = f.VPC
+		}
+		if !f.Subnet.IsZero() {
+			st.subnet = f.Subnet
+		}
+		if !f.Instance.IsZero() {
+			st.instance = f.Instance
+		}
+		if !f.ECS.TaskARN.IsZero() || !f.ECS.ClusterName.IsZero() {
+			st.ecs = f.ECS
+		}
+	}
+	if len(s.pending) > 0 {
+		s.flushPending(out)
+	}
+}
+
+// before orders records by time, then file name and line, so that "the
+// first record" of a conversation is the same whatever the arrival order.
+func before(t1 event.Time, o1 event.Origin, t2 event.Time, o2 event.Origin) bool {
+	if t1 != t2 {
+		return t1 < t2
+	}
+	if o1.File != o2.File {
+		return o1.File.String() < o2.File.String()
+	}
+	return o1.Line < o2.Line
+}
+
+func (s *Stage) flushPending(out func(event.Record)) {
+	for i := range s.pending {
+		s.stats.Contacts++
+		out(&s.pending[i])
+	}
+	s.pending = s.pending[:0]
+}
+
+// Advance emits the conversations of every bucket that ended at or before
+// the watermark, ordered by start time, then interface and addresses.
+func (s *Stage) Advance(w event.Time, out func(event.Record)) {
+	s.flushPending(out)
+	var done []key
+	s.convs.All(func(k key, _ *conv) bool {
+		if w == event.Forever || k.bucket+s.cfg.Bucket <= w {
+			done = append(done, k)
+		}
+		return true
+	})
+	if len(done) == 0 {
+		return
+	}
+	s.ready = s.ready[:0]
+	for _, k := range done {
+		s.ready = append(s.ready, s.contact(k, s.convs.Peek(k)))
+		s.convs.Delete(k)
+	}
+	slices.SortFunc(s.ready, compareContacts)
+	for i := range s.ready {
+		s.stats.Contacts++
+		out(&s.ready[i])
+	}
+}
+
+func compareContacts(a, b event.Contact) int {
+	if c := cmp.Compare(a.Start, b.Start); c != 0 {
+		return c
+	}
+	if a.Interface != b.Interface {
+		return cmp.Compare(a.Interface.String(), b.Interface.String())
+	}
+	if c := a.Initiator.Compare(b.Initiator); c != 0 {
+		return c
+	}
+	if c := a.Responder.Compare(b.Responder); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.RPort, b.RPort); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.IPort, b.IPort); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Protocol, b.Protocol)
+}
+
+// contact judges a conversation.
+func (s *Stage) contact(k key, c *conv) event.Contact {
+	ct := event.Contact{
+		Origin:    c.first,
+		Latest:    c.latest,
+		Interface: k.iface,
+		Protocol:  k.proto,
+		Local:     k.local,
+		PktLocal:  c.pktLocal,
+		Start:     c.start,
+		End:       c.end,
+	}
+	if st := s.ifaces.Peek(k.iface); st != nil {
+		ct.Account, ct.Region, ct.VPC, ct.Subnet, ct.Instance, ct.ECS = st.account, st.region, st.vpc, st.subnet, st.instance, st.ecs
+	}
+	outFirst, basis := initiator(k, c)
+	ct.Basis = basis
+	if outFirst {
+		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = k.local, k.lport, k.remote, k.rport
+		ct.Fwd, ct.Rev = c.out, c.in
+	} else {
+		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = k.remote, k.rport, k.local, k.lport
+		ct.Fwd, ct.Rev = c.in, c.out
+		ct.Inbound = true
+	}
+	ct.Outcome = judge(k.proto, &ct.Fwd, &ct.Rev)
+	return ct
+}
+
+const (
+	tcpSynAck = event.TCPSyn | event.TCPAck
+)
+
+func synOnly(h *event.Half) bool {
+	return h.HasFlags && h.Flags&event.TCPSyn != 0 && h.Flags&event.TCPAck == 0
+}
+
+// initiator decides which side opened the conversation. It returns true
+// when the interface's side did.
+func initiator(k key, c *conv) (bool, event.InitiatorBasis) {
+	if k.proto == event.ProtoTCP {
+		so, si := synOnly(&c.out), synOnly(&c.in)
+		if so && !si {
+			return true, event.InitiatorSYN
+		}
+		if si && !so {
+			return false, event.InitiatorSYN
+		}
+		// A side that answered with SYN-ACK is the responder.
+		if c.out.HasFlags && c.out.Flags&tcpSynAck == tcpSynAck && c.in.Flags&tcpSynAck != tcpSynAck {
+			return false, event.InitiatorSYN
+		}
+		if c.in.HasFlags && c.in.Flags&tcpSynAck == tcpSynAck && c.out.Flags&tcpSynAck != tcpSynAck {
+			return true, event.InitiatorSYN
+		}
+	}
+	// Ports next: a service port facing an ephemeral one marks the
+	// responder even when only one direction was seen, so that replies
+	// that arrive after a connection closed (which security groups
+	// reject) are not taken for probes of the ephemeral port.
+	if k.proto != event.ProtoICMP && k.proto != event.ProtoICMPv6 {
+		if lsvc, rsvc := Service(k.lport), Service(k.rport); lsvc != rsvc {
+			return rsvc, event.InitiatorPorts
+		}
+	}
+	if c.in.Records == 0 {
+		return true, event.InitiatorOneWay
+	}
+	if c.out.Records == 0 {
+		return false, event.InitiatorOneWay
+	}
+	// Both directions, no flags, ports alike: the lower port serves.
+	if k.lport != k.rport {
+		return k.rport < k.lport, event.InitiatorPorts
+	}
+	// Nothing to go on: whichever side's first record came first.
+	return true, event.InitiatorUnknown
+}
+
+// judge decides how the conversation went for the initiator.
+func judge(proto uint8, fwd, rev *event.Half) event.Outcome {
+	if fwd.Records == 0 {
+		// Only the responder spoke: a stray reply, judged by itself.
+		if rev.Rejected {
+			return event.OutcomeRejected
+		}
+		return event.OutcomeUnknown
+	}
+	if fwd.Rejected && rev.Records == 0 {
+		return event.OutcomeRejected
+	}
+	switch proto {
+	case event.ProtoTCP:
+		return judgeTCP(fwd, rev)
+	default:
+		if rev.Records == 0 || rev.Packets == 0 {
+			if fwd.Rejected {
+				return event.OutcomeRejected
+			}
+			return event.OutcomeUnanswered
+		}
+		if rev.Rejected && fwd.Rejected {
+			return event.OutcomeRejected
+		}
+		return event.OutcomeData
+	}
+}
+
+// TCP sizes used when records carry no flags: a bare segment is 40 bytes
+// of IPv4 and TCP header (60 for IPv6), 52 to 72 with options; a SYN with
+// options is at most 80.
+const (
+	maxBareSegment = 80
+)
+
+func judgeTCP(fwd, rev *event.Half) event.Outcome {
+	if rev.Records == 0 || rev.Packets == 0 {
+		if fwd.Rejected {
+			return event.OutcomeRejected
+		}
+		return event.OutcomeUnanswered
+	}
+	if rev.Rejected && !fwd.Rejected {
+		// Our reply was blocked on the way out: the initiator got nothing.
+		return event.OutcomeRejected
+	}
+	if rev.HasFlags {
+		switch {
+		case rev.Flags&tcpSynAck == tcpSynAck:
+			// handshake answered
+		case rev.Flags&event.TCPRst != 0:
+			return event.OutcomeRefused
+		}
+	} else if rev.Packets <= 2 && rev.Bytes <= 2*maxBareSegment && fwd.Packets <= 3 && fwd.Bytes <= 3*maxBareSegment && rev.Bytes <= rev.Packets*60 {
+		// One or two bare segments back to a SYN and its retries: a reset.
+		return event.OutcomeRefused
+	}
+	// The connection was set up. Data flowed if both sides sent more than
+	// the handshake and teardown.
+	if fwd.Packets > 4 && rev.Packets > 3 || fwd.Bytes > 5*maxBareSegment && rev.Bytes > 4*maxBareSegment {
+		return event.OutcomeData
+	}
+	return event.OutcomeEstablished
+}
+
+// services are the registered ports above 1023 that servers commonly
+// listen on.
+var services = map[uint16]bool{
+	1433: true, 1521: true, 2049: true, 2375: true, 2376: true, 3000: true, 3306: true,
+	3389: true, 5000: true, 5432: true, 5601: true, 5672: true, 5900: true, 5985: true,
+	5986: true, 6379: true, 6443: true, 8000: true, 8008: true, 8080: true, 8081: true,
+	8088: true, 8443: true, 8888: true, 9000: true, 9042: true, 9090: true, 9092: true,
+	9200: true, 9300: true, 11211: true, 15672: true, 27017: true,
+}
+
+// Service reports whether port is one a server listens on: a system port
+// (below 1024) or a commonly used registered one. Ports from 32768 up are
+// the ephemeral range of Linux and Windows clients.
+func Service(port uint16) bool {
+	return port < 1024 || services[port]
+}

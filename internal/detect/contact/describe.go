@@ -1,0 +1,83 @@
+package contact
+
+import (
+	"strconv"
+
+	"picket/internal/event"
+	"picket/internal/finding"
+)
+
+// Describe renders a contact in one line for evidence samples, such as
+// "198.51.100.7:40112 -> 10.0.1.15:22 TCP refused (2 pkts / 1 pkt)".
+func Describe(c *event.Contact) string {
+	b := make([]byte, 0, 96)
+	b = appendEndpoint(b, c.Initiator, c.IPort)
+	b = append(b, " -> "...)
+	b = appendEndpoint(b, c.Responder, c.RPort)
+	b = append(b, ' ')
+	b = append(b, finding.Protocol(c.Protocol)...)
+	b = append(b, ' ')
+	b = append(b, c.Outcome.String()...)
+	b = append(b, " ("...)
+	b = strconv.AppendUint(b, c.Fwd.Packets, 10)
+	b = append(b, " pkts out / "...)
+	b = strconv.AppendUint(b, c.Rev.Packets, 10)
+	b = append(b, " back"...)
+	if c.Fwd.HasFlags || c.Rev.HasFlags {
+		b = append(b, ", flags "...)
+		b = strconv.AppendUint(b, uint64(c.Fwd.Flags), 10)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(c.Rev.Flags), 10)
+	}
+	b = append(b, ')')
+	return string(b)
+}
+
+func appendEndpoint(b []byte, a interface{ String() string }, port uint16) []byte {
+	s := a.String()
+	if len(s) > 0 && containsColon(s) {
+		b = append(b, '[')
+		b = append(b, s...)
+		b = append(b, ']')
+	} else {
+		b = append(b, s...)
+	}
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(port), 10)
+}
+
+func containsColon(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+// Sample returns a contact as an evidence sample.
+func Sample(c *event.Contact) finding.Sample {
+	return finding.Sample{
+		Origin: c.Origin.String(),
+		Time:   c.Start.String(),
+		Record: Describe(c),
+	}
+}
+
+// NetworkPath explains how a contact reached or left the interface, for
+// a finding's explanation.
+func NetworkPath(c *event.Contact) []string {
+	var out []string
+	remote := c.Remote()
+	if c.Inbound && !event.Internal(remote) && event.Internal(c.Local) {
+		out = append(out, "the traffic came from the internet to a public address of interface "+c.Interface.String()+
+			"; flow logs record the interface's private address "+c.Local.String()+" as the destination, because the public address is translated before the record is made")
+	}
+	if c.PktLocal.IsValid() && c.PktLocal != c.Local {
+		out = append(out, "the packets were addressed to "+c.PktLocal.String()+" (pkt-dstaddr) and delivered through interface "+c.Interface.String())
+	}
+	if !c.ECS.TaskARN.IsZero() {
+		out = append(out, "the interface belongs to ECS task "+c.ECS.TaskARN.String())
+	}
+	return out
+}

@@ -1,0 +1,199 @@
+package detect
+
+import (
+	"fmt"
+
+	"picket/internal/event"
+)
+
+// Env is what the host gives each detector when it is built.
+type Env struct {
+	// DetectorID returns the GuardDuty detector ID under which findings
+	// about an account and region are filed.
+	DetectorID func(account, region string) string
+	// Thresholds overrides the detector's threshold defaults, by name.
+	Thresholds map[string]float64
+	// MaxKeys bounds each keyed table of the detector. Zero means the
+	// detector's own default.
+	MaxKeys int
+	// Intel answers threat-intelligence questions about addresses; nil
+	// when no lists are loaded.
+	Intel Intel
+}
+
+// Keys returns MaxKeys, or def when MaxKeys is zero.
+func (e Env) Keys(def int) int {
+	if e.MaxKeys > 0 {
+		return e.MaxKeys
+	}
+	return def
+}
+
+// Config tunes the engine.
+type Config struct {
+	// Lateness is how far behind the latest event time the watermark
+	// trails, in seconds. Flow logs reach S3 up to ten minutes or more
+	// after the flow ends, and files of different interfaces interleave;
+	// a record older than the watermark when it arrives is late.
+	Lateness event.Time
+	// Tick is the event-time interval, in seconds, at which the engine
+	// advances detectors.
+	Tick event.Time
+}
+
+// DefaultConfig is the engine configuration picket uses unless told
+// otherwise: 15 minutes of lateness, advancing every minute.
+var DefaultConfig = Config{Lateness: 15 * 60, Tick: 60}
+
+// Stage derives records from records ahead of the detectors, such as the
+// contact stage that joins the two directions of a conversation. Like a
+// detector it is driven by Observe and Advance; what it passes to out is
+// dispatched to the detectors subscribed to the output's kind.
+type Stage interface {
+	Name() string
+	Consumes() []event.Kind
+	Observe(rec event.Record, out func(event.Record))
+	Advance(watermark event.Time, out func(event.Record))
+}
+
+// Engine dispatches records to detectors and advances them by event time.
+// It is not safe for concurrent use; the distributed mode runs one engine
+// per partition.
+type Engine struct {
+	stages    []Stage
+	byKindS   [event.NumKinds][]Stage
+	dets      []Detector
+	defs      []Definition
+	byKind    [event.NumKinds][]Detector
+	derived   func(event.Record)
+	cfg       Config
+	emit      Emit
+	maxSeen   event.Time
+	watermark event.Time
+	nextTick  event.Time
+	stats     EngineStats
+}
+
+// EngineStats counts what the engine saw.
+type EngineStats struct {
+	Records   [event.NumKinds]uint64 // records observed, by kind
+	Late      uint64                 // records older than the watermark on arrival
+	Watermark event.Time
+	MaxSeen   event.Time
+}
+
+// NewEngine returns an engine over stages and dets that hands findings to
+// emit. It fails if two detectors share an ID, a programming error in the
+// list of detectors.
+func NewEngine(stages []Stage, dets []Detector, cfg Config, emit Emit) (*Engine, error) {
+	if cfg.Tick <= 0 {
+		cfg.Tick = DefaultConfig.Tick
+	}
+	if cfg.Lateness < 0 {
+		cfg.Lateness = 0
+	}
+	e := &Engine{cfg: cfg, emit: emit, maxSeen: event.Never, watermark: event.Never, nextTick: event.Never}
+	e.derived = e.dispatch
+	for _, st := range stages {
+		e.stages = append(e.stages, st)
+		for _, k := range st.Consumes() {
+			e.byKindS[k] = append(e.byKindS[k], st)
+		}
+	}
+	seen := map[string]bool{}
+	for _, d := range dets {
+		def := d.Definition()
+		if seen[def.ID] {
+			return nil, fmt.Errorf("two detectors have the ID %q", def.ID)
+		}
+		seen[def.ID] = true
+		e.dets = append(e.dets, d)
+		e.defs = append(e.defs, def)
+		for _, k := range def.Subscribes {
+			e.byKind[k] = append(e.byKind[k], d)
+		}
+	}
+	return e, nil
+}
+
+// Detectors returns the engine's detectors.
+func (e *Engine) Detectors() []Detector { return e.dets }
+
+// Observe dispatches rec to the detectors subscribed to its kind, then
+// advances them if the watermark crossed a tick.
+func (e *Engine) Observe(rec event.Record) {
+	k := rec.Kind()
+	e.stats.Records[k]++
+	t := rec.Time()
+	if t < e.watermark {
+		e.stats.Late++
+	}
+	for _, st := range e.byKindS[k] {
+		st.Observe(rec, e.derived)
+	}
+	for _, d := range e.byKind[k] {
+		d.Observe(rec, e.emit)
+	}
+	if t > e.maxSeen {
+		e.maxSeen = t
+		if e.nextTick == event.Never {
+			e.nextTick = t - t%e.cfg.Tick + e.cfg.Tick
+		}
+		if w := t - e.cfg.Lateness; w >= e.nextTick {
+			e.advance(w - w%e.cfg.Tick)
+		}
+	}
+}
+
+func (e *Engine) advance(w event.Time) {
+	if w <= e.watermark {
+		return
+	}
+	e.watermark = w
+	e.nextTick = w + e.cfg.Tick
+	for _, st := range e.stages {
+		st.Advance(w, e.derived)
+	}
+	for _, d := range e.dets {
+		d.Advance(w, e.emit)
+	}
+}
+
+// dispatch hands a derived record to the detectors subscribed to its kind.
+func (e *Engine) dispatch(rec event.Record) {
+	k := rec.Kind()
+	e.stats.Records[k]++
+	for _, d := range e.byKind[k] {
+		d.Observe(rec, e.emit)
+	}
+}
+
+// Flush advances every detector to the end of time: the input is over.
+func (e *Engine) Flush() { e.advance(event.Forever) }
+
+// Watermark returns the current watermark.
+func (e *Engine) Watermark() event.Time { return e.watermark }
+
+// Stats returns what the engine counted.
+func (e *Engine) Stats() EngineStats {
+	s := e.stats
+	s.Watermark, s.MaxSeen = e.watermark, e.maxSeen
+	return s
+}
+
+// State returns the state statistics of every stage and detector that
+// keeps state, keyed by stage name or detector ID.
+func (e *Engine) State() map[string][]StateStats {
+	out := map[string][]StateStats{}
+	for _, st := range e.stages {
+		if s, ok := st.(Stater); ok {
+			out[st.Name()] = s.State()
+		}
+	}
+	for i, d := range e.dets {
+		if s, ok := d.(Stater); ok {
+			out[e.defs[i].ID] = s.State()
+		}
+	}
+	return out
+}

@@ -1,0 +1,583 @@
+// Package portprobe owns the Recon:EC2/PortProbeUnprotectedPort detector:
+// internet hosts that are scanning the estate and reach a port that no
+// security group or network ACL blocks.
+//
+// A remote host becomes a known prober in one of three ways: threat
+// intelligence names it; its first contacts with our (address, port)
+// pairs fail often enough that the Threshold Random Walk decides it is a
+// scanner; or it makes enough probe-like contacts (connections that carry
+// no data) to distinct (address, port) pairs. Independently, a port that
+// several distinct internet hosts probe is reported as being probed. Every
+// accepted contact of a known prober with an open port of an interface
+// (other than 80 and 443, which are meant to be open) becomes a
+// portProbeDetail of that interface's finding; blocked contacts of the same
+// prober are kept as evidence and raise the severity once it gets through.
+package portprobe
+
+import (
+	"cmp"
+	"hash/maphash"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"picket/internal/detect"
+	"picket/internal/detect/contact"
+	"picket/internal/detect/trw"
+	"picket/internal/event"
+	"picket/internal/finding"
+	"picket/internal/lru"
+)
+
+// ID is the detector's ID.
+const ID = "portprobe"
+
+// Thresholds are the detector's tunables with their defaults.
+var Thresholds = detect.Tunables{
+	{Name: "min_probes", Unit: "contacts", Default: 5, Min: 1, Max: 1e6,
+		Doc: "probe-like first contacts (failed, or set up without data) with distinct (address, port) pairs of ours that make a remote host a known prober; five distinguishes a scanner from a client that retried"},
+	{Name: "min_sources_per_port", Unit: "hosts", Default: 3, Min: 1, Max: 1e6,
+		Doc: "distinct internet hosts whose probe-like contacts with one open port of an interface mark that port as being probed, even when no single host crossed min_probes"},
+	{Name: "trw_theta0", Unit: "probability", Default: trw.DefaultParams.Theta0, Min: 0.01, Max: 0.99,
+		Doc: "probability that a benign host's first contact succeeds (Jung et al. 2004)"},
+	{Name: "trw_theta1", Unit: "probability", Default: trw.DefaultParams.Theta1, Min: 0.01, Max: 0.99,
+		Doc: "probability that a scanner's first contact succeeds; must be below trw_theta0"},
+	{Name: "trw_pd", Unit: "probability", Default: trw.DefaultParams.PD, Min: 0.5, Max: 0.9999,
+		Doc: "detection probability the walk aims for"},
+	{Name: "trw_pf", Unit: "probability", Default: trw.DefaultParams.PF, Min: 0.00001, Max: 0.5,
+		Doc: "false-positive probability the walk tolerates"},
+	{Name: "source_ttl", Unit: "seconds", Default: 86400, Min: 60, Max: 30 * 86400,
+		Doc: "how long a remote host's record is kept after its last contact; a day catches scans paced at one probe every few minutes (nmap -T0 sends one every 5 minutes)"},
+	{Name: "max_sources", Unit: "hosts", Default: 200_000, Min: 100, Max: 1e8,
+		Doc: "remote hosts tracked at once (about 400 bytes each); beyond it the least recently seen are evicted and counted"},
+}
+
+// sensitive ports raise the finding to High, as GuardDuty does for
+// Elasticsearch.
+var sensitive = map[uint16]bool{9200: true, 9300: true}
+
+// never lists ports that are meant to face the internet.
+var never = map[uint16]bool{80: true, 443: true}
+
+const (
+	maxSeen       = 48  // distinct first contacts remembered per source
+	maxPending    = 8   // open-port hits held until a source is decided
+	maxSamples    = 5   // samples kept per source
+	maxReportHits = 512 // hits kept per interface between reports
+)
+
+// hit is one accepted contact of a prober with an open port: kept small,
+// since undecided hosts hold a few each.
+type hit struct {
+	iface   event.ID
+	t       event.Time
+	local   netip.Addr
+	remote  netip.Addr
+	origin  event.Origin
+	port    uint16
+	rport   uint16
+	outcome event.Outcome
+	fwd     uint32 // packets sent by the prober
+	rev     uint32 // packets sent back
+}
+
+func (h *hit) sample() finding.Sample {
+	c := event.Contact{
+		Origin: h.origin, Start: h.t, Protocol: event.ProtoTCP,
+		Initiator: h.remote, IPort: h.rport, Responder: h.local, RPort: h.port,
+		Outcome: h.outcome, Fwd: event.Half{Packets: uint64(h.fwd)}, Rev: event.Half{Packets: uint64(h.rev)},
+	}
+	return contact.Sample(&c)
+}
+
+type source struct {
+	walk     trw.State
+	seen     [maxSeen]uint64 // hashes of (local address, port) first contacts
+	nseen    uint32
+	probes   uint32 // probe-like first contacts
+	rejected uint32 // contacts blocked by a security group or ACL
+	verdict  trw.Verdict
+	reason   string
+	intel    *detect.ThreatMatch
+	last     event.Time
+	pending  []hit
+	samples  []finding.Sample
+}
+
+func (s *source) firstContact(h uint64) bool {
+	n := min(int(s.nseen), maxSeen)
+	for i := 0; i < n; i++ {
+		if s.seen[i] == h {
+			return false
+		}
+	}
+	s.seen[s.nseen%maxSeen] = h
+	s.nseen++
+	return true
+}
+
+type portKey struct {
+	iface event.ID
+	port  uint16
+}
+
+type portSources struct {
+	hashes [8]uint64
+	n      int
+	last   event.Time
+}
+
+// report accumulates what an interface's finding will say at the next
+// Advance.
+type report struct {
+	hits    []hit
+	count   int64
+	first   event.Time
+	last    event.Time
+	blocked bool // some prober was blocked before it got through
+	sources map[netip.Addr]snapshot
+	reasons map[string]bool
+}
+
+// snapshot copies what a report needs of a source: the source table may
+// evict or move the source before the report is written.
+type snapshot struct {
+	probes, failures, successes, rejected uint32
+	intel                                 *detect.ThreatMatch
+	samples                               []finding.Sample
+}
+
+// Detector is the port probe detector.
+type Detector struct {
+	env      detect.Env
+	th       detect.Tunables
+	test     trw.Test
+	minProbe uint32
+	minSrc   int
+	ttl      event.Time
+	seed     maphash.Seed
+	sources  *lru.Table[netip.Addr, source]
+	friends  *lru.Table[netip.Addr, event.Time]
+	ports    *lru.Table[portKey, portSources]
+	ifaces   *lru.Table[event.ID, event.Contact] // latest contact per interface, for resource details
+	reports  map[event.ID]*report
+}
+
+var (
+	_ detect.Detector = (*Detector)(nil)
+	_ detect.Stater   = (*Detector)(nil)
+)
+
+// New builds the detector.
+func New(env detect.Env) (*Detector, error) {
+	th, err := Thresholds.Apply(ID, env.Thresholds)
+	if err != nil {
+		return nil, err
+	}
+	p := trw.Params{Theta0: th.Get("trw_theta0"), Theta1: th.Get("trw_theta1"), PD: th.Get("trw_pd"), PF: th.Get("trw_pf")}
+	if p.Theta1 >= p.Theta0 || p.PF >= p.PD {
+		return nil, errBadTRW
+	}
+	maxSrc := env.Keys(int(th.Get("max_sources")))
+	d := &Detector{
+		env:      env,
+		th:       th,
+		test:     trw.New(p),
+		minProbe: uint32(th.Get("min_probes")),
+		minSrc:   int(th.Get("min_sources_per_port")),
+		ttl:      event.Time(th.Get("source_ttl")),
+		seed:     maphash.MakeSeed(),
+		sources:  lru.New[netip.Addr, source](maxSrc, nil),
+		friends:  lru.New[netip.Addr, event.Time](maxSrc, nil),
+		ports:    lru.New[portKey, portSources](maxSrc, nil),
+		ifaces:   lru.New[event.ID, event.Contact](100_000, nil),
+		reports:  map[event.ID]*report{},
+	}
+	return d, nil
+}
+
+type constError string
+
+func (e constError) Error() string { return string(e) }
+
+const errBadTRW = constError("detector portprobe: trw_theta1 must be below trw_theta0 and trw_pf below trw_pd")
+
+// Definition describes the detector.
+func (d *Detector) Definition() detect.Definition {
+	return detect.Definition{
+		ID:           ID,
+		Summary:      "internet hosts scanning the estate that reach ports no security group or network ACL blocks",
+		FindingTypes: []string{finding.TypePortProbeUnprotectedPort},
+		Subscribes:   []event.Kind{event.KindContact},
+		Thresholds:   d.th,
+	}
+}
+
+// State reports the detector's tables.
+func (d *Detector) State() []detect.StateStats {
+	return []detect.StateStats{
+		{Table: "sources", Len: d.sources.Len(), Cap: d.sources.Cap(), Evicted: d.sources.Evicted()},
+		{Table: "friends", Len: d.friends.Len(), Cap: d.friends.Cap(), Evicted: d.friends.Evicted()},
+		{Table: "ports", Len: d.ports.Len(), Cap: d.ports.Cap(), Evicted: d.ports.Evicted()},
+		{Table: "interfaces", Len: d.ifaces.Len(), Cap: d.ifaces.Cap(), Evicted: d.ifaces.Evicted()},
+	}
+}
+
+func (d *Detector) hash(a netip.Addr, port uint16) uint64 {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	b := a.As16()
+	h.Write(b[:])
+	h.WriteByte(byte(port >> 8))
+	h.WriteByte(byte(port))
+	return h.Sum64()
+}
+
+// Observe judges one contact.
+func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
+	c, ok := rec.(*event.Contact)
+	if !ok || c.Outcome == event.OutcomeUnknown {
+		return
+	}
+	if !c.Inbound {
+		// A host we contacted, and that answered, is a friend: its
+		// traffic back to us is not probing.
+		if !c.Outcome.Failed() {
+			t, _ := d.friends.Put(c.Responder)
+			*t = max(*t, c.End)
+		}
+		return
+	}
+	r := c.Initiator
+	if event.Internal(r) {
+		return
+	}
+	if d.friends.Peek(r) != nil {
+		return
+	}
+	if d.env.Intel != nil && d.env.Intel.Trusted(r) {
+		return
+	}
+	s, created := d.sources.Put(r)
+	if created && d.env.Intel != nil {
+		if m, ok := d.env.Intel.Threat(r); ok {
+			s.intel = &m
+			s.verdict, s.reason = trw.Scanner, "threat list "+m.ListName
+		}
+	}
+	s.last = max(s.last, c.End)
+	if c.Outcome == event.OutcomeRejected {
+		s.rejected++
+	}
+	probeLike := c.Outcome.Failed() || c.Outcome == event.OutcomeEstablished
+	first := d.firstContactOf(s, c)
+	if first {
+		if s.verdict != trw.Scanner {
+			v := d.test.Observe(&s.walk, !c.Outcome.Failed())
+			if v == trw.Scanner {
+				s.verdict, s.reason = trw.Scanner, "threshold random walk"
+			}
+		}
+		if probeLike {
+			s.probes++
+			if s.verdict != trw.Scanner && s.probes >= d.minProbe {
+				s.verdict, s.reason = trw.Scanner, "probe count"
+			}
+		}
+		if len(s.samples) < maxSamples {
+			s.samples = append(s.samples, contact.Sample(c))
+		}
+	}
+	open := c.Outcome == event.OutcomeEstablished || c.Outcome == event.OutcomeData
+	if !open || never[c.RPort] {
+		return
+	}
+	ctx, _ := d.ifaces.Put(c.Interface)
+	*ctx = *c
+	h := hit{iface: c.Interface, t: c.Start, local: c.Local, port: c.RPort, rport: c.IPort, remote: r,
+		origin: c.Origin, outcome: c.Outcome, fwd: sat32(c.Fwd.Packets), rev: sat32(c.Rev.Packets)}
+	portProbed := false
+	if probeLike {
+		portProbed = d.notePort(c, r)
+	}
+	switch {
+	case s.verdict == trw.Scanner:
+		if len(s.pending) > 0 {
+			for _, p := range s.pending {
+				d.add(p, s, r)
+			}
+			s.pending = s.pending[:0]
+		}
+		d.add(h, s, r)
+	case portProbed:
+		d.add(h, s, r)
+	case probeLike && len(s.pending) < maxPending:
+		s.pending = append(s.pending, h)
+	}
+}
+
+func sat32(v uint64) uint32 {
+	if v > 1<<32-1 {
+		return 1<<32 - 1
+	}
+	return uint32(v)
+}
+
+func (d *Detector) firstContactOf(s *source, c *event.Contact) bool {
+	return s.firstContact(d.hash(c.Local, c.RPort))
+}
+
+// notePort records a probe-like contact with an open port and reports
+// whether enough distinct hosts have now probed it.
+func (d *Detector) notePort(c *event.Contact, r netip.Addr) bool {
+	ps, _ := d.ports.Put(portKey{c.Interface, c.RPort})
+	ps.last = max(ps.last, c.End)
+	h := d.hash(r, 0)
+	for i := 0; i < min(ps.n, len(ps.hashes)); i++ {
+		if ps.hashes[i] == h {
+			return ps.n >= d.minSrc
+		}
+	}
+	ps.hashes[ps.n%len(ps.hashes)] = h
+	ps.n++
+	return ps.n >= d.minSrc
+}
+
+func (d *Detector) add(h hit, s *source, r netip.Addr) {
+	rep := d.reports[h.iface]
+	if rep == nil {
+		rep = &report{first: h.t, last: h.t, sources: map[netip.Addr]snapshot{}, reasons: map[string]bool{}}
+		d.reports[h.iface] = rep
+	}
+	if len(rep.hits) == maxReportHits {
+		copy(rep.hits, rep.hits[1:])
+		rep.hits = rep.hits[:maxReportHits-1]
+	}
+	rep.hits = append(rep.hits, h)
+	rep.count++
+	rep.first = min(rep.first, h.t)
+	rep.last = max(rep.last, h.t)
+	rep.sources[r] = snapshot{
+		probes: s.probes, failures: s.walk.Failures, successes: s.walk.Successes, rejected: s.rejected,
+		intel: s.intel, samples: slices.Clone(s.samples),
+	}
+	if s.rejected > 0 {
+		rep.blocked = true
+	}
+	reason := s.reason
+	if reason == "" {
+		reason = "several hosts probed the port"
+	}
+	rep.reasons[reason] = true
+}
+
+// Advance emits one finding report per interface with new probes, and
+// forgets hosts idle for longer than source_ttl.
+func (d *Detector) Advance(w event.Time, emit detect.Emit) {
+	ifaces := make([]event.ID, 0, len(d.reports))
+	for id := range d.reports {
+		ifaces = append(ifaces, id)
+	}
+	slices.SortFunc(ifaces, func(a, b event.ID) int { return cmp.Compare(a.String(), b.String()) })
+	for _, id := range ifaces {
+		if ctx := d.ifaces.Peek(id); ctx != nil {
+			emit(d.finding(d.reports[id], ctx))
+		}
+		delete(d.reports, id)
+	}
+	if w == event.Forever {
+		return
+	}
+	for {
+		k, s, ok := d.sources.Oldest()
+		if !ok || s.last+d.ttl > w {
+			break
+		}
+		d.sources.Delete(k)
+	}
+	for {
+		k, t, ok := d.friends.Oldest()
+		if !ok || *t+d.ttl > w {
+			break
+		}
+		d.friends.Delete(k)
+	}
+	for {
+		k, p, ok := d.ports.Oldest()
+		if !ok || p.last+d.ttl > w {
+			break
+		}
+		d.ports.Delete(k)
+	}
+}
+
+func (d *Detector) finding(rep *report, c *event.Contact) *finding.Finding {
+	account, region := c.Account.String(), c.Region.String()
+	key := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(c), Role: finding.RoleTarget}
+	f := finding.New(finding.TypePortProbeUnprotectedPort, key, d.env.DetectorID(account, region),
+		rep.first.UTC(), rep.last.UTC(), rep.count)
+	f.Resource.InstanceDetails = finding.InstanceFor(c)
+	f.Resource.EcsClusterDetails = finding.ECSFor(c)
+
+	// Details: one per distinct (local address, port, remote), latest last.
+	slices.SortStableFunc(rep.hits, func(a, b hit) int { return cmp.Compare(a.t, b.t) })
+	type dk struct {
+		local  netip.Addr
+		port   uint16
+		remote netip.Addr
+	}
+	seen := map[dk]int{}
+	var details []finding.PortProbeDetail
+	ports := map[int]bool{}
+	for _, h := range rep.hits {
+		k := dk{h.local, h.port, h.remote}
+		if i, ok := seen[k]; ok {
+			details = append(details[:i], details[i+1:]...)
+			for kk, j := range seen {
+				if j > i {
+					seen[kk] = j - 1
+				}
+			}
+		}
+		seen[k] = len(details)
+		details = append(details, finding.PortProbeDetail{
+			LocalPortDetails: finding.Port(int(h.port)),
+			LocalIPDetails:   finding.LocalIP(h.local),
+			RemoteIPDetails:  finding.RemoteIP(h.remote),
+		})
+		ports[int(h.port)] = true
+	}
+	if len(details) > finding.MaxPortProbeDetails {
+		details = details[len(details)-finding.MaxPortProbeDetails:]
+	}
+	f.Service.Action.PortProbeAction = &finding.PortProbeAction{Blocked: false, PortProbeDetails: details}
+
+	sev := finding.SeverityLow
+	if rep.blocked {
+		sev = finding.SeverityMedium
+	}
+	for p := range ports {
+		if sensitive[uint16(p)] {
+			sev = finding.SeverityHigh
+		}
+	}
+	f.Severity = sev
+
+	// Evidence and explanation.
+	remotes := make([]netip.Addr, 0, len(rep.sources))
+	for a := range rep.sources {
+		remotes = append(remotes, a)
+	}
+	slices.SortFunc(remotes, func(a, b netip.Addr) int { return a.Compare(b) })
+	var intel []finding.ThreatIntelligenceDetail
+	var probes, failures, successes, rejected int64
+	var samples []finding.Sample
+	hosts := make([]string, 0, len(remotes))
+	for _, a := range remotes {
+		s := rep.sources[a]
+		hosts = append(hosts, a.String())
+		probes += int64(s.probes)
+		failures += int64(s.failures)
+		successes += int64(s.successes)
+		rejected += int64(s.rejected)
+		if s.intel != nil {
+			intel = append(intel, finding.ThreatIntelligenceDetail{ThreatListName: s.intel.ListName, ThreatNames: s.intel.ThreatNames, ThreatFileSha256: s.intel.FileSHA256})
+		}
+		for _, smp := range s.samples {
+			if len(samples) < maxSamples {
+				samples = append(samples, smp)
+			}
+		}
+	}
+	for i := range rep.hits {
+		if len(samples) >= 2*maxSamples {
+			break
+		}
+		samples = append(samples, rep.hits[i].sample())
+	}
+	if len(intel) > 0 {
+		f.Service.Evidence = &finding.Evidence{ThreatIntelligenceDetails: intel}
+	}
+	portList := make([]int, 0, len(ports))
+	for p := range ports {
+		portList = append(portList, p)
+	}
+	slices.Sort(portList)
+	reasons := make([]string, 0, len(rep.reasons))
+	for r := range rep.reasons {
+		reasons = append(reasons, r)
+	}
+	slices.Sort(reasons)
+	if len(hosts) > 50 {
+		hosts = hosts[:50]
+	}
+	exp := &finding.Explanation{
+		Detector: ID,
+		Summary: strconv.Itoa(len(remotes)) + " internet host(s) scanning the estate reached open port(s) " + joinInts(portList) +
+			" of interface " + c.Interface.String() + " (decided by " + joinStrings(reasons) + ")",
+		Thresholds: []finding.Threshold{
+			{Name: "trw_failures_to_decide", Limit: float64(d.test.FailuresToDecide()), Observed: float64(failures), Unit: "failed first contacts", Crossed: failures >= int64(d.test.FailuresToDecide())},
+			{Name: "min_probes", Limit: float64(d.minProbe), Observed: float64(probes), Unit: "probe-like contacts", Crossed: probes >= int64(d.minProbe)},
+		},
+		Counts: map[string]int64{
+			"probes_reported":           rep.count,
+			"probe_like_contacts":       probes,
+			"failed_first_contacts":     failures,
+			"successful_first_contacts": successes,
+			"rejected_contacts":         rejected,
+			"remote_hosts":              int64(len(remotes)),
+		},
+		Ports:       portList,
+		Hosts:       hosts,
+		Samples:     samples,
+		NetworkPath: contact.NetworkPath(c),
+	}
+	if len(intel) > 0 {
+		exp.ThreatListName = intel[0].ThreatListName
+		if len(intel[0].ThreatNames) > 0 {
+			exp.ThreatName = intel[0].ThreatNames[0]
+		}
+	}
+	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
+	t, _ := finding.Lookup(finding.TypePortProbeUnprotectedPort)
+	vars := map[string]string{
+		"resource": finding.ResourceID(c),
+		"port":     joinInts(portList),
+		"remote":   joinStrings(firstN(hosts, 3)),
+	}
+	if len(remotes) > 3 {
+		vars["remote"] += " and " + strconv.Itoa(len(remotes)-3) + " more"
+	}
+	f.Title = finding.Text(t.Title, vars)
+	f.Description = finding.Text(t.Description, vars)
+	return f
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func joinInts(v []int) string {
+	b := make([]byte, 0, 8*len(v))
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(b)
+}
+
+func joinStrings(v []string) string {
+	b := make([]byte, 0, 16*len(v))
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, x...)
+	}
+	return string(b)
+}

@@ -1,0 +1,171 @@
+// Package enrich attaches context to records between decoding and
+// detection: the direction of a flow relative to its interface (learned
+// from the records themselves), and, as lists and inventories are loaded,
+// threat intelligence, interface inventory and geolocation.
+//
+// It may import event, lru and the packages whose data it attaches; the
+// detectors read what it filled in and never call it.
+package enrich
+
+import (
+	"net/netip"
+
+	"picket/internal/event"
+	"picket/internal/lru"
+)
+
+// maxLearned is how many addresses Directions remembers per interface: the
+// primary private address, secondary ones, and an IPv6 address or two.
+const maxLearned = 4
+
+type ifaceAddrs struct {
+	addrs   [maxLearned]netip.Addr
+	n       uint8 // addresses learned; the slot to replace next is n % maxLearned
+	pendSrc netip.Addr
+	pendDst netip.Addr
+}
+
+func (a *ifaceAddrs) has(x netip.Addr) bool {
+	for i := 0; i < int(min(a.n, maxLearned)); i++ {
+		if a.addrs[i] == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *ifaceAddrs) learn(x netip.Addr) {
+	if !x.IsValid() || a.has(x) {
+		return
+	}
+	a.addrs[a.n%maxLearned] = x
+	a.n++
+	if a.n == 2*maxLearned {
+		a.n = maxLearned // keep the counter small; slot order is all it encodes
+	}
+}
+
+// Directions sets the direction of flows that lack a flow-direction field.
+// A flow log records traffic at one network interface, so one of the two
+// addresses of every record is the interface's own (for traffic sent to a
+// public or Elastic IP, the interface's private address, since the
+// translation happens before the record is made). Directions learns each
+// interface's addresses from records whose direction is certain, and
+// decides the others by them:
+//
+//  1. the flow-direction field, when present, decides (and teaches);
+//  2. else an address already known to be the interface's decides;
+//  3. else, if exactly one side is a private or shared address (RFC 1918,
+//     RFC 6598, unique local IPv6, link-local), that side is the
+//     interface's (and is learned);
+//  4. else, for two private or two public addresses, the first such
+//     record is held as a candidate pair; the address it shares with the
+//     next one is learned as the interface's.
+//
+// A flow that none of these decides keeps DirectionUnknown.
+//
+// State is one small entry per interface in a bounded table; evictions
+// are counted.
+type Directions struct {
+	ifaces *lru.Table[event.ID, ifaceAddrs]
+	counts [4]uint64 // by basis
+}
+
+// NewDirections returns a resolver that remembers at most maxInterfaces
+// interfaces.
+func NewDirections(maxInterfaces int) *Directions {
+	return &Directions{ifaces: lru.New[event.ID, ifaceAddrs](maxInterfaces, nil)}
+}
+
+// Resolve sets f.Direction and f.Basis if the record did not carry them.
+func (d *Directions) Resolve(f *event.Flow) {
+	if !f.Src.IsValid() || !f.Dst.IsValid() {
+		return
+	}
+	if f.Basis == event.BasisField {
+		if !f.Interface.IsZero() {
+			st, _ := d.ifaces.Put(f.Interface)
+			if f.Direction == event.Inbound {
+				st.learn(f.Dst)
+			} else {
+				st.learn(f.Src)
+			}
+		}
+		d.counts[event.BasisField]++
+		return
+	}
+	var st *ifaceAddrs
+	if !f.Interface.IsZero() {
+		st, _ = d.ifaces.Put(f.Interface)
+	} else {
+		st = &ifaceAddrs{} // no interface: decide by scope alone
+	}
+	switch {
+	case st.has(f.Src):
+		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
+	case st.has(f.Dst):
+		f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
+	default:
+		ps, pd := event.Internal(f.Src), event.Internal(f.Dst)
+		switch {
+		case ps && !pd:
+			f.Direction, f.Basis = event.Outbound, event.BasisAddressScope
+			st.learn(f.Src)
+		case pd && !ps:
+			f.Direction, f.Basis = event.Inbound, event.BasisAddressScope
+			st.learn(f.Dst)
+		default:
+			d.pair(st, f)
+		}
+	}
+	d.counts[f.Basis]++
+}
+
+// pair handles a record whose two sides have the same scope and neither is
+// known: the address it shares with the held candidate pair is the
+// interface's.
+func (d *Directions) pair(st *ifaceAddrs, f *event.Flow) {
+	var shared netip.Addr
+	switch {
+	case !st.pendSrc.IsValid():
+		st.pendSrc, st.pendDst = f.Src, f.Dst
+		return
+	case f.Src == st.pendSrc || f.Src == st.pendDst:
+		if f.Dst != st.pendSrc && f.Dst != st.pendDst {
+			shared = f.Src
+		}
+	case f.Dst == st.pendSrc || f.Dst == st.pendDst:
+		shared = f.Dst
+	}
+	if !shared.IsValid() {
+		st.pendSrc, st.pendDst = f.Src, f.Dst
+		return
+	}
+	st.learn(shared)
+	st.pendSrc, st.pendDst = netip.Addr{}, netip.Addr{}
+	if shared == f.Src {
+		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
+	} else {
+		f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
+	}
+}
+
+// DirectionStats counts flows by how their direction was established, and
+// the interfaces forgotten to stay within the bound.
+type DirectionStats struct {
+	Field, InterfaceAddress, AddressScope, Unknown uint64
+	Interfaces                                     int
+	Evicted                                        uint64
+}
+
+// Stats returns the counts so far.
+func (d *Directions) Stats() DirectionStats {
+	return DirectionStats{
+		Field:            d.counts[event.BasisField],
+		InterfaceAddress: d.counts[event.BasisInterfaceAddress],
+		AddressScope:     d.counts[event.BasisAddressScope],
+		Unknown:          d.counts[event.BasisNone],
+		Interfaces:       d.ifaces.Len(),
+		Evicted:          d.ifaces.Evicted(),
+	}
+}

@@ -1,0 +1,297 @@
+package finding
+
+import (
+	"sort"
+	"strings"
+)
+
+// Type describes one finding type picket can raise.
+type Type struct {
+	// Name is the GuardDuty type name, such as
+	// "Recon:EC2/PortProbeUnprotectedPort".
+	Name string
+	// ResourceType is "Instance" or "AccessKey".
+	ResourceType string
+	// ActionType is the service.action.actionType the type carries.
+	ActionType string
+	// Feature is the data source, as service.featureName names it.
+	Feature string
+	// Severity is the default severity; some detectors raise or lower it
+	// (brute force as ACTOR, probes of sensitive ports).
+	Severity Severity
+	// Title and Description are templates; see Text.
+	Title       string
+	Description string
+}
+
+// The resource types.
+const (
+	ResourceInstance  = "Instance"
+	ResourceAccessKey = "AccessKey"
+)
+
+// The feature names, by data source.
+const (
+	FeatureFlowLogs   = "VpcFlowLogs"
+	FeatureCloudTrail = "CloudTrail"
+	FeatureDNSLogs    = "DnsLogs"
+)
+
+// Text fills a title or description template: each {name} is replaced by
+// vars[name]; unknown names are left as they are.
+func Text(template string, vars map[string]string) string {
+	if !strings.Contains(template, "{") {
+		return template
+	}
+	pairs := make([]string, 0, 2*len(vars))
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		pairs = append(pairs, "{"+k+"}", vars[k])
+	}
+	return strings.NewReplacer(pairs...).Replace(template)
+}
+
+// The finding types, by name. Every name a detector emits must be here.
+const (
+	TypePortProbeUnprotectedPort = "Recon:EC2/PortProbeUnprotectedPort"
+	TypePortProbeEMR             = "Recon:EC2/PortProbeEMRUnprotectedPort"
+	TypePortscan                 = "Recon:EC2/Portscan"
+	TypePortSweep                = "Impact:EC2/PortSweep"
+	TypeSSHBruteForce            = "UnauthorizedAccess:EC2/SSHBruteForce"
+	TypeRDPBruteForce            = "UnauthorizedAccess:EC2/RDPBruteForce"
+	TypeWinRMBruteForce          = "Impact:EC2/WinRMBruteForce"
+	TypeEC2MaliciousIPCustom     = "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"
+	TypeTorClient                = "UnauthorizedAccess:EC2/TorClient"
+	TypeTorRelay                 = "UnauthorizedAccess:EC2/TorRelay"
+
+	TypeMaliciousDomainCustom = "Impact:EC2/MaliciousDomainRequest.Custom"
+	TypeDNSDataExfiltration   = "Trojan:EC2/DNSDataExfiltration"
+	TypeDGADomainRequest      = "Trojan:EC2/DGADomainRequest.C!DNS"
+
+	TypeReconMaliciousIPCustom    = "Recon:IAMUser/MaliciousIPCaller.Custom"
+	TypeReconMaliciousIP          = "Recon:IAMUser/MaliciousIPCaller"
+	TypeReconTorIPCaller          = "Recon:IAMUser/TorIPCaller"
+	TypeUnauthMaliciousIPCustom   = "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"
+	TypeUnauthMaliciousIP         = "UnauthorizedAccess:IAMUser/MaliciousIPCaller"
+	TypeUnauthTorIPCaller         = "UnauthorizedAccess:IAMUser/TorIPCaller"
+	TypeDiscoveryAnomalous        = "Discovery:IAMUser/AnomalousBehavior"
+	TypePenTestKali               = "PenTest:IAMUser/KaliLinux"
+	TypePenTestParrot             = "PenTest:IAMUser/ParrotLinux"
+	TypePenTestPentoo             = "PenTest:IAMUser/PentooLinux"
+	TypeCloudTrailLoggingDisabled = "Stealth:IAMUser/CloudTrailLoggingDisabled"
+	TypePasswordPolicyChange      = "Stealth:IAMUser/PasswordPolicyChange"
+	TypeRootCredentialUsage       = "Policy:IAMUser/RootCredentialUsage"
+	TypeDefenseEvasionAnomalous   = "DefenseEvasion:IAMUser/AnomalousBehavior"
+	TypeCredentialExfilOutsideAWS = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
+	TypeCredentialExfilInsideAWS  = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+)
+
+var catalog = []Type{
+	{
+		Name: TypePortProbeUnprotectedPort, ResourceType: ResourceInstance, ActionType: ActionPortProbe,
+		Feature: FeatureFlowLogs, Severity: SeverityLow,
+		Title:       "Unprotected port on EC2 instance {resource} is being probed.",
+		Description: "Port {port} on EC2 instance {resource} is open to the internet and is being probed by {remote}.",
+	},
+	{
+		Name: TypePortProbeEMR, ResourceType: ResourceInstance, ActionType: ActionPortProbe,
+		Feature: FeatureFlowLogs, Severity: SeverityHigh,
+		Title:       "Unprotected EMR-related port on EC2 instance {resource} is being probed.",
+		Description: "EMR-related port {port} on EC2 instance {resource} is open to the internet and is being probed by {remote}.",
+	},
+	{
+		Name: TypePortscan, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityMedium,
+		Title:       "EC2 instance {resource} is performing outbound port scans against {remote}.",
+		Description: "EC2 instance {resource} is scanning the ports of {remote}: {detail}. It may be compromised and mapping the network.",
+	},
+	{
+		Name: TypePortSweep, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityHigh,
+		Title:       "EC2 instance {resource} is performing a port sweep on port {port}.",
+		Description: "EC2 instance {resource} is probing port {port} across many hosts ({detail}), the latest being {remote}.",
+	},
+	{
+		Name: TypeSSHBruteForce, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityLow,
+		Title:       "{remote} is performing SSH brute force attacks against {resource}.",
+		Description: "{remote} is repeatedly opening short SSH sessions to {resource} ({detail}), a pattern of password guessing.",
+	},
+	{
+		Name: TypeRDPBruteForce, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityLow,
+		Title:       "{remote} is performing RDP brute force attacks against {resource}.",
+		Description: "{remote} is repeatedly opening short RDP sessions to {resource} ({detail}), a pattern of password guessing.",
+	},
+	{
+		Name: TypeWinRMBruteForce, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityLow,
+		Title:       "{remote} is performing WinRM brute force attacks against {resource}.",
+		Description: "{remote} is repeatedly opening short Windows Remote Management sessions to {resource} ({detail}), a pattern of password guessing.",
+	},
+	{
+		Name: TypeEC2MaliciousIPCustom, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityMedium,
+		Title:       "EC2 instance {resource} is communicating with {remote}, an address on threat list {list}.",
+		Description: "EC2 instance {resource} exchanged traffic with {remote} ({detail}), which is on the custom threat list {list}.",
+	},
+	{
+		Name: TypeTorClient, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityHigh,
+		Title:       "EC2 instance {resource} is connecting to Tor relay {remote}.",
+		Description: "EC2 instance {resource} is connecting to {remote}, a Tor relay ({detail}). It may be acting as a Tor client to hide its traffic.",
+	},
+	{
+		Name: TypeTorRelay, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityHigh,
+		Title:       "EC2 instance {resource} is acting as a Tor relay.",
+		Description: "EC2 instance {resource} is exchanging traffic with Tor relays such as {remote} ({detail}) in a way that suggests it relays for the Tor network.",
+	},
+	{
+		Name: TypeMaliciousDomainCustom, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityMedium,
+		Title:       "EC2 instance {resource} is querying a domain on threat list {list}.",
+		Description: "EC2 instance {resource} resolved {domain}, which is on the custom threat list {list}.",
+	},
+	{
+		Name: TypeDNSDataExfiltration, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityHigh,
+		Title:       "EC2 instance {resource} is exfiltrating data through DNS queries.",
+		Description: "EC2 instance {resource} is sending data encoded in DNS queries for {domain} ({detail}).",
+	},
+	{
+		Name: TypeDGADomainRequest, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityHigh,
+		Title:       "EC2 instance {resource} is querying algorithmically generated domains.",
+		Description: "EC2 instance {resource} queried domains such as {domain} that look generated by an algorithm ({detail}), a sign of malware looking for its command and control server.",
+	},
+	{
+		Name: TypeReconMaliciousIPCustom, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "Reconnaissance API {api} was called from {remote}, an address on threat list {list}.",
+		Description: "{principal} called {api}, an API used to map an environment, from {remote}, which is on the custom threat list {list}.",
+	},
+	{
+		Name: TypeReconMaliciousIP, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "Reconnaissance API {api} was called from known malicious address {remote}.",
+		Description: "{principal} called {api}, an API used to map an environment, from {remote}, which threat intelligence lists as malicious.",
+	},
+	{
+		Name: TypeReconTorIPCaller, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "Reconnaissance API {api} was called from Tor exit node {remote}.",
+		Description: "{principal} called {api}, an API used to map an environment, through the Tor exit node {remote}.",
+	},
+	{
+		Name: TypeUnauthMaliciousIPCustom, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "API {api} was called from {remote}, an address on threat list {list}.",
+		Description: "{principal} called {api} from {remote}, which is on the custom threat list {list}.",
+	},
+	{
+		Name: TypeUnauthMaliciousIP, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "API {api} was called from known malicious address {remote}.",
+		Description: "{principal} called {api} from {remote}, which threat intelligence lists as malicious.",
+	},
+	{
+		Name: TypeUnauthTorIPCaller, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "API {api} was called from Tor exit node {remote}.",
+		Description: "{principal} called {api} through the Tor exit node {remote}.",
+	},
+	{
+		Name: TypeDiscoveryAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityLow,
+		Title:       "Unusual discovery APIs were called by {principal}.",
+		Description: "{principal} called discovery APIs such as {api} in a way that departs from its history: {detail}.",
+	},
+	{
+		Name: TypeDefenseEvasionAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "{principal} tampered with threat detection: {api}.",
+		Description: "{principal} called {api}, which disables or weakens detection or logging ({detail}).",
+	},
+	{
+		Name: TypePenTestKali, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "API {api} was called from a Kali Linux computer.",
+		Description: "{principal} called {api} from a computer running Kali Linux, a penetration-testing distribution (user agent {useragent}).",
+	},
+	{
+		Name: TypePenTestParrot, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "API {api} was called from a Parrot Security Linux computer.",
+		Description: "{principal} called {api} from a computer running Parrot Security Linux, a penetration-testing distribution (user agent {useragent}).",
+	},
+	{
+		Name: TypePenTestPentoo, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "API {api} was called from a Pentoo Linux computer.",
+		Description: "{principal} called {api} from a computer running Pentoo Linux, a penetration-testing distribution (user agent {useragent}).",
+	},
+	{
+		Name: TypeCloudTrailLoggingDisabled, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityLow,
+		Title:       "CloudTrail logging was disabled by {principal}.",
+		Description: "{principal} called {api}, which stops or removes CloudTrail logging ({detail}).",
+	},
+	{
+		Name: TypePasswordPolicyChange, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityLow,
+		Title:       "The account password policy was weakened by {principal}.",
+		Description: "{principal} called {api}, changing the account password policy ({detail}).",
+	},
+	{
+		Name: TypeRootCredentialUsage, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityLow,
+		Title:       "API {api} was invoked using root credentials.",
+		Description: "The root user of account {account} called {api} from {remote}; root credentials should not be used for everyday work.",
+	},
+	{
+		Name: TypeCredentialExfilOutsideAWS, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityHigh,
+		Title:       "Credentials of instance role {principal} were used from outside AWS.",
+		Description: "Temporary credentials issued to an EC2 instance through its role {principal} called {api} from {remote}, an address outside AWS.",
+	},
+	{
+		Name: TypeCredentialExfilInsideAWS, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityHigh,
+		Title:       "Credentials of instance role {principal} were used from another AWS address.",
+		Description: "Temporary credentials issued to an EC2 instance through its role {principal} called {api} from {remote}, an AWS address that is not the instance's.",
+	},
+}
+
+var catalogByName = func() map[string]*Type {
+	m := make(map[string]*Type, len(catalog))
+	for i := range catalog {
+		t := &catalog[i]
+		if _, dup := m[t.Name]; dup {
+			panic("finding: duplicate type " + t.Name)
+		}
+		m[t.Name] = t
+	}
+	return m
+}()
+
+// Lookup returns the type with the given name.
+func Lookup(name string) (Type, bool) {
+	t, ok := catalogByName[name]
+	if !ok {
+		return Type{}, false
+	}
+	return *t, true
+}
+
+// Types returns every type picket can raise, sorted by name.
+func Types() []Type {
+	out := make([]Type, len(catalog))
+	copy(out, catalog)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,192 @@
+// Package lru owns the bounded key-value table that every piece of per-key
+// state in picket is built on: detector state, direction learning, intel
+// caches. A Table holds at most a fixed number of entries, evicts the least
+// recently used one when full, and counts every eviction, so that a flood
+// of spoofed keys degrades recall for the flood and never grows memory.
+//
+// Any package may import lru; it depends on the standard library only.
+package lru
+
+// Table is a map from K to V with a capacity. Entries live in one slice and
+// are linked by index into a recency list, so a full table allocates nothing
+// on insert: the oldest entry's slot is reused. Keys should be small,
+// pointer-free structs so the table stays cheap for the garbage collector.
+//
+// A Table is not safe for concurrent use.
+type Table[K comparable, V any] struct {
+	index   map[K]int32
+	entries []entry[K, V]
+	head    int32 // most recently used, -1 when empty
+	tail    int32 // least recently used
+	free    int32 // first slot freed by Delete, linked by next; -1 if none
+	max     int
+	evicted uint64
+	onEvict func(K, *V)
+}
+
+type entry[K comparable, V any] struct {
+	key        K
+	val        V
+	prev, next int32
+}
+
+// New returns a table that holds at most max entries (at least 1).
+// onEvict, if not nil, is called with each entry the table evicts to make
+// room, before its slot is reused.
+func New[K comparable, V any](max int, onEvict func(K, *V)) *Table[K, V] {
+	if max < 1 {
+		max = 1
+	}
+	return &Table[K, V]{
+		index:   make(map[K]int32),
+		head:    -1,
+		tail:    -1,
+		free:    -1,
+		max:     max,
+		onEvict: onEvict,
+	}
+}
+
+// Len returns the number of entries.
+func (t *Table[K, V]) Len() int { return len(t.index) }
+
+// Cap returns the capacity.
+func (t *Table[K, V]) Cap() int { return t.max }
+
+// Evicted returns how many entries were evicted to make room since the
+// table was made. Entries removed with Delete do not count.
+func (t *Table[K, V]) Evicted() uint64 { return t.evicted }
+
+// Get returns a pointer to the value for k and marks it recently used, or
+// nil. The pointer is valid until the next call that inserts or deletes.
+func (t *Table[K, V]) Get(k K) *V {
+	i, ok := t.index[k]
+	if !ok {
+		return nil
+	}
+	t.touch(i)
+	return &t.entries[i].val
+}
+
+// Peek is Get without marking the entry recently used.
+func (t *Table[K, V]) Peek(k K) *V {
+	i, ok := t.index[k]
+	if !ok {
+		return nil
+	}
+	return &t.entries[i].val
+}
+
+// Put returns a pointer to the value for k, inserting a zero value (and
+// evicting the least recently used entry if the table is full) when k is
+// absent. created reports whether k was inserted. The pointer is valid
+// until the next call that inserts or deletes.
+func (t *Table[K, V]) Put(k K) (v *V, created bool) {
+	if i, ok := t.index[k]; ok {
+		t.touch(i)
+		return &t.entries[i].val, false
+	}
+	var i int32
+	if len(t.index) >= t.max {
+		i = t.tail
+		old := &t.entries[i]
+		if t.onEvict != nil {
+			t.onEvict(old.key, &old.val)
+		}
+		delete(t.index, old.key)
+		t.unlink(i)
+		t.evicted++
+		var zero V
+		old.val = zero
+		old.key = k
+	} else if t.free >= 0 {
+		i = t.free
+		t.free = t.entries[i].next
+		t.entries[i].key = k
+	} else {
+		i = int32(len(t.entries))
+		t.entries = append(t.entries, entry[K, V]{key: k})
+	}
+	t.index[k] = i
+	t.pushFront(i)
+	return &t.entries[i].val, true
+}
+
+// Delete removes k. It returns whether k was present.
+func (t *Table[K, V]) Delete(k K) bool {
+	i, ok := t.index[k]
+	if !ok {
+		return false
+	}
+	delete(t.index, k)
+	t.unlink(i)
+	var zero entry[K, V]
+	t.entries[i] = zero
+	t.entries[i].next = t.free
+	t.free = i
+	return true
+}
+
+// All calls fn for each entry from most to least recently used, without
+// changing recency. fn must not insert or delete; to delete while walking,
+// collect the keys first.
+func (t *Table[K, V]) All(fn func(K, *V) bool) {
+	for i := t.head; i >= 0; i = t.entries[i].next {
+		if !fn(t.entries[i].key, &t.entries[i].val) {
+			return
+		}
+	}
+}
+
+// Oldest returns the least recently used entry's key and value, or ok false
+// when the table is empty.
+func (t *Table[K, V]) Oldest() (k K, v *V, ok bool) {
+	if t.tail < 0 {
+		return k, nil, false
+	}
+	e := &t.entries[t.tail]
+	return e.key, &e.val, true
+}
+
+// Clear removes every entry and keeps the eviction count.
+func (t *Table[K, V]) Clear() {
+	clear(t.index)
+	t.entries = t.entries[:0]
+	t.head, t.tail, t.free = -1, -1, -1
+}
+
+func (t *Table[K, V]) touch(i int32) {
+	if t.head == i {
+		return
+	}
+	t.unlink(i)
+	t.pushFront(i)
+}
+
+func (t *Table[K, V]) pushFront(i int32) {
+	e := &t.entries[i]
+	e.prev = -1
+	e.next = t.head
+	if t.head >= 0 {
+		t.entries[t.head].prev = i
+	}
+	t.head = i
+	if t.tail < 0 {
+		t.tail = i
+	}
+}
+
+func (t *Table[K, V]) unlink(i int32) {
+	e := &t.entries[i]
+	if e.prev >= 0 {
+		t.entries[e.prev].next = e.next
+	} else {
+		t.head = e.next
+	}
+	if e.next >= 0 {
+		t.entries[e.next].prev = e.prev
+	} else {
+		t.tail = e.prev
+	}
+	e.prev, e.next = -1, -1
+}

@@ -1,0 +1,209 @@
+// Package source owns where bytes come from: files, directories walked in
+// a stable order, the S3 delivery layout (AWSLogs/<account>/<service>/
+// <region>/YYYY/MM/DD/...) whose path names the account, region and time
+// of each object, standard input, and transparent gzip decompression.
+// Later sources (S3 prefixes, HTTP push, watched directories with
+// checkpoints) live here too.
+//
+// A source knows nothing of record formats beyond sniffing compression; it
+// hands streams to the decoders.
+package source
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Stdin is the name of the standard-input stream.
+const Stdin = "-"
+
+// Input is one stream to decode: a file, or standard input.
+type Input struct {
+	Name   string // as shown in messages: the path, or "stdin"
+	Path   string // the file path; "" for standard input
+	Size   int64  // bytes on disk, or -1 when unknown
+	Layout Layout // what the path says, if it follows the S3 layout
+}
+
+// Expand turns command-line paths into inputs: a file is itself, a
+// directory is every regular file below it in lexical order (which, in
+// the S3 layout, is time order), "-" is standard input. Hidden files and
+// directories, CloudTrail digest files and S3 layout marker objects are
+// skipped. A path that cannot be read yields an error and the others are
+// still expanded.
+func Expand(paths []string) ([]Input, []error) {
+	var out []Input
+	var errs []error
+	for _, p := range paths {
+		if p == Stdin {
+			out = append(out, Input{Name: "stdin", Size: -1})
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading input %q: %w", p, err))
+			continue
+		}
+		if !st.IsDir() {
+			out = append(out, Input{Name: p, Path: p, Size: st.Size(), Layout: ParseLayout(p)})
+			continue
+		}
+		var files []Input
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reading input %q: %w", path, err))
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			name := d.Name()
+			if path != p && strings.HasPrefix(name, ".") {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				if name == "CloudTrail-Digest" {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			lay := ParseLayout(path)
+			if lay.Digest || strings.HasSuffix(name, "_$folder$") {
+				return nil
+			}
+			info, err := d.Info()
+			size := int64(-1)
+			if err == nil {
+				size = info.Size()
+			}
+			files = append(files, Input{Name: path, Path: path, Size: size, Layout: lay})
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading input %q: %w", p, err))
+		}
+		slices.SortFunc(files, func(a, b Input) int { return strings.Compare(a.Path, b.Path) })
+		out = append(out, files...)
+	}
+	return out, errs
+}
+
+// Stream is an opened input: its bytes, decompressed, with the first of
+// them available for format detection.
+type Stream struct {
+	r      *bufio.Reader
+	raw    *counter
+	file   *os.File
+	closer []io.Closer
+	// Compressed reports whether the input was gzip.
+	Compressed bool
+}
+
+// headSize is how much of a stream Head can show.
+const headSize = 64 << 10
+
+// Open opens the input for reading, decompressing gzip transparently
+// (detected by its magic number, not the file name). stdin is read from
+// in, so that tests can supply it.
+func (in Input) Open(stdin io.Reader) (*Stream, error) {
+	var raw io.Reader
+	s := &Stream{}
+	if in.Path == "" {
+		raw = stdin
+	} else {
+		f, err := os.Open(in.Path)
+		if err != nil {
+			return nil, fmt.Errorf("opening %q: %w", in.Name, err)
+		}
+		s.file = f
+		s.closer = append(s.closer, f)
+		raw = f
+	}
+	s.raw = &counter{r: raw}
+	br := bufio.NewReaderSize(s.raw, headSize)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("opening %q: gzip: %w", in.Name, err)
+		}
+		s.Compressed = true
+		s.closer = append(s.closer, zr)
+		br = bufio.NewReaderSize(zr, headSize)
+	}
+	s.r = br
+	return s, nil
+}
+
+// Head returns up to n of the stream's first bytes without consuming them
+// (n is at most 64 KiB). A short or failing read returns what there is.
+func (s *Stream) Head(n int) []byte {
+	b, _ := s.r.Peek(min(n, headSize))
+	return b
+}
+
+// Read reads decompressed bytes.
+func (s *Stream) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// ReaderAt returns random access to the stream's bytes and their size, as
+// columnar formats need: the file itself when it is an uncompressed file,
+// otherwise the whole stream read into memory (at most max bytes).
+func (s *Stream) ReaderAt(max int64) (io.ReaderAt, int64, error) {
+	if s.file != nil && !s.Compressed {
+		st, err := s.file.Stat()
+		if err != nil {
+			return nil, 0, err
+		}
+		return s.file, st.Size(), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(s.r, max+1))
+	if err != nil {
+		return nil, 0, err
+	}
+	if int64(len(b)) > max {
+		return nil, 0, fmt.Errorf("stream is larger than %d bytes, too large to hold in memory", max)
+	}
+	return bytes.NewReader(b), int64(len(b)), nil
+}
+
+// Consumed returns how many bytes of the input (compressed, for gzip)
+// were read so far.
+func (s *Stream) Consumed() int64 { return s.raw.n }
+
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Close releases the stream.
+func (s *Stream) Close() error {
+	var errs []error
+	for i := len(s.closer) - 1; i >= 0; i-- {
+		errs = append(errs, s.closer[i].Close())
+	}
+	s.closer = nil
+	return errors.Join(errs...)
+}
