@@ -91,6 +91,10 @@ type Contact struct {
 
 	Outcome Outcome
 	Basis   InitiatorBasis
+	// Continued is true when the same conversation (the same addresses,
+	// ports and protocol) was reported for the previous bucket too: this
+	// contact is a later part of a longer connection, not a new one.
+	Continued bool
 }
 
 // Kind returns KindContact.

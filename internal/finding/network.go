@@ -51,6 +51,19 @@ func ResourceID(c *event.Contact) string {
 	return c.Local.String()
 }
 
+// ResourceLabel names a contact's resource for titles: "EC2 instance
+// i-...", or "network interface eni-..." when the records did not name the
+// instance.
+func ResourceLabel(c *event.Contact) string {
+	switch {
+	case !c.Instance.IsZero():
+		return "EC2 instance " + c.Instance.String()
+	case !c.Interface.IsZero():
+		return "network interface " + c.Interface.String()
+	}
+	return "host " + c.Local.String()
+}
+
 // InstanceFor describes the instance behind a contact's interface with
 // what the flow records tell: the instance and interface IDs, the
 // interface's address, subnet and VPC. An inventory fills in the rest.

@@ -38,7 +38,8 @@ const (
 )
 
 // Text fills a title or description template: each {name} is replaced by
-// vars[name]; unknown names are left as they are.
+// vars[name]; unknown names are left as they are. The result starts with a
+// capital letter.
 func Text(template string, vars map[string]string) string {
 	if !strings.Contains(template, "{") {
 		return template
@@ -52,7 +53,11 @@ func Text(template string, vars map[string]string) string {
 	for _, k := range keys {
 		pairs = append(pairs, "{"+k+"}", vars[k])
 	}
-	return strings.NewReplacer(pairs...).Replace(template)
+	out := strings.NewReplacer(pairs...).Replace(template)
+	if out != "" && out[0] >= 'a' && out[0] <= 'z' {
+		out = string(out[0]-'a'+'A') + out[1:]
+	}
+	return out
 }
 
 // The finding types, by name. Every name a detector emits must be here.
@@ -94,26 +99,26 @@ var catalog = []Type{
 	{
 		Name: TypePortProbeUnprotectedPort, ResourceType: ResourceInstance, ActionType: ActionPortProbe,
 		Feature: FeatureFlowLogs, Severity: SeverityLow,
-		Title:       "Unprotected port on EC2 instance {resource} is being probed.",
-		Description: "Port {port} on EC2 instance {resource} is open to the internet and is being probed by {remote}.",
+		Title:       "Unprotected port on {resource} is being probed.",
+		Description: "Port {port} on {resource} is open to the internet and is being probed by {remote}.",
 	},
 	{
 		Name: TypePortProbeEMR, ResourceType: ResourceInstance, ActionType: ActionPortProbe,
 		Feature: FeatureFlowLogs, Severity: SeverityHigh,
-		Title:       "Unprotected EMR-related port on EC2 instance {resource} is being probed.",
-		Description: "EMR-related port {port} on EC2 instance {resource} is open to the internet and is being probed by {remote}.",
+		Title:       "Unprotected EMR-related port on {resource} is being probed.",
+		Description: "EMR-related port {port} on {resource} is open to the internet and is being probed by {remote}.",
 	},
 	{
 		Name: TypePortscan, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
 		Feature: FeatureFlowLogs, Severity: SeverityMedium,
-		Title:       "EC2 instance {resource} is performing outbound port scans against {remote}.",
-		Description: "EC2 instance {resource} is scanning the ports of {remote}: {detail}. It may be compromised and mapping the network.",
+		Title:       "{resource} is performing outbound port scans against {remote}.",
+		Description: "{resource} is scanning the ports of {remote}: {detail}. It may be compromised and mapping the network.",
 	},
 	{
 		Name: TypePortSweep, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
 		Feature: FeatureFlowLogs, Severity: SeverityHigh,
-		Title:       "EC2 instance {resource} is performing a port sweep on port {port}.",
-		Description: "EC2 instance {resource} is probing port {port} across many hosts ({detail}), the latest being {remote}.",
+		Title:       "{resource} is performing a port sweep on port {port}.",
+		Description: "{resource} is probing port {port} across many hosts ({detail}), the latest being {remote}.",
 	},
 	{
 		Name: TypeSSHBruteForce, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
@@ -136,38 +141,38 @@ var catalog = []Type{
 	{
 		Name: TypeEC2MaliciousIPCustom, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
 		Feature: FeatureFlowLogs, Severity: SeverityMedium,
-		Title:       "EC2 instance {resource} is communicating with {remote}, an address on threat list {list}.",
-		Description: "EC2 instance {resource} exchanged traffic with {remote} ({detail}), which is on the custom threat list {list}.",
+		Title:       "{resource} is communicating with {remote}, an address on threat list {list}.",
+		Description: "{resource} exchanged traffic with {remote} ({detail}), which is on the custom threat list {list}.",
 	},
 	{
 		Name: TypeTorClient, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
 		Feature: FeatureFlowLogs, Severity: SeverityHigh,
-		Title:       "EC2 instance {resource} is connecting to Tor relay {remote}.",
-		Description: "EC2 instance {resource} is connecting to {remote}, a Tor relay ({detail}). It may be acting as a Tor client to hide its traffic.",
+		Title:       "{resource} is connecting to Tor relay {remote}.",
+		Description: "{resource} is connecting to {remote}, a Tor relay ({detail}). It may be acting as a Tor client to hide its traffic.",
 	},
 	{
 		Name: TypeTorRelay, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
 		Feature: FeatureFlowLogs, Severity: SeverityHigh,
-		Title:       "EC2 instance {resource} is acting as a Tor relay.",
-		Description: "EC2 instance {resource} is exchanging traffic with Tor relays such as {remote} ({detail}) in a way that suggests it relays for the Tor network.",
+		Title:       "{resource} is acting as a Tor relay.",
+		Description: "{resource} is exchanging traffic with Tor relays such as {remote} ({detail}) in a way that suggests it relays for the Tor network.",
 	},
 	{
 		Name: TypeMaliciousDomainCustom, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
 		Feature: FeatureDNSLogs, Severity: SeverityMedium,
-		Title:       "EC2 instance {resource} is querying a domain on threat list {list}.",
-		Description: "EC2 instance {resource} resolved {domain}, which is on the custom threat list {list}.",
+		Title:       "{resource} is querying a domain on threat list {list}.",
+		Description: "{resource} resolved {domain}, which is on the custom threat list {list}.",
 	},
 	{
 		Name: TypeDNSDataExfiltration, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
 		Feature: FeatureDNSLogs, Severity: SeverityHigh,
-		Title:       "EC2 instance {resource} is exfiltrating data through DNS queries.",
-		Description: "EC2 instance {resource} is sending data encoded in DNS queries for {domain} ({detail}).",
+		Title:       "{resource} is exfiltrating data through DNS queries.",
+		Description: "{resource} is sending data encoded in DNS queries for {domain} ({detail}).",
 	},
 	{
 		Name: TypeDGADomainRequest, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
 		Feature: FeatureDNSLogs, Severity: SeverityHigh,
-		Title:       "EC2 instance {resource} is querying algorithmically generated domains.",
-		Description: "EC2 instance {resource} queried domains such as {domain} that look generated by an algorithm ({detail}), a sign of malware looking for its command and control server.",
+		Title:       "{resource} is querying algorithmically generated domains.",
+		Description: "{resource} queried domains such as {domain} that look generated by an algorithm ({detail}), a sign of malware looking for its command and control server.",
 	},
 	{
 		Name: TypeReconMaliciousIPCustom, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,

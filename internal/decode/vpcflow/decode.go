@@ -681,5 +681,6 @@ func unsafeString(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	return unsafe.String(&b[0], len(b))
+	// The string is only read while b is live and never kept.
+	return unsafe.String(&b[0], len(b)) //nolint:gosec // read-only view of b for parsing
 }

@@ -83,7 +83,7 @@ func (r *Reader) line() ([]byte, error) {
 			return line, nil
 		}
 		if r.err != nil {
-			if r.start < r.end && !r.skipping && r.err == io.EOF {
+			if r.start < r.end && !r.skipping && errors.Is(r.err, io.EOF) {
 				// The last line has no newline. (After a read error the
 				// partial line is a cut record and is dropped.)
 				line := r.buf[r.start:r.end]

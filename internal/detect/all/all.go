@@ -9,8 +9,11 @@ import (
 	"slices"
 
 	"picket/internal/detect"
+	"picket/internal/detect/bruteforce"
 	"picket/internal/detect/contact"
 	"picket/internal/detect/portprobe"
+	"picket/internal/detect/portscan"
+	"picket/internal/detect/portsweep"
 )
 
 // Builder makes one detector.
@@ -22,6 +25,9 @@ type Builder struct {
 // Builders lists the built-in detectors in the order the engine runs them.
 var Builders = []Builder{
 	{portprobe.ID, func(e detect.Env) (detect.Detector, error) { return portprobe.New(e) }},
+	{portscan.ID, func(e detect.Env) (detect.Detector, error) { return portscan.New(e) }},
+	{portsweep.ID, func(e detect.Env) (detect.Detector, error) { return portsweep.New(e) }},
+	{bruteforce.ID, func(e detect.Env) (detect.Detector, error) { return bruteforce.New(e) }},
 }
 
 // Options configures the built-in set.
@@ -89,13 +95,22 @@ func Build(opt Options) ([]detect.Stage, []detect.Detector, error) {
 // Definitions returns the definitions of every built-in detector with
 // default settings, for listings and docs.
 func Definitions() []detect.Definition {
-	_, dets, err := Build(Options{Env: detect.Env{DetectorID: func(string, string) string { return "" }}})
+	defs, err := DefinitionsWith(nil)
 	if err != nil {
 		panic("detect/all: default configuration is invalid: " + err.Error())
+	}
+	return defs
+}
+
+// DefinitionsWith returns the definitions with thresholds overridden.
+func DefinitionsWith(thresholds map[string]map[string]float64) ([]detect.Definition, error) {
+	_, dets, err := Build(Options{Env: detect.Env{DetectorID: func(string, string) string { return "" }}, Thresholds: thresholds})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]detect.Definition, len(dets))
 	for i, d := range dets {
 		out[i] = d.Definition()
 	}
-	return out
+	return out, nil
 }

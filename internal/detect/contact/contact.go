@@ -45,6 +45,17 @@ type key struct {
 	proto  uint8
 }
 
+// convID is a conversation without its bucket: the same connection over
+// time.
+type convID struct {
+	iface  event.ID
+	local  netip.Addr
+	remote netip.Addr
+	lport  uint16
+	rport  uint16
+	proto  uint8
+}
+
 type conv struct {
 	start, end    event.Time
 	first, latest event.Origin
@@ -64,10 +75,18 @@ type iface struct {
 type Stage struct {
 	cfg     Config
 	convs   *lru.Table[key, conv]
+	recent  *lru.Table[convID, event.Time] // bucket each conversation was last reported in
 	ifaces  *lru.Table[event.ID, iface]
-	pending []event.Contact // contacts of evicted conversations, in eviction order
-	ready   []event.Contact
+	buckets map[event.Time][]key // the conversations created in each bucket
+	pending []event.Contact      // contacts of evicted conversations, in eviction order
+	ready   []ready              // reused by Advance
+	out     event.Contact        // the contact being dispatched
 	stats   Stats
+}
+
+type ready struct {
+	start event.Time
+	k     key
 }
 
 // Stats counts what the stage did.
@@ -92,8 +111,9 @@ func New(cfg Config) *Stage {
 	if cfg.MaxInterfaces <= 0 {
 		cfg.MaxInterfaces = DefaultConfig.MaxInterfaces
 	}
-	s := &Stage{cfg: cfg}
+	s := &Stage{cfg: cfg, buckets: map[event.Time][]key{}}
 	s.ifaces = lru.New[event.ID, iface](cfg.MaxInterfaces, nil)
+	s.recent = lru.New[convID, event.Time](cfg.MaxConversations, nil)
 	s.convs = lru.New(cfg.MaxConversations, func(k key, c *conv) {
 		s.stats.EvictedConv++
 		s.pending = append(s.pending, s.contact(k, c))
@@ -115,6 +135,7 @@ func (s *Stage) State() []detect.StateStats {
 	return []detect.StateStats{
 		{Table: "conversations", Len: s.convs.Len(), Cap: s.convs.Cap(), Evicted: s.convs.Evicted()},
 		{Table: "interfaces", Len: s.ifaces.Len(), Cap: s.ifaces.Cap(), Evicted: s.ifaces.Evicted()},
+		{Table: "recent conversations", Len: s.recent.Len(), Cap: s.recent.Cap(), Evicted: s.recent.Evicted()},
 	}
 }
 
@@ -142,6 +163,9 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 		k.local, k.remote, k.lport, k.rport = f.Dst, f.Src, f.DstPort, f.SrcPort
 	}
 	c, created := s.convs.Put(k)
+	if created {
+		s.buckets[k.bucket] = append(s.buckets[k.bucket], k)
+	}
 	if f.Direction == event.Outbound {
 		h = &c.out
 	} else {
@@ -217,51 +241,59 @@ func (s *Stage) flushPending(out func(event.Record)) {
 }
 
 // Advance emits the conversations of every bucket that ended at or before
-// the watermark, ordered by start time, then interface and addresses.
+// the watermark, ordered by start time, then interface, addresses, ports
+// and protocol.
 func (s *Stage) Advance(w event.Time, out func(event.Record)) {
 	s.flushPending(out)
-	var done []key
-	s.convs.All(func(k key, _ *conv) bool {
-		if w == event.Forever || k.bucket+s.cfg.Bucket <= w {
-			done = append(done, k)
+	var done []event.Time
+	for b := range s.buckets {
+		if w == event.Forever || b+s.cfg.Bucket <= w {
+			done = append(done, b)
 		}
-		return true
-	})
-	if len(done) == 0 {
-		return
 	}
-	s.ready = s.ready[:0]
-	for _, k := range done {
-		s.ready = append(s.ready, s.contact(k, s.convs.Peek(k)))
-		s.convs.Delete(k)
-	}
-	slices.SortFunc(s.ready, compareContacts)
-	for i := range s.ready {
-		s.stats.Contacts++
-		out(&s.ready[i])
+	slices.Sort(done)
+	for _, b := range done {
+		s.ready = s.ready[:0]
+		for _, k := range s.buckets[b] {
+			if c := s.convs.Peek(k); c != nil {
+				s.ready = append(s.ready, ready{c.start, k})
+			}
+		}
+		delete(s.buckets, b)
+		slices.SortFunc(s.ready, compareReady)
+		for _, r := range s.ready {
+			c := s.convs.Peek(r.k)
+			if c == nil {
+				continue // a duplicate entry of a key evicted and made again
+			}
+			s.out = s.contact(r.k, c)
+			s.convs.Delete(r.k)
+			s.stats.Contacts++
+			out(&s.out)
+		}
 	}
 }
 
-func compareContacts(a, b event.Contact) int {
-	if c := cmp.Compare(a.Start, b.Start); c != 0 {
+func compareReady(a, b ready) int {
+	if c := cmp.Compare(a.start, b.start); c != 0 {
 		return c
 	}
-	if a.Interface != b.Interface {
-		return cmp.Compare(a.Interface.String(), b.Interface.String())
+	if a.k.iface != b.k.iface {
+		return cmp.Compare(a.k.iface.String(), b.k.iface.String())
 	}
-	if c := a.Initiator.Compare(b.Initiator); c != 0 {
+	if c := a.k.local.Compare(b.k.local); c != 0 {
 		return c
 	}
-	if c := a.Responder.Compare(b.Responder); c != 0 {
+	if c := a.k.remote.Compare(b.k.remote); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.RPort, b.RPort); c != 0 {
+	if c := cmp.Compare(a.k.lport, b.k.lport); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.IPort, b.IPort); c != 0 {
+	if c := cmp.Compare(a.k.rport, b.k.rport); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Protocol, b.Protocol)
+	return cmp.Compare(a.k.proto, b.k.proto)
 }
 
 // contact judges a conversation.
@@ -289,7 +321,18 @@ func (s *Stage) contact(k key, c *conv) event.Contact {
 		ct.Fwd, ct.Rev = c.in, c.out
 		ct.Inbound = true
 	}
-	ct.Outcome = judge(k.proto, &ct.Fwd, &ct.Rev)
+	bare := uint64(40)
+	if k.local.Is6() {
+		bare = 60
+	}
+	ct.Outcome = judge(k.proto, &ct.Fwd, &ct.Rev, bare)
+	// A conversation reported for the previous bucket continues here.
+	id := convID{k.iface, k.local, k.remote, k.lport, k.rport, k.proto}
+	last, created := s.recent.Put(id)
+	if !created && *last >= k.bucket-s.cfg.Bucket && *last < k.bucket {
+		ct.Continued = true
+	}
+	*last = max(*last, k.bucket)
 	return ct
 }
 
@@ -343,13 +386,13 @@ func initiator(k key, c *conv) (bool, event.InitiatorBasis) {
 	return true, event.InitiatorUnknown
 }
 
-// judge decides how the conversation went for the initiator.
-func judge(proto uint8, fwd, rev *event.Half) event.Outcome {
+// judge decides how the conversation went for the initiator. bare is the
+// size of a segment without options: 40 bytes over IPv4, 60 over IPv6.
+func judge(proto uint8, fwd, rev *event.Half, bare uint64) event.Outcome {
 	if fwd.Records == 0 {
-		// Only the responder spoke: a stray reply, judged by itself.
-		if rev.Rejected {
-			return event.OutcomeRejected
-		}
+		// Only the responder spoke: a stray reply, such as packets that
+		// arrive after their connection closed. It says nothing about
+		// either side's intent.
 		return event.OutcomeUnknown
 	}
 	if fwd.Rejected && rev.Records == 0 {
@@ -357,7 +400,7 @@ func judge(proto uint8, fwd, rev *event.Half) event.Outcome {
 	}
 	switch proto {
 	case event.ProtoTCP:
-		return judgeTCP(fwd, rev)
+		return judgeTCP(fwd, rev, bare)
 	default:
 		if rev.Records == 0 || rev.Packets == 0 {
 			if fwd.Rejected {
@@ -372,14 +415,14 @@ func judge(proto uint8, fwd, rev *event.Half) event.Outcome {
 	}
 }
 
-// TCP sizes used when records carry no flags: a bare segment is 40 bytes
-// of IPv4 and TCP header (60 for IPv6), 52 to 72 with options; a SYN with
-// options is at most 80.
+// TCP sizes used when records carry no flags: a segment without options is
+// 40 bytes of IPv4 and TCP header (60 for IPv6), 52 to 72 with options; a
+// SYN with options is at most 80.
 const (
 	maxBareSegment = 80
 )
 
-func judgeTCP(fwd, rev *event.Half) event.Outcome {
+func judgeTCP(fwd, rev *event.Half, bare uint64) event.Outcome {
 	if rev.Records == 0 || rev.Packets == 0 {
 		if fwd.Rejected {
 			return event.OutcomeRejected
@@ -397,8 +440,9 @@ func judgeTCP(fwd, rev *event.Half) event.Outcome {
 		case rev.Flags&event.TCPRst != 0:
 			return event.OutcomeRefused
 		}
-	} else if rev.Packets <= 2 && rev.Bytes <= 2*maxBareSegment && fwd.Packets <= 3 && fwd.Bytes <= 3*maxBareSegment && rev.Bytes <= rev.Packets*60 {
-		// One or two bare segments back to a SYN and its retries: a reset.
+	} else if rev.Packets <= 2 && fwd.Packets <= 3 && fwd.Bytes <= 3*maxBareSegment && rev.Bytes <= rev.Packets*bare {
+		// One or two segments without options back to a SYN and its
+		// retries: a reset (a SYN-ACK carries options and is longer).
 		return event.OutcomeRefused
 	}
 	// The connection was set up. Data flowed if both sides sent more than

@@ -27,6 +27,7 @@ import (
 	"picket/internal/event"
 	"picket/internal/finding"
 	"picket/internal/lru"
+	"picket/internal/sketch"
 )
 
 // ID is the detector's ID.
@@ -49,7 +50,9 @@ var Thresholds = detect.Tunables{
 	{Name: "source_ttl", Unit: "seconds", Default: 86400, Min: 60, Max: 30 * 86400,
 		Doc: "how long a remote host's record is kept after its last contact; a day catches scans paced at one probe every few minutes (nmap -T0 sends one every 5 minutes)"},
 	{Name: "max_sources", Unit: "hosts", Default: 200_000, Min: 100, Max: 1e8,
-		Doc: "remote hosts tracked at once (about 400 bytes each); beyond it the least recently seen are evicted and counted"},
+		Doc: "remote hosts tracked exactly at once (about 500 bytes each); once full, only hosts the sketch has seen probe before are admitted, evicting the least recently seen, and evictions are counted"},
+	{Name: "sketch_bytes", Unit: "bytes", Default: 8 << 20, Min: 4096, Max: 1 << 30,
+		Doc: "memory of the count-min sketch that remembers how often untracked hosts probed; a scanner is still recognized in a flood of spoofed sources as long as fewer than sketch_bytes/8 spoofed probes arrive between two of its own"},
 }
 
 // sensitive ports raise the finding to High, as GuardDuty does for
@@ -91,17 +94,20 @@ func (h *hit) sample() finding.Sample {
 }
 
 type source struct {
-	walk     trw.State
-	seen     [maxSeen]uint64 // hashes of (local address, port) first contacts
-	nseen    uint32
-	probes   uint32 // probe-like first contacts
-	rejected uint32 // contacts blocked by a security group or ACL
-	verdict  trw.Verdict
-	reason   string
-	intel    *detect.ThreatMatch
-	last     event.Time
-	pending  []hit
-	samples  []finding.Sample
+	walk      trw.State
+	failures  uint32 // failed first contacts, counted past the verdict
+	successes uint32
+	prior     uint32          // probes the sketch counted before the host was tracked
+	seen      [maxSeen]uint64 // hashes of (local address, port) first contacts
+	nseen     uint32
+	probes    uint32 // probe-like first contacts
+	rejected  uint32 // contacts blocked by a security group or ACL
+	verdict   trw.Verdict
+	reason    string
+	intel     *detect.ThreatMatch
+	last      event.Time
+	pending   []hit
+	samples   []finding.Sample
 }
 
 func (s *source) firstContact(h uint64) bool {
@@ -127,24 +133,29 @@ type portSources struct {
 	last   event.Time
 }
 
-// report accumulates what an interface's finding will say at the next
-// Advance.
-type report struct {
-	hits    []hit
-	count   int64
-	first   event.Time
-	last    event.Time
+// target is an interface that probers reached: what its finding says,
+// accumulated over every report, and what is new since the last one.
+type target struct {
+	ctx     event.Contact // the latest contact, for the resource's details
+	hosts   map[netip.Addr]snapshot
+	more    int // probers beyond maxHosts
+	ports   []int
+	samples []finding.Sample
 	blocked bool // some prober was blocked before it got through
-	sources map[netip.Addr]snapshot
 	reasons map[string]bool
+
+	total int64 // open-port probes ever
+	hits  []hit // new since the last report
+	count int64
+	first event.Time
+	last  event.Time
 }
 
-// snapshot copies what a report needs of a source: the source table may
-// evict or move the source before the report is written.
+// snapshot copies what a finding needs of a prober: the source table may
+// evict the source or move it in memory.
 type snapshot struct {
-	probes, failures, successes, rejected uint32
-	intel                                 *detect.ThreatMatch
-	samples                               []finding.Sample
+	probes, failures, successes, rejected, prior uint32
+	intel                                        *detect.ThreatMatch
 }
 
 // Detector is the port probe detector.
@@ -157,10 +168,12 @@ type Detector struct {
 	ttl      event.Time
 	seed     maphash.Seed
 	sources  *lru.Table[netip.Addr, source]
+	sketch   *sketch.Sketch
+	refused  uint64 // hosts not admitted to a full table
 	friends  *lru.Table[netip.Addr, event.Time]
 	ports    *lru.Table[portKey, portSources]
-	ifaces   *lru.Table[event.ID, event.Contact] // latest contact per interface, for resource details
-	reports  map[event.ID]*report
+	targets  *lru.Table[event.ID, target]
+	dirty    map[event.ID]bool // targets with hits since the last report
 }
 
 var (
@@ -188,10 +201,11 @@ func New(env detect.Env) (*Detector, error) {
 		ttl:      event.Time(th.Get("source_ttl")),
 		seed:     maphash.MakeSeed(),
 		sources:  lru.New[netip.Addr, source](maxSrc, nil),
+		sketch:   sketch.New(int(th.Get("sketch_bytes"))),
 		friends:  lru.New[netip.Addr, event.Time](maxSrc, nil),
 		ports:    lru.New[portKey, portSources](maxSrc, nil),
-		ifaces:   lru.New[event.ID, event.Contact](100_000, nil),
-		reports:  map[event.ID]*report{},
+		targets:  lru.New[event.ID, target](100_000, nil),
+		dirty:    map[event.ID]bool{},
 	}
 	return d, nil
 }
@@ -216,10 +230,10 @@ func (d *Detector) Definition() detect.Definition {
 // State reports the detector's tables.
 func (d *Detector) State() []detect.StateStats {
 	return []detect.StateStats{
-		{Table: "sources", Len: d.sources.Len(), Cap: d.sources.Cap(), Evicted: d.sources.Evicted()},
+		{Table: "sources", Len: d.sources.Len(), Cap: d.sources.Cap(), Evicted: d.sources.Evicted() + d.refused},
 		{Table: "friends", Len: d.friends.Len(), Cap: d.friends.Cap(), Evicted: d.friends.Evicted()},
 		{Table: "ports", Len: d.ports.Len(), Cap: d.ports.Cap(), Evicted: d.ports.Evicted()},
-		{Table: "interfaces", Len: d.ifaces.Len(), Cap: d.ifaces.Cap(), Evicted: d.ifaces.Evicted()},
+		{Table: "targets", Len: d.targets.Len(), Cap: d.targets.Cap(), Evicted: d.targets.Evicted()},
 	}
 }
 
@@ -258,20 +272,60 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 	if d.env.Intel != nil && d.env.Intel.Trusted(r) {
 		return
 	}
-	s, created := d.sources.Put(r)
-	if created && d.env.Intel != nil {
-		if m, ok := d.env.Intel.Threat(r); ok {
-			s.intel = &m
-			s.verdict, s.reason = trw.Scanner, "threat list "+m.ListName
+	probeLike := c.Outcome.Failed() || c.Outcome == event.OutcomeEstablished
+	s := d.sources.Get(r)
+	if s == nil {
+		var match *detect.ThreatMatch
+		if d.env.Intel != nil {
+			if m, ok := d.env.Intel.Threat(r); ok {
+				match = &m
+			}
 		}
+		var est uint8
+		if probeLike {
+			est = d.sketch.Add(r)
+		}
+		if d.sources.Len() >= d.sources.Cap() && est < 2 && match == nil {
+			// A full table admits only hosts with a history of probing:
+			// a flood of one-off spoofed sources cannot push out the
+			// scanners it hides.
+			d.refused++
+			if probeLike && (c.Outcome == event.OutcomeEstablished) && !never[c.RPort] {
+				d.notePort(c, r)
+			}
+			return
+		}
+		s, _ = d.sources.Put(r)
+		if match != nil {
+			s.intel = match
+			s.verdict, s.reason = trw.Scanner, "threat list "+match.ListName
+		}
+		if est > 1 {
+			// Probes made while the host was not tracked count as failed
+			// first contacts: most probes fail.
+			s.prior = uint32(est - 1)
+			for range s.prior {
+				s.failures++
+				if s.verdict != trw.Scanner && d.test.Observe(&s.walk, false) == trw.Scanner {
+					s.verdict, s.reason = trw.Scanner, "threshold random walk"
+				}
+			}
+			s.probes += s.prior
+		}
+	} else if probeLike {
+		d.sketch.Add(r)
 	}
 	s.last = max(s.last, c.End)
 	if c.Outcome == event.OutcomeRejected {
 		s.rejected++
 	}
-	probeLike := c.Outcome.Failed() || c.Outcome == event.OutcomeEstablished
 	first := d.firstContactOf(s, c)
 	if first {
+		if c.Outcome.Failed() {
+			s.failures++
+		} else {
+			s.successes++
+		}
 		if s.verdict != trw.Scanner {
 			v := d.test.Observe(&s.walk, !c.Outcome.Failed())
 			if v == trw.Scanner {
@@ -289,11 +343,9 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 		}
 	}
 	open := c.Outcome == event.OutcomeEstablished || c.Outcome == event.OutcomeData
-	if !open || never[c.RPort] {
+	if !open || never[c.RPort] || c.Continued {
 		return
 	}
-	ctx, _ := d.ifaces.Put(c.Interface)
-	*ctx = *c
 	h := hit{iface: c.Interface, t: c.Start, local: c.Local, port: c.RPort, rport: c.IPort, remote: r,
 		origin: c.Origin, outcome: c.Outcome, fwd: sat32(c.Fwd.Packets), rev: sat32(c.Rev.Packets)}
 	portProbed := false
@@ -302,15 +354,13 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 	}
 	switch {
 	case s.verdict == trw.Scanner:
-		if len(s.pending) > 0 {
-			for _, p := range s.pending {
-				d.add(p, s, r)
-			}
-			s.pending = s.pending[:0]
+		for _, p := range s.pending {
+			d.add(p, s, nil)
 		}
-		d.add(h, s, r)
+		s.pending = s.pending[:0]
+		d.add(h, s, c)
 	case portProbed:
-		d.add(h, s, r)
+		d.add(h, s, c)
 	case probeLike && len(s.pending) < maxPending:
 		s.pending = append(s.pending, h)
 	}
@@ -343,47 +393,92 @@ func (d *Detector) notePort(c *event.Contact, r netip.Addr) bool {
 	return ps.n >= d.minSrc
 }
 
-func (d *Detector) add(h hit, s *source, r netip.Addr) {
-	rep := d.reports[h.iface]
-	if rep == nil {
-		rep = &report{first: h.t, last: h.t, sources: map[netip.Addr]snapshot{}, reasons: map[string]bool{}}
-		d.reports[h.iface] = rep
+const (
+	maxHosts       = 64  // probers listed per target
+	maxPorts       = 256 // ports listed per target
+	maxTargetSamps = 10  // evidence samples per target
+)
+
+// add records a hit on its target. c is the contact of the hit when it is
+// the one being observed (it refreshes the target's details); pending hits
+// flushed later pass nil.
+func (d *Detector) add(h hit, s *source, c *event.Contact) {
+	t, created := d.targets.Put(h.iface)
+	if created {
+		t.hosts = map[netip.Addr]snapshot{}
+		t.reasons = map[string]bool{}
 	}
-	if len(rep.hits) == maxReportHits {
-		copy(rep.hits, rep.hits[1:])
-		rep.hits = rep.hits[:maxReportHits-1]
+	if c != nil || created {
+		if c != nil {
+			t.ctx = *c
+		} else {
+			t.ctx = event.Contact{Interface: h.iface, Local: h.local, Inbound: true, Initiator: h.remote, Responder: h.local}
+		}
 	}
-	rep.hits = append(rep.hits, h)
-	rep.count++
-	rep.first = min(rep.first, h.t)
-	rep.last = max(rep.last, h.t)
-	rep.sources[r] = snapshot{
-		probes: s.probes, failures: s.walk.Failures, successes: s.walk.Successes, rejected: s.rejected,
-		intel: s.intel, samples: slices.Clone(s.samples),
+	if len(t.hits) == 0 {
+		t.first, t.last = h.t, h.t
 	}
+	if len(t.hits) == maxReportHits {
+		copy(t.hits, t.hits[1:])
+		t.hits = t.hits[:maxReportHits-1]
+	}
+	t.hits = append(t.hits, h)
+	t.count++
+	t.total++
+	t.first = min(t.first, h.t)
+	t.last = max(t.last, h.t)
+	snap := snapshot{probes: s.probes, failures: s.failures, successes: s.successes, rejected: s.rejected, prior: s.prior, intel: s.intel}
+	if _, ok := t.hosts[h.remote]; ok || len(t.hosts) < maxHosts {
+		if !ok {
+			for _, smp := range s.samples {
+				t.addSample(smp)
+			}
+		}
+		t.hosts[h.remote] = snap
+	} else {
+		t.more++
+	}
+	if i, ok := slices.BinarySearch(t.ports, int(h.port)); !ok && len(t.ports) < maxPorts {
+		t.ports = slices.Insert(t.ports, i, int(h.port))
+	}
+	t.addSample(h.sample())
 	if s.rejected > 0 {
-		rep.blocked = true
+		t.blocked = true
 	}
 	reason := s.reason
 	if reason == "" {
 		reason = "several hosts probed the port"
 	}
-	rep.reasons[reason] = true
+	t.reasons[reason] = true
+	d.dirty[h.iface] = true
+}
+
+func (t *target) addSample(smp finding.Sample) {
+	if len(t.samples) >= maxTargetSamps {
+		return
+	}
+	for _, x := range t.samples {
+		if x.Origin == smp.Origin {
+			return
+		}
+	}
+	t.samples = append(t.samples, smp)
 }
 
 // Advance emits one finding report per interface with new probes, and
 // forgets hosts idle for longer than source_ttl.
 func (d *Detector) Advance(w event.Time, emit detect.Emit) {
-	ifaces := make([]event.ID, 0, len(d.reports))
-	for id := range d.reports {
-		ifaces = append(ifaces, id)
+	ids := make([]event.ID, 0, len(d.dirty))
+	for id := range d.dirty {
+		ids = append(ids, id)
 	}
-	slices.SortFunc(ifaces, func(a, b event.ID) int { return cmp.Compare(a.String(), b.String()) })
-	for _, id := range ifaces {
-		if ctx := d.ifaces.Peek(id); ctx != nil {
-			emit(d.finding(d.reports[id], ctx))
+	slices.SortFunc(ids, func(a, b event.ID) int { return cmp.Compare(a.String(), b.String()) })
+	for _, id := range ids {
+		if t := d.targets.Peek(id); t != nil && t.count > 0 {
+			emit(d.finding(t))
+			t.hits, t.count = t.hits[:0], 0
 		}
-		delete(d.reports, id)
+		delete(d.dirty, id)
 	}
 	if w == event.Forever {
 		return
@@ -411,125 +506,108 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	}
 }
 
-func (d *Detector) finding(rep *report, c *event.Contact) *finding.Finding {
+func (d *Detector) finding(t *target) *finding.Finding {
+	c := &t.ctx
 	account, region := c.Account.String(), c.Region.String()
 	key := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(c), Role: finding.RoleTarget}
 	f := finding.New(finding.TypePortProbeUnprotectedPort, key, d.env.DetectorID(account, region),
-		rep.first.UTC(), rep.last.UTC(), rep.count)
+		t.first.UTC(), t.last.UTC(), t.count)
 	f.Resource.InstanceDetails = finding.InstanceFor(c)
 	f.Resource.EcsClusterDetails = finding.ECSFor(c)
 
-	// Details: one per distinct (local address, port, remote), latest last.
-	slices.SortStableFunc(rep.hits, func(a, b hit) int { return cmp.Compare(a.t, b.t) })
+	// Details of this report: one per distinct (local address, port,
+	// remote), in time order; the finding's merge keeps the latest 100
+	// across reports.
+	hits := slices.Clone(t.hits)
+	slices.SortStableFunc(hits, func(a, b hit) int { return cmp.Compare(a.t, b.t) })
 	type dk struct {
 		local  netip.Addr
 		port   uint16
 		remote netip.Addr
 	}
-	seen := map[dk]int{}
+	seen := map[dk]bool{}
 	var details []finding.PortProbeDetail
-	ports := map[int]bool{}
-	for _, h := range rep.hits {
+	for i := len(hits) - 1; i >= 0; i-- {
+		h := hits[i]
 		k := dk{h.local, h.port, h.remote}
-		if i, ok := seen[k]; ok {
-			details = append(details[:i], details[i+1:]...)
-			for kk, j := range seen {
-				if j > i {
-					seen[kk] = j - 1
-				}
-			}
+		if seen[k] {
+			continue
 		}
-		seen[k] = len(details)
+		seen[k] = true
 		details = append(details, finding.PortProbeDetail{
 			LocalPortDetails: finding.Port(int(h.port)),
 			LocalIPDetails:   finding.LocalIP(h.local),
 			RemoteIPDetails:  finding.RemoteIP(h.remote),
 		})
-		ports[int(h.port)] = true
 	}
+	slices.Reverse(details)
 	if len(details) > finding.MaxPortProbeDetails {
 		details = details[len(details)-finding.MaxPortProbeDetails:]
 	}
 	f.Service.Action.PortProbeAction = &finding.PortProbeAction{Blocked: false, PortProbeDetails: details}
 
 	sev := finding.SeverityLow
-	if rep.blocked {
+	if t.blocked {
 		sev = finding.SeverityMedium
 	}
-	for p := range ports {
+	for _, p := range t.ports {
 		if sensitive[uint16(p)] {
 			sev = finding.SeverityHigh
 		}
 	}
 	f.Severity = sev
 
-	// Evidence and explanation.
-	remotes := make([]netip.Addr, 0, len(rep.sources))
-	for a := range rep.sources {
+	// Evidence and explanation, over everything the target has seen.
+	remotes := make([]netip.Addr, 0, len(t.hosts))
+	for a := range t.hosts {
 		remotes = append(remotes, a)
 	}
 	slices.SortFunc(remotes, func(a, b netip.Addr) int { return a.Compare(b) })
 	var intel []finding.ThreatIntelligenceDetail
-	var probes, failures, successes, rejected int64
-	var samples []finding.Sample
+	var probes, failures, successes, rejected, prior int64
 	hosts := make([]string, 0, len(remotes))
 	for _, a := range remotes {
-		s := rep.sources[a]
+		s := t.hosts[a]
 		hosts = append(hosts, a.String())
 		probes += int64(s.probes)
 		failures += int64(s.failures)
 		successes += int64(s.successes)
 		rejected += int64(s.rejected)
+		prior += int64(s.prior)
 		if s.intel != nil {
 			intel = append(intel, finding.ThreatIntelligenceDetail{ThreatListName: s.intel.ListName, ThreatNames: s.intel.ThreatNames, ThreatFileSha256: s.intel.FileSHA256})
 		}
-		for _, smp := range s.samples {
-			if len(samples) < maxSamples {
-				samples = append(samples, smp)
-			}
-		}
-	}
-	for i := range rep.hits {
-		if len(samples) >= 2*maxSamples {
-			break
-		}
-		samples = append(samples, rep.hits[i].sample())
 	}
 	if len(intel) > 0 {
 		f.Service.Evidence = &finding.Evidence{ThreatIntelligenceDetails: intel}
 	}
-	portList := make([]int, 0, len(ports))
-	for p := range ports {
-		portList = append(portList, p)
-	}
-	slices.Sort(portList)
-	reasons := make([]string, 0, len(rep.reasons))
-	for r := range rep.reasons {
+	reasons := make([]string, 0, len(t.reasons))
+	for r := range t.reasons {
 		reasons = append(reasons, r)
 	}
 	slices.Sort(reasons)
-	if len(hosts) > 50 {
-		hosts = hosts[:50]
-	}
+	nhosts := len(remotes) + t.more
 	exp := &finding.Explanation{
 		Detector: ID,
-		Summary: strconv.Itoa(len(remotes)) + " internet host(s) scanning the estate reached open port(s) " + joinInts(portList) +
+		Summary: strconv.Itoa(nhosts) + " internet host(s) scanning the estate reached open port(s) " + joinInts(t.ports) +
 			" of interface " + c.Interface.String() + " (decided by " + joinStrings(reasons) + ")",
 		Thresholds: []finding.Threshold{
 			{Name: "trw_failures_to_decide", Limit: float64(d.test.FailuresToDecide()), Observed: float64(failures), Unit: "failed first contacts", Crossed: failures >= int64(d.test.FailuresToDecide())},
 			{Name: "min_probes", Limit: float64(d.minProbe), Observed: float64(probes), Unit: "probe-like contacts", Crossed: probes >= int64(d.minProbe)},
+			{Name: "min_sources_per_port", Limit: float64(d.minSrc), Observed: float64(nhosts), Unit: "hosts", Crossed: nhosts >= d.minSrc},
 		},
 		Counts: map[string]int64{
-			"probes_reported":           rep.count,
+			"open_port_probes":          t.total,
 			"probe_like_contacts":       probes,
 			"failed_first_contacts":     failures,
 			"successful_first_contacts": successes,
 			"rejected_contacts":         rejected,
-			"remote_hosts":              int64(len(remotes)),
+			"remote_hosts":              int64(nhosts),
+			"probes_before_tracking":    prior,
 		},
-		Ports:       portList,
+		Ports:       slices.Clone(t.ports),
 		Hosts:       hosts,
-		Samples:     samples,
+		Samples:     slices.Clone(t.samples),
 		NetworkPath: contact.NetworkPath(c),
 	}
 	if len(intel) > 0 {
@@ -539,17 +617,17 @@ func (d *Detector) finding(rep *report, c *event.Contact) *finding.Finding {
 		}
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
-	t, _ := finding.Lookup(finding.TypePortProbeUnprotectedPort)
+	typ, _ := finding.Lookup(finding.TypePortProbeUnprotectedPort)
 	vars := map[string]string{
-		"resource": finding.ResourceID(c),
-		"port":     joinInts(portList),
+		"resource": finding.ResourceLabel(c),
+		"port":     joinInts(t.ports),
 		"remote":   joinStrings(firstN(hosts, 3)),
 	}
-	if len(remotes) > 3 {
-		vars["remote"] += " and " + strconv.Itoa(len(remotes)-3) + " more"
+	if nhosts > 3 {
+		vars["remote"] += " and " + strconv.Itoa(nhosts-3) + " more"
 	}
-	f.Title = finding.Text(t.Title, vars)
-	f.Description = finding.Text(t.Description, vars)
+	f.Title = finding.Text(typ.Title, vars)
+	f.Description = finding.Text(typ.Description, vars)
 	return f
 }
 

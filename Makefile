@@ -1,0 +1,50 @@
+# picket's build. `make test` is what CI runs (.ci/run calls it): format
+# check, go vet, staticcheck and the other linters, then every test with
+# the race detector. The linters come from tools/go.mod and are built by
+# the go command on first use, so nothing needs installing beforehand.
+
+GO        ?= go
+TOOLS     := $(GO) tool -modfile=tools/go.mod
+BENCH     ?= .
+BENCHTIME ?= 1x
+
+.PHONY: all build test fmt-check vet lint race bench fuzz examples clean
+
+all: build
+
+build:
+	$(GO) build -o bin/picket ./cmd/picket
+
+test: fmt-check vet lint race
+
+fmt-check:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './tools/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needs to rewrite:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(TOOLS) staticcheck ./...
+	$(TOOLS) golangci-lint run ./...
+
+race:
+	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+
+# Benchmarks: decode throughput, the detector set, and the rest. See the
+# README's performance section for the figures and how they were taken.
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
+
+# A short fuzzing pass over every parser.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/decode/vpcflow
+	$(GO) test -run '^$$' -fuzz FuzzParquet -fuzztime 30s ./internal/decode/vpcflow
+
+# Regenerate the bundled example data.
+examples:
+	rm -rf examples/flowlogs
+	$(GO) run ./cmd/picket generate --layout s3 --out examples/flowlogs --duration 1h --labels examples/labels.json
+
+clean:
+	rm -rf bin

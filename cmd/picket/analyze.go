@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"picket/internal/app"
+	"picket/internal/detect"
+	"picket/internal/event"
+	"picket/internal/export"
+)
+
+func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	output := fs.String("output", "table", "output format: table, json ({\"findings\":[...]}, as GetFindings returns) or jsonl")
+	fs.StringVar(output, "o", "table", "short for --output")
+	format := fs.String("flow-format", "", "fields of headerless flow logs, as a header line or an AWS LogFormat string (default: the header line, else the version 2 default format)")
+	account := fs.String("account", app.DefaultAccount, "account ID for records that carry none")
+	region := fs.String("region", app.DefaultRegion, "region for records and paths that name none")
+	strict := fs.Bool("strict", false, "stop at the first bad record")
+	lateness := fs.Duration("lateness", 15*time.Minute, "how far records may arrive behind the newest event time before they count as late")
+	maxKeys := fs.Int("max-keys", 0, "bound every detector's keyed state to this many entries (0: each detector's default)")
+	quiet := fs.Bool("quiet", false, "no summary or progress on stderr")
+	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input is large), always, never")
+	thresholds := thresholdFlags{}
+	fs.Var(thresholds, "set", "override a detector threshold, as DETECTOR.THRESHOLD=VALUE (repeatable; see 'picket detectors')")
+	var disabled listFlag
+	fs.Var(&disabled, "disable", "detector IDs not to run (repeatable or comma-separated)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nand prints GuardDuty findings.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	paths, err := parse(fs, args)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, "picket analyze: no input: give files, directories or - for stdin")
+		return 2
+	}
+	outFmt, err := export.ParseFormat(*output)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	opt := app.AnalyzeOptions{
+		Paths: paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
+		Thresholds: thresholds, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys,
+		Engine: detect.Config{Lateness: event.Time(lateness.Seconds()), Tick: detect.DefaultConfig.Tick},
+		Log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	}
+	var bar *progressBar
+	if !*quiet && (*progress == "always" || *progress == "auto" && isTerminal(stderr)) {
+		bar = &progressBar{w: stderr, always: *progress == "always"}
+		opt.Progress = bar.update
+	}
+	findings, sum, err := app.Analyze(ctx, opt)
+	if bar != nil {
+		bar.clear()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "picket analyze: %v\n", err)
+		if sum != nil && !*quiet {
+			writeSummary(stderr, sum)
+		}
+		return 1
+	}
+	if err := export.Write(stdout, outFmt, findings); err != nil {
+		fmt.Fprintf(stderr, "picket analyze: writing findings: %v\n", err)
+		return 1
+	}
+	if !*quiet {
+		writeSummary(stderr, sum)
+	}
+	if len(sum.InputErrors) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func writeSummary(w io.Writer, s *app.Summary) {
+	fmt.Fprintf(w, "\npicket: %d input(s), %s, %d records in %s", s.Inputs, bytesHuman(s.Bytes), s.Records, s.Elapsed.Round(time.Millisecond))
+	if secs := s.Elapsed.Seconds(); secs > 0 && s.Records > 0 {
+		fmt.Fprintf(w, " (%.0f records/s)", float64(s.Records)/secs)
+	}
+	fmt.Fprintln(w)
+	if s.NoData+s.SkipData > 0 {
+		fmt.Fprintf(w, "  no traffic: %d NODATA, %d SKIPDATA records\n", s.NoData, s.SkipData)
+	}
+	if n := s.SkippedTotal(); n > 0 {
+		parts := []string{}
+		for _, r := range s.SortedSkipReasons() {
+			parts = append(parts, fmt.Sprintf("%s %d", r, s.Skipped[r]))
+		}
+		fmt.Fprintf(w, "  skipped %d bad record(s): %s\n", n, strings.Join(parts, ", "))
+		for _, e := range s.Examples {
+			fmt.Fprintf(w, "    %s\n", e)
+		}
+	}
+	for _, e := range s.InputErrors {
+		fmt.Fprintf(w, "  input error: %s\n", e)
+	}
+	if s.Late > 0 {
+		fmt.Fprintf(w, "  %d record(s) arrived later than the watermark allows (raise --lateness)\n", s.Late)
+	}
+	for det, tables := range s.State {
+		for _, t := range tables {
+			if t.Evicted > 0 {
+				fmt.Fprintf(w, "  %s: %d %s evicted to stay within %d entries\n", det, t.Evicted, t.Table, t.Cap)
+			}
+		}
+	}
+	fmt.Fprintf(w, "  findings: %d", s.Findings)
+	if s.Findings > 0 {
+		parts := []string{}
+		for _, l := range []string{"Critical", "High", "Medium", "Low"} {
+			if n := s.BySeverity[l]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", l, n))
+			}
+		}
+		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
+	}
+	fmt.Fprintln(w)
+}
+
+func bytesHuman(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// progressBar draws input progress on a terminal.
+type progressBar struct {
+	w      io.Writer
+	always bool
+	drawn  bool
+	start  time.Time
+}
+
+// largeInput is the input size from which the bar appears on its own.
+const largeInput = 64 << 20
+
+func (p *progressBar) update(done, total int64) {
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	if !p.always && (total < largeInput || time.Since(p.start) < time.Second) {
+		return
+	}
+	const width = 30
+	if total <= 0 {
+		fmt.Fprintf(p.w, "\r%s read", bytesHuman(done))
+	} else {
+		frac := min(float64(done)/float64(total), 1)
+		n := int(frac * width)
+		fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %s / %s", strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, bytesHuman(done), bytesHuman(total))
+	}
+	p.drawn = true
+}
+
+func (p *progressBar) clear() {
+	if p.drawn {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 70))
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+const usage = `picket detects reconnaissance in cloud logs and reports it as GuardDuty findings.
+
+Usage:
+  picket analyze [flags] PATH...   read flow logs from files, directories or - (stdin) and print findings
+  picket generate [flags]          write synthetic flow logs with embedded attacks
+  picket detectors                 list the detectors, their finding types and thresholds
+  picket version                   print the version
+
+Run 'picket COMMAND -h' for a command's flags.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// run runs the command line and returns the exit status: 0 on success, 1
+// when the work failed, 2 for a usage error.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "analyze":
+		return cmdAnalyze(rest, stdin, stdout, stderr)
+	case "generate":
+		return cmdGenerate(rest, stdout, stderr)
+	case "detectors":
+		return cmdDetectors(rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "picket", version)
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "picket: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// parse parses flags that may come before, between or after the
+// positional arguments, and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// usageError reports a bad command line.
+func usageError(stderr io.Writer, fs *flag.FlagSet, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "picket %s: %v\n", fs.Name(), err)
+	return 2
+}
+
+// thresholdFlags collects repeated --set detector.name=value flags.
+type thresholdFlags map[string]map[string]float64
+
+func (t thresholdFlags) String() string { return "" }
+
+func (t thresholdFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	det, name, ok2 := strings.Cut(k, ".")
+	if !ok || !ok2 || det == "" || name == "" {
+		return fmt.Errorf("want DETECTOR.THRESHOLD=VALUE, got %q", s)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return fmt.Errorf("threshold %s: %q is not a number", k, v)
+	}
+	if t[det] == nil {
+		t[det] = map[string]float64{}
+	}
+	t[det][name] = f
+	return nil
+}
+
+// listFlag collects a repeated string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, strings.Split(s, ",")...); return nil }
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

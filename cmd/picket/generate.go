@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"picket/internal/decode/vpcflow"
+	"picket/internal/synth"
+)
+
+// defaultAttacks are embedded when no --attack is given: one of each kind
+// the detectors look for.
+var defaultAttacks = []string{
+	"scan name=internet-scan-of-bastion from=internet target=bastion:0 ports=top:100 timing=T4 at=10m",
+	"scan name=compromised-app-scans-db from=app:1 target=db:0 ports=top:200 timing=T4 at=20m",
+	"sweep name=worker-sweeps-ssh from=worker:0 port=22 hosts=200 network=vpc timing=T4 at=30m",
+	"bruteforce name=ssh-bruteforce-on-bastion from=internet target=bastion:0 port=22 attempts=80 interval=3s at=40m",
+}
+
+func cmdGenerate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := synth.DefaultConfig
+	seed := fs.Uint64("seed", d.Seed, "random seed: the same seed gives the same output")
+	records := fs.Int("records", 0, "stop after about this many records (0: run for --duration)")
+	duration := fs.Duration("duration", d.Duration, "traffic time to simulate")
+	start := fs.String("start", d.Start.Format(time.RFC3339), "start time (RFC 3339)")
+	version := fs.Int("version", 2, "flow log version whose fields to write (2 to 11; 2 is the default format)")
+	format := fs.String("format", "", "custom field list instead of --version, as a header line")
+	layout := fs.String("layout", "single", "file layout: single (one stream), s3 (AWSLogs/... objects every 5 minutes), per-interface")
+	out := fs.String("out", "-", "output: - (stdout, single layout) or a file or directory")
+	gz := fs.Bool("gzip", false, "gzip the output (s3 layout objects are always gzip)")
+	header := fs.Bool("header", true, "write a header line naming the fields (s3 layout always does)")
+	parquet := fs.Bool("parquet", false, "write Parquet objects (s3 layout only)")
+	load := fs.Float64("load", d.Load, "background traffic scale")
+	noise := fs.Float64("noise", d.Noise, "internet background noise scale")
+	account := fs.String("account", d.Account, "account ID")
+	region := fs.String("region", d.Region, "region")
+	labels := fs.String("labels", "", "write the attacks' ground truth as JSON to this file")
+	noAttacks := fs.Bool("no-attacks", false, "background traffic only")
+	var attacks listFlagRaw
+	fs.Var(&attacks, "attack", "embed an attack, such as \"scan from=internet target=bastion:0 ports=top:100 timing=T4\" (repeatable; default: one of each kind)")
+	if _, err := parse(fs, args); err != nil {
+		return usageError(stderr, fs, err)
+	}
+	st, err := time.Parse(time.RFC3339, *start)
+	if err != nil {
+		return usageError(stderr, fs, fmt.Errorf("--start: %w", err))
+	}
+	cfg := d
+	cfg.Seed, cfg.Records, cfg.Duration, cfg.Start = *seed, *records, *duration, st.UTC()
+	cfg.Load, cfg.Noise, cfg.Account, cfg.Region = *load, *noise, *account, *region
+	if *records > 0 && !isFlagSet(fs, "duration") {
+		cfg.Duration = 0
+	}
+	specs := []string(attacks)
+	if len(specs) == 0 && !*noAttacks {
+		specs = defaultAttacks
+	}
+	for _, s := range specs {
+		a, err := synth.ParseAttack(s)
+		if err != nil {
+			return usageError(stderr, fs, err)
+		}
+		cfg.Attacks = append(cfg.Attacks, a)
+	}
+	var f vpcflow.Format
+	if *format != "" {
+		f, err = vpcflow.ParseFormat(*format)
+	} else {
+		f, err = synth.FormatFor(*version)
+	}
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	lay, err := synth.ParseLayout(*layout)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	w := &synth.Writer{Format: f, Layout: lay, Header: *header, Gzip: *gz, Parquet: *parquet, Account: cfg.Account, Region: cfg.Region, Seed: cfg.Seed}
+	switch {
+	case *parquet && lay != synth.LayoutS3:
+		return usageError(stderr, fs, fmt.Errorf("--parquet needs --layout s3"))
+	case lay == synth.LayoutSingle && *out == "-":
+		w.Out = stdout
+	case lay == synth.LayoutSingle:
+		file, err := os.Create(*out)
+		if err != nil {
+			fmt.Fprintf(stderr, "picket generate: %v\n", err)
+			return 1
+		}
+		defer file.Close()
+		w.Out = file
+	case *out == "-":
+		return usageError(stderr, fs, fmt.Errorf("--layout %s writes files: give --out DIR", *layout))
+	default:
+		w.Dir = *out
+	}
+	g, err := synth.New(cfg)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	var werr error
+	if err := g.Run(func(r synth.Record) {
+		if werr == nil {
+			werr = w.Add(r)
+		}
+	}); err != nil {
+		fmt.Fprintf(stderr, "picket generate: %v\n", err)
+		return 2
+	}
+	if err := w.Close(); werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		fmt.Fprintf(stderr, "picket generate: writing: %v\n", werr)
+		return 1
+	}
+	if *labels != "" {
+		b, _ := json.MarshalIndent(g.Labels(), "", "  ")
+		if err := os.WriteFile(*labels, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintf(stderr, "picket generate: %v\n", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "picket generate: %d records, %d attack(s)\n", w.Records(), len(cfg.Attacks))
+	return 0
+}
+
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+// listFlagRaw collects a repeated flag without splitting on commas.
+type listFlagRaw []string
+
+func (l *listFlagRaw) String() string     { return fmt.Sprint([]string(*l)) }
+func (l *listFlagRaw) Set(s string) error { *l = append(*l, s); return nil }

@@ -1,0 +1,357 @@
+// Package bruteforce owns the password-guessing detectors:
+// UnauthorizedAccess:EC2/SSHBruteForce (port 22),
+// UnauthorizedAccess:EC2/RDPBruteForce (3389) and
+// Impact:EC2/WinRMBruteForce (5985, 5986).
+//
+// A login attempt over these protocols is a short connection that is set
+// up, exchanges a few kilobytes of handshake and authentication, and
+// closes. Password guessing repeats it: many such sessions from one host
+// to one service within a window, or spread over many targets. An
+// administrator's sessions are long and carry data; a client retrying a
+// port it cannot reach never sets up a connection; neither counts. The
+// finding is about the instance that is attacked (resource role TARGET,
+// Low severity, all attackers folded into one finding per instance and
+// protocol, naming the latest) or about the instance of ours that attacks
+// others (ACTOR, High severity: it is likely compromised).
+package bruteforce
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"picket/internal/detect"
+	"picket/internal/detect/contact"
+	"picket/internal/event"
+	"picket/internal/finding"
+	"picket/internal/lru"
+)
+
+// ID is the detector's ID.
+const ID = "bruteforce"
+
+// Thresholds are the detector's tunables.
+var Thresholds = detect.Tunables{
+	{Name: "min_attempts", Unit: "sessions", Default: 20, Min: 2, Max: 1e6,
+		Doc: "short sessions from one host to one service (or, spread over several targets, to the same service) within window; password-guessing tools make hundreds a minute, a person a handful"},
+	{Name: "window", Unit: "seconds", Default: 3600, Min: 60, Max: 7 * 86400,
+		Doc: "the window over which attempts are counted; an hour catches guessing paced at one attempt every three minutes"},
+	{Name: "max_session_seconds", Unit: "seconds", Default: 60, Min: 1, Max: 3600,
+		Doc: "longest session that counts as one login attempt"},
+	{Name: "max_session_bytes", Unit: "bytes", Default: 32768, Min: 512, Max: 1 << 30,
+		Doc: "most bytes either side may send in a session that counts as an attempt: a failed login exchanges a few kilobytes, a working session more"},
+	{Name: "min_spray_targets", Unit: "hosts", Default: 3, Min: 2, Max: 1e6,
+		Doc: "distinct targets over which min_attempts may be spread and still count as one host guessing passwords"},
+	{Name: "max_pairs", Unit: "pairs", Default: 100_000, Min: 10, Max: 1e7,
+		Doc: "(attacker, target, service) pairs tracked at once, about 100 bytes each; the least recently seen are evicted and counted"},
+}
+
+// service is a protocol that takes passwords.
+type service uint8
+
+const (
+	svcNone service = iota
+	svcSSH
+	svcRDP
+	svcWinRM
+)
+
+func serviceOf(port uint16) service {
+	switch port {
+	case 22:
+		return svcSSH
+	case 3389:
+		return svcRDP
+	case 5985, 5986:
+		return svcWinRM
+	}
+	return svcNone
+}
+
+var typeOf = [...]string{svcSSH: finding.TypeSSHBruteForce, svcRDP: finding.TypeRDPBruteForce, svcWinRM: finding.TypeWinRMBruteForce}
+var nameOf = [...]string{svcSSH: "SSH", svcRDP: "RDP", svcWinRM: "WinRM"}
+
+type pairKey struct {
+	attacker netip.Addr
+	target   netip.Addr
+	svc      service
+}
+
+type pair struct {
+	attempts uint32
+	blocked  uint32
+	since    event.Time // start of the current window
+	last     event.Time
+}
+
+type sprayKey struct {
+	attacker netip.Addr
+	svc      service
+}
+
+type spray struct {
+	attempts uint32
+	targets  [8]netip.Addr
+	ntargets int
+	since    event.Time
+	last     event.Time
+}
+
+// report is what the next finding about a (resource, role, service)
+// says.
+type report struct {
+	svc      service
+	role     string
+	ctx      event.Contact // the attacked or attacking interface's contact
+	attempts int64
+	first    event.Time
+	last     event.Time
+	attacker netip.Addr
+	target   netip.Addr
+	port     uint16
+	pairAtt  uint32
+	blocked  uint32
+	targets  int
+	samples  []finding.Sample
+}
+
+// Detector is the brute force detector.
+type Detector struct {
+	env         detect.Env
+	th          detect.Tunables
+	minAttempts uint32
+	window      event.Time
+	maxSecs     event.Time
+	maxBytes    uint64
+	minTargets  int
+	pairs       *lru.Table[pairKey, pair]
+	sprays      *lru.Table[sprayKey, spray]
+	reports     map[string]*report
+	reported    map[string]bool // keys reported before: later reports add to their count
+}
+
+var (
+	_ detect.Detector = (*Detector)(nil)
+	_ detect.Stater   = (*Detector)(nil)
+)
+
+// New builds the detector.
+func New(env detect.Env) (*Detector, error) {
+	th, err := Thresholds.Apply(ID, env.Thresholds)
+	if err != nil {
+		return nil, err
+	}
+	n := env.Keys(int(th.Get("max_pairs")))
+	return &Detector{
+		env: env, th: th,
+		minAttempts: uint32(th.Get("min_attempts")),
+		window:      event.Time(th.Get("window")),
+		maxSecs:     event.Time(th.Get("max_session_seconds")),
+		maxBytes:    uint64(th.Get("max_session_bytes")),
+		minTargets:  int(th.Get("min_spray_targets")),
+		pairs:       lru.New[pairKey, pair](n, nil),
+		sprays:      lru.New[sprayKey, spray](n, nil),
+		reports:     map[string]*report{},
+		reported:    map[string]bool{},
+	}, nil
+}
+
+// Definition describes the detector.
+func (d *Detector) Definition() detect.Definition {
+	return detect.Definition{
+		ID:           ID,
+		Summary:      "repeated short login sessions to SSH, RDP or WinRM, against the estate or from it",
+		FindingTypes: []string{finding.TypeSSHBruteForce, finding.TypeRDPBruteForce, finding.TypeWinRMBruteForce},
+		Subscribes:   []event.Kind{event.KindContact},
+		Thresholds:   d.th,
+	}
+}
+
+// State reports the detector's tables.
+func (d *Detector) State() []detect.StateStats {
+	return []detect.StateStats{
+		{Table: "pairs", Len: d.pairs.Len(), Cap: d.pairs.Cap(), Evicted: d.pairs.Evicted()},
+		{Table: "sprays", Len: d.sprays.Len(), Cap: d.sprays.Cap(), Evicted: d.sprays.Evicted()},
+	}
+}
+
+// attempt reports whether a contact looks like one login attempt.
+func (d *Detector) attempt(c *event.Contact) bool {
+	if c.Outcome != event.OutcomeEstablished && c.Outcome != event.OutcomeData {
+		return false
+	}
+	return c.End-c.Start <= d.maxSecs && c.Fwd.Bytes <= d.maxBytes && c.Rev.Bytes <= d.maxBytes
+}
+
+// Observe counts one contact.
+func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
+	c, ok := rec.(*event.Contact)
+	if !ok || c.Protocol != event.ProtoTCP {
+		return
+	}
+	svc := serviceOf(c.RPort)
+	if svc == svcNone || c.Outcome == event.OutcomeUnknown || c.Continued {
+		return // a later part of a connection is no new attempt
+	}
+	if d.env.Intel != nil && (d.env.Intel.Trusted(c.Initiator) || d.env.Intel.Trusted(c.Responder)) {
+		return
+	}
+	pk := pairKey{c.Initiator, c.Responder, svc}
+	p, _ := d.pairs.Put(pk)
+	if p.since == 0 || c.Start-p.since > d.window {
+		*p = pair{since: c.Start}
+	}
+	p.last = max(p.last, c.End)
+	if c.Outcome == event.OutcomeRejected {
+		p.blocked++
+		return
+	}
+	if !d.attempt(c) {
+		return
+	}
+	p.attempts++
+	sk := sprayKey{c.Initiator, svc}
+	s, _ := d.sprays.Put(sk)
+	if s.since == 0 || c.Start-s.since > d.window {
+		*s = spray{since: c.Start}
+	}
+	s.attempts++
+	s.last = max(s.last, c.End)
+	if !slices.Contains(s.targets[:min(s.ntargets, len(s.targets))], c.Responder) {
+		s.targets[s.ntargets%len(s.targets)] = c.Responder
+		s.ntargets++
+	}
+	pairHit := p.attempts >= d.minAttempts
+	sprayHit := s.attempts >= d.minAttempts && s.ntargets >= d.minTargets
+	if !pairHit && !sprayHit {
+		return
+	}
+	d.note(c, svc, p, s)
+}
+
+// note adds an attempt to the report of the resource it concerns.
+func (d *Detector) note(c *event.Contact, svc service, p *pair, s *spray) {
+	role := finding.RoleTarget
+	if !c.Inbound {
+		role = finding.RoleActor
+	}
+	key := strconv.Itoa(int(svc)) + role + c.Interface.String()
+	r := d.reports[key]
+	if r == nil {
+		r = &report{svc: svc, role: role, first: c.Start}
+		d.reports[key] = r
+		if !d.reported[key] {
+			// The first report counts every attempt of the window.
+			d.reported[key] = true
+			r.attempts = int64(max(p.attempts, s.attempts)) - 1
+			r.first = min(p.since, s.since)
+		}
+	}
+	r.ctx = *c
+	r.attempts++
+	r.first = min(r.first, c.Start)
+	r.last = max(r.last, c.End)
+	r.attacker, r.target, r.port = c.Initiator, c.Responder, c.RPort
+	r.pairAtt, r.blocked, r.targets = p.attempts, p.blocked, s.ntargets
+	if len(r.samples) < 5 {
+		r.samples = append(r.samples, contact.Sample(c))
+	}
+}
+
+// Advance reports what was noted and forgets pairs idle past the window.
+func (d *Detector) Advance(w event.Time, emit detect.Emit) {
+	keys := make([]string, 0, len(d.reports))
+	for k := range d.reports {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		emit(d.finding(d.reports[k]))
+		delete(d.reports, k)
+	}
+	if w == event.Forever {
+		return
+	}
+	for {
+		k, p, ok := d.pairs.Oldest()
+		if !ok || p.last+d.window > w {
+			break
+		}
+		d.pairs.Delete(k)
+	}
+	for {
+		k, s, ok := d.sprays.Oldest()
+		if !ok || s.last+d.window > w {
+			break
+		}
+		d.sprays.Delete(k)
+	}
+}
+
+func (d *Detector) finding(r *report) *finding.Finding {
+	c := &r.ctx
+	account, region := c.Account.String(), c.Region.String()
+	typ := typeOf[r.svc]
+	k := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(c), Role: r.role}
+	f := finding.New(typ, k, d.env.DetectorID(account, region), r.first.UTC(), r.last.UTC(), r.attempts)
+	f.Resource.InstanceDetails = finding.InstanceFor(c)
+	f.Resource.EcsClusterDetails = finding.ECSFor(c)
+	nc := &finding.NetworkConnectionAction{
+		Blocked:               false,
+		Protocol:              "TCP",
+		LocalNetworkInterface: c.Interface.String(),
+	}
+	remote := r.attacker
+	if r.role == finding.RoleTarget {
+		nc.ConnectionDirection = finding.DirectionInbound
+		nc.LocalIPDetails = finding.LocalIP(c.Responder)
+		nc.LocalPortDetails = finding.Port(int(c.RPort))
+		nc.RemoteIPDetails = finding.RemoteIP(c.Initiator)
+		nc.RemotePortDetails = finding.Port(int(c.IPort))
+		f.Severity = finding.SeverityLow
+	} else {
+		remote = r.target
+		nc.ConnectionDirection = finding.DirectionOutbound
+		nc.LocalIPDetails = finding.LocalIP(c.Initiator)
+		nc.LocalPortDetails = finding.Port(int(c.IPort))
+		nc.RemoteIPDetails = finding.RemoteIP(c.Responder)
+		nc.RemotePortDetails = finding.Port(int(c.RPort))
+		f.Severity = finding.SeverityHigh
+	}
+	f.Service.Action.NetworkConnectionAction = nc
+	exp := &finding.Explanation{
+		Detector: ID,
+		Summary: r.attacker.String() + " opened " + strconv.Itoa(int(r.pairAtt)) + " short " + nameOf[r.svc] + " sessions to " + r.target.String() +
+			" within " + strconv.Itoa(int(d.window)) + " s",
+		Thresholds: []finding.Threshold{
+			{Name: "min_attempts", Limit: float64(d.minAttempts), Observed: float64(r.pairAtt), Unit: "sessions", Crossed: r.pairAtt >= d.minAttempts},
+			{Name: "min_spray_targets", Limit: float64(d.minTargets), Observed: float64(r.targets), Unit: "hosts", Crossed: r.targets >= d.minTargets},
+		},
+		Counts: map[string]int64{
+			"attempts_reported":  r.attempts,
+			"attempts_to_target": int64(r.pairAtt),
+			"blocked_attempts":   int64(r.blocked),
+			"targets":            int64(r.targets),
+		},
+		Ports:       []int{int(r.port)},
+		Hosts:       []string{r.attacker.String(), r.target.String()},
+		Samples:     r.samples,
+		NetworkPath: contact.NetworkPath(c),
+	}
+	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
+	t, _ := finding.Lookup(typ)
+	vars := map[string]string{
+		"resource": finding.ResourceLabel(c),
+		"remote":   remote.String(),
+		"detail":   strconv.Itoa(int(r.pairAtt)) + " sessions to " + r.target.String() + " in the window",
+	}
+	if r.role == finding.RoleActor {
+		// Our instance is the attacker: say so first.
+		f.Title = finding.Text("{resource} is performing "+nameOf[r.svc]+" brute force attacks against {remote}.", vars)
+		f.Description = finding.Text("{resource} is repeatedly opening short "+nameOf[r.svc]+" sessions to {remote} ({detail}); it may be compromised and guessing passwords.", vars)
+	} else {
+		f.Title = finding.Text(t.Title, vars)
+		f.Description = finding.Text(t.Description, vars)
+	}
+	return f
+}

@@ -1,0 +1,188 @@
+package contact
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"picket/internal/event"
+)
+
+// rec builds a flow record from a compact description:
+//
+//	"eni-1 in 198.51.100.7:40000 10.0.0.5:22 tcp ACCEPT p=2 b=100 f=6 t=100"
+//
+// "in"/"out" is the direction at the interface, f= the tcp-flags (absent
+// when not given), t= the start and end time.
+func rec(t *testing.T, s string) *event.Flow {
+	t.Helper()
+	fs := strings.Fields(s)
+	f := &event.Flow{Interface: event.Intern(fs[0]), Status: event.StatusOK}
+	f.Direction, f.Basis = event.Inbound, event.BasisField
+	if fs[1] == "out" {
+		f.Direction = event.Outbound
+	}
+	src, dst := netip.MustParseAddrPort(fs[2]), netip.MustParseAddrPort(fs[3])
+	f.Src, f.SrcPort, f.Dst, f.DstPort = src.Addr(), src.Port(), dst.Addr(), dst.Port()
+	f.Protocol = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1}[fs[4]]
+	f.Action = map[string]event.Action{"ACCEPT": event.Accept, "REJECT": event.Reject}[fs[5]]
+	f.Has = event.HasStart | event.HasEnd | event.HasPackets | event.HasBytes
+	for _, kv := range fs[6:] {
+		var n uint64
+		fmt.Sscanf(kv[2:], "%d", &n)
+		switch kv[:2] {
+		case "p=":
+			f.Packets = n
+		case "b=":
+			f.Bytes = n
+		case "f=":
+			f.TCPFlags = uint8(n)
+			f.Has |= event.HasTCPFlags
+		case "t=":
+			f.Start, f.End = event.Time(n), event.Time(n)
+		}
+	}
+	f.Origin = event.Origin{File: event.Intern("test"), Line: 1}
+	return f
+}
+
+func contacts(t *testing.T, records ...string) []event.Contact {
+	t.Helper()
+	s := New(Config{})
+	var out []event.Contact
+	collect := func(r event.Record) { out = append(out, *r.(*event.Contact)) }
+	for _, r := range records {
+		s.Observe(rec(t, r), collect)
+	}
+	s.Advance(event.Forever, collect)
+	return out
+}
+
+func TestJudge(t *testing.T) {
+	tests := []struct {
+		name      string
+		records   []string
+		outcome   event.Outcome
+		initiator string
+		inbound   bool
+	}{
+		{"blocked by the security group", []string{
+			"eni-1 in 198.51.100.7:40000 10.0.0.5:3389 tcp REJECT p=2 b=120 t=100",
+		}, event.OutcomeRejected, "198.51.100.7", true},
+		{"SYN unanswered", []string{
+			"eni-1 out 10.0.0.5:40000 10.0.9.9:22 tcp ACCEPT p=3 b=180 f=2 t=100",
+		}, event.OutcomeUnanswered, "10.0.0.5", false},
+		{"refused with flags", []string{
+			"eni-1 in 198.51.100.7:40000 10.0.0.5:8081 tcp ACCEPT p=1 b=60 f=2 t=100",
+			"eni-1 out 10.0.0.5:8081 198.51.100.7:40000 tcp ACCEPT p=1 b=40 f=4 t=100",
+		}, event.OutcomeRefused, "198.51.100.7", true},
+		{"refused without flags: one 40-byte segment back", []string{
+			"eni-1 in 198.51.100.7:40000 10.0.0.5:8081 tcp ACCEPT p=1 b=60 t=100",
+			"eni-1 out 10.0.0.5:8081 198.51.100.7:40000 tcp ACCEPT p=1 b=40 t=100",
+		}, event.OutcomeRefused, "198.51.100.7", true},
+		{"half-open probe of an open port, with flags", []string{
+			"eni-1 in 198.51.100.7:40000 10.0.0.5:22 tcp ACCEPT p=2 b=100 f=6 t=100",
+			"eni-1 out 10.0.0.5:22 198.51.100.7:40000 tcp ACCEPT p=1 b=60 f=18 t=100",
+		}, event.OutcomeEstablished, "198.51.100.7", true},
+		{"half-open probe of an open port, without flags: the SYN-ACK is longer than a reset", []string{
+			"eni-1 in 198.51.100.7:40000 10.0.0.5:22 tcp ACCEPT p=2 b=100 t=100",
+			"eni-1 out 10.0.0.5:22 198.51.100.7:40000 tcp ACCEPT p=1 b=60 t=100",
+		}, event.OutcomeEstablished, "198.51.100.7", true},
+		{"a session with data", []string{
+			"eni-1 out 10.0.0.5:43000 10.0.1.7:5432 tcp ACCEPT p=20 b=4000 f=3 t=100",
+			"eni-1 in 10.0.1.7:5432 10.0.0.5:43000 tcp ACCEPT p=18 b=30000 f=19 t=100",
+		}, event.OutcomeData, "10.0.0.5", false},
+		{"UDP with no reply", []string{
+			"eni-1 out 10.0.0.5:43000 10.0.1.7:161 udp ACCEPT p=1 b=44 t=100",
+		}, event.OutcomeUnanswered, "10.0.0.5", false},
+		{"UDP answered", []string{
+			"eni-1 out 10.0.0.5:43000 10.0.0.2:53 udp ACCEPT p=1 b=60 t=100",
+			"eni-1 in 10.0.0.2:53 10.0.0.5:43000 udp ACCEPT p=1 b=120 t=100",
+		}, event.OutcomeData, "10.0.0.5", false},
+		{"a late reply after close is no probe of the ephemeral port", []string{
+			"eni-1 in 203.0.113.80:443 10.0.0.5:51000 tcp REJECT p=1 b=40 t=100",
+		}, event.OutcomeUnknown, "10.0.0.5", false},
+		{"IPv6 reset is 60 bytes", []string{
+			"eni-1 in [2001:db8::7]:40000 [2600:1f18::5]:8081 tcp ACCEPT p=1 b=80 t=100",
+			"eni-1 out [2600:1f18::5]:8081 [2001:db8::7]:40000 tcp ACCEPT p=1 b=60 t=100",
+		}, event.OutcomeRefused, "2001:db8::7", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := contacts(t, tt.records...)
+			if len(got) != 1 {
+				t.Fatalf("got %d contacts, want 1", len(got))
+			}
+			c := got[0]
+			if c.Outcome != tt.outcome || c.Initiator.String() != tt.initiator || c.Inbound != tt.inbound {
+				t.Errorf("got %s from %s (inbound %t), want %s from %s (inbound %t)\n%s",
+					c.Outcome, c.Initiator, c.Inbound, tt.outcome, tt.initiator, tt.inbound, Describe(&c))
+			}
+		})
+	}
+}
+
+// Contacts wait for the watermark to pass the end of their bucket, and a
+// bucket's contacts come out in the same order whatever order the records
+// arrived in.
+func TestBucketsAreOrderIndependent(t *testing.T) {
+	var records []string
+	for i := 0; i < 200; i++ {
+		port := 1 + i*7
+		sec := 60 + i%120
+		records = append(records,
+			fmt.Sprintf("eni-%d in 198.51.100.%d:40000 10.0.0.5:%d tcp REJECT p=1 b=60 t=%d", i%3, i%5, port, sec),
+			fmt.Sprintf("eni-%d out 10.0.0.5:%d 198.51.100.%d:40000 tcp ACCEPT p=1 b=40 t=%d", i%3, port, i%5, sec))
+	}
+	run := func(order []string) []event.Contact {
+		s := New(Config{})
+		var out []event.Contact
+		collect := func(r event.Record) { out = append(out, *r.(*event.Contact)) }
+		for _, r := range order {
+			s.Observe(rec(t, r), collect)
+		}
+		s.Advance(119, collect)
+		if len(out) != 0 {
+			t.Fatalf("contacts before their bucket closed: %d", len(out))
+		}
+		s.Advance(120, collect)
+		first := len(out)
+		if first == 0 {
+			t.Fatal("no contacts once the first bucket closed")
+		}
+		s.Advance(event.Forever, collect)
+		return out
+	}
+	want := run(records)
+	shuffled := append([]string(nil), records...)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	got := run(shuffled)
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b event.ID) bool { return a == b }), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("shuffled input gave different contacts (-file order +shuffled):\n%s", diff)
+	}
+}
+
+func TestBoundedConversations(t *testing.T) {
+	s := New(Config{MaxConversations: 100})
+	n := 0
+	collect := func(event.Record) { n++ }
+	for i := 0; i < 10_000; i++ {
+		f := rec(t, fmt.Sprintf("eni-1 in 198.51.%d.%d:40000 10.0.0.5:22 tcp REJECT p=1 b=60 t=100", i/256%256, i%256))
+		s.Observe(f, collect)
+	}
+	st := s.State()[0]
+	if st.Len > 100 || st.Evicted != 9900 {
+		t.Errorf("state %+v: want at most 100 entries and 9900 evictions", st)
+	}
+	if n != 9900 {
+		t.Errorf("evicted conversations must still be emitted: %d of 9900", n)
+	}
+	s.Advance(event.Forever, collect)
+	if n != 10_000 {
+		t.Errorf("%d contacts in all, want 10000", n)
+	}
+}

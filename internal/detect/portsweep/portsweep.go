@@ -1,0 +1,273 @@
+// Package portsweep owns the Impact:EC2/PortSweep detector: a host of the
+// estate probing one port across many hosts, on the internet (the sign of
+// an instance turned into a worm or a scanner for hire) or in the VPC (a
+// compromised host looking for the next one to enter).
+//
+// It sees contacts from the contact stage and shares the per-host state of
+// package scanner with the port scan detector: a host is a scanner once
+// the Threshold Random Walk over its first contacts decides so, and a
+// sweep is such a host reaching min_hosts distinct hosts on one port, most
+// of those contacts failing. Clients of many servers on one port (a NAT
+// gateway, a crawler, a monitoring system, a load balancer's health
+// checks) succeed far more often than they fail and stay quiet.
+package portsweep
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"picket/internal/detect"
+	"picket/internal/detect/contact"
+	"picket/internal/detect/scanner"
+	"picket/internal/detect/trw"
+	"picket/internal/event"
+	"picket/internal/finding"
+)
+
+// ID is the detector's ID.
+const ID = "portsweep"
+
+// Thresholds are the detector's tunables.
+var Thresholds = detect.Tunables{
+	{Name: "min_hosts", Unit: "hosts", Default: 20, Min: 2, Max: 1e6,
+		Doc: "distinct hosts a scanner must have contacted on one port; twenty is less than a /27 and more than the servers a client of one service talks to in a day"},
+	{Name: "min_failure_ratio", Unit: "ratio", Default: 0.6, Min: 0, Max: 1,
+		Doc: "share of the first contacts on the port that must have failed: most addresses of a swept range answer nothing, while a client's servers answer"},
+	{Name: "trw_theta0", Unit: "probability", Default: trw.DefaultParams.Theta0, Min: 0.01, Max: 0.99,
+		Doc: "probability that a benign host's first contact succeeds (Jung et al. 2004)"},
+	{Name: "trw_theta1", Unit: "probability", Default: trw.DefaultParams.Theta1, Min: 0.01, Max: 0.99,
+		Doc: "probability that a scanner's first contact succeeds"},
+	{Name: "host_ttl", Unit: "seconds", Default: 86400, Min: 60, Max: 30 * 86400,
+		Doc: "how long a host's contacts are remembered after its last one"},
+	{Name: "max_hosts", Unit: "hosts", Default: 50_000, Min: 10, Max: 1e7,
+		Doc: "initiating hosts tracked at once, each at most about 20 KiB; the least recently seen are evicted and counted"},
+}
+
+const maxSamples = 8
+
+// Detector is the port sweep detector.
+type Detector struct {
+	env      detect.Env
+	th       detect.Tunables
+	tr       *scanner.Tracker
+	minHosts int
+	minRatio float64
+	dirty    map[key]*report
+}
+
+type key struct {
+	scanner netip.Addr
+	port    uint16
+}
+
+type report struct {
+	probes int64
+	first  event.Time
+	last   event.Time
+	c      event.Contact
+}
+
+var (
+	_ detect.Detector = (*Detector)(nil)
+	_ detect.Stater   = (*Detector)(nil)
+)
+
+// New builds the detector.
+func New(env detect.Env) (*Detector, error) {
+	th, err := Thresholds.Apply(ID, env.Thresholds)
+	if err != nil {
+		return nil, err
+	}
+	p := trw.DefaultParams
+	p.Theta0, p.Theta1 = th.Get("trw_theta0"), th.Get("trw_theta1")
+	if p.Theta1 >= p.Theta0 {
+		return nil, constError("detector portsweep: trw_theta1 must be below trw_theta0")
+	}
+	return &Detector{
+		env: env, th: th,
+		tr: scanner.New(scanner.Config{Walk: p, MaxInitiators: env.Keys(int(th.Get("max_hosts"))),
+			MaxTargets: 32, MaxPorts: 32, TTL: event.Time(th.Get("host_ttl"))}),
+		minHosts: int(th.Get("min_hosts")),
+		minRatio: th.Get("min_failure_ratio"),
+		dirty:    map[key]*report{},
+	}, nil
+}
+
+type constError string
+
+func (e constError) Error() string { return string(e) }
+
+// Definition describes the detector.
+func (d *Detector) Definition() detect.Definition {
+	return detect.Definition{
+		ID:           ID,
+		Summary:      "a host of the estate probing one port across many hosts, on the internet or in the VPC",
+		FindingTypes: []string{finding.TypePortSweep},
+		Subscribes:   []event.Kind{event.KindContact},
+		Thresholds:   d.th,
+	}
+}
+
+// State reports the detector's table.
+func (d *Detector) State() []detect.StateStats { return []detect.StateStats{d.tr.Stats("hosts")} }
+
+// Observe records one contact.
+func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
+	c, ok := rec.(*event.Contact)
+	if !ok || c.Outcome == event.OutcomeUnknown {
+		return
+	}
+	local := !c.Inbound
+	if !local && !event.Internal(c.Initiator) {
+		return
+	}
+	if d.env.Intel != nil && d.env.Intel.Trusted(c.Initiator) {
+		return
+	}
+	obs := d.tr.Observe(c, local)
+	if !obs.First {
+		return
+	}
+	in := obs.Init
+	if !local && !in.HasCtx {
+		in.Ctx = *c
+	}
+	in.AddSample(contact.Sample(c), maxSamples)
+	p := obs.Port
+	if in.Verdict != trw.Scanner || p.Hosts() < d.minHosts || failureRatio(p.Failures, p.Successes) < d.minRatio {
+		return
+	}
+	k := key{c.Initiator, c.RPort}
+	r := d.dirty[k]
+	if r == nil {
+		r = &report{first: c.Start}
+		d.dirty[k] = r
+		if rk := "sweep " + strconv.Itoa(int(c.RPort)); in.Reported[rk] == 0 {
+			// The first report counts every probe so far.
+			in.Reported[rk] = c.Start
+			r.probes = int64(p.Failures+p.Successes) - 1
+			r.first = p.First
+		}
+	}
+	r.probes++
+	r.first = min(r.first, c.Start)
+	r.last = max(r.last, c.End)
+	r.c = *c
+}
+
+func failureRatio(f, s uint32) float64 {
+	if f+s == 0 {
+		return 0
+	}
+	return float64(f) / float64(f+s)
+}
+
+// Advance reports the sweeps that grew since the last report.
+func (d *Detector) Advance(w event.Time, emit detect.Emit) {
+	keys := make([]key, 0, len(d.dirty))
+	for k := range d.dirty {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := a.scanner.Compare(b.scanner); c != 0 {
+			return c
+		}
+		return int(a.port) - int(b.port)
+	})
+	for _, k := range keys {
+		r := d.dirty[k]
+		delete(d.dirty, k)
+		if in := d.tr.Peek(k.scanner); in != nil {
+			if f := d.finding(k, r, in); f != nil {
+				emit(f)
+			}
+		}
+	}
+	if w != event.Forever {
+		d.tr.Expire(w)
+	}
+}
+
+func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Finding {
+	var p *scanner.Port
+	for i := range in.Ports {
+		if in.Ports[i].Port == k.port {
+			p = &in.Ports[i]
+		}
+	}
+	if p == nil {
+		return nil
+	}
+	c := &r.c
+	ctx := &in.Ctx
+	role, actor := finding.RoleActor, ""
+	if !in.HasCtx {
+		role, actor = finding.RoleTarget, k.scanner.String()
+	}
+	account, region := ctx.Account.String(), ctx.Region.String()
+	// One finding per scanning instance and port: GuardDuty keeps only
+	// the latest remote address, so the explanation carries the counts.
+	fk := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(ctx), Role: role,
+		Actor: actor + "/" + strconv.Itoa(int(k.port))}
+	f := finding.New(finding.TypePortSweep, fk, d.env.DetectorID(account, region), r.first.UTC(), r.last.UTC(), r.probes)
+	f.Resource.InstanceDetails = finding.InstanceFor(ctx)
+	f.Resource.EcsClusterDetails = finding.ECSFor(ctx)
+	nc := &finding.NetworkConnectionAction{
+		Blocked:               p.Successes == 0 && c.Outcome == event.OutcomeRejected,
+		Protocol:              finding.Protocol(c.Protocol),
+		LocalNetworkInterface: ctx.Interface.String(),
+	}
+	if role == finding.RoleActor {
+		nc.ConnectionDirection = finding.DirectionOutbound
+		nc.LocalIPDetails = finding.LocalIP(c.Initiator)
+		nc.LocalPortDetails = finding.Port(int(c.IPort))
+		nc.RemoteIPDetails = finding.RemoteIP(c.Responder)
+		nc.RemotePortDetails = finding.Port(int(c.RPort))
+	} else {
+		nc.ConnectionDirection = finding.DirectionInbound
+		nc.LocalIPDetails = finding.LocalIP(c.Responder)
+		nc.LocalPortDetails = finding.Port(int(c.RPort))
+		nc.RemoteIPDetails = finding.RemoteIP(c.Initiator)
+		nc.RemotePortDetails = finding.Port(int(c.IPort))
+	}
+	f.Service.Action.NetworkConnectionAction = nc
+	ratio := failureRatio(p.Failures, p.Successes)
+	scope := "in the VPC"
+	if !event.Internal(c.Responder) {
+		scope = "on the internet"
+	}
+	exp := &finding.Explanation{
+		Detector: ID,
+		Summary: k.scanner.String() + " contacted " + strconv.Itoa(p.Hosts()) + " distinct hosts " + scope + " on port " + strconv.Itoa(int(k.port)) +
+			", " + strconv.Itoa(int(p.Failures)) + " of them failing",
+		Thresholds: []finding.Threshold{
+			{Name: "trw_failures_to_decide", Limit: float64(d.tr.Test().FailuresToDecide()), Observed: float64(in.Failures), Unit: "failed first contacts", Crossed: true},
+			{Name: "min_hosts", Limit: float64(d.minHosts), Observed: float64(p.Hosts()), Unit: "hosts", Crossed: true},
+			{Name: "min_failure_ratio", Limit: d.minRatio, Observed: float64(int(ratio*100+0.5)) / 100, Unit: "ratio", Crossed: true},
+		},
+		Counts: map[string]int64{
+			"distinct_hosts":            int64(p.Hosts()),
+			"failed_first_contacts":     int64(p.Failures),
+			"successful_first_contacts": int64(p.Successes),
+		},
+		Ports:       []int{int(k.port)},
+		Hosts:       []string{p.LastHost.String()},
+		Samples:     slices.Clone(in.Samples),
+		NetworkPath: contact.NetworkPath(c),
+	}
+	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
+	typ, _ := finding.Lookup(finding.TypePortSweep)
+	vars := map[string]string{
+		"resource": finding.ResourceLabel(ctx),
+		"port":     strconv.Itoa(int(k.port)),
+		"remote":   p.LastHost.String(),
+		"detail":   strconv.Itoa(p.Hosts()) + " hosts " + scope + ", " + strconv.Itoa(int(p.Failures)) + " failed",
+	}
+	if role == finding.RoleTarget {
+		vars["resource"] = k.scanner.String() + " (a host in the VPC whose own flow logs were not read)"
+	}
+	f.Title = finding.Text(typ.Title, vars)
+	f.Description = finding.Text(typ.Description, vars)
+	return f
+}

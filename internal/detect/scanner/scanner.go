@@ -1,0 +1,318 @@
+// Package scanner owns the per-initiator state that the scan detectors
+// share: for each host that opens contacts, the set of (host, port) pairs
+// it has contacted first, the Threshold Random Walk over how those first
+// contacts went, and windowed distinct counts that tell a vertical port
+// scan (many ports of one host) from a horizontal sweep (one port across
+// many hosts).
+//
+// Memory per host is small and bounded whatever the host does: the
+// first-contact set is exact for the first few dozen pairs and becomes a
+// fixed 8 KiB bitmap after that, and distinct ports per target and hosts
+// per port are counted with 128-byte bitmaps (linear counting, exact for
+// the small counts the thresholds care about). The number of hosts and of
+// targets and ports per host are capped, evictions counted.
+package scanner
+
+import (
+	"hash/maphash"
+	"math"
+	"math/bits"
+	"net/netip"
+	"slices"
+
+	"picket/internal/detect"
+	"picket/internal/detect/trw"
+	"picket/internal/event"
+	"picket/internal/finding"
+	"picket/internal/lru"
+)
+
+// Config sizes a tracker.
+type Config struct {
+	Walk          trw.Params
+	MaxInitiators int        // hosts tracked at once
+	MaxTargets    int        // targets counted per host (most recent kept)
+	MaxPorts      int        // ports counted per host (most recent kept)
+	TTL           event.Time // forget a host idle this long
+}
+
+// Tracker tracks initiators.
+type Tracker struct {
+	cfg   Config
+	test  trw.Test
+	seed  maphash.Seed
+	inits *lru.Table[netip.Addr, Initiator]
+}
+
+// New returns a tracker.
+func New(cfg Config) *Tracker {
+	return &Tracker{
+		cfg:   cfg,
+		test:  trw.New(cfg.Walk),
+		seed:  maphash.MakeSeed(),
+		inits: lru.New[netip.Addr, Initiator](cfg.MaxInitiators, nil),
+	}
+}
+
+// Test returns the walk's test, for explanations.
+func (t *Tracker) Test() trw.Test { return t.test }
+
+// Stats describes the tracker's table.
+func (t *Tracker) Stats(name string) detect.StateStats {
+	return detect.StateStats{Table: name, Len: t.inits.Len(), Cap: t.inits.Cap(), Evicted: t.inits.Evicted()}
+}
+
+// Initiator is what is known about one host that opens contacts.
+type Initiator struct {
+	Walk      trw.State
+	Verdict   trw.Verdict
+	Failures  uint32 // failed first contacts, counted past the verdict
+	Successes uint32
+	First     event.Time
+	Last      event.Time
+	// Ctx is the latest contact the host made from one of the estate's
+	// interfaces (for the finding's resource), and HasCtx says whether
+	// there is one.
+	Ctx     event.Contact
+	HasCtx  bool
+	seen    contactSet
+	Targets []Target // by most recent contact, newest last
+	Ports   []Port
+	Samples []finding.Sample
+	// Reported are the findings already raised for this host, by
+	// whatever key the detector uses, so it reports only what is new.
+	Reported map[string]event.Time
+}
+
+// Target counts the first contacts of one host with one destination.
+type Target struct {
+	Addr      netip.Addr
+	ports     bitmap
+	Failures  uint32
+	Successes uint32
+	LastPort  uint16
+	First     event.Time
+	Last      event.Time
+}
+
+// Ports returns the distinct ports contacted (estimated, exact for small
+// counts).
+func (t *Target) Ports() int { return t.ports.count() }
+
+// Port counts the first contacts of one host with one port across
+// destinations.
+type Port struct {
+	Port      uint16
+	hosts     bitmap
+	Failures  uint32
+	Successes uint32
+	LastHost  netip.Addr
+	First     event.Time
+	Last      event.Time
+}
+
+// Hosts returns the distinct destinations contacted on the port.
+func (p *Port) Hosts() int { return p.hosts.count() }
+
+// Observation is what Observe learned from one contact.
+type Observation struct {
+	Init   *Initiator // valid until the tracker is next changed
+	First  bool       // the contact was the host's first with (destination, port)
+	Target *Target
+	Port   *Port
+}
+
+// Observe records a contact made by initiator. The contact is judged a
+// success (established, data) or a failure (rejected, unanswered,
+// refused); contacts of unknown outcome are ignored. local says whether
+// the initiator is an interface of the estate (its contact then becomes
+// the host's context).
+func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
+	if c.Outcome == event.OutcomeUnknown {
+		return Observation{}
+	}
+	in, created := t.inits.Put(c.Initiator)
+	if created {
+		in.First = c.Start
+		in.Reported = map[string]event.Time{}
+	}
+	in.Last = max(in.Last, c.End)
+	if local {
+		in.Ctx = *c
+		in.HasCtx = true
+	}
+	obs := Observation{Init: in}
+	ok := !c.Outcome.Failed()
+	h := t.pairHash(c.Responder, c.RPort)
+	if !in.seen.add(h) {
+		return obs
+	}
+	obs.First = true
+	if ok {
+		in.Successes++
+	} else {
+		in.Failures++
+	}
+	if in.Verdict != trw.Scanner {
+		if v := t.test.Observe(&in.Walk, ok); v == trw.Scanner {
+			in.Verdict = trw.Scanner
+		}
+	}
+	obs.Target = in.target(c.Responder, c.Start, t.cfg.MaxTargets)
+	obs.Target.ports.add(uint64(c.RPort) * 0x9E3779B97F4A7C15)
+	obs.Target.LastPort = c.RPort
+	obs.Target.Last = max(obs.Target.Last, c.End)
+	obs.Port = in.port(c.RPort, c.Start, t.cfg.MaxPorts)
+	obs.Port.hosts.add(t.addrHash(c.Responder))
+	obs.Port.LastHost = c.Responder
+	obs.Port.Last = max(obs.Port.Last, c.End)
+	if ok {
+		obs.Target.Successes++
+		obs.Port.Successes++
+	} else {
+		obs.Target.Failures++
+		obs.Port.Failures++
+	}
+	return obs
+}
+
+// Peek returns a host's state without changing it.
+func (t *Tracker) Peek(a netip.Addr) *Initiator { return t.inits.Peek(a) }
+
+// Expire forgets hosts idle since before w - TTL.
+func (t *Tracker) Expire(w event.Time) {
+	for {
+		k, in, ok := t.inits.Oldest()
+		if !ok || in.Last+t.cfg.TTL > w {
+			return
+		}
+		t.inits.Delete(k)
+	}
+}
+
+func (in *Initiator) target(a netip.Addr, t event.Time, max int) *Target {
+	for i := range in.Targets {
+		if in.Targets[i].Addr == a {
+			return &in.Targets[i]
+		}
+	}
+	if len(in.Targets) >= max {
+		// Forget the target seen least recently.
+		i := 0
+		for j := range in.Targets {
+			if in.Targets[j].Last < in.Targets[i].Last {
+				i = j
+			}
+		}
+		in.Targets = slices.Delete(in.Targets, i, i+1)
+	}
+	in.Targets = append(in.Targets, Target{Addr: a, First: t, Last: t})
+	return &in.Targets[len(in.Targets)-1]
+}
+
+func (in *Initiator) port(p uint16, t event.Time, max int) *Port {
+	for i := range in.Ports {
+		if in.Ports[i].Port == p {
+			return &in.Ports[i]
+		}
+	}
+	if len(in.Ports) >= max {
+		i := 0
+		for j := range in.Ports {
+			if in.Ports[j].Last < in.Ports[i].Last {
+				i = j
+			}
+		}
+		in.Ports = slices.Delete(in.Ports, i, i+1)
+	}
+	in.Ports = append(in.Ports, Port{Port: p, First: t, Last: t})
+	return &in.Ports[len(in.Ports)-1]
+}
+
+// AddSample keeps up to max evidence samples.
+func (in *Initiator) AddSample(s finding.Sample, max int) {
+	if len(in.Samples) < max {
+		in.Samples = append(in.Samples, s)
+	}
+}
+
+func (t *Tracker) pairHash(a netip.Addr, port uint16) uint64 {
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	b := a.As16()
+	h.Write(b[:])
+	h.WriteByte(byte(port >> 8))
+	h.WriteByte(byte(port))
+	return h.Sum64()
+}
+
+func (t *Tracker) addrHash(a netip.Addr) uint64 {
+	b := a.As16()
+	return maphash.Bytes(t.seed, b[:])
+}
+
+// contactSet remembers first contacts: exactly, up to smallSet pairs, then
+// in an 8 KiB bitmap (a false "seen" after thousands of pairs only skips a
+// contact the walk has no need of).
+type contactSet struct {
+	small []uint64
+	big   []uint64 // 1024 words = 65,536 bits, once small overflows
+}
+
+const smallSet = 48
+
+func (s *contactSet) add(h uint64) bool {
+	if s.big == nil {
+		for _, x := range s.small {
+			if x == h {
+				return false
+			}
+		}
+		if len(s.small) < smallSet {
+			s.small = append(s.small, h)
+			return true
+		}
+		s.big = make([]uint64, 1024)
+		for _, x := range s.small {
+			s.setBit(x)
+		}
+		s.small = nil
+	}
+	return s.setBit(h)
+}
+
+func (s *contactSet) setBit(h uint64) bool {
+	i := h & 0xffff
+	w, b := i>>6, uint64(1)<<(i&63)
+	if s.big[w]&b != 0 {
+		return false
+	}
+	s.big[w] |= b
+	return true
+}
+
+// bitmap is a 1024-bit linear counter: it estimates how many distinct
+// values were added, exactly while collisions are unlikely (below a few
+// dozen) and within a few percent up to about a thousand.
+type bitmap [16]uint64
+
+func (m *bitmap) add(h uint64) {
+	i := (h ^ h>>29) & 1023
+	m[i>>6] |= 1 << (i & 63)
+}
+
+func (m *bitmap) count() int {
+	set := 0
+	for _, w := range m {
+		set += bits.OnesCount64(w)
+	}
+	if set >= 1024 {
+		return 1024 * 7 // saturated: at least several thousand
+	}
+	if set < 64 {
+		return set
+	}
+	// Linear counting: n = -m ln(zero fraction).
+	zero := float64(1024-set) / 1024
+	return int(-1024*math.Log(zero) + 0.5)
+}

@@ -1,0 +1,410 @@
+package synth
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"picket/internal/decode/vpcflow"
+)
+
+// FormatFor returns the format of a flow log version: 2 is the default
+// format; 3, 4, 5, 7 and 8 add each version's fields in the documented
+// order (version 6 is the transit gateway format, which this generator
+// does not produce; it gives version 5).
+func FormatFor(version int) (vpcflow.Format, error) {
+	if version == 2 {
+		return vpcflow.DefaultFormat, nil
+	}
+	if version < 2 || version > 11 {
+		return vpcflow.Format{}, fmt.Errorf("flow log version %d: choose 2 to 11", version)
+	}
+	var f vpcflow.Format
+	for _, fd := range vpcflow.Fields() {
+		v := fd.Version()
+		if v <= version && v != 6 {
+			f.Columns = append(f.Columns, fd)
+			f.Names = append(f.Names, fd.String())
+		}
+	}
+	return f, nil
+}
+
+// AppendRecord renders r as one line of flow log text (without newline) in
+// format f.
+func AppendRecord(b []byte, f vpcflow.Format, r *Record, account, region string) []byte {
+	for i, col := range f.Columns {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = appendField(b, col, f, r, account, region)
+	}
+	return b
+}
+
+func dash(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	return append(b, s...)
+}
+
+func appendField(b []byte, col vpcflow.Field, f vpcflow.Format, r *Record, account, region string) []byte {
+	i := r.Iface
+	switch col {
+	case vpcflow.FieldVersion:
+		return strconv.AppendInt(b, int64(max(f.Version(), 2)), 10)
+	case vpcflow.FieldAccountID:
+		return append(b, account...)
+	case vpcflow.FieldInterfaceID:
+		return append(b, i.ID...)
+	case vpcflow.FieldSrcAddr:
+		return r.Src.AppendTo(b)
+	case vpcflow.FieldDstAddr:
+		return r.Dst.AppendTo(b)
+	case vpcflow.FieldSrcPort:
+		return strconv.AppendUint(b, uint64(r.SrcPort), 10)
+	case vpcflow.FieldDstPort:
+		return strconv.AppendUint(b, uint64(r.DstPort), 10)
+	case vpcflow.FieldProtocol:
+		return strconv.AppendUint(b, uint64(r.Proto), 10)
+	case vpcflow.FieldPackets:
+		return strconv.AppendUint(b, r.Packets, 10)
+	case vpcflow.FieldBytes:
+		return strconv.AppendUint(b, r.Bytes, 10)
+	case vpcflow.FieldStart:
+		return strconv.AppendInt(b, r.Start, 10)
+	case vpcflow.FieldEnd:
+		return strconv.AppendInt(b, r.End, 10)
+	case vpcflow.FieldAction:
+		return append(b, r.Action.String()...)
+	case vpcflow.FieldLogStatus:
+		return append(b, r.Status.String()...)
+	case vpcflow.FieldVPCID:
+		return dash(b, i.VPC)
+	case vpcflow.FieldSubnetID:
+		return dash(b, i.Subnet)
+	case vpcflow.FieldInstanceID:
+		return dash(b, i.Instance)
+	case vpcflow.FieldTCPFlags:
+		return strconv.AppendUint(b, uint64(r.Flags), 10)
+	case vpcflow.FieldType:
+		if r.Src.Is6() {
+			return append(b, "IPv6"...)
+		}
+		return append(b, "IPv4"...)
+	case vpcflow.FieldPktSrcAddr:
+		if r.PktSrc.IsValid() {
+			return r.PktSrc.AppendTo(b)
+		}
+		return r.Src.AppendTo(b)
+	case vpcflow.FieldPktDstAddr:
+		if r.PktDst.IsValid() {
+			return r.PktDst.AppendTo(b)
+		}
+		return r.Dst.AppendTo(b)
+	case vpcflow.FieldRegion:
+		return append(b, region...)
+	case vpcflow.FieldAZID:
+		return dash(b, i.AZ)
+	case vpcflow.FieldFlowDirection:
+		if r.Egress {
+			return append(b, "egress"...)
+		}
+		return append(b, "ingress"...)
+	case vpcflow.FieldTrafficPath:
+		if r.Egress && r.Path > 0 {
+			return strconv.AppendUint(b, uint64(r.Path), 10)
+		}
+		return append(b, '-')
+	case vpcflow.FieldInterfaceType:
+		switch i.Role {
+		case RoleNAT:
+			return append(b, "nat_gateway"...)
+		case RoleLB:
+			return append(b, "network_load_balancer"...)
+		}
+		return append(b, '-')
+	case vpcflow.FieldEncryptionStatus:
+		if r.Dst.IsPrivate() && r.Src.IsPrivate() {
+			return append(b, '1')
+		}
+		return append(b, '0')
+	}
+	return append(b, '-')
+}
+
+// Layout is how generated records are laid out in files.
+type Layout uint8
+
+// The layouts.
+const (
+	LayoutSingle       Layout = iota // one stream
+	LayoutS3                         // S3 delivery: one object per five minutes
+	LayoutPerInterface               // one file per interface, as CloudWatch Logs exports
+)
+
+// ParseLayout names a layout: "single", "s3" or "per-interface".
+func ParseLayout(s string) (Layout, error) {
+	switch s {
+	case "single", "":
+		return LayoutSingle, nil
+	case "s3":
+		return LayoutS3, nil
+	case "per-interface":
+		return LayoutPerInterface, nil
+	}
+	return 0, fmt.Errorf("unknown layout %q (single, s3, per-interface)", s)
+}
+
+// Writer renders records into files.
+type Writer struct {
+	Format  vpcflow.Format
+	Layout  Layout
+	Header  bool   // write the header line (S3 delivery always has one)
+	Gzip    bool   // compress files
+	Parquet bool   // S3 layout only: write Parquet objects instead of text
+	Dir     string // where files go (S3 and per-interface layouts)
+	Out     io.Writer
+	Account string
+	Region  string
+	// Seed makes object names reproducible.
+	Seed uint64
+
+	period  int64 // seconds of one S3 object
+	batches map[int64][]Record
+	maxEnd  int64
+	files   map[string]*fileOut
+	line    []byte
+	wrote   int
+}
+
+type fileOut struct {
+	f  *os.File
+	zw *gzip.Writer
+	bw *bufio.Writer
+}
+
+// Add buffers a record and writes the batches that are complete.
+func (w *Writer) Add(r Record) error {
+	if w.batches == nil {
+		w.batches = map[int64][]Record{}
+		w.period = 300
+		if w.Layout != LayoutS3 {
+			w.period = 60
+		}
+	}
+	p := r.End - r.End%w.period
+	w.batches[p] = append(w.batches[p], r)
+	if r.End > w.maxEnd {
+		w.maxEnd = r.End
+		// Conversations last up to an hour; records older than that
+		// behind the newest are complete.
+		return w.flushBefore(w.maxEnd - 3600)
+	}
+	return nil
+}
+
+// Close writes what is buffered and closes the files.
+func (w *Writer) Close() error {
+	if err := w.flushBefore(1 << 62); err != nil {
+		return err
+	}
+	var first error
+	for _, f := range w.files {
+		if err := f.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	w.files = nil
+	return first
+}
+
+// Records returns how many records were written.
+func (w *Writer) Records() int { return w.wrote }
+
+func (w *Writer) flushBefore(t int64) error {
+	var ps []int64
+	for p := range w.batches {
+		if p+w.period <= t {
+			ps = append(ps, p)
+		}
+	}
+	slices.Sort(ps)
+	for _, p := range ps {
+		recs := w.batches[p]
+		delete(w.batches, p)
+		slices.SortStableFunc(recs, func(a, b Record) int {
+			if c := cmp.Compare(a.Start, b.Start); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Iface.ID, b.Iface.ID)
+		})
+		if err := w.writeBatch(p, recs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) writeBatch(p int64, recs []Record) error {
+	switch w.Layout {
+	case LayoutS3:
+		name := w.objectName(p)
+		if w.Parquet {
+			return w.writeParquet(name, recs)
+		}
+		fo, err := w.open(name, true)
+		if err != nil {
+			return err
+		}
+		if err := w.writeLines(fo.bw, recs); err != nil {
+			return err
+		}
+		err = fo.close()
+		delete(w.files, name)
+		return err
+	case LayoutPerInterface:
+		for i := range recs {
+			name := filepath.Join(w.Dir, recs[i].Iface.ID+".log")
+			if w.Gzip {
+				name += ".gz"
+			}
+			fo, err := w.open(name, w.files[name] == nil)
+			if err != nil {
+				return err
+			}
+			if err := w.writeLines(fo.bw, recs[i:i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if w.files == nil {
+		w.files = map[string]*fileOut{}
+	}
+	fo := w.files[""]
+	if fo == nil {
+		fo = &fileOut{bw: bufio.NewWriterSize(w.Out, 256<<10)}
+		if w.Gzip {
+			fo.zw = gzip.NewWriter(w.Out)
+			fo.bw = bufio.NewWriterSize(fo.zw, 256<<10)
+		}
+		w.files[""] = fo
+		if w.Header {
+			fo.bw.WriteString(w.Format.String() + "\n")
+		}
+	}
+	return w.writeLines(fo.bw, recs)
+}
+
+func (w *Writer) writeLines(bw *bufio.Writer, recs []Record) error {
+	for i := range recs {
+		w.line = AppendRecord(w.line[:0], w.Format, &recs[i], w.Account, w.Region)
+		w.line = append(w.line, '\n')
+		if _, err := bw.Write(w.line); err != nil {
+			return err
+		}
+		w.wrote++
+	}
+	return nil
+}
+
+// objectName returns the S3 key of the object for period p.
+func (w *Writer) objectName(p int64) string {
+	t := time.Unix(p, 0).UTC()
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%d/%d", w.Seed, p)
+	ext := ".log.gz"
+	if w.Parquet {
+		ext = ".log.parquet"
+	}
+	name := fmt.Sprintf("%s_vpcflowlogs_%s_fl-%016x_%s_%08x%s", w.Account, w.Region, w.Seed, t.Format("20060102T1504Z"), h.Sum32(), ext)
+	return filepath.Join(w.Dir, "AWSLogs", w.Account, "vpcflowlogs", w.Region, t.Format("2006"), t.Format("01"), t.Format("02"), name)
+}
+
+func (w *Writer) open(name string, header bool) (*fileOut, error) {
+	if w.files == nil {
+		w.files = map[string]*fileOut{}
+	}
+	if fo := w.files[name]; fo != nil {
+		return fo, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fo := &fileOut{f: f}
+	gz := w.Gzip || w.Layout == LayoutS3
+	if gz {
+		fo.zw = gzip.NewWriter(f)
+		fo.bw = bufio.NewWriterSize(fo.zw, 64<<10)
+	} else {
+		fo.bw = bufio.NewWriterSize(f, 64<<10)
+	}
+	w.files[name] = fo
+	if header && (w.Header || w.Layout == LayoutS3) {
+		fo.bw.WriteString(w.Format.String() + "\n")
+	}
+	return fo, nil
+}
+
+func (w *Writer) writeParquet(name string, recs []Record) error {
+	rows := make([][]string, len(recs))
+	for i := range recs {
+		line := AppendRecord(nil, w.Format, &recs[i], w.Account, w.Region)
+		rows[i] = splitSpaces(string(line))
+	}
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := vpcflow.WriteParquet(f, w.Format, rows); err != nil {
+		f.Close()
+		return err
+	}
+	w.wrote += len(recs)
+	return f.Close()
+}
+
+func splitSpaces(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ' ' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func (fo *fileOut) close() error {
+	err := fo.bw.Flush()
+	if fo.zw != nil {
+		if e := fo.zw.Close(); err == nil {
+			err = e
+		}
+	}
+	if fo.f != nil {
+		if e := fo.f.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
