@@ -28,6 +28,8 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	strict := fs.Bool("strict", false, "stop at the first bad record")
 	lateness := fs.Duration("lateness", 15*time.Minute, "how far records may arrive behind the newest event time before they count as late")
 	maxKeys := fs.Int("max-keys", 0, "bound every detector's keyed state to this many entries (0: each detector's default)")
+	var budget byteSize
+	fs.Var(&budget, "memory-budget", "memory that detection state may take, such as 512MiB or 2GiB (default: each table's own bound)")
 	quiet := fs.Bool("quiet", false, "no summary or progress on stderr")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input is large), always, never")
 	thresholds := thresholdFlags{}
@@ -55,7 +57,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	opt := app.AnalyzeOptions{
 		Paths: paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
-		Thresholds: thresholds, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys,
+		Thresholds: thresholds, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys, MemoryBudget: int64(budget),
 		Engine: detect.Config{Lateness: event.Time(lateness.Seconds()), Tick: detect.DefaultConfig.Tick},
 		Log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	}

@@ -120,6 +120,8 @@ func TestExitStatus(t *testing.T) {
 		{"bad output format", "", []string{"analyze", "-o", "xml", good}, 2, "unknown output format"},
 		{"bad threshold", "", []string{"analyze", "--set", "portprobe.min_probes=0", good}, 1, "out of range"},
 		{"good input", "", []string{"analyze", good}, 0, "1 records"},
+		{"memory budget", "", []string{"analyze", "--memory-budget", "64MiB", good}, 0, "1 records"},
+		{"bad memory budget", "", []string{"analyze", "--memory-budget", "lots", good}, 2, "not a size"},
 		{"a bad record is skipped, not fatal", "", []string{"analyze", bad, good}, 0, "skipped 1 bad record(s): range 1"},
 		{"strict makes it fatal", "", []string{"analyze", "--strict", bad}, 1, "bad.log:1: field \"dstport\""},
 		{"missing file, the rest still read", "", []string{"analyze", filepath.Join(dir, "nope.log"), good}, 1, "nope.log"},

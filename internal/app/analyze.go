@@ -46,6 +46,9 @@ type AnalyzeOptions struct {
 	// MaxKeys bounds every keyed table of every detector (0: their
 	// defaults).
 	MaxKeys int
+	// MemoryBudget, when set, is the memory in bytes that detection state
+	// (the contact stage and every detector's tables) may take.
+	MemoryBudget int64
 	// Intel is the threat intelligence the detectors consult, or nil.
 	Intel detect.Intel
 	// Strict makes the first bad record fatal.
@@ -125,7 +128,7 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 		account = DefaultAccount
 	}
 	env := detect.Env{DetectorID: finding.DetectorID, MaxKeys: opt.MaxKeys, Intel: opt.Intel}
-	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: opt.Thresholds, Disabled: opt.Disabled})
+	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: opt.Thresholds, Disabled: opt.Disabled, Budget: opt.MemoryBudget})
 	if err != nil {
 		return nil, nil, err
 	}

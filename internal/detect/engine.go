@@ -16,6 +16,10 @@ type Env struct {
 	// MaxKeys bounds each keyed table of the detector. Zero means the
 	// detector's own default.
 	MaxKeys int
+	// Budget is the memory, in bytes, the detector's keyed state may
+	// take; the detector sizes its tables from it (see Cap). Zero means
+	// the thresholds' defaults.
+	Budget int64
 	// Intel answers threat-intelligence questions about addresses; nil
 	// when no lists are loaded.
 	Intel Intel
@@ -27,6 +31,17 @@ func (e Env) Keys(def int) int {
 		return e.MaxKeys
 	}
 	return def
+}
+
+// Cap sizes one table: the configured count def (or MaxKeys), lowered so
+// that share of the budget holds it at entryBytes an entry (measured, see
+// the detector's doc). It is at least 16.
+func (e Env) Cap(def int, share float64, entryBytes int) int {
+	n := e.Keys(def)
+	if e.Budget > 0 {
+		n = min(n, int(float64(e.Budget)*share)/entryBytes)
+	}
+	return max(n, 16)
 }
 
 // Config tunes the engine.

@@ -105,6 +105,13 @@ func (t *Table[K, V]) Put(k K) (v *V, created bool) {
 		t.entries[i].key = k
 	} else {
 		i = int32(len(t.entries))
+		if len(t.entries) == cap(t.entries) {
+			// Grow by doubling, but never past the table's bound, so a
+			// full table holds max entries and not up to twice as many.
+			grown := make([]entry[K, V], len(t.entries), min(max(2*cap(t.entries), 16), t.max))
+			copy(grown, t.entries)
+			t.entries = grown
+		}
 		t.entries = append(t.entries, entry[K, V]{key: k})
 	}
 	t.index[k] = i

@@ -335,6 +335,44 @@ func TestParquetBadRows(t *testing.T) {
 	}
 }
 
+// TestWriteParquetErrors checks the writer's refusals.
+func TestWriteParquetErrors(t *testing.T) {
+	two := Format{Columns: []Field{FieldSrcPort, FieldOther}, Names: []string{"srcport", "later-field"}}
+	tests := []struct {
+		name   string
+		format Format
+		rows   [][]string
+		want   string
+	}{
+		{"short-row", two, [][]string{{"1", "x"}, {"1"}}, "row 2 has 1 values, the format has 2 columns"},
+		{"not-an-int", two, [][]string{{"http", "x"}}, `row 1, column "srcport": "http" is not a 32-bit integer`},
+		{"too-big", two, [][]string{{"4294967296", "x"}}, "not a 32-bit integer"},
+		{"no-name", Format{Columns: []Field{FieldOther}}, nil, "column 1 has no name"},
+		{"twice", Format{Columns: []Field{FieldSrcPort, FieldOther}, Names: []string{"srcport", "srcport"}}, nil, `column "srcport" appears twice`},
+		{"empty", Format{}, nil, "empty format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := WriteParquet(io.Discard, tt.format, tt.rows)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	// The unknown column is written under its own name, with '-' made '_'.
+	var buf bytes.Buffer
+	if err := WriteParquet(&buf, two, [][]string{{"443", "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewParquetReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "two.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Format().String(); got != "srcport later_field" {
+		t.Errorf("format %q", got)
+	}
+}
+
 // liberalRow is a flow log written by some other tool: physical types
 // other than AWS's, required columns, odd names, a nested group.
 type liberalRow struct {
@@ -505,7 +543,7 @@ func drain(t testing.TB, data []byte, name string) (rows int, err error) {
 		err := r.Next(&f)
 		switch {
 		case err == nil:
-			if f.Origin.Line != n {
+			if f.Origin.Line != n || r.Row() != n {
 				t.Fatalf("row %d has origin line %d", n, f.Origin.Line)
 			}
 			rows++

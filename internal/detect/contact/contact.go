@@ -12,6 +12,7 @@
 package contact
 
 import (
+	"bytes"
 	"cmp"
 	"net/netip"
 	"slices"
@@ -29,28 +30,40 @@ type Config struct {
 	MaxConversations int
 	// MaxInterfaces bounds the interfaces whose context is remembered.
 	MaxInterfaces int
+	// Budget, when set, lowers MaxConversations so that the stage's
+	// tables fit in this many bytes. Measured with the flood test in
+	// detect/all: an open conversation takes about 450 bytes with its
+	// share of the table's map and index, a reported one about 300 in the
+	// table that marks continued conversations.
+	Budget int64
 }
 
 // DefaultConfig holds one-minute buckets, up to a million open
 // conversations (about 200 MB) and 100,000 interfaces.
 var DefaultConfig = Config{Bucket: 60, MaxConversations: 1 << 20, MaxInterfaces: 100_000}
 
+// key identifies a conversation in one bucket. Addresses are kept as 16
+// bytes (IPv4 mapped into IPv6): the key holds no pointer but the
+// interface's and is 56 bytes instead of 80.
 type key struct {
 	iface  event.ID
 	bucket event.Time
-	local  netip.Addr
-	remote netip.Addr
+	local  [16]byte
+	remote [16]byte
 	lport  uint16
 	rport  uint16
 	proto  uint8
 }
 
+func (k *key) localAddr() netip.Addr  { return netip.AddrFrom16(k.local).Unmap() }
+func (k *key) remoteAddr() netip.Addr { return netip.AddrFrom16(k.remote).Unmap() }
+
 // convID is a conversation without its bucket: the same connection over
 // time.
 type convID struct {
 	iface  event.ID
-	local  netip.Addr
-	remote netip.Addr
+	local  [16]byte
+	remote [16]byte
 	lport  uint16
 	rport  uint16
 	proto  uint8
@@ -62,6 +75,7 @@ type conv struct {
 	firstT, lastT event.Time
 	out, in       event.Half // from the interface's side, to it
 	pktLocal      netip.Addr
+	pos           int32 // index of the key in its bucket's list
 }
 
 // iface is what the stage remembers about an interface to describe its
@@ -87,6 +101,7 @@ type Stage struct {
 type ready struct {
 	start event.Time
 	k     key
+	c     *conv // valid during Advance, which inserts nothing
 }
 
 // Stats counts what the stage did.
@@ -111,12 +126,20 @@ func New(cfg Config) *Stage {
 	if cfg.MaxInterfaces <= 0 {
 		cfg.MaxInterfaces = DefaultConfig.MaxInterfaces
 	}
+	if cfg.Budget > 0 {
+		cfg.MaxConversations = max(16, min(cfg.MaxConversations, int(cfg.Budget*6/10/450)))
+	}
 	s := &Stage{cfg: cfg, buckets: map[event.Time][]key{}}
 	s.ifaces = lru.New[event.ID, iface](cfg.MaxInterfaces, nil)
-	s.recent = lru.New[convID, event.Time](cfg.MaxConversations, nil)
+	recent := cfg.MaxConversations
+	if cfg.Budget > 0 {
+		recent = max(16, int(cfg.Budget*4/10/300))
+	}
+	s.recent = lru.New[convID, event.Time](recent, nil)
 	s.convs = lru.New(cfg.MaxConversations, func(k key, c *conv) {
 		s.stats.EvictedConv++
 		s.pending = append(s.pending, s.contact(k, c))
+		s.unindex(k, c.pos)
 	})
 	return s
 }
@@ -158,12 +181,13 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	var h *event.Half
 	var c *conv
 	if f.Direction == event.Outbound {
-		k.local, k.remote, k.lport, k.rport = f.Src, f.Dst, f.SrcPort, f.DstPort
+		k.local, k.remote, k.lport, k.rport = f.Src.As16(), f.Dst.As16(), f.SrcPort, f.DstPort
 	} else {
-		k.local, k.remote, k.lport, k.rport = f.Dst, f.Src, f.DstPort, f.SrcPort
+		k.local, k.remote, k.lport, k.rport = f.Dst.As16(), f.Src.As16(), f.DstPort, f.SrcPort
 	}
 	c, created := s.convs.Put(k)
 	if created {
+		c.pos = int32(len(s.buckets[k.bucket]))
 		s.buckets[k.bucket] = append(s.buckets[k.bucket], k)
 	}
 	if f.Direction == event.Outbound {
@@ -232,6 +256,27 @@ func before(t1 event.Time, o1 event.Origin, t2 event.Time, o2 event.Origin) bool
 	return o1.Line < o2.Line
 }
 
+// unindex removes key k, at position pos, from its bucket's list by moving
+// the list's last key into its place, so that the index never holds more
+// keys than the table holds conversations.
+func (s *Stage) unindex(k key, pos int32) {
+	list := s.buckets[k.bucket]
+	last := len(list) - 1
+	if int(pos) < last {
+		moved := list[last]
+		list[pos] = moved
+		if c := s.convs.Peek(moved); c != nil {
+			c.pos = pos
+		}
+	}
+	list = list[:last]
+	if len(list) == 0 {
+		delete(s.buckets, k.bucket)
+	} else {
+		s.buckets[k.bucket] = list
+	}
+}
+
 func (s *Stage) flushPending(out func(event.Record)) {
 	for i := range s.pending {
 		s.stats.Contacts++
@@ -255,18 +300,13 @@ func (s *Stage) Advance(w event.Time, out func(event.Record)) {
 	for _, b := range done {
 		s.ready = s.ready[:0]
 		for _, k := range s.buckets[b] {
-			if c := s.convs.Peek(k); c != nil {
-				s.ready = append(s.ready, ready{c.start, k})
-			}
+			c := s.convs.Peek(k)
+			s.ready = append(s.ready, ready{c.start, k, c})
 		}
 		delete(s.buckets, b)
 		slices.SortFunc(s.ready, compareReady)
 		for _, r := range s.ready {
-			c := s.convs.Peek(r.k)
-			if c == nil {
-				continue // a duplicate entry of a key evicted and made again
-			}
-			s.out = s.contact(r.k, c)
+			s.out = s.contact(r.k, r.c)
 			s.convs.Delete(r.k)
 			s.stats.Contacts++
 			out(&s.out)
@@ -281,10 +321,10 @@ func compareReady(a, b ready) int {
 	if a.k.iface != b.k.iface {
 		return cmp.Compare(a.k.iface.String(), b.k.iface.String())
 	}
-	if c := a.k.local.Compare(b.k.local); c != 0 {
+	if c := bytes.Compare(a.k.local[:], b.k.local[:]); c != 0 {
 		return c
 	}
-	if c := a.k.remote.Compare(b.k.remote); c != 0 {
+	if c := bytes.Compare(a.k.remote[:], b.k.remote[:]); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.k.lport, b.k.lport); c != 0 {
@@ -303,7 +343,7 @@ func (s *Stage) contact(k key, c *conv) event.Contact {
 		Latest:    c.latest,
 		Interface: k.iface,
 		Protocol:  k.proto,
-		Local:     k.local,
+		Local:     k.localAddr(),
 		PktLocal:  c.pktLocal,
 		Start:     c.start,
 		End:       c.end,
@@ -314,15 +354,15 @@ func (s *Stage) contact(k key, c *conv) event.Contact {
 	outFirst, basis := initiator(k, c)
 	ct.Basis = basis
 	if outFirst {
-		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = k.local, k.lport, k.remote, k.rport
+		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = ct.Local, k.lport, k.remoteAddr(), k.rport
 		ct.Fwd, ct.Rev = c.out, c.in
 	} else {
-		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = k.remote, k.rport, k.local, k.lport
+		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = k.remoteAddr(), k.rport, ct.Local, k.lport
 		ct.Fwd, ct.Rev = c.in, c.out
 		ct.Inbound = true
 	}
 	bare := uint64(40)
-	if k.local.Is6() {
+	if ct.Local.Is6() {
 		bare = 60
 	}
 	ct.Outcome = judge(k.proto, &ct.Fwd, &ct.Rev, bare)

@@ -156,6 +156,7 @@ type target struct {
 type snapshot struct {
 	probes, failures, successes, rejected, prior uint32
 	intel                                        *detect.ThreatMatch
+	confirmed                                    bool // a scanner by the walk, the probe count or a threat list
 }
 
 // Detector is the port probe detector.
@@ -191,7 +192,14 @@ func New(env detect.Env) (*Detector, error) {
 	if p.Theta1 >= p.Theta0 || p.PF >= p.PD {
 		return nil, errBadTRW
 	}
-	maxSrc := env.Keys(int(th.Get("max_sources")))
+	// Measured with the flood test in detect/all: a tracked source takes
+	// about 600 bytes with its share of the table; friends and ports
+	// entries about 300.
+	maxSrc := env.Cap(int(th.Get("max_sources")), 0.6, 600)
+	sketchBytes := int(th.Get("sketch_bytes"))
+	if env.Budget > 0 {
+		sketchBytes = min(sketchBytes, max(int(env.Budget/8), 64<<10))
+	}
 	d := &Detector{
 		env:      env,
 		th:       th,
@@ -201,10 +209,10 @@ func New(env detect.Env) (*Detector, error) {
 		ttl:      event.Time(th.Get("source_ttl")),
 		seed:     maphash.MakeSeed(),
 		sources:  lru.New[netip.Addr, source](maxSrc, nil),
-		sketch:   sketch.New(int(th.Get("sketch_bytes"))),
-		friends:  lru.New[netip.Addr, event.Time](maxSrc, nil),
-		ports:    lru.New[portKey, portSources](maxSrc, nil),
-		targets:  lru.New[event.ID, target](100_000, nil),
+		sketch:   sketch.New(sketchBytes),
+		friends:  lru.New[netip.Addr, event.Time](env.Cap(int(th.Get("max_sources")), 0.1, 300), nil),
+		ports:    lru.New[portKey, portSources](env.Cap(int(th.Get("max_sources")), 0.1, 300), nil),
+		targets:  lru.New[event.ID, target](env.Cap(100_000, 0.05, 4096), nil),
 		dirty:    map[event.ID]bool{},
 	}
 	return d, nil
@@ -427,9 +435,26 @@ func (d *Detector) add(h hit, s *source, c *event.Contact) {
 	t.total++
 	t.first = min(t.first, h.t)
 	t.last = max(t.last, h.t)
-	snap := snapshot{probes: s.probes, failures: s.failures, successes: s.successes, rejected: s.rejected, prior: s.prior, intel: s.intel}
-	if _, ok := t.hosts[h.remote]; ok || len(t.hosts) < maxHosts {
-		if !ok {
+	snap := snapshot{probes: s.probes, failures: s.failures, successes: s.successes, rejected: s.rejected, prior: s.prior,
+		intel: s.intel, confirmed: s.verdict == trw.Scanner}
+	_, listed := t.hosts[h.remote]
+	if !listed && len(t.hosts) >= maxHosts && snap.confirmed {
+		// A confirmed scanner takes the place of a host that only probed
+		// a port many others probed too (in a flood, thousands of them):
+		// the finding must name the scanners.
+		var victim netip.Addr
+		for a, x := range t.hosts {
+			if !x.confirmed && (!victim.IsValid() || a.Less(victim)) {
+				victim = a
+			}
+		}
+		if victim.IsValid() {
+			delete(t.hosts, victim)
+			t.more++
+		}
+	}
+	if listed || len(t.hosts) < maxHosts {
+		if !listed {
 			for _, smp := range s.samples {
 				t.addSample(smp)
 			}
@@ -441,7 +466,9 @@ func (d *Detector) add(h hit, s *source, c *event.Contact) {
 	if i, ok := slices.BinarySearch(t.ports, int(h.port)); !ok && len(t.ports) < maxPorts {
 		t.ports = slices.Insert(t.ports, i, int(h.port))
 	}
-	t.addSample(h.sample())
+	if len(t.samples) < maxTargetSamps {
+		t.addSample(h.sample())
+	}
 	if s.rejected > 0 {
 		t.blocked = true
 	}
@@ -562,7 +589,16 @@ func (d *Detector) finding(t *target) *finding.Finding {
 	for a := range t.hosts {
 		remotes = append(remotes, a)
 	}
-	slices.SortFunc(remotes, func(a, b netip.Addr) int { return a.Compare(b) })
+	// Confirmed scanners first, then by address.
+	slices.SortFunc(remotes, func(a, b netip.Addr) int {
+		if ca, cb := t.hosts[a].confirmed, t.hosts[b].confirmed; ca != cb {
+			if ca {
+				return -1
+			}
+			return 1
+		}
+		return a.Compare(b)
+	})
 	var intel []finding.ThreatIntelligenceDetail
 	var probes, failures, successes, rejected, prior int64
 	hosts := make([]string, 0, len(remotes))

@@ -88,7 +88,7 @@ func New(env detect.Env) (*Detector, error) {
 	}
 	return &Detector{
 		env: env, th: th,
-		tr: scanner.New(scanner.Config{Walk: p, MaxInitiators: env.Keys(int(th.Get("max_hosts"))),
+		tr: scanner.New(scanner.Config{Walk: p, MaxInitiators: env.Cap(int(th.Get("max_hosts")), 1, 4096),
 			MaxTargets: 32, MaxPorts: 32, TTL: event.Time(th.Get("host_ttl"))}),
 		minPorts: int(th.Get("min_ports")),
 		minRatio: th.Get("min_failure_ratio"),
@@ -144,7 +144,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 			in.Ctx = *c
 		}
 	}
-	in.AddSample(contact.Sample(c), maxSamples)
+	in.AddSample(c, maxSamples)
 	t := obs.Target
 	if in.Verdict != trw.Scanner || t.Ports() < d.minPorts || failureRatio(t.Failures, t.Successes) < d.minRatio {
 		return

@@ -86,7 +86,7 @@ func New(env detect.Env) (*Detector, error) {
 	}
 	return &Detector{
 		env: env, th: th,
-		tr: scanner.New(scanner.Config{Walk: p, MaxInitiators: env.Keys(int(th.Get("max_hosts"))),
+		tr: scanner.New(scanner.Config{Walk: p, MaxInitiators: env.Cap(int(th.Get("max_hosts")), 1, 4096),
 			MaxTargets: 32, MaxPorts: 32, TTL: event.Time(th.Get("host_ttl"))}),
 		minHosts: int(th.Get("min_hosts")),
 		minRatio: th.Get("min_failure_ratio"),
@@ -133,7 +133,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if !local && !in.HasCtx {
 		in.Ctx = *c
 	}
-	in.AddSample(contact.Sample(c), maxSamples)
+	in.AddSample(c, maxSamples)
 	p := obs.Port
 	if in.Verdict != trw.Scanner || p.Hosts() < d.minHosts || failureRatio(p.Failures, p.Successes) < d.minRatio {
 		return

@@ -21,6 +21,7 @@ import (
 	"slices"
 
 	"picket/internal/detect"
+	"picket/internal/detect/contact"
 	"picket/internal/detect/trw"
 	"picket/internal/event"
 	"picket/internal/finding"
@@ -229,10 +230,11 @@ func (in *Initiator) port(p uint16, t event.Time, max int) *Port {
 	return &in.Ports[len(in.Ports)-1]
 }
 
-// AddSample keeps up to max evidence samples.
-func (in *Initiator) AddSample(s finding.Sample, max int) {
+// AddSample keeps c as an evidence sample while the host has fewer than
+// max; the sample is only rendered when it is kept.
+func (in *Initiator) AddSample(c *event.Contact, max int) {
 	if len(in.Samples) < max {
-		in.Samples = append(in.Samples, s)
+		in.Samples = append(in.Samples, contact.Sample(c))
 	}
 }
 
