@@ -1,7 +1,11 @@
 package detect
 
 import (
+	"bytes"
+	"encoding/gob"
 	"fmt"
+
+	"github.com/klauspost/compress/zstd"
 
 	"picket/internal/event"
 )
@@ -211,4 +215,125 @@ func (e *Engine) State() map[string][]StateStats {
 		}
 	}
 	return out
+}
+
+// Snapshotter is implemented by stages and detectors whose state must
+// survive a restart of the service: the engine saves their state with
+// the sources' checkpoints, atomically, and restores it on start.
+type Snapshotter interface {
+	MarshalState() ([]byte, error)
+	UnmarshalState([]byte) error
+}
+
+// stateVersion changes whenever a saved state's layout does; a state of
+// another version is refused (the service then starts afresh).
+const stateVersion = 1
+
+type engineState struct {
+	Version   int
+	Watermark event.Time
+	MaxSeen   event.Time
+	NextTick  event.Time
+	Stats     EngineStats
+	Parts     map[string][]byte
+}
+
+// MarshalState saves the engine's watermark and the state of every stage
+// and detector that keeps any. It fails if a component keeps state (it
+// reports table statistics) but cannot save it.
+func (e *Engine) MarshalState() ([]byte, error) {
+	st := engineState{Version: stateVersion, Watermark: e.watermark, MaxSeen: e.maxSeen, NextTick: e.nextTick, Stats: e.stats, Parts: map[string][]byte{}}
+	save := func(name string, c any) error {
+		sn, ok := c.(Snapshotter)
+		if !ok {
+			if _, keeps := c.(Stater); keeps {
+				return fmt.Errorf("%s keeps state but cannot save it", name)
+			}
+			return nil
+		}
+		b, err := sn.MarshalState()
+		if err != nil {
+			return fmt.Errorf("saving the state of %s: %w", name, err)
+		}
+		st.Parts[name] = b
+		return nil
+	}
+	for _, s := range e.stages {
+		if err := save("stage "+s.Name(), s); err != nil {
+			return nil, err
+		}
+	}
+	for i, d := range e.dets {
+		if err := save("detector "+e.defs[i].ID, d); err != nil {
+			return nil, err
+		}
+	}
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		return nil, err
+	}
+	if err := gob.NewEncoder(zw).Encode(st); err != nil {
+		return nil, fmt.Errorf("encoding engine state: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing engine state: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// UnmarshalState restores what MarshalState saved. Components missing
+// from the saved state (a detector added since) start empty.
+func (e *Engine) UnmarshalState(b []byte) error {
+	zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return fmt.Errorf("decoding engine state: %w", err)
+	}
+	defer zr.Close()
+	var st engineState
+	if err := gob.NewDecoder(zr).Decode(&st); err != nil {
+		return fmt.Errorf("decoding engine state: %w", err)
+	}
+	if st.Version != stateVersion {
+		return fmt.Errorf("saved engine state is version %d, this picket reads version %d", st.Version, stateVersion)
+	}
+	load := func(name string, c any) error {
+		part, ok := st.Parts[name]
+		sn, can := c.(Snapshotter)
+		if !ok || !can {
+			return nil
+		}
+		if err := sn.UnmarshalState(part); err != nil {
+			return fmt.Errorf("restoring the state of %s: %w", name, err)
+		}
+		return nil
+	}
+	for _, s := range e.stages {
+		if err := load("stage "+s.Name(), s); err != nil {
+			return err
+		}
+	}
+	for i, d := range e.dets {
+		if err := load("detector "+e.defs[i].ID, d); err != nil {
+			return err
+		}
+	}
+	e.watermark, e.maxSeen, e.nextTick, e.stats = st.Watermark, st.MaxSeen, st.NextTick, st.Stats
+	return nil
+}
+
+// gobState encodes v for a component's MarshalState.
+func gobState(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(v)
+	return buf.Bytes(), err
+}
+
+// EncodeState and DecodeState are the codec components use for their
+// saved state (encoding/gob of a struct of exported fields).
+func EncodeState(v any) ([]byte, error) { return gobState(v) }
+
+// DecodeState decodes what EncodeState encoded into v, a pointer.
+func DecodeState(b []byte, v any) error {
+	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
 }

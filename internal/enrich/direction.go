@@ -8,6 +8,9 @@
 package enrich
 
 import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
 	"net/netip"
 
 	"picket/internal/event"
@@ -19,15 +22,15 @@ import (
 const maxLearned = 4
 
 type ifaceAddrs struct {
-	addrs   [maxLearned]netip.Addr
-	n       uint8 // addresses learned; the slot to replace next is n % maxLearned
-	pendSrc netip.Addr
-	pendDst netip.Addr
+	Addrs   [maxLearned]netip.Addr
+	N       uint8 // addresses learned; the slot to replace next is n % maxLearned
+	PendSrc netip.Addr
+	PendDst netip.Addr
 }
 
 func (a *ifaceAddrs) has(x netip.Addr) bool {
-	for i := 0; i < int(min(a.n, maxLearned)); i++ {
-		if a.addrs[i] == x {
+	for i := 0; i < int(min(a.N, maxLearned)); i++ {
+		if a.Addrs[i] == x {
 			return true
 		}
 	}
@@ -38,10 +41,10 @@ func (a *ifaceAddrs) learn(x netip.Addr) {
 	if !x.IsValid() || a.has(x) {
 		return
 	}
-	a.addrs[a.n%maxLearned] = x
-	a.n++
-	if a.n == 2*maxLearned {
-		a.n = maxLearned // keep the counter small; slot order is all it encodes
+	a.Addrs[a.N%maxLearned] = x
+	a.N++
+	if a.N == 2*maxLearned {
+		a.N = maxLearned // keep the counter small; slot order is all it encodes
 	}
 }
 
@@ -127,22 +130,22 @@ func (d *Directions) Resolve(f *event.Flow) {
 func (d *Directions) pair(st *ifaceAddrs, f *event.Flow) {
 	var shared netip.Addr
 	switch {
-	case !st.pendSrc.IsValid():
-		st.pendSrc, st.pendDst = f.Src, f.Dst
+	case !st.PendSrc.IsValid():
+		st.PendSrc, st.PendDst = f.Src, f.Dst
 		return
-	case f.Src == st.pendSrc || f.Src == st.pendDst:
-		if f.Dst != st.pendSrc && f.Dst != st.pendDst {
+	case f.Src == st.PendSrc || f.Src == st.PendDst:
+		if f.Dst != st.PendSrc && f.Dst != st.PendDst {
 			shared = f.Src
 		}
-	case f.Dst == st.pendSrc || f.Dst == st.pendDst:
+	case f.Dst == st.PendSrc || f.Dst == st.PendDst:
 		shared = f.Dst
 	}
 	if !shared.IsValid() {
-		st.pendSrc, st.pendDst = f.Src, f.Dst
+		st.PendSrc, st.PendDst = f.Src, f.Dst
 		return
 	}
 	st.learn(shared)
-	st.pendSrc, st.pendDst = netip.Addr{}, netip.Addr{}
+	st.PendSrc, st.PendDst = netip.Addr{}, netip.Addr{}
 	if shared == f.Src {
 		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
 	} else {
@@ -168,4 +171,27 @@ func (d *Directions) Stats() DirectionStats {
 		Interfaces:       d.ifaces.Len(),
 		Evicted:          d.ifaces.Evicted(),
 	}
+}
+
+type directionsState struct {
+	Interfaces lru.Snapshot[event.ID, ifaceAddrs]
+	Counts     [4]uint64
+}
+
+// MarshalState saves the learned addresses of every interface.
+func (d *Directions) MarshalState() ([]byte, error) {
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(directionsState{Interfaces: d.ifaces.Snapshot(), Counts: d.counts})
+	return buf.Bytes(), err
+}
+
+// UnmarshalState restores them.
+func (d *Directions) UnmarshalState(b []byte) error {
+	var st directionsState
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
+		return fmt.Errorf("decoding direction state: %w", err)
+	}
+	d.ifaces.Restore(st.Interfaces)
+	d.counts = st.Counts
+	return nil
 }

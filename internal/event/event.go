@@ -112,3 +112,18 @@ type Origin struct {
 func (o Origin) String() string {
 	return o.File.String() + ":" + strconv.FormatInt(o.Line, 10)
 }
+
+// MarshalText encodes the ID as its string, for saved state.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText interns the string.
+func (id *ID) UnmarshalText(b []byte) error {
+	*id = Intern(string(b))
+	return nil
+}
+
+// MarshalBinary encodes the ID as its string, as encoding/gob needs.
+func (id ID) MarshalBinary() ([]byte, error) { return id.MarshalText() }
+
+// UnmarshalBinary interns the string.
+func (id *ID) UnmarshalBinary(b []byte) error { return id.UnmarshalText(b) }

@@ -197,3 +197,33 @@ func (t *Table[K, V]) unlink(i int32) {
 	}
 	e.prev, e.next = -1, -1
 }
+
+// Snapshot is a table's content in exported form, for saving state: the
+// entries from least to most recently used, and the eviction count.
+type Snapshot[K comparable, V any] struct {
+	Keys    []K
+	Vals    []V
+	Evicted uint64
+}
+
+// Snapshot copies the table's content.
+func (t *Table[K, V]) Snapshot() Snapshot[K, V] {
+	s := Snapshot[K, V]{Keys: make([]K, 0, len(t.index)), Vals: make([]V, 0, len(t.index)), Evicted: t.evicted}
+	for i := t.tail; i >= 0; i = t.entries[i].prev {
+		s.Keys = append(s.Keys, t.entries[i].key)
+		s.Vals = append(s.Vals, t.entries[i].val)
+	}
+	return s
+}
+
+// Restore replaces the table's content with a snapshot, keeping the
+// entries' recency. Entries beyond the table's capacity (a snapshot taken
+// with a larger bound) are evicted, oldest first, and counted.
+func (t *Table[K, V]) Restore(s Snapshot[K, V]) {
+	t.Clear()
+	t.evicted = s.Evicted
+	for i, k := range s.Keys {
+		v, _ := t.Put(k)
+		*v = s.Vals[i]
+	}
+}

@@ -1,6 +1,7 @@
 package lru
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -101,5 +102,28 @@ func BenchmarkPutFull(b *testing.B) {
 	for b.Loop() {
 		tb.Put(k)
 		k++
+	}
+}
+
+func TestSnapshotRestore(t *testing.T) {
+	a := New[int, string](4, nil)
+	for k := 0; k < 6; k++ {
+		v, _ := a.Put(k)
+		*v = string(rune('a' + k))
+	}
+	a.Get(3)
+	snap := a.Snapshot()
+	b := New[int, string](4, nil)
+	b.Restore(snap)
+	var ka, kb []int
+	a.All(func(k int, _ *string) bool { ka = append(ka, k); return true })
+	b.All(func(k int, _ *string) bool { kb = append(kb, k); return true })
+	if fmt.Sprint(ka) != fmt.Sprint(kb) || b.Evicted() != a.Evicted() || *b.Peek(3) != "d" {
+		t.Errorf("restored %v (evicted %d), want %v (evicted %d)", kb, b.Evicted(), ka, a.Evicted())
+	}
+	small := New[int, string](2, nil)
+	small.Restore(snap)
+	if small.Len() != 2 || small.Evicted() != a.Evicted()+2 || small.Peek(3) == nil {
+		t.Errorf("restore into a smaller table: len %d evicted %d", small.Len(), small.Evicted())
 	}
 }

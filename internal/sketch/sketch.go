@@ -14,7 +14,6 @@ package sketch
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"net/netip"
 )
 
@@ -25,7 +24,7 @@ const depth = 4
 type Sketch struct {
 	rows     [depth][]uint8
 	mask     uint64
-	seed     maphash.Seed
+	seed     uint64
 	adds     uint64 // increments since the last halving
 	aging    uint64 // increments between halvings
 	halvings uint64
@@ -38,7 +37,7 @@ func New(bytes int) *Sketch {
 	for width*2*depth <= bytes {
 		width *= 2
 	}
-	s := &Sketch{mask: uint64(width - 1), seed: maphash.MakeSeed(), aging: uint64(width) / 2}
+	s := &Sketch{mask: uint64(width - 1), seed: DefaultSeed, aging: uint64(width) / 2}
 	for i := range s.rows {
 		s.rows[i] = make([]uint8, width)
 	}
@@ -49,8 +48,7 @@ func New(bytes int) *Sketch {
 func (s *Sketch) Bytes() int { return depth * len(s.rows[0]) }
 
 func (s *Sketch) hash(a netip.Addr) (uint64, uint64) {
-	b := a.As16()
-	h := maphash.Bytes(s.seed, b[:])
+	h := Hash(s.seed, a, 0)
 	// Two halves of one hash give the rows' positions (Kirsch-Mitzenmacher).
 	return h, h>>32 | h<<32 | 1
 }
@@ -105,3 +103,34 @@ func (s *Sketch) halve() {
 
 // Halvings returns how many times the counters were halved.
 func (s *Sketch) Halvings() uint64 { return s.halvings }
+
+// State is a sketch's content in exported form, for saving state.
+type State struct {
+	Rows     [depth][]uint8
+	Adds     uint64
+	Halvings uint64
+}
+
+// State copies the sketch's counters.
+func (s *Sketch) State() State {
+	var st State
+	for i := range s.rows {
+		st.Rows[i] = append([]uint8(nil), s.rows[i]...)
+	}
+	st.Adds, st.Halvings = s.adds, s.halvings
+	return st
+}
+
+// Restore loads saved counters. A saved sketch of another width is
+// ignored (the sketch starts empty): its counters cannot be rehashed.
+func (s *Sketch) Restore(st State) {
+	for i := range st.Rows {
+		if len(st.Rows[i]) != len(s.rows[i]) {
+			return
+		}
+	}
+	for i := range s.rows {
+		copy(s.rows[i], st.Rows[i])
+	}
+	s.adds, s.halvings = st.Adds, st.Halvings
+}

@@ -72,47 +72,47 @@ var typeOf = [...]string{svcSSH: finding.TypeSSHBruteForce, svcRDP: finding.Type
 var nameOf = [...]string{svcSSH: "SSH", svcRDP: "RDP", svcWinRM: "WinRM"}
 
 type pairKey struct {
-	attacker netip.Addr
-	target   netip.Addr
-	svc      service
+	Attacker netip.Addr
+	Target   netip.Addr
+	Svc      service
 }
 
 type pair struct {
-	attempts uint32
-	blocked  uint32
-	since    event.Time // start of the current window
-	last     event.Time
+	Attempts uint32
+	Blocked  uint32
+	Since    event.Time // start of the current window
+	Last     event.Time
 }
 
 type sprayKey struct {
-	attacker netip.Addr
-	svc      service
+	Attacker netip.Addr
+	Svc      service
 }
 
 type spray struct {
-	attempts uint32
-	targets  [8]netip.Addr
-	ntargets int
-	since    event.Time
-	last     event.Time
+	Attempts uint32
+	Targets  [8]netip.Addr
+	Ntargets int
+	Since    event.Time
+	Last     event.Time
 }
 
 // report is what the next finding about a (resource, role, service)
 // says.
 type report struct {
-	svc      service
-	role     string
-	ctx      event.Contact // the attacked or attacking interface's contact
-	attempts int64
-	first    event.Time
-	last     event.Time
-	attacker netip.Addr
-	target   netip.Addr
-	port     uint16
-	pairAtt  uint32
-	blocked  uint32
-	targets  int
-	samples  []finding.Sample
+	Svc      service
+	Role     string
+	Ctx      event.Contact // the attacked or attacking interface's contact
+	Attempts int64
+	First    event.Time
+	Last     event.Time
+	Attacker netip.Addr
+	Target   netip.Addr
+	Port     uint16
+	PairAtt  uint32
+	Blocked  uint32
+	Targets  int
+	Samples  []finding.Sample
 }
 
 // Detector is the brute force detector.
@@ -202,31 +202,31 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	}
 	pk := pairKey{c.Initiator, c.Responder, svc}
 	p, _ := d.pairs.Put(pk)
-	if p.since == 0 || c.Start-p.since > d.window {
-		*p = pair{since: c.Start}
+	if p.Since == 0 || c.Start-p.Since > d.window {
+		*p = pair{Since: c.Start}
 	}
-	p.last = max(p.last, c.End)
+	p.Last = max(p.Last, c.End)
 	if c.Outcome == event.OutcomeRejected {
-		p.blocked++
+		p.Blocked++
 		return
 	}
 	if !d.attempt(c) {
 		return
 	}
-	p.attempts++
+	p.Attempts++
 	sk := sprayKey{c.Initiator, svc}
 	s, _ := d.sprays.Put(sk)
-	if s.since == 0 || c.Start-s.since > d.window {
-		*s = spray{since: c.Start}
+	if s.Since == 0 || c.Start-s.Since > d.window {
+		*s = spray{Since: c.Start}
 	}
-	s.attempts++
-	s.last = max(s.last, c.End)
-	if !slices.Contains(s.targets[:min(s.ntargets, len(s.targets))], c.Responder) {
-		s.targets[s.ntargets%len(s.targets)] = c.Responder
-		s.ntargets++
+	s.Attempts++
+	s.Last = max(s.Last, c.End)
+	if !slices.Contains(s.Targets[:min(s.Ntargets, len(s.Targets))], c.Responder) {
+		s.Targets[s.Ntargets%len(s.Targets)] = c.Responder
+		s.Ntargets++
 	}
-	pairHit := p.attempts >= d.minAttempts
-	sprayHit := s.attempts >= d.minAttempts && s.ntargets >= d.minTargets
+	pairHit := p.Attempts >= d.minAttempts
+	sprayHit := s.Attempts >= d.minAttempts && s.Ntargets >= d.minTargets
 	if !pairHit && !sprayHit {
 		return
 	}
@@ -242,23 +242,23 @@ func (d *Detector) note(c *event.Contact, svc service, p *pair, s *spray) {
 	key := strconv.Itoa(int(svc)) + role + c.Interface.String()
 	r := d.reports[key]
 	if r == nil {
-		r = &report{svc: svc, role: role, first: c.Start}
+		r = &report{Svc: svc, Role: role, First: c.Start}
 		d.reports[key] = r
 		if !d.reported[key] {
 			// The first report counts every attempt of the window.
 			d.reported[key] = true
-			r.attempts = int64(max(p.attempts, s.attempts)) - 1
-			r.first = min(p.since, s.since)
+			r.Attempts = int64(max(p.Attempts, s.Attempts)) - 1
+			r.First = min(p.Since, s.Since)
 		}
 	}
-	r.ctx = *c
-	r.attempts++
-	r.first = min(r.first, c.Start)
-	r.last = max(r.last, c.End)
-	r.attacker, r.target, r.port = c.Initiator, c.Responder, c.RPort
-	r.pairAtt, r.blocked, r.targets = p.attempts, p.blocked, s.ntargets
-	if len(r.samples) < 5 {
-		r.samples = append(r.samples, contact.Sample(c))
+	r.Ctx = *c
+	r.Attempts++
+	r.First = min(r.First, c.Start)
+	r.Last = max(r.Last, c.End)
+	r.Attacker, r.Target, r.Port = c.Initiator, c.Responder, c.RPort
+	r.PairAtt, r.Blocked, r.Targets = p.Attempts, p.Blocked, s.Ntargets
+	if len(r.Samples) < 5 {
+		r.Samples = append(r.Samples, contact.Sample(c))
 	}
 }
 
@@ -278,14 +278,14 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	}
 	for {
 		k, p, ok := d.pairs.Oldest()
-		if !ok || p.last+d.window > w {
+		if !ok || p.Last+d.window > w {
 			break
 		}
 		d.pairs.Delete(k)
 	}
 	for {
 		k, s, ok := d.sprays.Oldest()
-		if !ok || s.last+d.window > w {
+		if !ok || s.Last+d.window > w {
 			break
 		}
 		d.sprays.Delete(k)
@@ -293,11 +293,11 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 }
 
 func (d *Detector) finding(r *report) *finding.Finding {
-	c := &r.ctx
+	c := &r.Ctx
 	account, region := c.Account.String(), c.Region.String()
-	typ := typeOf[r.svc]
-	k := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(c), Role: r.role}
-	f := finding.New(typ, k, d.env.DetectorID(account, region), r.first.UTC(), r.last.UTC(), r.attempts)
+	typ := typeOf[r.Svc]
+	k := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(c), Role: r.Role}
+	f := finding.New(typ, k, d.env.DetectorID(account, region), r.First.UTC(), r.Last.UTC(), r.Attempts)
 	f.Resource.InstanceDetails = finding.InstanceFor(c)
 	f.Resource.EcsClusterDetails = finding.ECSFor(c)
 	nc := &finding.NetworkConnectionAction{
@@ -305,8 +305,8 @@ func (d *Detector) finding(r *report) *finding.Finding {
 		Protocol:              "TCP",
 		LocalNetworkInterface: c.Interface.String(),
 	}
-	remote := r.attacker
-	if r.role == finding.RoleTarget {
+	remote := r.Attacker
+	if r.Role == finding.RoleTarget {
 		nc.ConnectionDirection = finding.DirectionInbound
 		nc.LocalIPDetails = finding.LocalIP(c.Responder)
 		nc.LocalPortDetails = finding.Port(int(c.RPort))
@@ -314,7 +314,7 @@ func (d *Detector) finding(r *report) *finding.Finding {
 		nc.RemotePortDetails = finding.Port(int(c.IPort))
 		f.Severity = finding.SeverityLow
 	} else {
-		remote = r.target
+		remote = r.Target
 		nc.ConnectionDirection = finding.DirectionOutbound
 		nc.LocalIPDetails = finding.LocalIP(c.Initiator)
 		nc.LocalPortDetails = finding.Port(int(c.IPort))
@@ -325,21 +325,21 @@ func (d *Detector) finding(r *report) *finding.Finding {
 	f.Service.Action.NetworkConnectionAction = nc
 	exp := &finding.Explanation{
 		Detector: ID,
-		Summary: r.attacker.String() + " opened " + strconv.Itoa(int(r.pairAtt)) + " short " + nameOf[r.svc] + " sessions to " + r.target.String() +
+		Summary: r.Attacker.String() + " opened " + strconv.Itoa(int(r.PairAtt)) + " short " + nameOf[r.Svc] + " sessions to " + r.Target.String() +
 			" within " + strconv.Itoa(int(d.window)) + " s",
 		Thresholds: []finding.Threshold{
-			{Name: "min_attempts", Limit: float64(d.minAttempts), Observed: float64(r.pairAtt), Unit: "sessions", Crossed: r.pairAtt >= d.minAttempts},
-			{Name: "min_spray_targets", Limit: float64(d.minTargets), Observed: float64(r.targets), Unit: "hosts", Crossed: r.targets >= d.minTargets},
+			{Name: "min_attempts", Limit: float64(d.minAttempts), Observed: float64(r.PairAtt), Unit: "sessions", Crossed: r.PairAtt >= d.minAttempts},
+			{Name: "min_spray_targets", Limit: float64(d.minTargets), Observed: float64(r.Targets), Unit: "hosts", Crossed: r.Targets >= d.minTargets},
 		},
 		Counts: map[string]int64{
-			"attempts_reported":  r.attempts,
-			"attempts_to_target": int64(r.pairAtt),
-			"blocked_attempts":   int64(r.blocked),
-			"targets":            int64(r.targets),
+			"attempts_reported":  r.Attempts,
+			"attempts_to_target": int64(r.PairAtt),
+			"blocked_attempts":   int64(r.Blocked),
+			"targets":            int64(r.Targets),
 		},
-		Ports:       []int{int(r.port)},
-		Hosts:       []string{r.attacker.String(), r.target.String()},
-		Samples:     r.samples,
+		Ports:       []int{int(r.Port)},
+		Hosts:       []string{r.Attacker.String(), r.Target.String()},
+		Samples:     r.Samples,
 		NetworkPath: contact.NetworkPath(c),
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
@@ -347,15 +347,56 @@ func (d *Detector) finding(r *report) *finding.Finding {
 	vars := map[string]string{
 		"resource": finding.ResourceLabel(c),
 		"remote":   remote.String(),
-		"detail":   strconv.Itoa(int(r.pairAtt)) + " sessions to " + r.target.String() + " in the window",
+		"detail":   strconv.Itoa(int(r.PairAtt)) + " sessions to " + r.Target.String() + " in the window",
 	}
-	if r.role == finding.RoleActor {
+	if r.Role == finding.RoleActor {
 		// Our instance is the attacker: say so first.
-		f.Title = finding.Text("{resource} is performing "+nameOf[r.svc]+" brute force attacks against {remote}.", vars)
-		f.Description = finding.Text("{resource} is repeatedly opening short "+nameOf[r.svc]+" sessions to {remote} ({detail}); it may be compromised and guessing passwords.", vars)
+		f.Title = finding.Text("{resource} is performing "+nameOf[r.Svc]+" brute force attacks against {remote}.", vars)
+		f.Description = finding.Text("{resource} is repeatedly opening short "+nameOf[r.Svc]+" sessions to {remote} ({detail}); it may be compromised and guessing passwords.", vars)
 	} else {
 		f.Title = finding.Text(t.Title, vars)
 		f.Description = finding.Text(t.Description, vars)
 	}
 	return f
+}
+
+type detectorState struct {
+	Pairs    lru.Snapshot[pairKey, pair]
+	Sprays   lru.Snapshot[sprayKey, spray]
+	Reports  map[string]report
+	Reported []string
+}
+
+var _ detect.Snapshotter = (*Detector)(nil)
+
+// MarshalState saves the counted attempts and the reports not yet made.
+func (d *Detector) MarshalState() ([]byte, error) {
+	st := detectorState{Pairs: d.pairs.Snapshot(), Sprays: d.sprays.Snapshot(), Reports: map[string]report{}}
+	for k, r := range d.reports {
+		st.Reports[k] = *r
+	}
+	for k := range d.reported {
+		st.Reported = append(st.Reported, k)
+	}
+	return detect.EncodeState(st)
+}
+
+// UnmarshalState restores them.
+func (d *Detector) UnmarshalState(b []byte) error {
+	var st detectorState
+	if err := detect.DecodeState(b, &st); err != nil {
+		return err
+	}
+	d.pairs.Restore(st.Pairs)
+	d.sprays.Restore(st.Sprays)
+	clear(d.reports)
+	for k, r := range st.Reports {
+		r := r
+		d.reports[k] = &r
+	}
+	clear(d.reported)
+	for _, k := range st.Reported {
+		d.reported[k] = true
+	}
+	return nil
 }

@@ -46,43 +46,43 @@ var DefaultConfig = Config{Bucket: 60, MaxConversations: 1 << 20, MaxInterfaces:
 // bytes (IPv4 mapped into IPv6): the key holds no pointer but the
 // interface's and is 56 bytes instead of 80.
 type key struct {
-	iface  event.ID
-	bucket event.Time
-	local  [16]byte
-	remote [16]byte
-	lport  uint16
-	rport  uint16
-	proto  uint8
+	Iface  event.ID
+	Bucket event.Time
+	Local  [16]byte
+	Remote [16]byte
+	LPort  uint16
+	RPort  uint16
+	Proto  uint8
 }
 
-func (k *key) localAddr() netip.Addr  { return netip.AddrFrom16(k.local).Unmap() }
-func (k *key) remoteAddr() netip.Addr { return netip.AddrFrom16(k.remote).Unmap() }
+func (k *key) localAddr() netip.Addr  { return netip.AddrFrom16(k.Local).Unmap() }
+func (k *key) remoteAddr() netip.Addr { return netip.AddrFrom16(k.Remote).Unmap() }
 
 // convID is a conversation without its bucket: the same connection over
 // time.
 type convID struct {
-	iface  event.ID
-	local  [16]byte
-	remote [16]byte
-	lport  uint16
-	rport  uint16
-	proto  uint8
+	Iface  event.ID
+	Local  [16]byte
+	Remote [16]byte
+	LPort  uint16
+	RPort  uint16
+	Proto  uint8
 }
 
 type conv struct {
-	start, end    event.Time
-	first, latest event.Origin
-	firstT, lastT event.Time
-	out, in       event.Half // from the interface's side, to it
-	pktLocal      netip.Addr
-	pos           int32 // index of the key in its bucket's list
+	Start, End    event.Time
+	First, Latest event.Origin
+	FirstT, LastT event.Time
+	Out, In       event.Half // from the interface's side, to it
+	PktLocal      netip.Addr
+	Pos           int32 // index of the key in its bucket's list
 }
 
 // iface is what the stage remembers about an interface to describe its
 // contacts: the identifiers that every record of the interface repeats.
 type iface struct {
-	account, region, vpc, subnet, instance event.ID
-	ecs                                    event.ECS
+	Account, Region, VPC, Subnet, Instance event.ID
+	ECS                                    event.ECS
 }
 
 // Stage is the contact stage.
@@ -99,7 +99,7 @@ type Stage struct {
 }
 
 type ready struct {
-	start event.Time
+	Start event.Time
 	k     key
 	c     *conv // valid during Advance, which inserts nothing
 }
@@ -139,7 +139,7 @@ func New(cfg Config) *Stage {
 	s.convs = lru.New(cfg.MaxConversations, func(k key, c *conv) {
 		s.stats.EvictedConv++
 		s.pending = append(s.pending, s.contact(k, c))
-		s.unindex(k, c.pos)
+		s.unindex(k, c.Pos)
 	})
 	return s
 }
@@ -177,40 +177,40 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	if f.Has&event.HasStart == 0 {
 		t = f.Time()
 	}
-	k := key{iface: f.Interface, bucket: t - t%s.cfg.Bucket, proto: f.Protocol}
+	k := key{Iface: f.Interface, Bucket: t - t%s.cfg.Bucket, Proto: f.Protocol}
 	var h *event.Half
 	var c *conv
 	if f.Direction == event.Outbound {
-		k.local, k.remote, k.lport, k.rport = f.Src.As16(), f.Dst.As16(), f.SrcPort, f.DstPort
+		k.Local, k.Remote, k.LPort, k.RPort = f.Src.As16(), f.Dst.As16(), f.SrcPort, f.DstPort
 	} else {
-		k.local, k.remote, k.lport, k.rport = f.Dst.As16(), f.Src.As16(), f.DstPort, f.SrcPort
+		k.Local, k.Remote, k.LPort, k.RPort = f.Dst.As16(), f.Src.As16(), f.DstPort, f.SrcPort
 	}
 	c, created := s.convs.Put(k)
 	if created {
-		c.pos = int32(len(s.buckets[k.bucket]))
-		s.buckets[k.bucket] = append(s.buckets[k.bucket], k)
+		c.Pos = int32(len(s.buckets[k.Bucket]))
+		s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
 	}
 	if f.Direction == event.Outbound {
-		h = &c.out
+		h = &c.Out
 	} else {
-		h = &c.in
+		h = &c.In
 		if f.PktDst.IsValid() && f.PktDst != f.Dst {
-			c.pktLocal = f.PktDst
+			c.PktLocal = f.PktDst
 		}
 	}
 	end := f.Time()
 	if created {
-		c.start, c.end = t, end
-		c.first, c.firstT = f.Origin, t
-		c.latest, c.lastT = f.Origin, end
+		c.Start, c.End = t, end
+		c.First, c.FirstT = f.Origin, t
+		c.Latest, c.LastT = f.Origin, end
 	} else {
-		c.start = min(c.start, t)
-		c.end = max(c.end, end)
-		if before(t, f.Origin, c.firstT, c.first) {
-			c.first, c.firstT = f.Origin, t
+		c.Start = min(c.Start, t)
+		c.End = max(c.End, end)
+		if before(t, f.Origin, c.FirstT, c.First) {
+			c.First, c.FirstT = f.Origin, t
 		}
-		if before(c.lastT, c.latest, end, f.Origin) {
-			c.latest, c.lastT = f.Origin, end
+		if before(c.LastT, c.Latest, end, f.Origin) {
+			c.Latest, c.LastT = f.Origin, end
 		}
 	}
 	h.Packets += f.Packets
@@ -225,18 +225,18 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	}
 	if !f.Interface.IsZero() {
 		st, _ := s.ifaces.Put(f.Interface)
-		st.account, st.region = f.Account, f.Region
+		st.Account, st.Region = f.Account, f.Region
 		if !f.VPC.IsZero() {
-			st.vpc = f.VPC
+			st.VPC = f.VPC
 		}
 		if !f.Subnet.IsZero() {
-			st.subnet = f.Subnet
+			st.Subnet = f.Subnet
 		}
 		if !f.Instance.IsZero() {
-			st.instance = f.Instance
+			st.Instance = f.Instance
 		}
 		if !f.ECS.TaskARN.IsZero() || !f.ECS.ClusterName.IsZero() {
-			st.ecs = f.ECS
+			st.ECS = f.ECS
 		}
 	}
 	if len(s.pending) > 0 {
@@ -260,20 +260,23 @@ func before(t1 event.Time, o1 event.Origin, t2 event.Time, o2 event.Origin) bool
 // the list's last key into its place, so that the index never holds more
 // keys than the table holds conversations.
 func (s *Stage) unindex(k key, pos int32) {
-	list := s.buckets[k.bucket]
+	list := s.buckets[k.Bucket]
+	if int(pos) >= len(list) || list[pos] != k {
+		return // not indexed (while state is being restored)
+	}
 	last := len(list) - 1
 	if int(pos) < last {
 		moved := list[last]
 		list[pos] = moved
 		if c := s.convs.Peek(moved); c != nil {
-			c.pos = pos
+			c.Pos = pos
 		}
 	}
 	list = list[:last]
 	if len(list) == 0 {
-		delete(s.buckets, k.bucket)
+		delete(s.buckets, k.Bucket)
 	} else {
-		s.buckets[k.bucket] = list
+		s.buckets[k.Bucket] = list
 	}
 }
 
@@ -301,7 +304,7 @@ func (s *Stage) Advance(w event.Time, out func(event.Record)) {
 		s.ready = s.ready[:0]
 		for _, k := range s.buckets[b] {
 			c := s.convs.Peek(k)
-			s.ready = append(s.ready, ready{c.start, k, c})
+			s.ready = append(s.ready, ready{c.Start, k, c})
 		}
 		delete(s.buckets, b)
 		slices.SortFunc(s.ready, compareReady)
@@ -315,64 +318,64 @@ func (s *Stage) Advance(w event.Time, out func(event.Record)) {
 }
 
 func compareReady(a, b ready) int {
-	if c := cmp.Compare(a.start, b.start); c != 0 {
+	if c := cmp.Compare(a.Start, b.Start); c != 0 {
 		return c
 	}
-	if a.k.iface != b.k.iface {
-		return cmp.Compare(a.k.iface.String(), b.k.iface.String())
+	if a.k.Iface != b.k.Iface {
+		return cmp.Compare(a.k.Iface.String(), b.k.Iface.String())
 	}
-	if c := bytes.Compare(a.k.local[:], b.k.local[:]); c != 0 {
+	if c := bytes.Compare(a.k.Local[:], b.k.Local[:]); c != 0 {
 		return c
 	}
-	if c := bytes.Compare(a.k.remote[:], b.k.remote[:]); c != 0 {
+	if c := bytes.Compare(a.k.Remote[:], b.k.Remote[:]); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.k.lport, b.k.lport); c != 0 {
+	if c := cmp.Compare(a.k.LPort, b.k.LPort); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.k.rport, b.k.rport); c != 0 {
+	if c := cmp.Compare(a.k.RPort, b.k.RPort); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.k.proto, b.k.proto)
+	return cmp.Compare(a.k.Proto, b.k.Proto)
 }
 
 // contact judges a conversation.
 func (s *Stage) contact(k key, c *conv) event.Contact {
 	ct := event.Contact{
-		Origin:    c.first,
-		Latest:    c.latest,
-		Interface: k.iface,
-		Protocol:  k.proto,
+		Origin:    c.First,
+		Latest:    c.Latest,
+		Interface: k.Iface,
+		Protocol:  k.Proto,
 		Local:     k.localAddr(),
-		PktLocal:  c.pktLocal,
-		Start:     c.start,
-		End:       c.end,
+		PktLocal:  c.PktLocal,
+		Start:     c.Start,
+		End:       c.End,
 	}
-	if st := s.ifaces.Peek(k.iface); st != nil {
-		ct.Account, ct.Region, ct.VPC, ct.Subnet, ct.Instance, ct.ECS = st.account, st.region, st.vpc, st.subnet, st.instance, st.ecs
+	if st := s.ifaces.Peek(k.Iface); st != nil {
+		ct.Account, ct.Region, ct.VPC, ct.Subnet, ct.Instance, ct.ECS = st.Account, st.Region, st.VPC, st.Subnet, st.Instance, st.ECS
 	}
 	outFirst, basis := initiator(k, c)
 	ct.Basis = basis
 	if outFirst {
-		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = ct.Local, k.lport, k.remoteAddr(), k.rport
-		ct.Fwd, ct.Rev = c.out, c.in
+		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = ct.Local, k.LPort, k.remoteAddr(), k.RPort
+		ct.Fwd, ct.Rev = c.Out, c.In
 	} else {
-		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = k.remoteAddr(), k.rport, ct.Local, k.lport
-		ct.Fwd, ct.Rev = c.in, c.out
+		ct.Initiator, ct.IPort, ct.Responder, ct.RPort = k.remoteAddr(), k.RPort, ct.Local, k.LPort
+		ct.Fwd, ct.Rev = c.In, c.Out
 		ct.Inbound = true
 	}
 	bare := uint64(40)
 	if ct.Local.Is6() {
 		bare = 60
 	}
-	ct.Outcome = judge(k.proto, &ct.Fwd, &ct.Rev, bare)
+	ct.Outcome = judge(k.Proto, &ct.Fwd, &ct.Rev, bare)
 	// A conversation reported for the previous bucket continues here.
-	id := convID{k.iface, k.local, k.remote, k.lport, k.rport, k.proto}
+	id := convID{k.Iface, k.Local, k.Remote, k.LPort, k.RPort, k.Proto}
 	last, created := s.recent.Put(id)
-	if !created && *last >= k.bucket-s.cfg.Bucket && *last < k.bucket {
+	if !created && *last >= k.Bucket-s.cfg.Bucket && *last < k.Bucket {
 		ct.Continued = true
 	}
-	*last = max(*last, k.bucket)
+	*last = max(*last, k.Bucket)
 	return ct
 }
 
@@ -387,8 +390,8 @@ func synOnly(h *event.Half) bool {
 // initiator decides which side opened the conversation. It returns true
 // when the interface's side did.
 func initiator(k key, c *conv) (bool, event.InitiatorBasis) {
-	if k.proto == event.ProtoTCP {
-		so, si := synOnly(&c.out), synOnly(&c.in)
+	if k.Proto == event.ProtoTCP {
+		so, si := synOnly(&c.Out), synOnly(&c.In)
 		if so && !si {
 			return true, event.InitiatorSYN
 		}
@@ -396,10 +399,10 @@ func initiator(k key, c *conv) (bool, event.InitiatorBasis) {
 			return false, event.InitiatorSYN
 		}
 		// A side that answered with SYN-ACK is the responder.
-		if c.out.HasFlags && c.out.Flags&tcpSynAck == tcpSynAck && c.in.Flags&tcpSynAck != tcpSynAck {
+		if c.Out.HasFlags && c.Out.Flags&tcpSynAck == tcpSynAck && c.In.Flags&tcpSynAck != tcpSynAck {
 			return false, event.InitiatorSYN
 		}
-		if c.in.HasFlags && c.in.Flags&tcpSynAck == tcpSynAck && c.out.Flags&tcpSynAck != tcpSynAck {
+		if c.In.HasFlags && c.In.Flags&tcpSynAck == tcpSynAck && c.Out.Flags&tcpSynAck != tcpSynAck {
 			return true, event.InitiatorSYN
 		}
 	}
@@ -407,20 +410,20 @@ func initiator(k key, c *conv) (bool, event.InitiatorBasis) {
 	// responder even when only one direction was seen, so that replies
 	// that arrive after a connection closed (which security groups
 	// reject) are not taken for probes of the ephemeral port.
-	if k.proto != event.ProtoICMP && k.proto != event.ProtoICMPv6 {
-		if lsvc, rsvc := Service(k.lport), Service(k.rport); lsvc != rsvc {
+	if k.Proto != event.ProtoICMP && k.Proto != event.ProtoICMPv6 {
+		if lsvc, rsvc := Service(k.LPort), Service(k.RPort); lsvc != rsvc {
 			return rsvc, event.InitiatorPorts
 		}
 	}
-	if c.in.Records == 0 {
+	if c.In.Records == 0 {
 		return true, event.InitiatorOneWay
 	}
-	if c.out.Records == 0 {
+	if c.Out.Records == 0 {
 		return false, event.InitiatorOneWay
 	}
 	// Both directions, no flags, ports alike: the lower port serves.
-	if k.lport != k.rport {
-		return k.rport < k.lport, event.InitiatorPorts
+	if k.LPort != k.RPort {
+		return k.RPort < k.LPort, event.InitiatorPorts
 	}
 	// Nothing to go on: whichever side's first record came first.
 	return true, event.InitiatorUnknown
@@ -508,4 +511,42 @@ var services = map[uint16]bool{
 // the ephemeral range of Linux and Windows clients.
 func Service(port uint16) bool {
 	return port < 1024 || services[port]
+}
+
+type stageState struct {
+	Convs  lru.Snapshot[key, conv]
+	Recent lru.Snapshot[convID, event.Time]
+	Ifaces lru.Snapshot[event.ID, iface]
+	Stats  Stats
+}
+
+var _ detect.Snapshotter = (*Stage)(nil)
+
+// MarshalState saves the open conversations, the recently reported ones
+// and what is known of each interface.
+func (s *Stage) MarshalState() ([]byte, error) {
+	return detect.EncodeState(stageState{Convs: s.convs.Snapshot(), Recent: s.recent.Snapshot(), Ifaces: s.ifaces.Snapshot(), Stats: s.stats})
+}
+
+// UnmarshalState restores them and rebuilds the bucket index.
+func (s *Stage) UnmarshalState(b []byte) error {
+	var st stageState
+	if err := detect.DecodeState(b, &st); err != nil {
+		return err
+	}
+	clear(s.buckets)
+	s.pending = s.pending[:0]
+	s.convs.Restore(st.Convs)
+	s.recent.Restore(st.Recent)
+	s.ifaces.Restore(st.Ifaces)
+	s.stats = st.Stats
+	s.convs.All(func(k key, c *conv) bool {
+		c.Pos = int32(len(s.buckets[k.Bucket]))
+		s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
+		return true
+	})
+	// Conversations that did not fit a smaller table were emitted while
+	// restoring; they were reported before the state was saved.
+	s.pending = s.pending[:0]
+	return nil
 }

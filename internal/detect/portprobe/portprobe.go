@@ -16,7 +16,6 @@ package portprobe
 
 import (
 	"cmp"
-	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -72,91 +71,91 @@ const (
 // hit is one accepted contact of a prober with an open port: kept small,
 // since undecided hosts hold a few each.
 type hit struct {
-	iface   event.ID
-	t       event.Time
-	local   netip.Addr
-	remote  netip.Addr
-	origin  event.Origin
-	port    uint16
-	rport   uint16
-	outcome event.Outcome
-	fwd     uint32 // packets sent by the prober
-	rev     uint32 // packets sent back
+	Iface   event.ID
+	T       event.Time
+	Local   netip.Addr
+	Remote  netip.Addr
+	Origin  event.Origin
+	Port    uint16
+	Rport   uint16
+	Outcome event.Outcome
+	Fwd     uint32 // packets sent by the prober
+	Rev     uint32 // packets sent back
 }
 
 func (h *hit) sample() finding.Sample {
 	c := event.Contact{
-		Origin: h.origin, Start: h.t, Protocol: event.ProtoTCP,
-		Initiator: h.remote, IPort: h.rport, Responder: h.local, RPort: h.port,
-		Outcome: h.outcome, Fwd: event.Half{Packets: uint64(h.fwd)}, Rev: event.Half{Packets: uint64(h.rev)},
+		Origin: h.Origin, Start: h.T, Protocol: event.ProtoTCP,
+		Initiator: h.Remote, IPort: h.Rport, Responder: h.Local, RPort: h.Port,
+		Outcome: h.Outcome, Fwd: event.Half{Packets: uint64(h.Fwd)}, Rev: event.Half{Packets: uint64(h.Rev)},
 	}
 	return contact.Sample(&c)
 }
 
 type source struct {
-	walk      trw.State
-	failures  uint32 // failed first contacts, counted past the verdict
-	successes uint32
-	prior     uint32          // probes the sketch counted before the host was tracked
-	seen      [maxSeen]uint64 // hashes of (local address, port) first contacts
-	nseen     uint32
-	probes    uint32 // probe-like first contacts
-	rejected  uint32 // contacts blocked by a security group or ACL
-	verdict   trw.Verdict
-	reason    string
-	intel     *detect.ThreatMatch
-	last      event.Time
-	pending   []hit
-	samples   []finding.Sample
+	Walk      trw.State
+	Failures  uint32 // failed first contacts, counted past the verdict
+	Successes uint32
+	Prior     uint32          // probes the sketch counted before the host was tracked
+	Seen      [maxSeen]uint64 // hashes of (local address, port) first contacts
+	Nseen     uint32
+	Probes    uint32 // probe-like first contacts
+	Rejected  uint32 // contacts blocked by a security group or ACL
+	Verdict   trw.Verdict
+	Reason    string
+	Intel     *detect.ThreatMatch
+	Last      event.Time
+	Pending   []hit
+	Samples   []finding.Sample
 }
 
 func (s *source) firstContact(h uint64) bool {
-	n := min(int(s.nseen), maxSeen)
+	n := min(int(s.Nseen), maxSeen)
 	for i := 0; i < n; i++ {
-		if s.seen[i] == h {
+		if s.Seen[i] == h {
 			return false
 		}
 	}
-	s.seen[s.nseen%maxSeen] = h
-	s.nseen++
+	s.Seen[s.Nseen%maxSeen] = h
+	s.Nseen++
 	return true
 }
 
 type portKey struct {
-	iface event.ID
-	port  uint16
+	Iface event.ID
+	Port  uint16
 }
 
 type portSources struct {
-	hashes [8]uint64
-	n      int
-	last   event.Time
+	Hashes [8]uint64
+	N      int
+	Last   event.Time
 }
 
 // target is an interface that probers reached: what its finding says,
 // accumulated over every report, and what is new since the last one.
 type target struct {
-	ctx     event.Contact // the latest contact, for the resource's details
-	hosts   map[netip.Addr]snapshot
-	more    int // probers beyond maxHosts
-	ports   []int
-	samples []finding.Sample
-	blocked bool // some prober was blocked before it got through
-	reasons map[string]bool
+	Ctx     event.Contact // the latest contact, for the resource's details
+	Hosts   map[netip.Addr]snapshot
+	More    int // probers beyond maxHosts
+	Ports   []int
+	Samples []finding.Sample
+	Blocked bool // some prober was blocked before it got through
+	Reasons map[string]bool
 
-	total int64 // open-port probes ever
-	hits  []hit // new since the last report
-	count int64
-	first event.Time
-	last  event.Time
+	Total int64 // open-port probes ever
+	Hits  []hit // new since the last report
+	Count int64
+	First event.Time
+	Last  event.Time
 }
 
 // snapshot copies what a finding needs of a prober: the source table may
 // evict the source or move it in memory.
 type snapshot struct {
-	probes, failures, successes, rejected, prior uint32
-	intel                                        *detect.ThreatMatch
-	confirmed                                    bool // a scanner by the walk, the probe count or a threat list
+	Probes, Failures, Successes, Rejected, Prior uint32
+	Intel                                        *detect.ThreatMatch
+	Confirmed                                    bool // a scanner by the walk, the probe count or a threat list
 }
 
 // Detector is the port probe detector.
@@ -167,7 +166,6 @@ type Detector struct {
 	minProbe uint32
 	minSrc   int
 	ttl      event.Time
-	seed     maphash.Seed
 	sources  *lru.Table[netip.Addr, source]
 	sketch   *sketch.Sketch
 	refused  uint64 // hosts not admitted to a full table
@@ -207,7 +205,6 @@ func New(env detect.Env) (*Detector, error) {
 		minProbe: uint32(th.Get("min_probes")),
 		minSrc:   int(th.Get("min_sources_per_port")),
 		ttl:      event.Time(th.Get("source_ttl")),
-		seed:     maphash.MakeSeed(),
 		sources:  lru.New[netip.Addr, source](maxSrc, nil),
 		sketch:   sketch.New(sketchBytes),
 		friends:  lru.New[netip.Addr, event.Time](env.Cap(int(th.Get("max_sources")), 0.1, 300), nil),
@@ -246,13 +243,7 @@ func (d *Detector) State() []detect.StateStats {
 }
 
 func (d *Detector) hash(a netip.Addr, port uint16) uint64 {
-	var h maphash.Hash
-	h.SetSeed(d.seed)
-	b := a.As16()
-	h.Write(b[:])
-	h.WriteByte(byte(port >> 8))
-	h.WriteByte(byte(port))
-	return h.Sum64()
+	return sketch.Hash(sketch.DefaultSeed, a, uint64(port))
 }
 
 // Observe judges one contact.
@@ -305,72 +296,72 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 		}
 		s, _ = d.sources.Put(r)
 		if match != nil {
-			s.intel = match
-			s.verdict, s.reason = trw.Scanner, "threat list "+match.ListName
+			s.Intel = match
+			s.Verdict, s.Reason = trw.Scanner, "threat list "+match.ListName
 		}
 		if est > 1 {
 			// Probes made while the host was not tracked count as failed
 			// first contacts: most probes fail.
-			s.prior = uint32(est - 1)
-			for range s.prior {
-				s.failures++
-				if s.verdict != trw.Scanner && d.test.Observe(&s.walk, false) == trw.Scanner {
-					s.verdict, s.reason = trw.Scanner, "threshold random walk"
+			s.Prior = uint32(est - 1)
+			for range s.Prior {
+				s.Failures++
+				if s.Verdict != trw.Scanner && d.test.Observe(&s.Walk, false) == trw.Scanner {
+					s.Verdict, s.Reason = trw.Scanner, "threshold random walk"
 				}
 			}
-			s.probes += s.prior
+			s.Probes += s.Prior
 		}
 	} else if probeLike {
 		d.sketch.Add(r)
 	}
-	s.last = max(s.last, c.End)
+	s.Last = max(s.Last, c.End)
 	if c.Outcome == event.OutcomeRejected {
-		s.rejected++
+		s.Rejected++
 	}
 	first := d.firstContactOf(s, c)
 	if first {
 		if c.Outcome.Failed() {
-			s.failures++
+			s.Failures++
 		} else {
-			s.successes++
+			s.Successes++
 		}
-		if s.verdict != trw.Scanner {
-			v := d.test.Observe(&s.walk, !c.Outcome.Failed())
+		if s.Verdict != trw.Scanner {
+			v := d.test.Observe(&s.Walk, !c.Outcome.Failed())
 			if v == trw.Scanner {
-				s.verdict, s.reason = trw.Scanner, "threshold random walk"
+				s.Verdict, s.Reason = trw.Scanner, "threshold random walk"
 			}
 		}
 		if probeLike {
-			s.probes++
-			if s.verdict != trw.Scanner && s.probes >= d.minProbe {
-				s.verdict, s.reason = trw.Scanner, "probe count"
+			s.Probes++
+			if s.Verdict != trw.Scanner && s.Probes >= d.minProbe {
+				s.Verdict, s.Reason = trw.Scanner, "probe count"
 			}
 		}
-		if len(s.samples) < maxSamples {
-			s.samples = append(s.samples, contact.Sample(c))
+		if len(s.Samples) < maxSamples {
+			s.Samples = append(s.Samples, contact.Sample(c))
 		}
 	}
 	open := c.Outcome == event.OutcomeEstablished || c.Outcome == event.OutcomeData
 	if !open || never[c.RPort] || c.Continued {
 		return
 	}
-	h := hit{iface: c.Interface, t: c.Start, local: c.Local, port: c.RPort, rport: c.IPort, remote: r,
-		origin: c.Origin, outcome: c.Outcome, fwd: sat32(c.Fwd.Packets), rev: sat32(c.Rev.Packets)}
+	h := hit{Iface: c.Interface, T: c.Start, Local: c.Local, Port: c.RPort, Rport: c.IPort, Remote: r,
+		Origin: c.Origin, Outcome: c.Outcome, Fwd: sat32(c.Fwd.Packets), Rev: sat32(c.Rev.Packets)}
 	portProbed := false
 	if probeLike {
 		portProbed = d.notePort(c, r)
 	}
 	switch {
-	case s.verdict == trw.Scanner:
-		for _, p := range s.pending {
+	case s.Verdict == trw.Scanner:
+		for _, p := range s.Pending {
 			d.add(p, s, nil)
 		}
-		s.pending = s.pending[:0]
+		s.Pending = s.Pending[:0]
 		d.add(h, s, c)
 	case portProbed:
 		d.add(h, s, c)
-	case probeLike && len(s.pending) < maxPending:
-		s.pending = append(s.pending, h)
+	case probeLike && len(s.Pending) < maxPending:
+		s.Pending = append(s.Pending, h)
 	}
 }
 
@@ -389,16 +380,16 @@ func (d *Detector) firstContactOf(s *source, c *event.Contact) bool {
 // whether enough distinct hosts have now probed it.
 func (d *Detector) notePort(c *event.Contact, r netip.Addr) bool {
 	ps, _ := d.ports.Put(portKey{c.Interface, c.RPort})
-	ps.last = max(ps.last, c.End)
+	ps.Last = max(ps.Last, c.End)
 	h := d.hash(r, 0)
-	for i := 0; i < min(ps.n, len(ps.hashes)); i++ {
-		if ps.hashes[i] == h {
-			return ps.n >= d.minSrc
+	for i := 0; i < min(ps.N, len(ps.Hashes)); i++ {
+		if ps.Hashes[i] == h {
+			return ps.N >= d.minSrc
 		}
 	}
-	ps.hashes[ps.n%len(ps.hashes)] = h
-	ps.n++
-	return ps.n >= d.minSrc
+	ps.Hashes[ps.N%len(ps.Hashes)] = h
+	ps.N++
+	return ps.N >= d.minSrc
 }
 
 const (
@@ -411,85 +402,85 @@ const (
 // the one being observed (it refreshes the target's details); pending hits
 // flushed later pass nil.
 func (d *Detector) add(h hit, s *source, c *event.Contact) {
-	t, created := d.targets.Put(h.iface)
+	t, created := d.targets.Put(h.Iface)
 	if created {
-		t.hosts = map[netip.Addr]snapshot{}
-		t.reasons = map[string]bool{}
+		t.Hosts = map[netip.Addr]snapshot{}
+		t.Reasons = map[string]bool{}
 	}
 	if c != nil || created {
 		if c != nil {
-			t.ctx = *c
+			t.Ctx = *c
 		} else {
-			t.ctx = event.Contact{Interface: h.iface, Local: h.local, Inbound: true, Initiator: h.remote, Responder: h.local}
+			t.Ctx = event.Contact{Interface: h.Iface, Local: h.Local, Inbound: true, Initiator: h.Remote, Responder: h.Local}
 		}
 	}
-	if len(t.hits) == 0 {
-		t.first, t.last = h.t, h.t
+	if len(t.Hits) == 0 {
+		t.First, t.Last = h.T, h.T
 	}
-	if len(t.hits) == maxReportHits {
-		copy(t.hits, t.hits[1:])
-		t.hits = t.hits[:maxReportHits-1]
+	if len(t.Hits) == maxReportHits {
+		copy(t.Hits, t.Hits[1:])
+		t.Hits = t.Hits[:maxReportHits-1]
 	}
-	t.hits = append(t.hits, h)
-	t.count++
-	t.total++
-	t.first = min(t.first, h.t)
-	t.last = max(t.last, h.t)
-	snap := snapshot{probes: s.probes, failures: s.failures, successes: s.successes, rejected: s.rejected, prior: s.prior,
-		intel: s.intel, confirmed: s.verdict == trw.Scanner}
-	_, listed := t.hosts[h.remote]
-	if !listed && len(t.hosts) >= maxHosts && snap.confirmed {
+	t.Hits = append(t.Hits, h)
+	t.Count++
+	t.Total++
+	t.First = min(t.First, h.T)
+	t.Last = max(t.Last, h.T)
+	snap := snapshot{Probes: s.Probes, Failures: s.Failures, Successes: s.Successes, Rejected: s.Rejected, Prior: s.Prior,
+		Intel: s.Intel, Confirmed: s.Verdict == trw.Scanner}
+	_, listed := t.Hosts[h.Remote]
+	if !listed && len(t.Hosts) >= maxHosts && snap.Confirmed {
 		// A confirmed scanner takes the place of a host that only probed
 		// a port many others probed too (in a flood, thousands of them):
 		// the finding must name the scanners.
 		var victim netip.Addr
-		for a, x := range t.hosts {
-			if !x.confirmed && (!victim.IsValid() || a.Less(victim)) {
+		for a, x := range t.Hosts {
+			if !x.Confirmed && (!victim.IsValid() || a.Less(victim)) {
 				victim = a
 			}
 		}
 		if victim.IsValid() {
-			delete(t.hosts, victim)
-			t.more++
+			delete(t.Hosts, victim)
+			t.More++
 		}
 	}
-	if listed || len(t.hosts) < maxHosts {
+	if listed || len(t.Hosts) < maxHosts {
 		if !listed {
-			for _, smp := range s.samples {
+			for _, smp := range s.Samples {
 				t.addSample(smp)
 			}
 		}
-		t.hosts[h.remote] = snap
+		t.Hosts[h.Remote] = snap
 	} else {
-		t.more++
+		t.More++
 	}
-	if i, ok := slices.BinarySearch(t.ports, int(h.port)); !ok && len(t.ports) < maxPorts {
-		t.ports = slices.Insert(t.ports, i, int(h.port))
+	if i, ok := slices.BinarySearch(t.Ports, int(h.Port)); !ok && len(t.Ports) < maxPorts {
+		t.Ports = slices.Insert(t.Ports, i, int(h.Port))
 	}
-	if len(t.samples) < maxTargetSamps {
+	if len(t.Samples) < maxTargetSamps {
 		t.addSample(h.sample())
 	}
-	if s.rejected > 0 {
-		t.blocked = true
+	if s.Rejected > 0 {
+		t.Blocked = true
 	}
-	reason := s.reason
+	reason := s.Reason
 	if reason == "" {
 		reason = "several hosts probed the port"
 	}
-	t.reasons[reason] = true
-	d.dirty[h.iface] = true
+	t.Reasons[reason] = true
+	d.dirty[h.Iface] = true
 }
 
 func (t *target) addSample(smp finding.Sample) {
-	if len(t.samples) >= maxTargetSamps {
+	if len(t.Samples) >= maxTargetSamps {
 		return
 	}
-	for _, x := range t.samples {
+	for _, x := range t.Samples {
 		if x.Origin == smp.Origin {
 			return
 		}
 	}
-	t.samples = append(t.samples, smp)
+	t.Samples = append(t.Samples, smp)
 }
 
 // Advance emits one finding report per interface with new probes, and
@@ -501,9 +492,9 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	}
 	slices.SortFunc(ids, func(a, b event.ID) int { return cmp.Compare(a.String(), b.String()) })
 	for _, id := range ids {
-		if t := d.targets.Peek(id); t != nil && t.count > 0 {
+		if t := d.targets.Peek(id); t != nil && t.Count > 0 {
 			emit(d.finding(t))
-			t.hits, t.count = t.hits[:0], 0
+			t.Hits, t.Count = t.Hits[:0], 0
 		}
 		delete(d.dirty, id)
 	}
@@ -512,7 +503,7 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	}
 	for {
 		k, s, ok := d.sources.Oldest()
-		if !ok || s.last+d.ttl > w {
+		if !ok || s.Last+d.ttl > w {
 			break
 		}
 		d.sources.Delete(k)
@@ -526,7 +517,7 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	}
 	for {
 		k, p, ok := d.ports.Oldest()
-		if !ok || p.last+d.ttl > w {
+		if !ok || p.Last+d.ttl > w {
 			break
 		}
 		d.ports.Delete(k)
@@ -534,19 +525,19 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 }
 
 func (d *Detector) finding(t *target) *finding.Finding {
-	c := &t.ctx
+	c := &t.Ctx
 	account, region := c.Account.String(), c.Region.String()
 	key := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(c), Role: finding.RoleTarget}
 	f := finding.New(finding.TypePortProbeUnprotectedPort, key, d.env.DetectorID(account, region),
-		t.first.UTC(), t.last.UTC(), t.count)
+		t.First.UTC(), t.Last.UTC(), t.Count)
 	f.Resource.InstanceDetails = finding.InstanceFor(c)
 	f.Resource.EcsClusterDetails = finding.ECSFor(c)
 
 	// Details of this report: one per distinct (local address, port,
 	// remote), in time order; the finding's merge keeps the latest 100
 	// across reports.
-	hits := slices.Clone(t.hits)
-	slices.SortStableFunc(hits, func(a, b hit) int { return cmp.Compare(a.t, b.t) })
+	hits := slices.Clone(t.Hits)
+	slices.SortStableFunc(hits, func(a, b hit) int { return cmp.Compare(a.T, b.T) })
 	type dk struct {
 		local  netip.Addr
 		port   uint16
@@ -556,15 +547,15 @@ func (d *Detector) finding(t *target) *finding.Finding {
 	var details []finding.PortProbeDetail
 	for i := len(hits) - 1; i >= 0; i-- {
 		h := hits[i]
-		k := dk{h.local, h.port, h.remote}
+		k := dk{h.Local, h.Port, h.Remote}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
 		details = append(details, finding.PortProbeDetail{
-			LocalPortDetails: finding.Port(int(h.port)),
-			LocalIPDetails:   finding.LocalIP(h.local),
-			RemoteIPDetails:  finding.RemoteIP(h.remote),
+			LocalPortDetails: finding.Port(int(h.Port)),
+			LocalIPDetails:   finding.LocalIP(h.Local),
+			RemoteIPDetails:  finding.RemoteIP(h.Remote),
 		})
 	}
 	slices.Reverse(details)
@@ -574,10 +565,10 @@ func (d *Detector) finding(t *target) *finding.Finding {
 	f.Service.Action.PortProbeAction = &finding.PortProbeAction{Blocked: false, PortProbeDetails: details}
 
 	sev := finding.SeverityLow
-	if t.blocked {
+	if t.Blocked {
 		sev = finding.SeverityMedium
 	}
-	for _, p := range t.ports {
+	for _, p := range t.Ports {
 		if sensitive[uint16(p)] {
 			sev = finding.SeverityHigh
 		}
@@ -585,13 +576,13 @@ func (d *Detector) finding(t *target) *finding.Finding {
 	f.Severity = sev
 
 	// Evidence and explanation, over everything the target has seen.
-	remotes := make([]netip.Addr, 0, len(t.hosts))
-	for a := range t.hosts {
+	remotes := make([]netip.Addr, 0, len(t.Hosts))
+	for a := range t.Hosts {
 		remotes = append(remotes, a)
 	}
 	// Confirmed scanners first, then by address.
 	slices.SortFunc(remotes, func(a, b netip.Addr) int {
-		if ca, cb := t.hosts[a].confirmed, t.hosts[b].confirmed; ca != cb {
+		if ca, cb := t.Hosts[a].Confirmed, t.Hosts[b].Confirmed; ca != cb {
 			if ca {
 				return -1
 			}
@@ -603,29 +594,29 @@ func (d *Detector) finding(t *target) *finding.Finding {
 	var probes, failures, successes, rejected, prior int64
 	hosts := make([]string, 0, len(remotes))
 	for _, a := range remotes {
-		s := t.hosts[a]
+		s := t.Hosts[a]
 		hosts = append(hosts, a.String())
-		probes += int64(s.probes)
-		failures += int64(s.failures)
-		successes += int64(s.successes)
-		rejected += int64(s.rejected)
-		prior += int64(s.prior)
-		if s.intel != nil {
-			intel = append(intel, finding.ThreatIntelligenceDetail{ThreatListName: s.intel.ListName, ThreatNames: s.intel.ThreatNames, ThreatFileSha256: s.intel.FileSHA256})
+		probes += int64(s.Probes)
+		failures += int64(s.Failures)
+		successes += int64(s.Successes)
+		rejected += int64(s.Rejected)
+		prior += int64(s.Prior)
+		if s.Intel != nil {
+			intel = append(intel, finding.ThreatIntelligenceDetail{ThreatListName: s.Intel.ListName, ThreatNames: s.Intel.ThreatNames, ThreatFileSha256: s.Intel.FileSHA256})
 		}
 	}
 	if len(intel) > 0 {
 		f.Service.Evidence = &finding.Evidence{ThreatIntelligenceDetails: intel}
 	}
-	reasons := make([]string, 0, len(t.reasons))
-	for r := range t.reasons {
+	reasons := make([]string, 0, len(t.Reasons))
+	for r := range t.Reasons {
 		reasons = append(reasons, r)
 	}
 	slices.Sort(reasons)
-	nhosts := len(remotes) + t.more
+	nhosts := len(remotes) + t.More
 	exp := &finding.Explanation{
 		Detector: ID,
-		Summary: strconv.Itoa(nhosts) + " internet host(s) scanning the estate reached open port(s) " + joinInts(t.ports) +
+		Summary: strconv.Itoa(nhosts) + " internet host(s) scanning the estate reached open port(s) " + joinInts(t.Ports) +
 			" of interface " + c.Interface.String() + " (decided by " + joinStrings(reasons) + ")",
 		Thresholds: []finding.Threshold{
 			{Name: "trw_failures_to_decide", Limit: float64(d.test.FailuresToDecide()), Observed: float64(failures), Unit: "failed first contacts", Crossed: failures >= int64(d.test.FailuresToDecide())},
@@ -633,7 +624,7 @@ func (d *Detector) finding(t *target) *finding.Finding {
 			{Name: "min_sources_per_port", Limit: float64(d.minSrc), Observed: float64(nhosts), Unit: "hosts", Crossed: nhosts >= d.minSrc},
 		},
 		Counts: map[string]int64{
-			"open_port_probes":          t.total,
+			"open_port_probes":          t.Total,
 			"probe_like_contacts":       probes,
 			"failed_first_contacts":     failures,
 			"successful_first_contacts": successes,
@@ -641,9 +632,9 @@ func (d *Detector) finding(t *target) *finding.Finding {
 			"remote_hosts":              int64(nhosts),
 			"probes_before_tracking":    prior,
 		},
-		Ports:       slices.Clone(t.ports),
+		Ports:       slices.Clone(t.Ports),
 		Hosts:       hosts,
-		Samples:     slices.Clone(t.samples),
+		Samples:     slices.Clone(t.Samples),
 		NetworkPath: contact.NetworkPath(c),
 	}
 	if len(intel) > 0 {
@@ -656,7 +647,7 @@ func (d *Detector) finding(t *target) *finding.Finding {
 	typ, _ := finding.Lookup(finding.TypePortProbeUnprotectedPort)
 	vars := map[string]string{
 		"resource": finding.ResourceLabel(c),
-		"port":     joinInts(t.ports),
+		"port":     joinInts(t.Ports),
 		"remote":   joinStrings(firstN(hosts, 3)),
 	}
 	if nhosts > 3 {
@@ -694,4 +685,47 @@ func joinStrings(v []string) string {
 		b = append(b, x...)
 	}
 	return string(b)
+}
+
+type detectorState struct {
+	Sources lru.Snapshot[netip.Addr, source]
+	Sketch  sketch.State
+	Friends lru.Snapshot[netip.Addr, event.Time]
+	Ports   lru.Snapshot[portKey, portSources]
+	Targets lru.Snapshot[event.ID, target]
+	Dirty   []event.ID
+	Refused uint64
+}
+
+var _ detect.Snapshotter = (*Detector)(nil)
+
+// MarshalState saves the detector's tables and sketch.
+func (d *Detector) MarshalState() ([]byte, error) {
+	st := detectorState{
+		Sources: d.sources.Snapshot(), Sketch: d.sketch.State(), Friends: d.friends.Snapshot(),
+		Ports: d.ports.Snapshot(), Targets: d.targets.Snapshot(), Refused: d.refused,
+	}
+	for id := range d.dirty {
+		st.Dirty = append(st.Dirty, id)
+	}
+	return detect.EncodeState(st)
+}
+
+// UnmarshalState restores them.
+func (d *Detector) UnmarshalState(b []byte) error {
+	var st detectorState
+	if err := detect.DecodeState(b, &st); err != nil {
+		return err
+	}
+	d.sources.Restore(st.Sources)
+	d.sketch.Restore(st.Sketch)
+	d.friends.Restore(st.Friends)
+	d.ports.Restore(st.Ports)
+	d.targets.Restore(st.Targets)
+	clear(d.dirty)
+	for _, id := range st.Dirty {
+		d.dirty[id] = true
+	}
+	d.refused = st.Refused
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"picket/internal/detect/trw"
 	"picket/internal/event"
 	"picket/internal/finding"
+	"picket/internal/lru"
 )
 
 // ID is the detector's ID.
@@ -59,15 +60,15 @@ type Detector struct {
 
 // key is one (scanner, target) pair with news to report.
 type key struct {
-	scanner netip.Addr
-	target  netip.Addr
+	Scanner netip.Addr
+	Target  netip.Addr
 }
 
 type report struct {
-	probes int64 // first contacts since the last report
-	first  event.Time
-	last   event.Time
-	c      event.Contact // the latest contact of the scan
+	Probes int64 // first contacts since the last report
+	First  event.Time
+	Last   event.Time
+	C      event.Contact // the latest contact of the scan
 }
 
 var (
@@ -152,19 +153,19 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	k := key{c.Initiator, c.Responder}
 	r := d.dirty[k]
 	if r == nil {
-		r = &report{first: c.Start}
+		r = &report{First: c.Start}
 		d.dirty[k] = r
 		if rk := "scan " + c.Responder.String(); in.Reported[rk] == 0 {
 			// The first report counts every probe so far.
 			in.Reported[rk] = c.Start
-			r.probes = int64(t.Failures+t.Successes) - 1
-			r.first = t.First
+			r.Probes = int64(t.Failures+t.Successes) - 1
+			r.First = t.First
 		}
 	}
-	r.probes++
-	r.first = min(r.first, c.Start)
-	r.last = max(r.last, c.End)
-	r.c = *c
+	r.Probes++
+	r.First = min(r.First, c.Start)
+	r.Last = max(r.Last, c.End)
+	r.C = *c
 }
 
 func failureRatio(f, s uint32) float64 {
@@ -181,15 +182,15 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b key) int {
-		if c := a.scanner.Compare(b.scanner); c != 0 {
+		if c := a.Scanner.Compare(b.Scanner); c != 0 {
 			return c
 		}
-		return a.target.Compare(b.target)
+		return a.Target.Compare(b.Target)
 	})
 	for _, k := range keys {
 		r := d.dirty[k]
 		delete(d.dirty, k)
-		in := d.tr.Peek(k.scanner)
+		in := d.tr.Peek(k.Scanner)
 		if in == nil {
 			continue
 		}
@@ -205,24 +206,24 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Finding {
 	var t *scanner.Target
 	for i := range in.Targets {
-		if in.Targets[i].Addr == k.target {
+		if in.Targets[i].Addr == k.Target {
 			t = &in.Targets[i]
 		}
 	}
 	if t == nil {
 		return nil
 	}
-	c := &r.c
+	c := &r.C
 	role := finding.RoleActor
 	ctx := &in.Ctx
 	actor := ""
 	if !in.HasCtx {
 		// Only the target's flow logs saw the scan.
-		role, actor = finding.RoleTarget, k.scanner.String()
+		role, actor = finding.RoleTarget, k.Scanner.String()
 	}
 	account, region := ctx.Account.String(), ctx.Region.String()
 	fk := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(ctx), Role: role, Actor: actor}
-	f := finding.New(finding.TypePortscan, fk, d.env.DetectorID(account, region), r.first.UTC(), r.last.UTC(), r.probes)
+	f := finding.New(finding.TypePortscan, fk, d.env.DetectorID(account, region), r.First.UTC(), r.Last.UTC(), r.Probes)
 	f.Resource.InstanceDetails = finding.InstanceFor(ctx)
 	f.Resource.EcsClusterDetails = finding.ECSFor(ctx)
 
@@ -255,12 +256,12 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	}
 	slices.Sort(targets)
 	scope := "in the VPC"
-	if !event.Internal(k.target) {
+	if !event.Internal(k.Target) {
 		scope = "on the internet"
 	}
 	exp := &finding.Explanation{
 		Detector: ID,
-		Summary: k.scanner.String() + " contacted " + strconv.Itoa(t.Ports()) + " distinct ports of " + k.target.String() + " (" + scope + "), " +
+		Summary: k.Scanner.String() + " contacted " + strconv.Itoa(t.Ports()) + " distinct ports of " + k.Target.String() + " (" + scope + "), " +
 			strconv.Itoa(int(t.Failures)) + " of its first contacts failing",
 		Thresholds: []finding.Threshold{
 			{Name: "trw_failures_to_decide", Limit: float64(d.tr.Test().FailuresToDecide()), Observed: float64(in.Failures), Unit: "failed first contacts", Crossed: true},
@@ -283,11 +284,11 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	typ, _ := finding.Lookup(finding.TypePortscan)
 	vars := map[string]string{
 		"resource": finding.ResourceLabel(ctx),
-		"remote":   k.target.String(),
+		"remote":   k.Target.String(),
 		"detail":   strconv.Itoa(t.Ports()) + " distinct ports, " + strconv.Itoa(int(t.Failures)) + " failed",
 	}
 	if role == finding.RoleTarget {
-		vars["resource"] = k.scanner.String() + " (a host in the VPC whose own flow logs were not read)"
+		vars["resource"] = k.Scanner.String() + " (a host in the VPC whose own flow logs were not read)"
 		f.Title = finding.Text("{resource} is performing port scans against "+finding.ResourceLabel(ctx)+".", vars)
 		f.Description = finding.Text(typ.Description, vars)
 	} else {
@@ -298,3 +299,39 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 }
 
 func round2(v float64) float64 { return float64(int(v*100+0.5)) / 100 }
+
+type pending struct {
+	Key    key
+	Report report
+}
+
+type detectorState struct {
+	Hosts lru.Snapshot[netip.Addr, scanner.Initiator]
+	Dirty []pending
+}
+
+var _ detect.Snapshotter = (*Detector)(nil)
+
+// MarshalState saves the tracked hosts and the reports not yet made.
+func (d *Detector) MarshalState() ([]byte, error) {
+	st := detectorState{Hosts: d.tr.Snapshot()}
+	for k, r := range d.dirty {
+		st.Dirty = append(st.Dirty, pending{k, *r})
+	}
+	return detect.EncodeState(st)
+}
+
+// UnmarshalState restores them.
+func (d *Detector) UnmarshalState(b []byte) error {
+	var st detectorState
+	if err := detect.DecodeState(b, &st); err != nil {
+		return err
+	}
+	d.tr.Restore(st.Hosts)
+	clear(d.dirty)
+	for _, p := range st.Dirty {
+		r := p.Report
+		d.dirty[p.Key] = &r
+	}
+	return nil
+}

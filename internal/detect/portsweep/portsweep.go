@@ -23,6 +23,7 @@ import (
 	"picket/internal/detect/trw"
 	"picket/internal/event"
 	"picket/internal/finding"
+	"picket/internal/lru"
 )
 
 // ID is the detector's ID.
@@ -57,15 +58,15 @@ type Detector struct {
 }
 
 type key struct {
-	scanner netip.Addr
-	port    uint16
+	Scanner netip.Addr
+	Port    uint16
 }
 
 type report struct {
-	probes int64
-	first  event.Time
-	last   event.Time
-	c      event.Contact
+	Probes int64
+	First  event.Time
+	Last   event.Time
+	C      event.Contact
 }
 
 var (
@@ -141,19 +142,19 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	k := key{c.Initiator, c.RPort}
 	r := d.dirty[k]
 	if r == nil {
-		r = &report{first: c.Start}
+		r = &report{First: c.Start}
 		d.dirty[k] = r
 		if rk := "sweep " + strconv.Itoa(int(c.RPort)); in.Reported[rk] == 0 {
 			// The first report counts every probe so far.
 			in.Reported[rk] = c.Start
-			r.probes = int64(p.Failures+p.Successes) - 1
-			r.first = p.First
+			r.Probes = int64(p.Failures+p.Successes) - 1
+			r.First = p.First
 		}
 	}
-	r.probes++
-	r.first = min(r.first, c.Start)
-	r.last = max(r.last, c.End)
-	r.c = *c
+	r.Probes++
+	r.First = min(r.First, c.Start)
+	r.Last = max(r.Last, c.End)
+	r.C = *c
 }
 
 func failureRatio(f, s uint32) float64 {
@@ -170,15 +171,15 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b key) int {
-		if c := a.scanner.Compare(b.scanner); c != 0 {
+		if c := a.Scanner.Compare(b.Scanner); c != 0 {
 			return c
 		}
-		return int(a.port) - int(b.port)
+		return int(a.Port) - int(b.Port)
 	})
 	for _, k := range keys {
 		r := d.dirty[k]
 		delete(d.dirty, k)
-		if in := d.tr.Peek(k.scanner); in != nil {
+		if in := d.tr.Peek(k.Scanner); in != nil {
 			if f := d.finding(k, r, in); f != nil {
 				emit(f)
 			}
@@ -192,25 +193,25 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Finding {
 	var p *scanner.Port
 	for i := range in.Ports {
-		if in.Ports[i].Port == k.port {
+		if in.Ports[i].Port == k.Port {
 			p = &in.Ports[i]
 		}
 	}
 	if p == nil {
 		return nil
 	}
-	c := &r.c
+	c := &r.C
 	ctx := &in.Ctx
 	role, actor := finding.RoleActor, ""
 	if !in.HasCtx {
-		role, actor = finding.RoleTarget, k.scanner.String()
+		role, actor = finding.RoleTarget, k.Scanner.String()
 	}
 	account, region := ctx.Account.String(), ctx.Region.String()
 	// One finding per scanning instance and port: GuardDuty keeps only
 	// the latest remote address, so the explanation carries the counts.
 	fk := finding.Key{Account: account, Region: region, Resource: finding.ResourceID(ctx), Role: role,
-		Actor: actor + "/" + strconv.Itoa(int(k.port))}
-	f := finding.New(finding.TypePortSweep, fk, d.env.DetectorID(account, region), r.first.UTC(), r.last.UTC(), r.probes)
+		Actor: actor + "/" + strconv.Itoa(int(k.Port))}
+	f := finding.New(finding.TypePortSweep, fk, d.env.DetectorID(account, region), r.First.UTC(), r.Last.UTC(), r.Probes)
 	f.Resource.InstanceDetails = finding.InstanceFor(ctx)
 	f.Resource.EcsClusterDetails = finding.ECSFor(ctx)
 	nc := &finding.NetworkConnectionAction{
@@ -239,7 +240,7 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	}
 	exp := &finding.Explanation{
 		Detector: ID,
-		Summary: k.scanner.String() + " contacted " + strconv.Itoa(p.Hosts()) + " distinct hosts " + scope + " on port " + strconv.Itoa(int(k.port)) +
+		Summary: k.Scanner.String() + " contacted " + strconv.Itoa(p.Hosts()) + " distinct hosts " + scope + " on port " + strconv.Itoa(int(k.Port)) +
 			", " + strconv.Itoa(int(p.Failures)) + " of them failing",
 		Thresholds: []finding.Threshold{
 			{Name: "trw_failures_to_decide", Limit: float64(d.tr.Test().FailuresToDecide()), Observed: float64(in.Failures), Unit: "failed first contacts", Crossed: true},
@@ -251,7 +252,7 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 			"failed_first_contacts":     int64(p.Failures),
 			"successful_first_contacts": int64(p.Successes),
 		},
-		Ports:       []int{int(k.port)},
+		Ports:       []int{int(k.Port)},
 		Hosts:       []string{p.LastHost.String()},
 		Samples:     slices.Clone(in.Samples),
 		NetworkPath: contact.NetworkPath(c),
@@ -260,14 +261,50 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	typ, _ := finding.Lookup(finding.TypePortSweep)
 	vars := map[string]string{
 		"resource": finding.ResourceLabel(ctx),
-		"port":     strconv.Itoa(int(k.port)),
+		"port":     strconv.Itoa(int(k.Port)),
 		"remote":   p.LastHost.String(),
 		"detail":   strconv.Itoa(p.Hosts()) + " hosts " + scope + ", " + strconv.Itoa(int(p.Failures)) + " failed",
 	}
 	if role == finding.RoleTarget {
-		vars["resource"] = k.scanner.String() + " (a host in the VPC whose own flow logs were not read)"
+		vars["resource"] = k.Scanner.String() + " (a host in the VPC whose own flow logs were not read)"
 	}
 	f.Title = finding.Text(typ.Title, vars)
 	f.Description = finding.Text(typ.Description, vars)
 	return f
+}
+
+type pending struct {
+	Key    key
+	Report report
+}
+
+type detectorState struct {
+	Hosts lru.Snapshot[netip.Addr, scanner.Initiator]
+	Dirty []pending
+}
+
+var _ detect.Snapshotter = (*Detector)(nil)
+
+// MarshalState saves the tracked hosts and the reports not yet made.
+func (d *Detector) MarshalState() ([]byte, error) {
+	st := detectorState{Hosts: d.tr.Snapshot()}
+	for k, r := range d.dirty {
+		st.Dirty = append(st.Dirty, pending{k, *r})
+	}
+	return detect.EncodeState(st)
+}
+
+// UnmarshalState restores them.
+func (d *Detector) UnmarshalState(b []byte) error {
+	var st detectorState
+	if err := detect.DecodeState(b, &st); err != nil {
+		return err
+	}
+	d.tr.Restore(st.Hosts)
+	clear(d.dirty)
+	for _, p := range st.Dirty {
+		r := p.Report
+		d.dirty[p.Key] = &r
+	}
+	return nil
 }

@@ -14,7 +14,6 @@
 package scanner
 
 import (
-	"hash/maphash"
 	"math"
 	"math/bits"
 	"net/netip"
@@ -26,6 +25,7 @@ import (
 	"picket/internal/event"
 	"picket/internal/finding"
 	"picket/internal/lru"
+	"picket/internal/sketch"
 )
 
 // Config sizes a tracker.
@@ -41,7 +41,6 @@ type Config struct {
 type Tracker struct {
 	cfg   Config
 	test  trw.Test
-	seed  maphash.Seed
 	inits *lru.Table[netip.Addr, Initiator]
 }
 
@@ -50,7 +49,6 @@ func New(cfg Config) *Tracker {
 	return &Tracker{
 		cfg:   cfg,
 		test:  trw.New(cfg.Walk),
-		seed:  maphash.MakeSeed(),
 		inits: lru.New[netip.Addr, Initiator](cfg.MaxInitiators, nil),
 	}
 }
@@ -76,7 +74,7 @@ type Initiator struct {
 	// there is one.
 	Ctx     event.Contact
 	HasCtx  bool
-	seen    contactSet
+	Seen    contactSet
 	Targets []Target // by most recent contact, newest last
 	Ports   []Port
 	Samples []finding.Sample
@@ -88,7 +86,7 @@ type Initiator struct {
 // Target counts the first contacts of one host with one destination.
 type Target struct {
 	Addr      netip.Addr
-	ports     bitmap
+	PortBits  bitmap
 	Failures  uint32
 	Successes uint32
 	LastPort  uint16
@@ -98,13 +96,13 @@ type Target struct {
 
 // Ports returns the distinct ports contacted (estimated, exact for small
 // counts).
-func (t *Target) Ports() int { return t.ports.count() }
+func (t *Target) Ports() int { return t.PortBits.count() }
 
 // Port counts the first contacts of one host with one port across
 // destinations.
 type Port struct {
 	Port      uint16
-	hosts     bitmap
+	HostBits  bitmap
 	Failures  uint32
 	Successes uint32
 	LastHost  netip.Addr
@@ -113,7 +111,7 @@ type Port struct {
 }
 
 // Hosts returns the distinct destinations contacted on the port.
-func (p *Port) Hosts() int { return p.hosts.count() }
+func (p *Port) Hosts() int { return p.HostBits.count() }
 
 // Observation is what Observe learned from one contact.
 type Observation struct {
@@ -145,7 +143,7 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 	obs := Observation{Init: in}
 	ok := !c.Outcome.Failed()
 	h := t.pairHash(c.Responder, c.RPort)
-	if !in.seen.add(h) {
+	if !in.Seen.add(h) {
 		return obs
 	}
 	obs.First = true
@@ -160,11 +158,11 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 		}
 	}
 	obs.Target = in.target(c.Responder, c.Start, t.cfg.MaxTargets)
-	obs.Target.ports.add(uint64(c.RPort) * 0x9E3779B97F4A7C15)
+	obs.Target.PortBits.add(uint64(c.RPort) * 0x9E3779B97F4A7C15)
 	obs.Target.LastPort = c.RPort
 	obs.Target.Last = max(obs.Target.Last, c.End)
 	obs.Port = in.port(c.RPort, c.Start, t.cfg.MaxPorts)
-	obs.Port.hosts.add(t.addrHash(c.Responder))
+	obs.Port.HostBits.add(t.addrHash(c.Responder))
 	obs.Port.LastHost = c.Responder
 	obs.Port.Last = max(obs.Port.Last, c.End)
 	if ok {
@@ -239,46 +237,39 @@ func (in *Initiator) AddSample(c *event.Contact, max int) {
 }
 
 func (t *Tracker) pairHash(a netip.Addr, port uint16) uint64 {
-	var h maphash.Hash
-	h.SetSeed(t.seed)
-	b := a.As16()
-	h.Write(b[:])
-	h.WriteByte(byte(port >> 8))
-	h.WriteByte(byte(port))
-	return h.Sum64()
+	return sketch.Hash(sketch.DefaultSeed, a, uint64(port))
 }
 
 func (t *Tracker) addrHash(a netip.Addr) uint64 {
-	b := a.As16()
-	return maphash.Bytes(t.seed, b[:])
+	return sketch.Hash(sketch.DefaultSeed, a, 1<<32)
 }
 
 // contactSet remembers first contacts: exactly, up to smallSet pairs, then
 // in an 8 KiB bitmap (a false "seen" after thousands of pairs only skips a
 // contact the walk has no need of).
 type contactSet struct {
-	small []uint64
-	big   []uint64 // 1024 words = 65,536 bits, once small overflows
+	Small []uint64
+	Big   []uint64 // 1024 words = 65,536 bits, once Small overflows
 }
 
 const smallSet = 48
 
 func (s *contactSet) add(h uint64) bool {
-	if s.big == nil {
-		for _, x := range s.small {
+	if s.Big == nil {
+		for _, x := range s.Small {
 			if x == h {
 				return false
 			}
 		}
-		if len(s.small) < smallSet {
-			s.small = append(s.small, h)
+		if len(s.Small) < smallSet {
+			s.Small = append(s.Small, h)
 			return true
 		}
-		s.big = make([]uint64, 1024)
-		for _, x := range s.small {
+		s.Big = make([]uint64, 1024)
+		for _, x := range s.Small {
 			s.setBit(x)
 		}
-		s.small = nil
+		s.Small = nil
 	}
 	return s.setBit(h)
 }
@@ -286,10 +277,10 @@ func (s *contactSet) add(h uint64) bool {
 func (s *contactSet) setBit(h uint64) bool {
 	i := h & 0xffff
 	w, b := i>>6, uint64(1)<<(i&63)
-	if s.big[w]&b != 0 {
+	if s.Big[w]&b != 0 {
 		return false
 	}
-	s.big[w] |= b
+	s.Big[w] |= b
 	return true
 }
 
@@ -318,3 +309,9 @@ func (m *bitmap) count() int {
 	zero := float64(1024-set) / 1024
 	return int(-1024*math.Log(zero) + 0.5)
 }
+
+// Snapshot saves the tracked hosts, least recently seen first.
+func (t *Tracker) Snapshot() lru.Snapshot[netip.Addr, Initiator] { return t.inits.Snapshot() }
+
+// Restore loads saved hosts.
+func (t *Tracker) Restore(s lru.Snapshot[netip.Addr, Initiator]) { t.inits.Restore(s) }
