@@ -104,6 +104,10 @@ type Distributed struct {
 	Ports   []uint16
 	Timing  Timing
 	At      time.Duration
+	// Decoy sends every probe from every source, as nmap -D does to hide
+	// the real scanner among decoys; otherwise the sources share the
+	// ports out between them.
+	Decoy bool
 }
 
 // endpoint resolves an attacker or target reference: an estate interface
@@ -131,7 +135,12 @@ func (g *Gen) endpoint(ref string) (netip.Addr, *Interface, error) {
 	return i.Private, i, nil
 }
 
-func resourceOf(i *Interface) string {
+func resourceOf(i *Interface) string { return i.ResourceID() }
+
+// ResourceID returns the ID a finding about the interface names: its
+// instance's, or the interface's own when it belongs to no instance (a NAT
+// gateway, a load balancer).
+func (i *Interface) ResourceID() string {
 	if i.Instance != "" {
 		return i.Instance
 	}
@@ -193,6 +202,7 @@ func (s Scan) plan(g *Gen, start, end int64) ([]Label, error) {
 	t0 := float64(start) + s.At.Seconds()
 	delay := timing.Delay().Seconds()
 	opened := false
+	var trace []Probe
 	for k, p := range ports {
 		t := int64(t0 + float64(k)*delay*(0.5+g.rng.Float64()))
 		if t >= end {
@@ -209,9 +219,9 @@ func (s Scan) plan(g *Gen, start, end int64) ([]Label, error) {
 		if (out == OpenHalf || out == OpenConnect) && p != 80 && p != 443 {
 			opened = true
 		}
-		g.Schedule(c)
+		g.trace(&trace, c)
 	}
-	l := Label{Name: s.Name, Start: time.Unix(int64(t0), 0).UTC(), Probes: len(ports)}
+	l := Label{Name: s.Name, Start: time.Unix(int64(t0), 0).UTC(), Probes: len(ports), Trace: trace}
 	l.End = time.Unix(int64(t0+float64(len(ports))*delay), 0).UTC()
 	switch {
 	case srcIf != nil:
@@ -235,6 +245,7 @@ func (s Sweep) plan(g *Gen, start, end int64) ([]Label, error) {
 	delay := s.Timing.Delay().Seconds()
 	t0 := float64(start) + s.At.Seconds()
 	var last netip.Addr
+	var trace []Probe
 	for k := 0; k < hosts; k++ {
 		var dst netip.Addr
 		var dstIf *Interface
@@ -253,10 +264,10 @@ func (s Sweep) plan(g *Gen, start, end int64) ([]Label, error) {
 		if dstIf == nil && s.Network != "vpc" && g.rng.IntN(20) == 0 {
 			out = OpenHalf // a few internet hosts answer
 		}
-		g.Schedule(Conv{Client: src, Server: dst, CPort: g.ephemeral(), SPort: s.Port, Proto: event.ProtoTCP, Start: t, Outcome: out, Tries: 2})
+		g.trace(&trace, Conv{Client: src, Server: dst, CPort: g.ephemeral(), SPort: s.Port, Proto: event.ProtoTCP, Start: t, Outcome: out, Tries: 2})
 		last = dst
 	}
-	l := Label{Name: s.Name, Start: time.Unix(int64(t0), 0).UTC(), End: time.Unix(int64(t0+float64(hosts)*delay), 0).UTC(), Probes: hosts}
+	l := Label{Name: s.Name, Start: time.Unix(int64(t0), 0).UTC(), End: time.Unix(int64(t0+float64(hosts)*delay), 0).UTC(), Probes: hosts, Trace: trace}
 	if srcIf != nil {
 		l.Type, l.Resource, l.Remote, l.Role = "Impact:EC2/PortSweep", resourceOf(srcIf), last.String(), "ACTOR"
 	}
@@ -277,6 +288,7 @@ func (b BruteForce) plan(g *Gen, start, end int64) ([]Label, error) {
 		interval = 2 * time.Second
 	}
 	t0 := start + int64(b.At.Seconds())
+	var trace []Probe
 	for k := 0; k < b.Attempts; k++ {
 		t := t0 + int64(float64(k)*interval.Seconds())
 		if t >= end {
@@ -286,10 +298,10 @@ func (b BruteForce) plan(g *Gen, start, end int64) ([]Label, error) {
 		if dstIf != nil && !dstIf.Allows(src, b.Port) {
 			out = Rejected
 		}
-		g.Schedule(Conv{Client: src, Server: dst, CPort: g.ephemeral(), SPort: b.Port, Proto: event.ProtoTCP, Start: t,
+		g.trace(&trace, Conv{Client: src, Server: dst, CPort: g.ephemeral(), SPort: b.Port, Proto: event.ProtoTCP, Start: t,
 			Duration: int64(1 + g.rng.IntN(3)), Outcome: out, Up: uint64(1200 + g.rng.IntN(800)), Down: uint64(1500 + g.rng.IntN(900)), Tries: 2})
 	}
-	l := Label{Name: b.Name, Start: time.Unix(t0, 0).UTC(), End: time.Unix(t0+int64(float64(b.Attempts)*interval.Seconds()), 0).UTC(), Probes: b.Attempts}
+	l := Label{Name: b.Name, Start: time.Unix(t0, 0).UTC(), End: time.Unix(t0+int64(float64(b.Attempts)*interval.Seconds()), 0).UTC(), Probes: b.Attempts, Trace: trace}
 	typ := map[uint16]string{22: "UnauthorizedAccess:EC2/SSHBruteForce", 3389: "UnauthorizedAccess:EC2/RDPBruteForce", 5985: "Impact:EC2/WinRMBruteForce", 5986: "Impact:EC2/WinRMBruteForce"}[b.Port]
 	switch {
 	case srcIf != nil:
@@ -317,19 +329,29 @@ func (d Distributed) plan(g *Gen, start, end int64) ([]Label, error) {
 	delay := d.Timing.Delay().Seconds()
 	t0 := float64(start) + d.At.Seconds()
 	opened := false
+	var trace []Probe
 	for k, p := range ports {
-		src := srcs[k%n]
+		from := srcs[k%n : k%n+1]
+		if d.Decoy {
+			from = srcs
+		}
 		t := int64(t0 + float64(k)*delay*(0.5+g.rng.Float64()))
 		if t >= end {
 			break
 		}
-		out := probeOutcome(dstIf, src, p, SYNScan)
-		if out == OpenHalf && p != 80 && p != 443 {
-			opened = true
+		for _, src := range from {
+			out := probeOutcome(dstIf, src, p, SYNScan)
+			if out == OpenHalf && p != 80 && p != 443 {
+				opened = true
+			}
+			g.trace(&trace, Conv{Client: src, Server: dst, CPort: g.ephemeral(), SPort: p, Proto: event.ProtoTCP, Start: t, Outcome: out, Tries: 2})
 		}
-		g.Schedule(Conv{Client: src, Server: dst, CPort: g.ephemeral(), SPort: p, Proto: event.ProtoTCP, Start: t, Outcome: out, Tries: 2})
 	}
-	l := Label{Name: d.Name, Start: time.Unix(int64(t0), 0).UTC(), End: time.Unix(int64(t0+float64(len(ports))*delay), 0).UTC(), Probes: len(ports)}
+	probes := len(ports)
+	if d.Decoy {
+		probes *= n
+	}
+	l := Label{Name: d.Name, Start: time.Unix(int64(t0), 0).UTC(), End: time.Unix(int64(t0+float64(len(ports))*delay), 0).UTC(), Probes: probes, Trace: trace}
 	if dstIf != nil && opened {
 		l.Type, l.Resource, l.Role = "Recon:EC2/PortProbeUnprotectedPort", resourceOf(dstIf), "TARGET"
 	}

@@ -56,6 +56,38 @@ type Label struct {
 	Start    time.Time
 	End      time.Time
 	Probes   int // conversations the attack made
+	// Trace lists every conversation the activity scheduled, in the order
+	// it scheduled them: the ground truth from which an evaluation counts
+	// the probes made before a detection, or the sources that reached an
+	// open port. It is left out of the JSON labels file.
+	Trace []Probe `json:"-"`
+}
+
+// Probe is one conversation of an attack or activity: when it started,
+// who opened it with which port, and how it went.
+type Probe struct {
+	Start   time.Time
+	Src     netip.Addr
+	Dst     netip.Addr
+	Port    uint16
+	Proto   uint8
+	Outcome Outcome
+}
+
+// Opened reports whether the conversation reached a port that answered:
+// a half-open or connect probe of an open port, or a session.
+func (p Probe) Opened() bool {
+	switch p.Outcome {
+	case OpenHalf, OpenConnect, Established, Data:
+		return true
+	}
+	return false
+}
+
+// trace schedules c and notes it in trace.
+func (g *Gen) trace(trace *[]Probe, c Conv) {
+	g.Schedule(c)
+	*trace = append(*trace, Probe{Start: time.Unix(c.Start, 0).UTC(), Src: c.Client, Dst: c.Server, Port: c.SPort, Proto: c.Proto, Outcome: c.Outcome})
 }
 
 // Gen is a generation run in progress.

@@ -14,7 +14,16 @@ import (
 //	scan from=app:1 target=10.0.40.9 ports=1-1024 masscan=true
 //	sweep from=worker:0 port=22 hosts=200 network=vpc timing=T3
 //	bruteforce from=internet target=bastion:0 port=22 attempts=60 interval=3s
-//	distributed target=bastion:0 sources=20 ports=top:100
+//	distributed target=bastion:0 sources=20 ports=top:100 decoy=true
+//
+// and the benign activities, which embed traffic the detectors must stay
+// quiet on (their labels have no finding type):
+//
+//	clients from=internet target=web:0 port=443 count=2000 over=30m
+//	sessions from=internet target=bastion:0 port=22 count=4 interval=15m duration=10m
+//	retry from=app:0 target=db:1 port=6379 tries=200 interval=5s outcome=refused
+//	healthcheck from=lb targets=web port=80 interval=10s down=web:1
+//	fanout from=worker port=443 hosts=3000 fail=0.03 nat=true over=30m
 //
 // Every kind takes name= and at= (a delay after the run starts, such as
 // 10m). Ports are a list (22,80,443), a range (1-1024), or top:N.
@@ -80,12 +89,72 @@ func ParseAttack(spec string) (Attack, error) {
 		d.Ports = ports
 		d.Timing = p.timing("timing")
 		d.At = p.dur("at")
+		d.Decoy = p.bool("decoy")
 		if d.Target == "" {
 			p.fail("distributed needs target=")
 		}
 		a = d
+	case "clients":
+		c := Clients{Name: p.str("name", "clients"), From: p.str("from", "internet"), Target: p.str("target", "")}
+		c.Port = uint16(p.int("port", 443))
+		c.Count = p.int("count", 100)
+		c.Sessions = p.int("sessions", 1)
+		c.At, c.Over = p.dur("at"), p.dur("over")
+		if c.Target == "" {
+			p.fail("clients needs target=")
+		}
+		a = c
+	case "sessions":
+		s := Sessions{Name: p.str("name", "sessions"), From: p.str("from", "internet"), Target: p.str("target", "")}
+		s.Ports, _ = p.ports("ports")
+		if port := p.int("port", 0); port > 0 {
+			s.Ports = append(s.Ports, uint16(port))
+		}
+		s.Count = p.int("count", 1)
+		s.Interval = p.durOr("interval", 10*time.Minute)
+		s.Duration = p.durOr("duration", 10*time.Minute)
+		s.Up, s.Down = uint64(p.int("up", 0)), uint64(p.int("down", 0))
+		s.Outcome = p.outcome("outcome", Data)
+		s.At = p.dur("at")
+		if s.Target == "" {
+			p.fail("sessions needs target=")
+		}
+		if s.Outcome != Data && s.Outcome != Established {
+			p.fail("sessions: outcome must be data or established")
+		}
+		a = s
+	case "retry":
+		r := Retry{Name: p.str("name", "retry"), From: p.str("from", "internet"), Target: p.str("target", "")}
+		r.Port = uint16(p.int("port", 443))
+		r.Tries = p.int("tries", 20)
+		r.Interval = p.durOr("interval", 5*time.Second)
+		r.Outcome = p.outcome("outcome", Data)
+		r.At = p.dur("at")
+		if r.Target == "" {
+			p.fail("retry needs target=")
+		}
+		a = r
+	case "healthcheck":
+		h := HealthCheck{Name: p.str("name", "healthcheck"), From: p.str("from", "lb"), Targets: p.str("targets", "web"), Down: p.str("down", "")}
+		h.Checkers = p.int("checkers", 3)
+		h.Port = uint16(p.int("port", 80))
+		h.Interval = p.durOr("interval", 10*time.Second)
+		h.HTTP = p.bool("http")
+		h.At, h.Over = p.dur("at"), p.dur("over")
+		a = h
+	case "fanout":
+		f := Fanout{Name: p.str("name", "fanout"), From: p.str("from", "")}
+		f.Port = uint16(p.int("port", 443))
+		f.Hosts = p.int("hosts", 1000)
+		f.Fail = p.float("fail", 0.02)
+		f.NAT = p.boolOr("nat", true)
+		f.At, f.Over = p.dur("at"), p.dur("over")
+		if f.From == "" {
+			p.fail("fanout needs from=")
+		}
+		a = f
 	default:
-		return nil, fmt.Errorf("attack %q: unknown kind %q (scan, sweep, bruteforce, distributed)", spec, kind)
+		return nil, fmt.Errorf("attack %q: unknown kind %q (scan, sweep, bruteforce, distributed; benign: clients, sessions, retry, healthcheck, fanout)", spec, kind)
 	}
 	for k := range kv {
 		if !p.used[k] {
@@ -135,16 +204,52 @@ func (p *specParser) int(k string, def int) int {
 	return n
 }
 
-func (p *specParser) bool(k string) bool {
+func (p *specParser) bool(k string) bool { return p.boolOr(k, false) }
+
+func (p *specParser) boolOr(k string, def bool) bool {
 	v, ok := p.get(k)
 	if !ok {
-		return false
+		return def
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
 		p.fail(fmt.Sprintf("%s=%q is not true or false", k, v))
 	}
 	return b
+}
+
+func (p *specParser) float(k string, def float64) float64 {
+	v, ok := p.get(k)
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		p.fail(fmt.Sprintf("%s=%q is not a share from 0 to 1", k, v))
+	}
+	return f
+}
+
+// outcome parses how a benign activity's connections go.
+func (p *specParser) outcome(k string, def Outcome) Outcome {
+	v, ok := p.get(k)
+	if !ok {
+		return def
+	}
+	switch v {
+	case "auto", "data":
+		return Data
+	case "established":
+		return Established
+	case "refused":
+		return Refused
+	case "unanswered":
+		return Unanswered
+	case "rejected":
+		return Rejected
+	}
+	p.fail(fmt.Sprintf("%s=%q: want auto, data, established, refused, unanswered or rejected", k, v))
+	return def
 }
 
 func (p *specParser) dur(k string) time.Duration { return p.durOr(k, 0) }

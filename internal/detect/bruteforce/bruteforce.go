@@ -38,6 +38,8 @@ var Thresholds = detect.Tunables{
 		Doc: "the window over which attempts are counted; an hour catches guessing paced at one attempt every three minutes"},
 	{Name: "max_session_seconds", Unit: "seconds", Default: 60, Min: 1, Max: 3600,
 		Doc: "longest session that counts as one login attempt"},
+	{Name: "min_client_bytes", Unit: "bytes", Default: 1000, Min: 0, Max: 1 << 20,
+		Doc: "fewest bytes the client must send in a session for it to count as an attempt: a login exchanges keys and credentials (an SSH key exchange alone is over a kilobyte), while a port probe or a health check's connect-and-close sends a few hundred bytes of headers"},
 	{Name: "max_session_bytes", Unit: "bytes", Default: 32768, Min: 512, Max: 1 << 30,
 		Doc: "most bytes either side may send in a session that counts as an attempt: a failed login exchanges a few kilobytes, a working session more"},
 	{Name: "min_spray_targets", Unit: "hosts", Default: 3, Min: 2, Max: 1e6,
@@ -78,6 +80,11 @@ type pairKey struct {
 }
 
 type pair struct {
+	// Recent holds the client ports of the latest attempts: a connection
+	// between two interfaces of the estate is recorded at both, and must
+	// count once.
+	Recent   [16]uint16
+	Nrecent  int
 	Attempts uint32
 	Blocked  uint32
 	Since    event.Time // start of the current window
@@ -123,6 +130,7 @@ type Detector struct {
 	window      event.Time
 	maxSecs     event.Time
 	maxBytes    uint64
+	minClient   uint64
 	minTargets  int
 	pairs       *lru.Table[pairKey, pair]
 	sprays      *lru.Table[sprayKey, spray]
@@ -152,6 +160,7 @@ func New(env detect.Env) (*Detector, error) {
 		window:      event.Time(th.Get("window")),
 		maxSecs:     event.Time(th.Get("max_session_seconds")),
 		maxBytes:    uint64(th.Get("max_session_bytes")),
+		minClient:   uint64(th.Get("min_client_bytes")),
 		minTargets:  int(th.Get("min_spray_targets")),
 		pairs:       lru.New[pairKey, pair](pairs, nil),
 		sprays:      lru.New[sprayKey, spray](sprays, nil),
@@ -184,7 +193,7 @@ func (d *Detector) attempt(c *event.Contact) bool {
 	if c.Outcome != event.OutcomeEstablished && c.Outcome != event.OutcomeData {
 		return false
 	}
-	return c.End-c.Start <= d.maxSecs && c.Fwd.Bytes <= d.maxBytes && c.Rev.Bytes <= d.maxBytes
+	return c.End-c.Start <= d.maxSecs && c.Fwd.Bytes >= d.minClient && c.Fwd.Bytes <= d.maxBytes && c.Rev.Bytes <= d.maxBytes
 }
 
 // Observe counts one contact.
@@ -213,8 +222,18 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if !d.attempt(c) {
 		return
 	}
-	p.Attempts++
 	sk := sprayKey{c.Initiator, svc}
+	if slices.Contains(p.Recent[:min(p.Nrecent, len(p.Recent))], c.IPort) {
+		// The same connection, seen at the other end: it counts once,
+		// but that end's instance has a finding of its own.
+		if s := d.sprays.Peek(sk); s != nil && (p.Attempts >= d.minAttempts || s.Attempts >= d.minAttempts && s.Ntargets >= d.minTargets) {
+			d.note(c, svc, p, s)
+		}
+		return
+	}
+	p.Recent[p.Nrecent%len(p.Recent)] = c.IPort
+	p.Nrecent++
+	p.Attempts++
 	s, _ := d.sprays.Put(sk)
 	if s.Since == 0 || c.Start-s.Since > d.window {
 		*s = spray{Since: c.Start}

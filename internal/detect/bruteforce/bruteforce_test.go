@@ -55,6 +55,8 @@ func TestQuiet(t *testing.T) {
 		"too slow for the window":      attempts(t, "198.51.100.7", "10.0.0.5", 22, 30, 400, "in"),
 		"not a login port":             attempts(t, "198.51.100.7", "10.0.0.5", 8080, 50, 3, "in"),
 		"continued parts of a session": continued(t),
+		// A checker that connects and closes sends no credentials.
+		"connect-and-close health checks": attemptsWithBytes(t, 60, 300),
 	}
 	for name, cs := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -87,5 +89,46 @@ func TestSpray(t *testing.T) {
 	fs := detecttest.Run(t, d, cs...)
 	if len(fs) != 1 || fs[0].Service.ResourceRole != "ACTOR" {
 		t.Fatalf("password spraying over 6 hosts: %d findings", len(fs))
+	}
+}
+
+func attemptsWithBytes(t *testing.T, n int, client int) []*event.Contact {
+	var cs []*event.Contact
+	for i := 0; i < n; i++ {
+		cs = append(cs, detecttest.Contact(t, fmt.Sprintf("198.51.100.7:%d > 10.0.0.5:22 tcp established t=%d d=1 fb=%d rb=400 in", 40000+i, 1000+60*i, client)))
+	}
+	return cs
+}
+
+// A connection between two interfaces of the estate is recorded at both
+// ends: the contact stage reports it twice, and it is one attempt.
+func TestBothEndsCountOnce(t *testing.T) {
+	var cs []*event.Contact
+	for i := 0; i < 15; i++ {
+		line := fmt.Sprintf("10.0.1.5:%d > 10.0.2.9:5985 tcp data t=%d d=2 fb=2500 rb=3000", 40000+i, 1000+i*3)
+		cs = append(cs, detecttest.Contact(t, line+" eni=eni-client"), detecttest.Contact(t, line+" in eni=eni-server"))
+	}
+	d, _ := New(detecttest.Env(nil))
+	if fs := detecttest.Run(t, d, cs...); len(fs) != 0 {
+		t.Errorf("15 attempts seen at both ends were counted as 30: %d findings", len(fs))
+	}
+}
+
+// Above the threshold, both ends of an internal brute force get their
+// finding: the attacker's instance as ACTOR, the target as TARGET.
+func TestBothEndsReported(t *testing.T) {
+	var cs []*event.Contact
+	for i := 0; i < 30; i++ {
+		line := fmt.Sprintf("10.0.1.5:%d > 10.0.2.9:5985 tcp data t=%d d=2 fb=2500 rb=3000", 40000+i, 1000+i*3)
+		cs = append(cs, detecttest.Contact(t, line+" eni=eni-client i-0client"), detecttest.Contact(t, line+" in eni=eni-server i-0server"))
+	}
+	d, _ := New(detecttest.Env(nil))
+	fs := detecttest.Run(t, d, cs...)
+	roles := map[string]int64{}
+	for _, f := range fs {
+		roles[f.Service.ResourceRole+" "+f.Resource.InstanceDetails.InstanceID] = f.Service.Count
+	}
+	if roles["ACTOR i-0client"] != 30 || roles["TARGET i-0server"] != 30 {
+		t.Errorf("findings by role: %v, want ACTOR on the client and TARGET on the server, 30 attempts each", roles)
 	}
 }

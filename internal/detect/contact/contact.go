@@ -438,6 +438,12 @@ func judge(proto uint8, fwd, rev *event.Half, bare uint64) event.Outcome {
 		// either side's intent.
 		return event.OutcomeUnknown
 	}
+	if proto == event.ProtoTCP && rev.Records == 0 && fwd.HasFlags && fwd.Flags&event.TCPSyn == 0 {
+		// One side sent segments without a SYN and nothing came back: a
+		// late reset or FIN of a connection that ended, not an attempt
+		// to open one.
+		return event.OutcomeUnknown
+	}
 	if fwd.Rejected && rev.Records == 0 {
 		return event.OutcomeRejected
 	}

@@ -106,6 +106,9 @@ func TestJudge(t *testing.T) {
 		{"a late reply after close is no probe of the ephemeral port", []string{
 			"eni-1 in 203.0.113.80:443 10.0.0.5:51000 tcp REJECT p=1 b=40 t=100",
 		}, event.OutcomeUnknown, "10.0.0.5", false},
+		{"a lone reset with no SYN is no attempt", []string{
+			"eni-1 in 192.168.1.155:51234 10.0.0.5:40000 tcp ACCEPT p=1 b=40 f=4 t=100",
+		}, event.OutcomeUnknown, "192.168.1.155", true},
 		{"IPv6 reset is 60 bytes", []string{
 			"eni-1 in [2001:db8::7]:40000 [2600:1f18::5]:8081 tcp ACCEPT p=1 b=80 t=100",
 			"eni-1 out [2600:1f18::5]:8081 [2001:db8::7]:40000 tcp ACCEPT p=1 b=60 t=100",

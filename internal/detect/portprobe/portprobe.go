@@ -71,16 +71,18 @@ const (
 // hit is one accepted contact of a prober with an open port: kept small,
 // since undecided hosts hold a few each.
 type hit struct {
-	Iface   event.ID
-	T       event.Time
-	Local   netip.Addr
-	Remote  netip.Addr
-	Origin  event.Origin
-	Port    uint16
-	Rport   uint16
-	Outcome event.Outcome
-	Fwd     uint32 // packets sent by the prober
-	Rev     uint32 // packets sent back
+	Iface event.ID
+	// The interface's context, for a finding made from a held hit.
+	Instance, Account, Region, VPC, Subnet event.ID
+	T                                      event.Time
+	Local                                  netip.Addr
+	Remote                                 netip.Addr
+	Origin                                 event.Origin
+	Port                                   uint16
+	Rport                                  uint16
+	Outcome                                event.Outcome
+	Fwd                                    uint32 // packets sent by the prober
+	Rev                                    uint32 // packets sent back
 }
 
 func (h *hit) sample() finding.Sample {
@@ -126,10 +128,13 @@ type portKey struct {
 	Port  uint16
 }
 
+// portSources counts the distinct hosts that probed one open port of an
+// interface, remembering the first few so that their held hits can be
+// reported once the port crosses min_sources_per_port.
 type portSources struct {
-	Hashes [8]uint64
-	N      int
-	Last   event.Time
+	Srcs [8]netip.Addr
+	N    int
+	Last event.Time
 }
 
 // target is an interface that probers reached: what its finding says,
@@ -276,8 +281,8 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 	if s == nil {
 		var match *detect.ThreatMatch
 		if d.env.Intel != nil {
-			if m, ok := d.env.Intel.Threat(r); ok {
-				match = &m
+			if m, ok := d.env.Intel.Threat(r); ok && m.Kind == detect.ThreatCustom {
+				match = &m // Tor relays are not scanners for being relays
 			}
 		}
 		var est uint8
@@ -341,11 +346,19 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 			s.Samples = append(s.Samples, contact.Sample(c))
 		}
 	}
+	if s.Verdict == trw.Scanner && len(s.Pending) > 0 {
+		// Open ports the host reached before it was recognized.
+		for _, p := range s.Pending {
+			d.add(p, s, nil)
+		}
+		s.Pending = s.Pending[:0]
+	}
 	open := c.Outcome == event.OutcomeEstablished || c.Outcome == event.OutcomeData
 	if !open || never[c.RPort] || c.Continued {
 		return
 	}
-	h := hit{Iface: c.Interface, T: c.Start, Local: c.Local, Port: c.RPort, Rport: c.IPort, Remote: r,
+	h := hit{Iface: c.Interface, Instance: c.Instance, Account: c.Account, Region: c.Region, VPC: c.VPC, Subnet: c.Subnet,
+		T: c.Start, Local: c.Local, Port: c.RPort, Rport: c.IPort, Remote: r,
 		Origin: c.Origin, Outcome: c.Outcome, Fwd: sat32(c.Fwd.Packets), Rev: sat32(c.Rev.Packets)}
 	portProbed := false
 	if probeLike {
@@ -353,10 +366,6 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 	}
 	switch {
 	case s.Verdict == trw.Scanner:
-		for _, p := range s.Pending {
-			d.add(p, s, nil)
-		}
-		s.Pending = s.Pending[:0]
 		d.add(h, s, c)
 	case portProbed:
 		d.add(h, s, c)
@@ -377,19 +386,41 @@ func (d *Detector) firstContactOf(s *source, c *event.Contact) bool {
 }
 
 // notePort records a probe-like contact with an open port and reports
-// whether enough distinct hosts have now probed it.
+// whether enough distinct hosts have now probed it. When this host is the
+// one that takes the port over min_sources_per_port, the hits the earlier
+// hosts made on the port, held until then, are reported too.
 func (d *Detector) notePort(c *event.Contact, r netip.Addr) bool {
 	ps, _ := d.ports.Put(portKey{c.Interface, c.RPort})
 	ps.Last = max(ps.Last, c.End)
-	h := d.hash(r, 0)
-	for i := 0; i < min(ps.N, len(ps.Hashes)); i++ {
-		if ps.Hashes[i] == h {
-			return ps.N >= d.minSrc
-		}
+	if slices.Contains(ps.Srcs[:min(ps.N, len(ps.Srcs))], r) {
+		return ps.N >= d.minSrc
 	}
-	ps.Hashes[ps.N%len(ps.Hashes)] = h
+	if ps.N < len(ps.Srcs) {
+		ps.Srcs[ps.N] = r
+	}
 	ps.N++
-	return ps.N >= d.minSrc
+	if ps.N != d.minSrc {
+		return ps.N >= d.minSrc
+	}
+	for _, other := range ps.Srcs[:min(ps.N, len(ps.Srcs))] {
+		if other == r {
+			continue
+		}
+		o := d.sources.Peek(other)
+		if o == nil {
+			continue
+		}
+		kept := o.Pending[:0]
+		for _, p := range o.Pending {
+			if p.Iface == c.Interface && p.Port == c.RPort {
+				d.add(p, o, nil)
+			} else {
+				kept = append(kept, p)
+			}
+		}
+		o.Pending = kept
+	}
+	return true
 }
 
 const (
@@ -411,7 +442,8 @@ func (d *Detector) add(h hit, s *source, c *event.Contact) {
 		if c != nil {
 			t.Ctx = *c
 		} else {
-			t.Ctx = event.Contact{Interface: h.Iface, Local: h.Local, Inbound: true, Initiator: h.Remote, Responder: h.Local}
+			t.Ctx = event.Contact{Interface: h.Iface, Instance: h.Instance, Account: h.Account, Region: h.Region, VPC: h.VPC,
+				Subnet: h.Subnet, Local: h.Local, Inbound: true, Initiator: h.Remote, Responder: h.Local}
 		}
 	}
 	if len(t.Hits) == 0 {
@@ -607,6 +639,13 @@ func (d *Detector) finding(t *target) *finding.Finding {
 	}
 	if len(intel) > 0 {
 		f.Service.Evidence = &finding.Evidence{ThreatIntelligenceDetails: intel}
+		// A prober that a threat list names is one level more severe.
+		switch f.Severity {
+		case finding.SeverityLow:
+			f.Severity = finding.SeverityMedium
+		case finding.SeverityMedium:
+			f.Severity = finding.SeverityHigh
+		}
 	}
 	reasons := make([]string, 0, len(t.Reasons))
 	for r := range t.Reasons {

@@ -148,8 +148,8 @@ func TestManySourcesOnOnePort(t *testing.T) {
 	if len(fs) != 1 {
 		t.Fatalf("got %d findings, want 1", len(fs))
 	}
-	if n := len(fs[0].Service.Action.PortProbeAction.PortProbeDetails); n != 1 {
-		t.Errorf("%d details; only the third probe crossed the threshold", n)
+	if n := len(fs[0].Service.Action.PortProbeAction.PortProbeDetails); n != 3 {
+		t.Errorf("%d details; the hits held before the port crossed the threshold must be reported too", n)
 	}
 	fs = run(t, detect.Env{}, probe("198.51.100.1", 2222, event.OutcomeEstablished, 100), probe("198.51.100.2", 2222, event.OutcomeEstablished, 200))
 	if len(fs) != 0 {
@@ -180,6 +180,17 @@ func TestThresholdOverrides(t *testing.T) {
 	}
 	if _, err := New(detect.Env{Thresholds: map[string]float64{"trw_theta1": 0.9}}); err == nil {
 		t.Error("theta1 above theta0 accepted")
+	}
+}
+
+// Hits held while a host was undecided are reported when a later failed
+// contact decides it, even though that contact reached no open port.
+func TestHeldHitsReportedOnLaterVerdict(t *testing.T) {
+	cs := []*event.Contact{probe("198.51.100.7", 22, event.OutcomeEstablished, 100)}
+	cs = append(cs, rejectedProbes("198.51.100.7", 5)...)
+	fs := run(t, detect.Env{}, cs...)
+	if len(fs) != 1 || fs[0].Service.Action.PortProbeAction.PortProbeDetails[0].LocalPortDetails.Port != 22 {
+		t.Fatalf("%d findings; the open port probed first must be reported once the host is a scanner", len(fs))
 	}
 }
 

@@ -90,7 +90,7 @@ func New(env detect.Env) (*Detector, error) {
 	return &Detector{
 		env: env, th: th,
 		tr: scanner.New(scanner.Config{Walk: p, MaxInitiators: env.Cap(int(th.Get("max_hosts")), 1, 4096),
-			MaxTargets: 32, MaxPorts: 32, TTL: event.Time(th.Get("host_ttl"))}),
+			MaxTargets: 64, MaxPorts: 64, TTL: event.Time(th.Get("host_ttl"))}),
 		minPorts: int(th.Get("min_ports")),
 		minRatio: th.Get("min_failure_ratio"),
 		ttl:      event.Time(th.Get("host_ttl")),
@@ -147,7 +147,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	}
 	in.AddSample(c, maxSamples)
 	t := obs.Target
-	if in.Verdict != trw.Scanner || t.Ports() < d.minPorts || failureRatio(t.Failures, t.Successes) < d.minRatio {
+	if (in.Verdict != trw.Scanner && t.Verdict != trw.Scanner) || t.Ports() < d.minPorts || failureRatio(t.Failures, t.Successes) < d.minRatio {
 		return
 	}
 	k := key{c.Initiator, c.Responder}
@@ -281,6 +281,14 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 		NetworkPath: contact.NetworkPath(c),
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
+	if ev, m := detect.ThreatEvidence(d.env.Intel, k.Scanner, k.Target); ev != nil {
+		// A threat list names the scanner or its target.
+		f.Service.Evidence, exp.ThreatListName = ev, m.ListName
+		if len(m.ThreatNames) > 0 {
+			exp.ThreatName = m.ThreatNames[0]
+		}
+		f.Severity = max(f.Severity, finding.SeverityHigh)
+	}
 	typ, _ := finding.Lookup(finding.TypePortscan)
 	vars := map[string]string{
 		"resource": finding.ResourceLabel(ctx),

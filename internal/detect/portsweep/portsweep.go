@@ -88,7 +88,7 @@ func New(env detect.Env) (*Detector, error) {
 	return &Detector{
 		env: env, th: th,
 		tr: scanner.New(scanner.Config{Walk: p, MaxInitiators: env.Cap(int(th.Get("max_hosts")), 1, 4096),
-			MaxTargets: 32, MaxPorts: 32, TTL: event.Time(th.Get("host_ttl"))}),
+			MaxTargets: 64, MaxPorts: 64, TTL: event.Time(th.Get("host_ttl"))}),
 		minHosts: int(th.Get("min_hosts")),
 		minRatio: th.Get("min_failure_ratio"),
 		dirty:    map[key]*report{},
@@ -136,7 +136,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	}
 	in.AddSample(c, maxSamples)
 	p := obs.Port
-	if in.Verdict != trw.Scanner || p.Hosts() < d.minHosts || failureRatio(p.Failures, p.Successes) < d.minRatio {
+	if (in.Verdict != trw.Scanner && p.Verdict != trw.Scanner) || p.Hosts() < d.minHosts || failureRatio(p.Failures, p.Successes) < d.minRatio {
 		return
 	}
 	k := key{c.Initiator, c.RPort}
@@ -258,6 +258,13 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 		NetworkPath: contact.NetworkPath(c),
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
+	if ev, m := detect.ThreatEvidence(d.env.Intel, k.Scanner, c.Responder); ev != nil {
+		// A threat list names the scanner or the latest host it reached.
+		f.Service.Evidence, exp.ThreatListName = ev, m.ListName
+		if len(m.ThreatNames) > 0 {
+			exp.ThreatName = m.ThreatNames[0]
+		}
+	}
 	typ, _ := finding.Lookup(finding.TypePortSweep)
 	vars := map[string]string{
 		"resource": finding.ResourceLabel(ctx),

@@ -85,7 +85,12 @@ type Initiator struct {
 
 // Target counts the first contacts of one host with one destination.
 type Target struct {
-	Addr      netip.Addr
+	Addr netip.Addr
+	// Walk and Verdict are the Threshold Random Walk over this target's
+	// first contacts alone: a busy host's successes elsewhere must not
+	// dilute a slow scan of one target.
+	Walk      trw.State
+	Verdict   trw.Verdict
 	PortBits  bitmap
 	Failures  uint32
 	Successes uint32
@@ -101,7 +106,10 @@ func (t *Target) Ports() int { return t.PortBits.count() }
 // Port counts the first contacts of one host with one port across
 // destinations.
 type Port struct {
-	Port      uint16
+	Port uint16
+	// Walk and Verdict are the walk over this port's first contacts alone.
+	Walk      trw.State
+	Verdict   trw.Verdict
 	HostBits  bitmap
 	Failures  uint32
 	Successes uint32
@@ -171,6 +179,12 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 	} else {
 		obs.Target.Failures++
 		obs.Port.Failures++
+	}
+	if obs.Target.Verdict != trw.Scanner && t.test.Observe(&obs.Target.Walk, ok) == trw.Scanner {
+		obs.Target.Verdict = trw.Scanner
+	}
+	if obs.Port.Verdict != trw.Scanner && t.test.Observe(&obs.Port.Walk, ok) == trw.Scanner {
+		obs.Port.Verdict = trw.Scanner
 	}
 	return obs
 }
