@@ -8,14 +8,19 @@ TOOLS     := $(GO) tool -modfile=tools/go.mod
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build test fmt-check vet lint race bench fuzz examples clean
+.PHONY: all build deps test fmt-check vet lint race bench fuzz examples clean
 
 all: build
 
 build:
 	$(GO) build -o bin/picket ./cmd/picket
 
-test: fmt-check vet lint race
+test: deps fmt-check vet lint race
+
+# What the tests need beyond Go: the AWS CLI for internal/api's CLI test
+# (installed only when missing).
+deps:
+	bash scripts/install-test-deps
 
 fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './tools/*')); \
@@ -40,6 +45,9 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/decode/vpcflow
 	$(GO) test -run '^$$' -fuzz FuzzParquet -fuzztime 30s ./internal/decode/vpcflow
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/decode/cloudtrail
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/decode/cloudtrail
+	$(GO) test -run '^$$' -fuzz FuzzJSONString -fuzztime 30s ./internal/event
 
 # Regenerate the bundled example data.
 examples:

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"picket/internal/detect"
 	"picket/internal/event"
 	"picket/internal/export"
+	"picket/internal/intel"
 )
 
 func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -36,8 +38,15 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(thresholds, "set", "override a detector threshold, as DETECTOR.THRESHOLD=VALUE (repeatable; see 'picket detectors')")
 	var disabled listFlag
 	fs.Var(&disabled, "disable", "detector IDs not to run (repeatable or comma-separated)")
+	allow := allowFlags{}
+	fs.Var(allow, "allow", "set a detector allowlist, as DETECTOR.LIST=NAME[,NAME...] (repeatable; see 'picket detectors')")
+	var lists []intel.Spec
+	addListFlags(fs, &lists)
+	geoCity := fs.String("geoip-city", "", "MaxMind-format city or country database (.mmdb, e.g. GeoLite2-City) that locates API callers")
+	geoASN := fs.String("geoip-asn", "", "MaxMind-format ASN or ISP database (.mmdb, e.g. GeoLite2-ASN) that names API callers' networks")
+	awsRanges := fs.String("aws-ip-ranges", "", "AWS's ip-ranges.json, to tell whether an address is inside AWS")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nand prints GuardDuty findings.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nand CloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\nformats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	paths, err := parse(fs, args)
@@ -57,7 +66,8 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	opt := app.AnalyzeOptions{
 		Paths: paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
-		Thresholds: thresholds, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys, MemoryBudget: int64(budget),
+		Thresholds: thresholds, Allowlists: allow, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys, MemoryBudget: int64(budget), Lists: lists,
+		GeoIPCity: *geoCity, GeoIPASN: *geoASN, AWSIPRanges: *awsRanges,
 		Engine: detect.Config{Lateness: event.Time(lateness.Seconds()), Tick: detect.DefaultConfig.Tick},
 		Log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	}
@@ -96,6 +106,19 @@ func writeSummary(w io.Writer, s *app.Summary) {
 		fmt.Fprintf(w, " (%.0f records/s)", float64(s.Records)/secs)
 	}
 	fmt.Fprintln(w)
+	if len(s.ByKind) > 1 || s.ByKind["api-call"] > 0 {
+		kinds := make([]string, 0, len(s.ByKind))
+		for k := range s.ByKind {
+			kinds = append(kinds, k)
+		}
+		slices.Sort(kinds)
+		parts := []string{}
+		for _, k := range kinds {
+			parts = append(parts, fmt.Sprintf("%s %d", k, s.ByKind[k]))
+		}
+		fmt.Fprintf(w, "  records by kind: %s\n", strings.Join(parts, ", "))
+	}
+	writeIntelSummary(w, s.Intel)
 	if s.NoData+s.SkipData > 0 {
 		fmt.Fprintf(w, "  no traffic: %d NODATA, %d SKIPDATA records\n", s.NoData, s.SkipData)
 	}

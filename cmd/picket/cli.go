@@ -16,6 +16,9 @@ Usage:
   picket analyze [flags] PATH...   read flow logs from files, directories or - (stdin) and print findings
   picket generate [flags]          write synthetic flow logs with embedded attacks
   picket detectors                 list the detectors, their finding types and thresholds
+  picket intel check LIST...       validate threat, trusted and Tor lists: format, entries, bad lines
+  picket serve [flags]             run the service: ingest logs, keep findings, serve the GuardDuty API
+  picket credentials [flags]       print an AWS CLI profile for the service's API key
   picket version                   print the version
 
 Run 'picket COMMAND -h' for a command's flags.
@@ -39,6 +42,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdGenerate(rest, stdout, stderr)
 	case "detectors":
 		return cmdDetectors(rest, stdout, stderr)
+	case "intel":
+		return cmdIntel(rest, stdout, stderr)
+	case "serve":
+		return cmdServe(rest, stderr)
+	case "credentials":
+		return cmdCredentials(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "picket", version)
 		return 0
@@ -98,6 +107,29 @@ func (t thresholdFlags) Set(s string) error {
 		t[det] = map[string]float64{}
 	}
 	t[det][name] = f
+	return nil
+}
+
+// allowFlags collects repeated --allow detector.list=a,b flags; the
+// names of one list add up.
+type allowFlags map[string]map[string][]string
+
+func (a allowFlags) String() string { return "" }
+
+func (a allowFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	det, name, ok2 := strings.Cut(k, ".")
+	if !ok || !ok2 || det == "" || name == "" {
+		return fmt.Errorf("want DETECTOR.LIST=NAME[,NAME...], got %q", s)
+	}
+	if a[det] == nil {
+		a[det] = map[string][]string{}
+	}
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			a[det][name] = append(a[det][name], n)
+		}
+	}
 	return nil
 }
 

@@ -40,6 +40,9 @@ func cmdDetectors(args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "  %s.%s = %g %s%s\n      %s\n", d.ID, t.Name, t.Value, t.Unit, mark, t.Doc)
 		}
+		for _, l := range d.Allowlists {
+			fmt.Fprintf(stdout, "  %s.%s = [%s] (allowlist; --allow %s.%s=NAME,...)\n      %s\n", d.ID, l.Name, strings.Join(l.Value, ", "), d.ID, l.Name, l.Doc)
+		}
 	}
 	return 0
 }

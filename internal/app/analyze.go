@@ -22,6 +22,7 @@ import (
 	"picket/internal/enrich"
 	"picket/internal/event"
 	"picket/internal/finding"
+	"picket/internal/intel"
 	"picket/internal/source"
 )
 
@@ -39,6 +40,8 @@ type AnalyzeOptions struct {
 	Region  string
 	// Thresholds overrides detector thresholds, by detector then name.
 	Thresholds map[string]map[string]float64
+	// Allowlists overrides detector allowlists, by detector then name.
+	Allowlists map[string]map[string][]string
 	// Disabled lists detectors not to run.
 	Disabled []string
 	// Engine tunes the watermark.
@@ -51,6 +54,17 @@ type AnalyzeOptions struct {
 	MemoryBudget int64
 	// Intel is the threat intelligence the detectors consult, or nil.
 	Intel detect.Intel
+	// Lists are threat, trusted and Tor lists to load into Intel when it
+	// is nil; a list that cannot be used at all fails the analysis.
+	Lists []intel.Spec
+	// GeoIPCity and GeoIPASN are MaxMind-format databases (.mmdb: a City
+	// or Country one, an ASN or ISP one) that locate API callers;
+	// AWSIPRanges is AWS's ip-ranges.json, which tells whether a caller is
+	// inside AWS. All optional; one that cannot be loaded fails the
+	// analysis at start.
+	GeoIPCity   string
+	GeoIPASN    string
+	AWSIPRanges string
 	// Strict makes the first bad record fatal.
 	Strict bool
 	// MaxOpen bounds the inputs read at once when merging by event time.
@@ -68,6 +82,7 @@ type Summary struct {
 	InputErrors []string          // inputs that could not be read, or not to the end
 	Bytes       int64             // input bytes consumed (compressed size for gzip)
 	Records     uint64            // records decoded
+	ByKind      map[string]uint64 // records decoded by kind ("flow", "api-call")
 	NoData      uint64            // NODATA records (no traffic in the window)
 	SkipData    uint64            // SKIPDATA records (AWS skipped records)
 	Skipped     map[string]uint64 // bad records by reason
@@ -77,6 +92,7 @@ type Summary struct {
 	Directions  enrich.DirectionStats
 	State       map[string][]detect.StateStats
 	Findings    int
+	Intel       []intel.Report // the threat, trusted and Tor lists loaded
 	BySeverity  map[string]int
 	Elapsed     time.Duration
 }
@@ -127,8 +143,20 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 	if account == "" {
 		account = DefaultAccount
 	}
+	ipinfo, closeIPInfo, err := openIPInfo(opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer closeIPInfo()
+	lists, err := loadAnalyzeIntel(ctx, &opt)
+	if err != nil {
+		return nil, nil, err
+	}
 	env := detect.Env{DetectorID: finding.DetectorID, MaxKeys: opt.MaxKeys, Intel: opt.Intel}
-	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: opt.Thresholds, Disabled: opt.Disabled, Budget: opt.MemoryBudget})
+	if ipinfo.Enabled() {
+		env.IPInfo = ipinfo.Lookup // the engine runs on this goroutine
+	}
+	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: opt.Thresholds, Allowlists: opt.Allowlists, Disabled: opt.Disabled, Budget: opt.MemoryBudget})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,7 +166,8 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 		return nil, nil, err
 	}
 
-	sum := &Summary{Skipped: map[string]uint64{}, Formats: map[string]int{}, BySeverity: map[string]int{}}
+	sum := &Summary{Skipped: map[string]uint64{}, Formats: map[string]int{}, BySeverity: map[string]int{}, ByKind: map[string]uint64{}}
+	sum.Intel = lists
 	inputs, errs := source.Expand(opt.Paths)
 	for _, e := range errs {
 		sum.InputErrors = append(sum.InputErrors, e.Error())
@@ -156,7 +185,7 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 	p := &pipeline{
 		opt: opt, sum: sum, eng: eng, flowFormat: flowFormat,
 		account: event.Intern(account), region: event.Intern(region),
-		dirs: enrich.NewDirections(100_000), total: total,
+		dirs: enrich.NewDirections(100_000), total: total, ipinfo: ipinfo,
 	}
 	// Inputs are merged by event time in groups of MaxOpen, in path
 	// order: in the S3 layout each group covers a stretch of time, and
@@ -200,6 +229,8 @@ type pipeline struct {
 	account    event.ID
 	region     event.ID
 	dirs       *enrich.Directions
+	ipinfo     *enrich.IPInfos
+	trails     []*trailReader // CloudTrail readers to reuse
 	total      int64
 	done       int64
 	lastReport time.Time
@@ -325,12 +356,14 @@ func (p *pipeline) open(in source.Input, idx int) (*cursor, error) {
 			return nil, err
 		}
 		c.reader = r
+	case decode.CloudTrail:
+		c.reader = p.openTrail(st, in.Name)
 	default:
 		st.Close()
 		if len(st.Head(1)) == 0 {
 			return nil, errEmpty
 		}
-		return nil, fmt.Errorf("unrecognized format (%s): not VPC flow logs", format)
+		return nil, fmt.Errorf("unrecognized format (%s): not VPC flow logs or CloudTrail", format)
 	}
 	p.sum.Inputs++
 	return c, nil
@@ -346,6 +379,10 @@ func (p *pipeline) advance(c *cursor) (bool, error) {
 		rec, err := c.reader.Next()
 		if err == nil {
 			p.sum.Records++
+			p.sum.ByKind[rec.Kind().String()]++
+			if a, ok := rec.(*event.APICall); ok {
+				p.apiCall(c, a)
+			}
 			if f, ok := rec.(*event.Flow); ok {
 				switch f.Status {
 				case event.StatusNoData:
@@ -394,6 +431,7 @@ func (p *pipeline) closeCursor(c *cursor) {
 		p.sum.Bytes += c.stream.Consumed()
 		c.stream.Close()
 		c.stream = nil
+		p.releaseTrail(c.reader)
 	}
 }
 

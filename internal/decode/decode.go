@@ -54,12 +54,22 @@ func Detect(head []byte) Format {
 	}
 	if b[0] == '{' || b[0] == '[' {
 		switch {
-		case bytes.Contains(b, []byte(`"eventVersion"`)), bytes.Contains(b, []byte(`"Records"`)) && bytes.Contains(b, []byte(`"eventName"`)):
+		case bytes.Contains(b, []byte(`"eventVersion"`)), bytes.Contains(b, []byte(`"Records"`)) && bytes.Contains(b, []byte(`"eventName"`)),
+			// Events as JSON strings: CloudWatch Logs subscription
+			// payloads, lookup-events output.
+			bytes.Contains(b, []byte(`\"eventVersion\"`)),
+			// A digest file, which the CloudTrail decoder skips.
+			bytes.Contains(b, []byte(`"digestStartTime"`)):
 			return CloudTrail
 		case bytes.Contains(b, []byte(`"query_name"`)):
 			return Resolver
 		}
 		return Unknown
+	}
+	// A CloudWatch Logs export of CloudTrail: a timestamp, a space, the
+	// event.
+	if i := bytes.Index(b, []byte(" {")); i > 0 && i <= 40 && b[0] >= '0' && b[0] <= '9' && bytes.Contains(b, []byte(`"eventVersion"`)) {
+		return CloudTrail
 	}
 	line := b
 	if i := bytes.IndexByte(line, '\n'); i >= 0 {

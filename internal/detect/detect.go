@@ -63,6 +63,64 @@ type Definition struct {
 	// Thresholds are the detector's tunable settings with their current
 	// values.
 	Thresholds []Threshold
+	// Allowlists are the detector's configurable lists of names (such as
+	// the principals allowed to run security scanners), with their
+	// current values.
+	Allowlists []Allowlist
+}
+
+// Allowlist is one configurable list of names that a detector exempts or
+// treats specially: principal ARNs, account IDs, user-agent markers.
+type Allowlist struct {
+	Name    string   // config key, lower_snake_case
+	Doc     string   // what the names are and how they match
+	Default []string // value when not configured
+	Value   []string // value in effect
+}
+
+// Allowlists is a detector's list of allowlists.
+type Allowlists []Allowlist
+
+// Apply returns a copy of l with Value set to Default and then to the
+// overrides, keyed by list name (an override replaces the default). It
+// reports every unknown name at once.
+func (l Allowlists) Apply(detector string, overrides map[string][]string) (Allowlists, error) {
+	out := slices.Clone(l)
+	byName := make(map[string]int, len(out))
+	for i := range out {
+		out[i].Value = slices.Clone(out[i].Default)
+		byName[out[i].Name] = i
+	}
+	names := make([]string, 0, len(overrides))
+	for n := range overrides {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var errs []error
+	for _, n := range names {
+		i, ok := byName[n]
+		if !ok {
+			known := make([]string, len(l))
+			for j, a := range l {
+				known[j] = a.Name
+			}
+			errs = append(errs, fmt.Errorf("detector %s: unknown allowlist %q (known: %s)", detector, n, strings.Join(known, ", ")))
+			continue
+		}
+		out[i].Value = slices.Clone(overrides[n])
+	}
+	return out, errors.Join(errs...)
+}
+
+// Get returns the value of the named list. It panics if there is no such
+// list: detectors ask only for names they declared.
+func (l Allowlists) Get(name string) []string {
+	for _, a := range l {
+		if a.Name == name {
+			return a.Value
+		}
+	}
+	panic("detect: no allowlist " + name)
 }
 
 // Threshold is one tunable setting of a detector.

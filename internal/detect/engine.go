@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/gob"
 	"fmt"
+	"net/netip"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -17,6 +18,9 @@ type Env struct {
 	DetectorID func(account, region string) string
 	// Thresholds overrides the detector's threshold defaults, by name.
 	Thresholds map[string]float64
+	// Allowlists overrides the detector's allowlists, by name (see
+	// Definition.Allowlists).
+	Allowlists map[string][]string
 	// MaxKeys bounds each keyed table of the detector. Zero means the
 	// detector's own default.
 	MaxKeys int
@@ -27,7 +31,17 @@ type Env struct {
 	// Intel answers threat-intelligence questions about addresses; nil
 	// when no lists are loaded.
 	Intel Intel
+	// IPInfo, when not nil, says what the user's geolocation, AS and AWS
+	// range databases know of an address (the zero IPInfo when nothing).
+	// API calls arrive with it already attached (APICall.SourceInfo);
+	// detectors of other records may call it when they build a finding,
+	// never per record, to fill a remoteIpDetails with
+	// finding.RemoteIPWith. It runs on the engine's goroutine.
+	IPInfo IPInfoFunc
 }
+
+// IPInfoFunc looks up what enrichment knows of an address.
+type IPInfoFunc func(netip.Addr) event.IPInfo
 
 // Keys returns MaxKeys, or def when MaxKeys is zero.
 func (e Env) Keys(def int) int {

@@ -210,7 +210,10 @@ type APICall struct {
 	// SourceIP is then the zero Addr and SourceService holds the name.
 	SourceIP      netip.Addr
 	SourceService ID
-	UserAgent     ID // userAgent, as recorded (console, SDK, CLI, tool)
+	// SourceInfo is what enrichment knows about SourceIP: country, city,
+	// AS and whether it is an AWS address. Decoders leave it zero.
+	SourceInfo IPInfo
+	UserAgent  ID // userAgent, as recorded (console, SDK, CLI, tool)
 
 	ErrorCode    ID // errorCode: "AccessDenied", "Client.UnauthorizedOperation", ...
 	ErrorMessage ID // errorMessage

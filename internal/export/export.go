@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -123,6 +124,17 @@ func WriteTable(w io.Writer, findings []*finding.Finding) error {
 		for _, p := range e.NetworkPath {
 			fmt.Fprintf(bw, "    path: %s\n", p)
 		}
+		for _, u := range e.Unusual {
+			fmt.Fprintf(bw, "    unusual: %s\n", u)
+		}
+		for _, l := range []struct {
+			name string
+			c    []finding.Count
+		}{{"apis", e.APICalls}, {"errors", e.ErrorCodes}, {"regions", e.Regions}, {"user agents", e.UserAgents}, {"sources", e.Sources}} {
+			if len(l.c) > 0 {
+				fmt.Fprintf(bw, "    %s: %s\n", l.name, countList(l.c, 8))
+			}
+		}
 		if f.Service.Evidence != nil {
 			for _, t := range f.Service.Evidence.ThreatIntelligenceDetails {
 				fmt.Fprintf(bw, "    threat list: %s %s\n", t.ThreatListName, strings.Join(t.ThreatNames, ", "))
@@ -133,6 +145,20 @@ func WriteTable(w io.Writer, findings []*finding.Finding) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// countList renders the first n names with their counts: "ListBuckets
+// x12, GetObject x3 (+4 more)".
+func countList(c []finding.Count, n int) string {
+	parts := make([]string, 0, min(n, len(c)))
+	for _, x := range c[:min(n, len(c))] {
+		parts = append(parts, x.Name+" x"+strconv.FormatInt(x.Count, 10))
+	}
+	s := strings.Join(parts, ", ")
+	if len(c) > n {
+		s += " (+" + strconv.Itoa(len(c)-n) + " more)"
+	}
+	return s
 }
 
 func writeDetails(w io.Writer, f *finding.Finding) {

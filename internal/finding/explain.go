@@ -29,6 +29,30 @@ type Explanation struct {
 	ThreatName     string `json:"threatName,omitempty"`
 	// Sample marks a finding made by CreateSampleFindings.
 	Sample bool `json:"sample,omitempty"`
+
+	// Kind names the pattern a finding is, when one finding type covers
+	// several (an enumeration burst, a storm of denied calls, role
+	// enumeration).
+	Kind string `json:"kind,omitempty"`
+	// Unusual lists the factors in which behaviour departed from the
+	// principal's profile (anomaly findings).
+	Unusual []string `json:"unusual,omitempty"`
+	// APICalls, ErrorCodes, Regions, UserAgents and Sources are the
+	// evidence of API-call findings: the APIs called
+	// ("ec2:DescribeInstances"), the error codes returned, the regions,
+	// the user agents and the source addresses or services, each with
+	// how often, most frequent first (bounded; Counts has the totals).
+	APICalls   []Count `json:"apiCalls,omitempty"`
+	ErrorCodes []Count `json:"errorCodes,omitempty"`
+	Regions    []Count `json:"regions,omitempty"`
+	UserAgents []Count `json:"userAgents,omitempty"`
+	Sources    []Count `json:"sources,omitempty"`
+}
+
+// Count is a name and how often it was seen.
+type Count struct {
+	Name  string `json:"name"`
+	Count int64  `json:"count"`
 }
 
 // Threshold is one test: the configured limit, the observed value and

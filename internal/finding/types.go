@@ -93,6 +93,13 @@ const (
 	TypeDefenseEvasionAnomalous   = "DefenseEvasion:IAMUser/AnomalousBehavior"
 	TypeCredentialExfilOutsideAWS = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
 	TypeCredentialExfilInsideAWS  = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+	// TypePenTestSecurityTool is picket's own, in GuardDuty's naming
+	// scheme: API calls whose user agent is a security or attack tool
+	// (docs/detectors/pentest.md says why a PenTest:IAMUser type).
+	TypePenTestSecurityTool          = "PenTest:IAMUser/SecurityTool"
+	TypeShortTermRootCredentialUsage = "Policy:IAMUser/ShortTermRootCredentialUsage"
+	TypeBedrockLoggingDisabled       = "DefenseEvasion:IAMUser/BedrockLoggingDisabled"
+	TypeResourceCredentialExfil      = "UnauthorizedAccess:IAMUser/ResourceCredentialExfiltration.OutsideAWS"
 )
 
 var catalog = []Type{
@@ -241,6 +248,12 @@ var catalog = []Type{
 		Description: "{principal} called {api} from a computer running Pentoo Linux, a penetration-testing distribution (user agent {useragent}).",
 	},
 	{
+		Name: TypePenTestSecurityTool, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "API {api} was called by the security tool {tool}.",
+		Description: "{principal} called {api} with the user agent of {tool}, a security or attack tool ({detail}).",
+	},
+	{
 		Name: TypeCloudTrailLoggingDisabled, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
 		Feature: FeatureCloudTrail, Severity: SeverityLow,
 		Title:       "CloudTrail logging was disabled by {principal}.",
@@ -257,6 +270,24 @@ var catalog = []Type{
 		Feature: FeatureCloudTrail, Severity: SeverityLow,
 		Title:       "API {api} was invoked using root credentials.",
 		Description: "The root user of account {account} called {api} from {remote}; root credentials should not be used for everyday work.",
+	},
+	{
+		Name: TypeShortTermRootCredentialUsage, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityLow,
+		Title:       "API {api} was invoked using short-term root credentials.",
+		Description: "A short-term root session of account {account} (sts:AssumeRoot) called {api} from {remote}.",
+	},
+	{
+		Name: TypeBedrockLoggingDisabled, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "Amazon Bedrock model invocation logging was disabled by {principal}.",
+		Description: "{principal} called {api}, which turns off the logging of Amazon Bedrock model invocations ({detail}).",
+	},
+	{
+		Name: TypeResourceCredentialExfil, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityHigh,
+		Title:       "Credentials that AWS issued to {issuer} were used from outside AWS.",
+		Description: "Temporary credentials of {principal}, which AWS issued to {issuer}, called {api} from {remote}, an address outside AWS.",
 	},
 	{
 		Name: TypeCredentialExfilOutsideAWS, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,

@@ -1,9 +1,11 @@
 // Package source owns where bytes come from: files, directories walked in
 // a stable order, the S3 delivery layout (AWSLogs/<account>/<service>/
 // <region>/YYYY/MM/DD/...) whose path names the account, region and time
-// of each object, standard input, and transparent gzip decompression.
-// Later sources (S3 prefixes, HTTP push, watched directories with
-// checkpoints) live here too.
+// of each object, standard input, and transparent gzip decompression; and
+// for picket serve, the sources that hand inputs to its ingest loop as
+// Tasks, each with a checkpoint to resume exactly where it stopped:
+// watched directories (Watcher), S3 prefixes (S3Poller) and the Amazon
+// Data Firehose HTTP endpoint (Firehose).
 //
 // A source knows nothing of record formats beyond sniffing compression; it
 // hands streams to the decoders.
@@ -122,18 +124,26 @@ const headSize = 64 << 10
 // (detected by its magic number, not the file name). stdin is read from
 // in, so that tests can supply it.
 func (in Input) Open(stdin io.Reader) (*Stream, error) {
-	var raw io.Reader
-	s := &Stream{}
 	if in.Path == "" {
-		raw = stdin
-	} else {
-		f, err := os.Open(in.Path)
-		if err != nil {
-			return nil, fmt.Errorf("opening %q: %w", in.Name, err)
-		}
-		s.file = f
-		s.closer = append(s.closer, f)
-		raw = f
+		return newStream(in.Name, stdin, nil, nil)
+	}
+	f, err := os.Open(in.Path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %q: %w", in.Name, err)
+	}
+	return newStream(in.Name, f, f, f)
+}
+
+// NewStream wraps r (an S3 object body, an HTTP payload) as a Stream,
+// decompressing gzip transparently; closing the stream closes r.
+func NewStream(name string, r io.ReadCloser) (*Stream, error) {
+	return newStream(name, r, nil, r)
+}
+
+func newStream(name string, raw io.Reader, file *os.File, closer io.Closer) (*Stream, error) {
+	s := &Stream{file: file}
+	if closer != nil {
+		s.closer = append(s.closer, closer)
 	}
 	s.raw = &counter{r: raw}
 	br := bufio.NewReaderSize(s.raw, headSize)
@@ -142,7 +152,7 @@ func (in Input) Open(stdin io.Reader) (*Stream, error) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("opening %q: gzip: %w", in.Name, err)
+			return nil, fmt.Errorf("opening %q: gzip: %w", name, err)
 		}
 		s.Compressed = true
 		s.closer = append(s.closer, zr)
@@ -150,6 +160,36 @@ func (in Input) Open(stdin io.Reader) (*Stream, error) {
 	}
 	s.r = br
 	return s, nil
+}
+
+// Skip moves the stream n decompressed bytes past its start, to resume
+// reading where an earlier reader stopped: an uncompressed file seeks,
+// anything else is read and discarded. Head is undefined afterwards. It
+// returns io.ErrUnexpectedEOF if the stream is shorter than n.
+func (s *Stream) Skip(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if s.file != nil && !s.Compressed {
+		st, err := s.file.Stat()
+		if err != nil {
+			return err
+		}
+		if st.Size() < n {
+			return io.ErrUnexpectedEOF
+		}
+		if _, err := s.file.Seek(n, io.SeekStart); err != nil {
+			return err
+		}
+		s.raw.n = n
+		s.r.Reset(s.raw)
+		return nil
+	}
+	m, err := io.CopyN(io.Discard, s.r, n)
+	if m < n && (err == nil || errors.Is(err, io.EOF)) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // Head returns up to n of the stream's first bytes without consuming them

@@ -88,7 +88,7 @@ func validPath(p string) bool {
 			return false
 		}
 		for _, r := range part {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' && r != '-' {
 				return false
 			}
 		}
@@ -301,9 +301,11 @@ func flatten(prefix string, v any, out map[string][]string) {
 	}
 }
 
-// Sort orders findings by one attribute.
+// Sort orders findings by one attribute. Stores break ties by finding ID
+// in the same direction, so that every order is total and pages are
+// stable; "" orders by finding ID alone.
 type Sort struct {
-	Attribute string // a finding field path; "" means the store's default order
+	Attribute string // a finding field path; "" means by finding ID
 	Desc      bool
 }
 

@@ -115,7 +115,7 @@ const (
 )
 
 // StatsQuery asks for finding statistics: counts by severity when GroupBy
-// is empty, else groups ordered by their count.
+// is empty, else groups ordered by their count (ties by key, ascending).
 type StatsQuery struct {
 	Criteria Criteria
 	GroupBy  GroupBy
@@ -123,14 +123,17 @@ type StatsQuery struct {
 	Limit    int
 }
 
-// Group is one group of finding statistics.
+// Group is one group of finding statistics. The date of a finding is
+// the UTC day of its updatedAt; its resource ID is the instance, else the
+// access key, else the ECS cluster (ARN, then name), else the container
+// ID, else "".
 type Group struct {
-	Key             string // account, date (YYYY-MM-DD), type, resource ID or severity
-	ResourceType    string // for GroupResource
-	AccountID       string // for GroupResource
-	Severity        float64
+	Key             string  // account, date (YYYY-MM-DD), type, resource ID or severity as text ("8.0")
+	ResourceType    string  // for GroupResource
+	AccountID       string  // for GroupResource
+	Severity        float64 // the highest in the group
 	Total           int
-	LastGeneratedAt time.Time
+	LastGeneratedAt time.Time // the latest updatedAt in the group
 }
 
 // Stats is the answer to a StatsQuery.

@@ -11,9 +11,18 @@ import (
 	"picket/internal/detect"
 	"picket/internal/detect/bruteforce"
 	"picket/internal/detect/contact"
+	"picket/internal/detect/credexfil"
+	"picket/internal/detect/enumeration"
+	"picket/internal/detect/iamanomaly"
+	"picket/internal/detect/ipcaller"
+	"picket/internal/detect/pentest"
 	"picket/internal/detect/portprobe"
 	"picket/internal/detect/portscan"
 	"picket/internal/detect/portsweep"
+	"picket/internal/detect/rootusage"
+	"picket/internal/detect/tamper"
+	"picket/internal/detect/threatlist"
+	"picket/internal/detect/tor"
 )
 
 // Builder makes one detector.
@@ -28,6 +37,24 @@ var Builders = []Builder{
 	{portscan.ID, func(e detect.Env) (detect.Detector, error) { return portscan.New(e) }},
 	{portsweep.ID, func(e detect.Env) (detect.Detector, error) { return portsweep.New(e) }},
 	{bruteforce.ID, func(e detect.Env) (detect.Detector, error) { return bruteforce.New(e) }},
+	{threatlist.ID, func(e detect.Env) (detect.Detector, error) { return threatlist.New(e) }},
+	{tor.ID, func(e detect.Env) (detect.Detector, error) { return tor.New(e) }},
+	{iamanomaly.ID, func(e detect.Env) (detect.Detector, error) { return iamanomaly.New(e) }},
+	{enumeration.ID, func(e detect.Env) (detect.Detector, error) { return enumeration.New(e) }},
+	{ipcaller.ID, func(e detect.Env) (detect.Detector, error) { return ipcaller.New(e) }},
+	{pentest.ID, func(e detect.Env) (detect.Detector, error) { return pentest.New(e) }},
+	{tamper.ID, func(e detect.Env) (detect.Detector, error) { return tamper.New(e) }},
+	{rootusage.ID, func(e detect.Env) (detect.Detector, error) { return rootusage.New(e) }},
+	{credexfil.ID, func(e detect.Env) (detect.Detector, error) { return credexfil.New(e) }},
+}
+
+// apiCallDetectors are the detectors of CloudTrail API calls. They share
+// an eighth of a memory budget: API calls name thousands of principals
+// where flows name millions of addresses, and a flood of flows must not
+// take their room, nor they the network detectors'.
+var apiCallDetectors = map[string]bool{
+	iamanomaly.ID: true, enumeration.ID: true, ipcaller.ID: true, pentest.ID: true,
+	tamper.ID: true, rootusage.ID: true, credexfil.ID: true,
 }
 
 // Options configures the built-in set.
@@ -35,13 +62,16 @@ type Options struct {
 	Env detect.Env
 	// Thresholds overrides thresholds, by detector ID then threshold name.
 	Thresholds map[string]map[string]float64
+	// Allowlists overrides allowlists, by detector ID then list name.
+	Allowlists map[string]map[string][]string
 	// Disabled lists detector IDs not to run.
 	Disabled []string
 	// Contact configures the contact stage.
 	Contact contact.Config
 	// Budget, when set, is the memory in bytes that the stage and the
-	// detectors' keyed state may take together: half for the contact
-	// stage, the rest shared by the detectors.
+	// detectors' keyed state may take together: an eighth shared by the
+	// detectors of API calls (when any runs), of the rest half for the
+	// contact stage and half shared by the network detectors.
 	Budget int64
 }
 
@@ -71,28 +101,51 @@ func Build(opt Options) ([]detect.Stage, []detect.Detector, error) {
 			errs = append(errs, fmt.Errorf("unknown detector %q (known: %v)", id, IDs()))
 		}
 	}
+	for id := range opt.Allowlists {
+		if !known[id] {
+			errs = append(errs, fmt.Errorf("allowlist of unknown detector %q (known: %v)", id, IDs()))
+		}
+	}
 	for _, id := range opt.Disabled {
 		if !known[id] {
 			errs = append(errs, fmt.Errorf("cannot disable unknown detector %q (known: %v)", id, IDs()))
 		}
 	}
 	var dets []detect.Detector
-	enabled := 0
+	apiEnabled, networkWeight := 0, 0
 	for _, b := range Builders {
 		if !slices.Contains(opt.Disabled, b.ID) {
-			enabled++
+			if apiCallDetectors[b.ID] {
+				apiEnabled++
+			} else {
+				networkWeight += budgetWeight(b.ID)
+			}
 		}
 	}
+	var apiBudget, network int64
 	if opt.Budget > 0 {
-		opt.Contact.Budget = opt.Budget / 2
-		opt.Env.Budget = opt.Budget / 2 / int64(max(enabled, 1))
+		network = opt.Budget
+		if apiEnabled > 0 {
+			apiBudget = opt.Budget / 8 / int64(apiEnabled)
+			network -= opt.Budget / 8
+		}
+		opt.Contact.Budget = network / 2
 	}
 	for _, b := range Builders {
 		if slices.Contains(opt.Disabled, b.ID) {
 			continue
 		}
 		env := opt.Env
+		switch {
+		case opt.Budget <= 0:
+		case apiCallDetectors[b.ID]:
+			env.Budget = apiBudget
+		default:
+			// The network detectors share half of their part by weight.
+			env.Budget = network / 2 * int64(budgetWeight(b.ID)) / int64(max(networkWeight, 1))
+		}
 		env.Thresholds = opt.Thresholds[b.ID]
+		env.Allowlists = opt.Allowlists[b.ID]
 		d, err := b.New(env)
 		if err != nil {
 			errs = append(errs, err)
@@ -127,4 +180,15 @@ func DefinitionsWith(thresholds map[string]map[string]float64) ([]detect.Definit
 		out[i] = d.Definition()
 	}
 	return out, nil
+}
+
+// budgetWeight is a network detector's share of the memory budget,
+// relative to the others: the port probe detector keeps a table of every
+// internet host that probes the estate and the sketch that resists
+// floods of them, while the others track the estate's own hosts.
+func budgetWeight(id string) int {
+	if id == portprobe.ID {
+		return 6
+	}
+	return 1
 }

@@ -86,5 +86,12 @@ func thresholdTable(d detect.Definition) string {
 	for _, th := range d.Thresholds {
 		fmt.Fprintf(&b, "| `%s` | %g | %s | %g to %g | %s |\n", th.Name, th.Default, th.Unit, th.Min, th.Max, th.Doc)
 	}
+	for _, l := range d.Allowlists {
+		def := "(empty)"
+		if len(l.Default) > 0 {
+			def = strings.Join(l.Default, ", ")
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | list | names | %s |\n", l.Name, def, l.Doc)
+	}
 	return b.String()
 }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"picket/internal/app"
+	"picket/internal/config"
+)
+
+func cmdServe(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (YAML; see the README); flags override it")
+	listen := fs.String("listen", config.DefaultListen, "address of the API, Firehose, health and metrics listener")
+	dataDir := fs.String("data-dir", config.DefaultDataDir, "directory for the SQLite store, generated credentials and keys")
+	var watch listFlagRaw
+	fs.Var(&watch, "watch", "watch a directory for flow logs (repeatable; adds to the configuration's sources)")
+	account := fs.String("account", config.DefaultAccount, "account of API callers whose key names none, and of records that name none")
+	region := fs.String("region", config.DefaultRegion, "region of records and paths that name none")
+	insecure := fs.Bool("insecure-no-auth", false, "serve the API without SigV4 authentication (loopback listeners only)")
+	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (default: the configuration's, else info)")
+	logFormat := fs.String("log-format", "", "log format: text or json (default: the configuration's, else text)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: picket serve [flags]\n\nRuns the service: ingests flow logs from watched directories, S3 prefixes and a Firehose\nendpoint, keeps findings in a store and serves them through the GuardDuty API.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	rest, err := parse(fs, args)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	if len(rest) > 0 {
+		return usageError(stderr, fs, fmt.Errorf("unexpected argument %q (directories to watch go after --watch)", rest[0]))
+	}
+	cfg, err := config.Load(*configPath, func(c *config.Config) {
+		if isFlagSet(fs, "listen") {
+			c.Listen = *listen
+		}
+		if isFlagSet(fs, "data-dir") {
+			c.DataDir = *dataDir
+		}
+		if isFlagSet(fs, "account") {
+			c.Account = *account
+		}
+		if isFlagSet(fs, "region") {
+			c.Region = *region
+		}
+		for _, w := range watch {
+			c.Sources.Watch = append(c.Sources.Watch, config.Watch{Path: w})
+		}
+		if *insecure {
+			c.InsecureNoAuth = true
+		}
+		if *logLevel != "" {
+			c.Log.Level = *logLevel
+		}
+		if *logFormat != "" {
+			c.Log.Format = *logFormat
+		}
+	}, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "picket serve: %v\n", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := app.Serve(ctx, cfg, app.ServeOptions{Log: log, Notice: stderr}); err != nil {
+		fmt.Fprintf(stderr, "picket serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdCredentials(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("credentials", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "the service's configuration file, for its data directory, listener, region and keys")
+	dataDir := fs.String("data-dir", config.DefaultDataDir, "the service's data directory")
+	profile := fs.String("profile", "picket", "AWS CLI profile name")
+	endpoint := fs.String("endpoint-url", "", "URL clients reach the service at (default: from the listen address)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: picket credentials [flags]\n\nPrints an AWS CLI profile for the API key of a picket serve: the configured key if there\nis one, else the key generated in the data directory on first start.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if _, err := parse(fs, args); err != nil {
+		return usageError(stderr, fs, err)
+	}
+	cfg, err := config.Load(*configPath, func(c *config.Config) {
+		if isFlagSet(fs, "data-dir") {
+			c.DataDir = *dataDir
+		}
+	}, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "picket credentials: %v\n", err)
+		return 2
+	}
+	var cred app.Credential
+	if len(cfg.Credentials) > 0 {
+		c := cfg.Credentials[0]
+		cred = app.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, Account: c.Account}
+	} else {
+		cred, err = app.ReadCredential(cfg.DataDir)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				fmt.Fprintf(stderr, "picket credentials: no key in %s yet: start picket serve with --data-dir %s once to create one\n", cfg.DataDir, cfg.DataDir)
+			} else {
+				fmt.Fprintf(stderr, "picket credentials: %v\n", err)
+			}
+			return 1
+		}
+	}
+	url := *endpoint
+	if url == "" {
+		url = app.EndpointURL(cfg.Listen)
+	}
+	app.WriteAWSProfile(stdout, cred, *profile, cfg.Region, url)
+	return 0
+}

@@ -1,0 +1,299 @@
+// Package api owns picket's GuardDuty-compatible REST API: the HTTP
+// handler that the AWS CLI and SDKs talk to unchanged. It routes GuardDuty's
+// paths, verifies AWS Signature Version 4 on every request, decodes request
+// bodies strictly (exact camelCase member names, the model's constraints),
+// maps requests onto the store contract, seals the store's pagination
+// cursors into tamper-proof tokens, and maps every failure to GuardDuty's
+// error shapes in one place. It tells the threat-intel engine about lists
+// through SetLoader and never reaches into it.
+//
+// Only the composition root imports api. It imports finding and store.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"picket/internal/store"
+)
+
+// DefaultMaxBodyBytes bounds a request body. GuardDuty's largest requests
+// (a filter with 50 attributes of 50 values) are a few hundred kilobytes.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures a Handler.
+type Config struct {
+	// Store holds detectors, findings, filters, lists and tags. Required.
+	Store store.Store
+
+	// Credentials looks up the secret of an access key. Required unless
+	// InsecureNoAuth is set.
+	Credentials CredentialFunc
+	// InsecureNoAuth serves requests without verifying signatures, as
+	// Account in the region of the request's credential scope (or Region
+	// when the request is not signed). The service allows it only on a
+	// loopback listener.
+	InsecureNoAuth bool
+
+	// Account is the account of callers whose credential names none and
+	// of every caller under InsecureNoAuth: 12 digits. Default
+	// 000000000000, as picket analyze assumes.
+	Account string
+	// Region is the region of unsigned requests under InsecureNoAuth.
+	// Default us-east-1.
+	Region string
+
+	// TokenKey is the HMAC-SHA256 key that seals pagination tokens, at
+	// least 32 bytes; the service keeps it in its data directory so that
+	// tokens survive a restart. Nil means a random key per Handler.
+	TokenKey []byte
+
+	// Sets is told when a trusted or threat list is activated, changed or
+	// retired. Nil means no threat-intel engine: activated lists go to
+	// ERROR saying so.
+	Sets SetLoader
+
+	// Clock returns the current time: for signature expiry, timestamps of
+	// detectors, filters, lists and sample findings. Default time.Now.
+	Clock func() time.Time
+	// Logger receives request logs and internal errors. Default: discard.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// SetLoader is the threat-intel engine as the API sees it. The API calls
+// Load when a list is created or updated with activate set (and when an
+// active list's location changes), and Unload when a list is deactivated or
+// deleted, or its detector is deleted. Neither may block on fetching:
+// Load starts loading in the background and calls done exactly once, with
+// nil when the list is in use or with the error that made it unusable;
+// the API then records the list as ACTIVE, or as ERROR with the error's
+// text in errorDetails. A done that arrives after a newer Load or an
+// Unload of the same list is ignored.
+type SetLoader interface {
+	Load(s store.Set, done func(error))
+	Unload(s store.Set)
+}
+
+// LocationChecker is an optional capability of a SetLoader: it vets a
+// list's location (and expected bucket owner) when a list is created or
+// its location changes, before anything is stored. An error wrapping
+// ErrAccessDenied answers 403 AccessDeniedException for IPSets and
+// ThreatIntelSets, as GuardDuty does when it may not read the object (400
+// for the entity sets, whose model declares no 403); any other error
+// answers 400.
+type LocationChecker interface {
+	CheckLocation(ctx context.Context, location, expectedBucketOwner string) error
+}
+
+// ErrAccessDenied marks a LocationChecker error as a denial.
+var ErrAccessDenied = errors.New("access denied")
+
+// Handler serves the GuardDuty API. It is safe for concurrent use.
+type Handler struct {
+	store    store.Store
+	creds    CredentialFunc
+	insecure bool
+	account  string
+	region   string
+	tokens   tokenSealer
+	sets     SetLoader
+	now      func() time.Time
+	log      *slog.Logger
+	maxBody  int64
+
+	// setMu serializes changes of lists' status: API updates and the
+	// outcomes of loads.
+	setMu sync.Mutex
+	// loads tracks the generation of each list's latest Load or Unload,
+	// so that a late done does not overwrite a newer state.
+	mu    sync.Mutex
+	loads map[setRef]uint64
+	gen   uint64
+}
+
+// New returns a Handler for cfg.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api: a store is required")
+	}
+	if cfg.Credentials == nil && !cfg.InsecureNoAuth {
+		return nil, errors.New("api: credentials are required unless InsecureNoAuth is set")
+	}
+	h := &Handler{
+		store:    cfg.Store,
+		creds:    cfg.Credentials,
+		insecure: cfg.InsecureNoAuth,
+		account:  cfg.Account,
+		region:   cfg.Region,
+		sets:     cfg.Sets,
+		now:      cfg.Clock,
+		log:      cfg.Logger,
+		maxBody:  cfg.MaxBodyBytes,
+		loads:    make(map[setRef]uint64),
+	}
+	if h.account == "" {
+		h.account = "000000000000"
+	}
+	if !validAccount(h.account) {
+		return nil, fmt.Errorf("api: account %q is not 12 digits", h.account)
+	}
+	if h.region == "" {
+		h.region = "us-east-1"
+	}
+	if !validRegion(h.region) {
+		return nil, fmt.Errorf("api: region %q is not a region name", h.region)
+	}
+	key := cfg.TokenKey
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("api: making a token key: %w", err)
+		}
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("api: the token key has %d bytes, at least 32 are needed", len(key))
+	}
+	h.tokens = tokenSealer{key: key}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	return h, nil
+}
+
+// caller is who made a request: the account and region it acts in.
+type caller struct {
+	AccessKeyID string
+	Account     string
+	Region      string
+}
+
+// request is one API call on its way through an operation.
+type request struct {
+	ctx    context.Context
+	id     string
+	caller caller
+	body   []byte
+	query  url.Values
+	labels []string // path labels, unescaped, in path order
+}
+
+// ServeHTTP answers one API call: request ID, body limit, signature,
+// route, operation, response or error.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	rq := &request{ctx: r.Context(), id: newRequestID()}
+	w.Header().Set("X-Amzn-Requestid", rq.id)
+	w.Header().Set("Date", start.UTC().Format(http.TimeFormat))
+	op := "Unknown"
+	status := 0
+	defer func() {
+		if v := recover(); v != nil {
+			status = h.respondError(w, rq, op, fmt.Errorf("panic serving %s: %v", op, v))
+		}
+		h.log.LogAttrs(rq.ctx, slog.LevelDebug, "api request",
+			slog.String("request_id", rq.id), slog.String("operation", op),
+			slog.String("method", r.Method), slog.Int("status", status),
+			slog.String("access_key_id", rq.caller.AccessKeyID),
+			slog.Duration("duration", h.now().Sub(start)))
+	}()
+
+	body, err := h.readBody(w, r)
+	if err != nil {
+		status = h.respondError(w, rq, op, err)
+		return
+	}
+	rq.body = body
+	rq.caller, err = h.authenticate(r, body)
+	if err != nil {
+		status = h.respondError(w, rq, op, err)
+		return
+	}
+
+	rawPath, rawQuery := requestTarget(r)
+	rt, labels, err := match(r.Method, rawPath)
+	if err != nil {
+		status = h.respondError(w, rq, op, err)
+		return
+	}
+	op = rt.op
+	rq.labels = labels
+	if rq.query, err = url.ParseQuery(rawQuery); err != nil {
+		status = h.respondError(w, rq, op, invalidParam("query string", err))
+		return
+	}
+	out, err := rt.fn(h, rq)
+	if err != nil {
+		status = h.respondError(w, rq, op, err)
+		return
+	}
+	status = rt.status
+	h.respond(w, rq, op, rt.status, out)
+}
+
+// readBody reads the request body up to the limit.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.maxBody {
+		return nil, tooLarge(r.ContentLength, h.maxBody)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tl *http.MaxBytesError
+		if errors.As(err, &tl) {
+			return nil, tooLarge(-1, h.maxBody)
+		}
+		return nil, badRequest(msgJSON, fmt.Errorf("reading the request body: %w", err))
+	}
+	return body, nil
+}
+
+func tooLarge(n, limit int64) error {
+	return badRequest(msgTooLarge, fmt.Errorf("request body of %d bytes over the limit of %d", n, limit))
+}
+
+// requestTarget returns the path and query of the request as the client
+// sent them, still escaped: routing and the signature need the raw form.
+func requestTarget(r *http.Request) (path, query string) {
+	target := r.RequestURI
+	if !strings.HasPrefix(target, "/") {
+		// Absolute form (or a request built in a test): use the URL.
+		return r.URL.EscapedPath(), r.URL.RawQuery
+	}
+	path, query, _ = strings.Cut(target, "?")
+	return path, query
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// route is one operation: method, path pattern ("{}" for a label), the
+// function that serves it and its success status.
+type route struct {
+	method  string
+	pattern []string
+	op      string
+	fn      func(*Handler, *request) (any, error)
+	status  int
+}
+
+// routes lists every operation picket serves, as the reference's
+// operation index gives them. Paths are matched whole, so
+// POST /detector/{id} (UpdateDetector) and POST /detector/{id}/findings
+// (ListFindings) do not overlap.
+var routes = func() []route {
+	r := []route{
+		{"POST", p("detector"), "CreateDetector", (*Handler).createDetector, http.StatusOK},
+		{"GET", p("detector"), "ListDetectors", (*Handler).listDetectors, http.StatusOK},
+		{"GET", p("detector", "{}"), "GetDetector", (*Handler).getDetector, http.StatusOK},
+		{"POST", p("detector", "{}"), "UpdateDetector", (*Handler).updateDetector, http.StatusOK},
+		{"DELETE", p("detector", "{}"), "DeleteDetector", (*Handler).deleteDetector, http.StatusOK},
+
+		{"POST", p("detector", "{}", "findings"), "ListFindings", (*Handler).listFindings, http.StatusOK},
+		{"POST", p("detector", "{}", "findings", "get"), "GetFindings", (*Handler).getFindings, http.StatusOK},
+		{"POST", p("detector", "{}", "findings", "statistics"), "GetFindingsStatistics", (*Handler).getFindingsStatistics, http.StatusOK},
+		{"POST", p("detector", "{}", "findings", "archive"), "ArchiveFindings", (*Handler).archiveFindings, http.StatusOK},
+		{"POST", p("detector", "{}", "findings", "unarchive"), "UnarchiveFindings", (*Handler).unarchiveFindings, http.StatusOK},
+		{"POST", p("detector", "{}", "findings", "feedback"), "UpdateFindingsFeedback", (*Handler).updateFindingsFeedback, http.StatusOK},
+		{"POST", p("detector", "{}", "findings", "create"), "CreateSampleFindings", (*Handler).createSampleFindings, http.StatusOK},
+
+		{"POST", p("detector", "{}", "filter"), "CreateFilter", (*Handler).createFilter, http.StatusOK},
+		{"GET", p("detector", "{}", "filter"), "ListFilters", (*Handler).listFilters, http.StatusOK},
+		{"GET", p("detector", "{}", "filter", "{}"), "GetFilter", (*Handler).getFilter, http.StatusOK},
+		{"POST", p("detector", "{}", "filter", "{}"), "UpdateFilter", (*Handler).updateFilter, http.StatusOK},
+		{"DELETE", p("detector", "{}", "filter", "{}"), "DeleteFilter", (*Handler).deleteFilter, http.StatusOK},
+
+		{"GET", p("tags", "{}"), "ListTagsForResource", (*Handler).listTags, http.StatusOK},
+		{"POST", p("tags", "{}"), "TagResource", (*Handler).tagResource, http.StatusNoContent},
+		{"DELETE", p("tags", "{}"), "UntagResource", (*Handler).untagResource, http.StatusNoContent},
+	}
+	for _, k := range setKinds {
+		with := func(fn func(*Handler, *request, setKind) (any, error)) func(*Handler, *request) (any, error) {
+			return func(h *Handler, rq *request) (any, error) { return fn(h, rq, k) }
+		}
+		r = append(r,
+			route{"POST", p("detector", "{}", string(k.kind)), "Create" + k.op, with((*Handler).createSet), http.StatusOK},
+			route{"GET", p("detector", "{}", string(k.kind)), "List" + k.op + "s", with((*Handler).listSets), http.StatusOK},
+			route{"GET", p("detector", "{}", string(k.kind), "{}"), "Get" + k.op, with((*Handler).getSet), http.StatusOK},
+			route{"POST", p("detector", "{}", string(k.kind), "{}"), "Update" + k.op, with((*Handler).updateSet), http.StatusOK},
+			route{"DELETE", p("detector", "{}", string(k.kind), "{}"), "Delete" + k.op, with((*Handler).deleteSet), http.StatusOK},
+		)
+	}
+	return r
+}()
+
+func p(segments ...string) []string { return segments }
+
+// maxLabelLength bounds a path label after unescaping (an ARN is at most
+// a few hundred characters).
+const maxLabelLength = 1024
+
+var errUnsupported = errors.New("no such operation")
+
+// match finds the route of a request from its method and raw path, and
+// returns its labels unescaped. Any other request, including the
+// operations of the GuardDuty model that picket does not serve
+// (organizations, members, publishing destinations, malware protection,
+// coverage, usage), answers 400 BadRequestException.
+func match(method, rawPath string) (route, []string, error) {
+	segs := strings.Split(strings.TrimPrefix(rawPath, "/"), "/")
+	for _, rt := range routes {
+		if rt.method != method || len(rt.pattern) != len(segs) {
+			continue
+		}
+		var labels []string
+		ok := true
+		for i, want := range rt.pattern {
+			if want == "{}" {
+				if segs[i] == "" {
+					ok = false
+					break
+				}
+				continue
+			}
+			if segs[i] != want {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		for i, want := range rt.pattern {
+			if want != "{}" {
+				continue
+			}
+			v, err := url.PathUnescape(segs[i])
+			if err != nil || len(v) > maxLabelLength {
+				return rt, nil, badRequest(msgJSON, fmt.Errorf("path label %q: %w", truncate(segs[i], 64), err))
+			}
+			labels = append(labels, v)
+		}
+		return rt, labels, nil
+	}
+	return route{}, nil, badRequest(msgUnsupported, fmt.Errorf("%s %s: %w", method, truncate(rawPath, 256), errUnsupported))
+}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package app
+
+import "os"
+
+// lockExclusive does nothing where flock is not available.
+func lockExclusive(*os.File) error { return nil }

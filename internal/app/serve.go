@@ -1,0 +1,463 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"picket/internal/api"
+	"picket/internal/config"
+	"picket/internal/decode/vpcflow"
+	"picket/internal/detect"
+	"picket/internal/detect/all"
+	"picket/internal/enrich"
+	"picket/internal/event"
+	"picket/internal/finding"
+	"picket/internal/source"
+	"picket/internal/store"
+	"picket/internal/store/postgres"
+	"picket/internal/store/sqlite"
+)
+
+// ServeOptions is what the command line gives Serve besides the
+// configuration.
+type ServeOptions struct {
+	// Log receives the service log; nil discards it.
+	Log *slog.Logger
+	// Notice receives the one-time notice about generated credentials
+	// (standard error); nil discards it.
+	Notice io.Writer
+	// Ready, if set, is called with the listener's address once the
+	// service is ready.
+	Ready func(addr string)
+}
+
+// Serve runs picket serve until ctx is done. It starts its actors in
+// order (data directory, store, HTTP listener, detection state restored,
+// ingest loop, sources; then ready) and stops them in reverse: the
+// sources stop, the ingest loop stops at a record boundary, takes the
+// deliveries already received and commits a last batch with the state,
+// the listener drains, the store closes.
+func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error) {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Notice == nil {
+		opt.Notice = io.Discard
+	}
+	if cfg.InsecureNoAuth && !config.Loopback(cfg.Listen) {
+		return fmt.Errorf("--insecure-no-auth is allowed only on a loopback listener, not %s", cfg.Listen)
+	}
+
+	// 1. The data directory, locked.
+	dd, err := openDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer dd.Close()
+	tokenKey, err := dd.tokenKey()
+	if err != nil {
+		return err
+	}
+	creds, err := apiCredentials(cfg, dd, opt.Notice, log)
+	if err != nil {
+		return err
+	}
+
+	// 2. The store.
+	st, err := openStore(ctx, cfg, dd)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the store: %w", cerr)
+		}
+	}()
+
+	// 3. Threat intelligence, detection, the ingest loop and the sources
+	// (not yet running).
+	si := newServeIntel(log.With("component", "intel"), cfg.Intel.FilesDir)
+	defer si.wait() // list loads under way end before the store closes
+	m := newMetrics()
+	g, err := newIngest(cfg, st, m, log, si)
+	if err != nil {
+		return err
+	}
+	var runners []interface {
+		Run(context.Context, chan<- *source.Task) error
+	}
+	for _, w := range cfg.Sources.Watch {
+		wt, err := source.NewWatcher(w.Path, w.PollInterval.D(), source.Defaults{Account: w.Account, Region: w.Region, FlowFormat: w.FlowFormat}, log.With("source", "watch:"+w.Path))
+		if err != nil {
+			return err
+		}
+		g.sources = append(g.sources, wt)
+		runners = append(runners, wt)
+		m.watchers = append(m.watchers, wt)
+	}
+	for _, s := range cfg.Sources.S3 {
+		client, err := s3Client(ctx, s)
+		if err != nil {
+			return err
+		}
+		p := source.NewS3Poller(source.S3Config{
+			Client: client, Bucket: s.Bucket, Prefix: s.Prefix, StartAfter: s.StartAfter, Poll: s.PollInterval.D(),
+			Defaults: source.Defaults{Account: s.Account, Region: s.Region, FlowFormat: s.FlowFormat},
+			Log:      log.With("source", "s3://"+s.Bucket+"/"+s.Prefix),
+		})
+		g.sources = append(g.sources, p)
+		runners = append(runners, p)
+		m.pollers = append(m.pollers, p)
+	}
+	tasks := make(chan *source.Task)
+	g.tasks = tasks
+	fh := source.NewFirehose(source.FirehoseConfig{Deliver: g.deliver, Log: log.With("source", "firehose"), Observe: m.firehoseRequest})
+	if f := cfg.Sources.Firehose; f != nil {
+		keys := make([]string, len(f.AccessKeys))
+		for i, k := range f.AccessKeys {
+			keys[i] = string(k)
+		}
+		fh = source.NewFirehose(source.FirehoseConfig{
+			AccessKeys: keys, MaxBodyBytes: int64(f.MaxBodyBytes), AckTimeout: f.AckTimeout.D(),
+			Defaults: source.Defaults{Account: f.Account, Region: f.Region, FlowFormat: f.FlowFormat},
+			Deliver:  g.deliver, Observe: m.firehoseRequest, Log: log.With("source", "firehose"),
+		})
+		g.ackDelay = f.CommitDelay.D()
+	}
+	g.firehose = fh
+	g.sources = append(g.sources, fh)
+
+	// 4. The HTTP listener: health and metrics answer from here on, the
+	// API once the store is open (it is), ingest endpoints once ready.
+	handler, err := api.New(api.Config{
+		Store: st, Credentials: api.StaticCredentials(creds...), InsecureNoAuth: cfg.InsecureNoAuth,
+		Account: cfg.Account, Region: cfg.Region, TokenKey: tokenKey, Logger: log.With("component", "api"), Sets: si,
+	})
+	if err != nil {
+		return err
+	}
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready: starting or stopping", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", m)
+	if f := cfg.Sources.Firehose; f != nil {
+		mux.Handle(f.Path, fh)
+	}
+	mux.Handle("/", apiMetrics{h: handler, m: m, slots: make(chan struct{}, apiConcurrency())})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       3 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if serr := srv.Shutdown(sctx); serr != nil {
+			log.Warn("HTTP shutdown", "error", serr)
+		}
+	}()
+	log.Info("listening", "addr", ln.Addr().String(), "endpoint", EndpointURL(ln.Addr().String()))
+
+	// 5. Restore the lists in use and the detection state, then start the
+	// ingest loop and the sources.
+	if err := si.restore(ctx, st); err != nil {
+		return err
+	}
+	if err := g.restore(ctx); err != nil {
+		return err
+	}
+	ingestCtx, stopIngest := context.WithCancel(context.Background())
+	defer stopIngest()
+	ingestErr := make(chan error, 1)
+	go func() { ingestErr <- g.run(ingestCtx) }()
+	srcCtx, stopSources := context.WithCancel(context.Background())
+	defer stopSources()
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(srcCtx, tasks); err != nil {
+				log.Error("source stopped", "error", err)
+			}
+		}()
+	}
+	ready.Store(true)
+	m.setReady(true)
+	log.Info("ready", "watch", len(cfg.Sources.Watch), "s3", len(cfg.Sources.S3), "firehose", cfg.Sources.Firehose != nil)
+	if opt.Ready != nil {
+		opt.Ready(ln.Addr().String())
+	}
+
+	// 6. Run until told to stop or an actor fails, then stop in reverse.
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case err := <-ingestErr:
+		runErr = fmt.Errorf("ingest: %w", err)
+		ingestErr <- nil
+	case err := <-httpErr:
+		runErr = fmt.Errorf("HTTP server: %w", err)
+	}
+	ready.Store(false)
+	m.setReady(false)
+	fh.Close()
+	stopSources()
+	wg.Wait()
+	stopIngest()
+	if err := <-ingestErr; err != nil && runErr == nil {
+		runErr = fmt.Errorf("ingest: %w", err)
+	}
+	log.Info("stopped", "commits", g.commitCount)
+	return runErr
+}
+
+// newIngest builds the detection engine and the ingest loop around it.
+func newIngest(cfg *config.Config, st store.Store, m *metrics, log *slog.Logger, in detect.Intel) (*ingest, error) {
+	g := &ingest{
+		log: log.With("component", "ingest"), store: st, metrics: m,
+		pending: finding.NewSet(), every: cfg.Ingest.CommitInterval.D(), ackDelay: config.DefaultCommitDelay,
+		account: event.Intern(cfg.Account), region: event.Intern(cfg.Region),
+		pushes: make(chan *push), stopped: make(chan struct{}),
+		c: newIngestCounters(), logged: map[string]uint64{},
+		dirs: enrich.NewDirections(cfg.Ingest.MaxInterfaces), dirCap: cfg.Ingest.MaxInterfaces,
+	}
+	if cfg.Ingest.FlowFormat != "" {
+		f, err := vpcflow.ParseFormat(cfg.Ingest.FlowFormat)
+		if err != nil {
+			return nil, fmt.Errorf("ingest.flow_format: %w", err)
+		}
+		g.flowFormat = &f
+	}
+	// Detectors file findings under a region's default detector ID; the
+	// commit files them under the store's detector of the region.
+	env := detect.Env{DetectorID: finding.DetectorID, MaxKeys: cfg.Ingest.MaxKeys, Intel: in}
+	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: cfg.Detectors.Thresholds, Disabled: cfg.Detectors.Disabled, Budget: int64(cfg.Ingest.MemoryBudget)})
+	if err != nil {
+		return nil, fmt.Errorf("detectors: %w", err)
+	}
+	ecfg := detect.Config{Lateness: event.Time(cfg.Ingest.Lateness.D() / time.Second), Tick: detect.DefaultConfig.Tick}
+	g.eng, err = detect.NewEngine(stages, dets, ecfg, func(f *finding.Finding) {
+		g.pending.Add(f)
+		g.c.Findings[f.Type]++
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.fileR, g.pushR = newReader(g), newReader(g)
+	return g, nil
+}
+
+// openStore opens PostgreSQL when the configuration gives a DSN, else
+// SQLite in the data directory.
+func openStore(ctx context.Context, cfg *config.Config, dd *dataDir) (store.Store, error) {
+	if dsn := string(cfg.Store.Postgres); dsn != "" {
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store.postgres: %w", err)
+		}
+		return s, nil
+	}
+	path := cfg.Store.SQLite
+	if !filepath.IsAbs(path) {
+		path = dd.file(path)
+	}
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// apiCredentials gathers the keys the API accepts: from the configuration
+// and environment, else the data directory's generated key (created on
+// first start, with a notice saying how to use it; the secret is never
+// logged).
+func apiCredentials(cfg *config.Config, dd *dataDir, notice io.Writer, log *slog.Logger) ([]api.Credential, error) {
+	var out []api.Credential
+	for _, c := range cfg.Credentials {
+		out = append(out, api.Credential{AccessKeyID: c.AccessKeyID, Secret: api.Secret(c.SecretAccessKey), Account: c.Account})
+	}
+	if len(out) == 0 && !cfg.InsecureNoAuth {
+		c, created, err := dd.generatedCredential()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, api.Credential{AccessKeyID: c.AccessKeyID, Secret: api.Secret(c.SecretAccessKey), Account: c.Account})
+		if created {
+			fmt.Fprintf(notice, "picket: created an API key for this service in %s (readable by you only).\n"+
+				"  access key ID: %s\n"+
+				"  For an AWS CLI profile with it, run:  picket credentials --data-dir %s\n",
+				dd.file(credentialsFile), c.AccessKeyID, dd.path)
+		}
+	}
+	ids := make([]string, len(out))
+	for i, c := range out {
+		ids[i] = c.AccessKeyID
+	}
+	if cfg.InsecureNoAuth {
+		log.Warn("API authentication is off (--insecure-no-auth): anyone who can reach the listener can use the API", "listen", cfg.Listen)
+	} else {
+		log.Info("API credentials", "access_key_ids", ids)
+	}
+	return out, nil
+}
+
+// s3Client builds the S3 client of a source: its region, endpoint
+// override and path-style addressing, and static keys or the SDK's
+// default credential chain.
+func s3Client(ctx context.Context, s config.S3) (*s3.Client, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(s.Region)}
+	if s.AccessKeyID != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s.AccessKeyID, string(s.SecretAccessKey), "")))
+	}
+	acfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3 source %s: AWS configuration: %w", s.Bucket, err)
+	}
+	return s3.NewFromConfig(acfg, func(o *s3.Options) {
+		if s.Endpoint != "" {
+			o.BaseEndpoint = aws.String(s.Endpoint)
+		}
+		o.UsePathStyle = s.PathStyle
+		// S3-compatible stores do not all compute the newer checksums.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}), nil
+}
+
+// apiConcurrency bounds the API requests served at once. Go shares the
+// processors among runnable goroutines, so fifty busy API clients would
+// leave the one ingest goroutine a fiftieth of the machine; with this
+// bound a flood of API calls queues (and its latency grows) while ingest
+// keeps about a third.
+func apiConcurrency() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// apiMetrics bounds concurrent API requests and counts them by operation
+// and status; the latency measured includes the wait for a slot.
+type apiMetrics struct {
+	h     http.Handler
+	m     *metrics
+	slots chan struct{}
+}
+
+func (a apiMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	select {
+	case a.slots <- struct{}{}:
+		defer func() { <-a.slots }()
+	case <-r.Context().Done():
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	a.h.ServeHTTP(rec, r)
+	a.m.apiRequest(operation(r.Method, r.URL.EscapedPath()), rec.status, time.Since(start))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// operation names the GuardDuty operation of a request for metrics, from
+// the shape of its path (a bounded set of names; "Other" for the rest).
+func operation(method, path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	kinds := map[string]string{
+		"filter": "Filter", "ipset": "IPSet", "threatintelset": "ThreatIntelSet",
+		"threatentityset": "ThreatEntitySet", "trustedentityset": "TrustedEntitySet",
+	}
+	switch segs[0] {
+	case "detector":
+		switch len(segs) {
+		case 1:
+			return pick(method, map[string]string{"POST": "CreateDetector", "GET": "ListDetectors"})
+		case 2:
+			return pick(method, map[string]string{"GET": "GetDetector", "POST": "UpdateDetector", "DELETE": "DeleteDetector"})
+		}
+		if segs[2] == "findings" {
+			if len(segs) == 3 {
+				return pick(method, map[string]string{"POST": "ListFindings"})
+			}
+			if len(segs) == 4 {
+				ops := map[string]string{
+					"get": "GetFindings", "statistics": "GetFindingsStatistics", "archive": "ArchiveFindings",
+					"unarchive": "UnarchiveFindings", "feedback": "UpdateFindingsFeedback", "create": "CreateSampleFindings",
+				}
+				if op, ok := ops[segs[3]]; ok && method == http.MethodPost {
+					return op
+				}
+			}
+			return "Other"
+		}
+		k, ok := kinds[segs[2]]
+		if !ok {
+			return "Other"
+		}
+		switch len(segs) {
+		case 3:
+			return pick(method, map[string]string{"POST": "Create" + k, "GET": "List" + k + "s"})
+		case 4:
+			return pick(method, map[string]string{"GET": "Get" + k, "POST": "Update" + k, "DELETE": "Delete" + k})
+		}
+	case "tags":
+		if len(segs) == 2 {
+			return pick(method, map[string]string{"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"})
+		}
+	}
+	return "Other"
+}
+
+func pick(method string, ops map[string]string) string {
+	if op, ok := ops[method]; ok {
+		return op
+	}
+	return "Other"
+}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package cloudtrail_test
+
+import "time"
+
+// cpuTime is not measured here: benchmarks report wall-clock figures only.
+func cpuTime() time.Duration { return 0 }

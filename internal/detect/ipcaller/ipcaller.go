@@ -1,0 +1,185 @@
+// Package ipcaller owns the detectors of API calls from addresses that
+// threat intelligence names: Recon:IAMUser/MaliciousIPCaller.Custom and
+// UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom (an address on one
+// of the user's threat lists), Recon:IAMUser/TorIPCaller and
+// UnauthorizedAccess:IAMUser/TorIPCaller (a Tor relay or exit node, from
+// the Tor lists).
+//
+// Recon types are for discovery APIs (Describe, List, Get and the other
+// calls that map an environment, see trail.Discovery), UnauthorizedAccess
+// types for every other call, as GuardDuty splits them. Each call's
+// source address is looked up (one longest-prefix match in the immutable
+// intel table, no allocation); only public addresses count, and an
+// address on a trusted list raises nothing, here or in any CloudTrail
+// detector. Calls of one principal fold into one finding per type, which
+// names the lists in service.evidence.threatIntelligenceDetails and shows
+// the latest call, as GuardDuty's finding does.
+//
+// Every list picket loads is the user's, so threat-list findings carry
+// the .Custom suffix; GuardDuty's MaliciousIPCaller without it is about
+// AWS's own intelligence, which picket does not have.
+package ipcaller
+
+import (
+	"strconv"
+	"strings"
+
+	"picket/internal/detect"
+	"picket/internal/detect/trail"
+	"picket/internal/event"
+	"picket/internal/finding"
+)
+
+// ID is the detector's ID.
+const ID = "ipcaller"
+
+// Thresholds are the detector's tunables.
+var Thresholds = detect.Tunables{
+	{Name: "report_failed", Unit: "flag", Default: 1, Min: 0, Max: 1,
+		Doc: "1 reports calls that failed too (a listed address trying credentials is news even when it was denied); 0 reports only calls that succeeded"},
+	{Name: "max_pending", Unit: "findings", Default: 10_000, Min: 10, Max: 1e7,
+		Doc: "findings noted between two watermarks, about 4 KiB each; calls of findings beyond it are counted as lost until the next watermark"},
+}
+
+// Detector is the threat-intel caller detector.
+type Detector struct {
+	env     detect.Env
+	th      detect.Tunables
+	failed  bool
+	pending *trail.Pending
+}
+
+var (
+	_ detect.Detector    = (*Detector)(nil)
+	_ detect.Stater      = (*Detector)(nil)
+	_ detect.Snapshotter = (*Detector)(nil)
+)
+
+// New builds the detector.
+func New(env detect.Env) (*Detector, error) {
+	th, err := Thresholds.Apply(ID, env.Thresholds)
+	if err != nil {
+		return nil, err
+	}
+	return &Detector{
+		env: env, th: th,
+		failed:  th.Get("report_failed") >= 0.5,
+		pending: trail.NewPending(env.Cap(int(th.Get("max_pending")), 1, 4096)),
+	}, nil
+}
+
+// Definition describes the detector.
+func (d *Detector) Definition() detect.Definition {
+	return detect.Definition{
+		ID:      ID,
+		Summary: "API calls from addresses on threat lists or Tor lists: Recon for discovery APIs, UnauthorizedAccess for the rest",
+		FindingTypes: []string{finding.TypeReconMaliciousIPCustom, finding.TypeUnauthMaliciousIPCustom,
+			finding.TypeReconTorIPCaller, finding.TypeUnauthTorIPCaller},
+		Subscribes: []event.Kind{event.KindAPICall},
+		Thresholds: d.th,
+	}
+}
+
+// State reports the pending findings.
+func (d *Detector) State() []detect.StateStats {
+	return []detect.StateStats{d.pending.Stats("pending")}
+}
+
+// TypeOf returns the finding type of a call by a listed address: by
+// whether the API is a discovery API and whether the list is a Tor list.
+func TypeOf(api string, kind detect.ThreatKind) string {
+	recon := trail.Discovery(api)
+	switch {
+	case kind == detect.ThreatTor && recon:
+		return finding.TypeReconTorIPCaller
+	case kind == detect.ThreatTor:
+		return finding.TypeUnauthTorIPCaller
+	case recon:
+		return finding.TypeReconMaliciousIPCustom
+	}
+	return finding.TypeUnauthMaliciousIPCustom
+}
+
+// Observe looks up a call's source address.
+func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
+	in := d.env.Intel
+	if in == nil {
+		return
+	}
+	c, ok := rec.(*event.APICall)
+	if !ok || !c.SourceIP.IsValid() || event.Internal(c.SourceIP) {
+		return
+	}
+	if c.Failed() && !d.failed {
+		return
+	}
+	m, listed := in.Threat(c.SourceIP)
+	if !listed || trail.Ignored(&d.env, c) {
+		return
+	}
+	typ := TypeOf(c.EventName.String(), m.Kind)
+	it := d.pending.Note(trail.Key{Type: typ, Principal: trail.PrincipalOf(c)}, c)
+	if it == nil {
+		return
+	}
+	det := m.Detail()
+	for i := range it.Threat {
+		if it.Threat[i].ThreatListName == det.ThreatListName {
+			return
+		}
+	}
+	it.Threat = append(it.Threat, det)
+	if it.Vars == nil {
+		it.Vars = map[string]string{"list": m.ListName}
+	}
+	if m.Purpose != "" {
+		it.Vars["purpose"] = m.Purpose
+	}
+}
+
+// Advance reports the calls noted since the last watermark.
+func (d *Detector) Advance(_ event.Time, emit detect.Emit) {
+	d.pending.Flush(func(k trail.Key, it *trail.Item) {
+		lists := make([]string, len(it.Threat))
+		for i, t := range it.Threat {
+			lists[i] = t.ThreatListName
+		}
+		what := "threat list"
+		if k.Type == finding.TypeReconTorIPCaller || k.Type == finding.TypeUnauthTorIPCaller {
+			what = "Tor list"
+		}
+		exp := &finding.Explanation{
+			Kind: "threat-intel",
+			Summary: strconv.FormatInt(it.Evidence.Calls, 10) + " call(s) from " + strings.Join(it.Evidence.Sources.Top(3), ", ") +
+				", named by " + what + " " + strings.Join(lists, ", "),
+			ThreatListName: it.Threat[0].ThreatListName,
+		}
+		if len(it.Threat[0].ThreatNames) > 0 {
+			exp.ThreatName = it.Threat[0].ThreatNames[0]
+		}
+		if p := it.Vars["purpose"]; p != "" {
+			exp.Summary += " (" + p + ")"
+		}
+		r := it.Report(ID, k, exp)
+		f := trail.Build(&d.env, r)
+		f.Service.Evidence = &finding.Evidence{ThreatIntelligenceDetails: it.Threat}
+		emit(f)
+	})
+}
+
+// MarshalState saves the findings not yet reported.
+func (d *Detector) MarshalState() ([]byte, error) { return detect.EncodeState(d.pending) }
+
+// UnmarshalState restores them.
+func (d *Detector) UnmarshalState(b []byte) error {
+	var p trail.Pending
+	if err := detect.DecodeState(b, &p); err != nil {
+		return err
+	}
+	if p.Items == nil {
+		p.Items = map[trail.Key]*trail.Item{}
+	}
+	p.Max = d.pending.Max
+	d.pending = &p
+	return nil
+}

@@ -1,0 +1,172 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Types are the column types a dialect spells the schema with.
+type Types struct {
+	Seq  string // an auto-assigned integer primary key
+	Int  string // a 64-bit integer
+	Real string // a double
+	Text string // text that compares and sorts byte by byte, as Go strings do
+	Blob string // bytes
+}
+
+// migrations returns the schema versions, spelled with t.
+//
+// Findings are kept as their JSON (body) beside the columns that criteria,
+// sorts and statistics use most; see columns for which field each column
+// holds. archived, feedback and comments are the user's state and are the
+// truth for those fields: the JSON is the finding as detectors reported
+// and merged it. Every finding index starts with det, the detector's
+// small integer key, and ends with id, so that each serves keyset
+// pagination in (column, id) order within one detector.
+func migrations(t Types) []migration {
+	r := strings.NewReplacer("{seq}", t.Seq, "{int}", t.Int, "{real}", t.Real, "{text}", t.Text, "{blob}", t.Blob)
+	spell := func(stmts ...string) []string {
+		for i, s := range stmts {
+			stmts[i] = r.Replace(s)
+		}
+		return stmts
+	}
+	return []migration{
+		{
+			Version: 1,
+			Name:    "detectors, findings, filters, sets, checkpoints and state",
+			SQL: spell(
+				`CREATE TABLE detectors (
+					seq {seq},
+					id {text} NOT NULL UNIQUE,
+					account {text} NOT NULL,
+					region {text} NOT NULL,
+					body {blob} NOT NULL,
+					UNIQUE (account, region))`,
+				`CREATE TABLE findings (
+					det {int} NOT NULL REFERENCES detectors (seq) ON DELETE CASCADE,
+					id {text} NOT NULL,
+					type {text},
+					severity {real} NOT NULL,
+					created_ms {int} NOT NULL,
+					updated_ms {int} NOT NULL,
+					first_seen_ms {int} NOT NULL,
+					last_seen_ms {int} NOT NULL,
+					event_count {int} NOT NULL,
+					archived {int} NOT NULL,
+					feedback {text},
+					comments {text},
+					account_id {text},
+					region {text},
+					resource_type {text},
+					resource_role {text},
+					action_type {text},
+					instance_id {text},
+					access_key_id {text},
+					body {blob} NOT NULL)`,
+				`CREATE UNIQUE INDEX findings_id ON findings (det, id)`,
+				`CREATE INDEX findings_updated ON findings (det, updated_ms, id)`,
+				// type criteria with a severity bound, sorted by time: the
+				// trailing columns answer the bound without reading the row.
+				`CREATE INDEX findings_type ON findings (det, type, updated_ms, id, severity, archived)`,
+				`CREATE INDEX findings_severity ON findings (det, severity, id)`,
+				`CREATE INDEX findings_archived ON findings (det, archived, updated_ms, id)`,
+				`CREATE INDEX findings_instance ON findings (det, instance_id, id) WHERE instance_id IS NOT NULL`,
+				`CREATE TABLE filters (
+					det {int} NOT NULL REFERENCES detectors (seq) ON DELETE CASCADE,
+					name {text} NOT NULL,
+					filter_rank {int} NOT NULL,
+					action {text} NOT NULL,
+					body {blob} NOT NULL,
+					PRIMARY KEY (det, name))`,
+				`CREATE INDEX filters_rank ON filters (det, filter_rank, name)`,
+				`CREATE TABLE sets (
+					det {int} NOT NULL REFERENCES detectors (seq) ON DELETE CASCADE,
+					kind {text} NOT NULL,
+					id {text} NOT NULL,
+					body {blob} NOT NULL,
+					PRIMARY KEY (det, kind, id))`,
+				`CREATE TABLE checkpoints (
+					source {text} PRIMARY KEY,
+					pos {blob},
+					updated_ms {int} NOT NULL)`,
+				`CREATE TABLE state (
+					id {int} PRIMARY KEY CHECK (id = 1),
+					body {blob})`,
+			),
+		},
+		{
+			Version: 2,
+			Name:    "remote address and resource columns",
+			SQL: spell(
+				`ALTER TABLE findings ADD COLUMN remote_ip {text}`,
+				`ALTER TABLE findings ADD COLUMN resource_id {text}`,
+			),
+			Go: backfillV2,
+			Then: spell(
+				`CREATE INDEX findings_remote_ip ON findings (det, remote_ip, id) WHERE remote_ip IS NOT NULL`,
+				`CREATE INDEX findings_resource ON findings (det, resource_id) WHERE resource_id IS NOT NULL`,
+			),
+		},
+	}
+}
+
+// backfillV2 fills the version 2 columns of the findings stored before it
+// from their JSON.
+func backfillV2(ctx context.Context, tx *sql.Tx, d *Dialect) error {
+	type key struct {
+		det int64
+		id  string
+	}
+	var after *key
+	for {
+		b := &builder{d: d}
+		b.WriteString(`SELECT det, id, body FROM findings`)
+		if after != nil {
+			b.WriteString(` WHERE (det, id) > (` + b.arg(after.det) + `, ` + b.arg(after.id) + `)`)
+		}
+		b.WriteString(` ORDER BY det, id LIMIT 1000`)
+		rows, err := tx.QueryContext(ctx, b.String(), b.args...)
+		if err != nil {
+			return err
+		}
+		type update struct {
+			k                    key
+			remoteIP, resourceID string
+		}
+		var updates []update
+		for rows.Next() {
+			var u update
+			var body []byte
+			if err := rows.Scan(&u.k.det, &u.k.id, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			f, err := decodeFinding(body)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("finding %s: %w", u.k.id, err)
+			}
+			r := rowOf(f)
+			u.remoteIP, u.resourceID = r.remoteIP, r.resourceID
+			updates = append(updates, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(updates) == 0 {
+			return nil
+		}
+		stmt := d.bind(`UPDATE findings SET remote_ip = ?, resource_id = ? WHERE det = ? AND id = ?`)
+		for _, u := range updates {
+			if _, err := tx.ExecContext(ctx, stmt, null(u.remoteIP), null(u.resourceID), u.k.det, u.k.id); err != nil {
+				return err
+			}
+		}
+		last := updates[len(updates)-1].k
+		after = &last
+	}
+}
