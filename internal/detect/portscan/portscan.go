@@ -45,8 +45,6 @@ var Thresholds = detect.Tunables{
 		Doc: "initiating hosts tracked at once, each at most about 20 KiB; the least recently seen are evicted and counted"},
 }
 
-const maxSamples = 8
-
 // Detector is the port scan detector.
 type Detector struct {
 	env      detect.Env
@@ -145,7 +143,6 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 			in.Ctx = *c
 		}
 	}
-	in.AddSample(c, maxSamples)
 	t := obs.Target
 	if (in.Verdict != trw.Scanner && t.Verdict != trw.Scanner) || t.Ports() < d.minPorts || failureRatio(t.Failures, t.Successes) < d.minRatio {
 		return
@@ -160,6 +157,9 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 			in.Reported[rk] = c.Start
 			r.Probes = int64(t.Failures+t.Successes) - 1
 			r.First = t.First
+			if t.FirstFail != 0 {
+				r.First = t.FirstFail
+			}
 		}
 	}
 	r.Probes++
@@ -277,7 +277,7 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 			"targets_scanned":           int64(len(targets)),
 		},
 		Hosts:       targets,
-		Samples:     slices.Clone(in.Samples),
+		Samples:     slices.Clone(t.Samples),
 		NetworkPath: contact.NetworkPath(c),
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}

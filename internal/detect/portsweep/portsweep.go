@@ -45,8 +45,6 @@ var Thresholds = detect.Tunables{
 		Doc: "initiating hosts tracked at once, each at most about 20 KiB; the least recently seen are evicted and counted"},
 }
 
-const maxSamples = 8
-
 // Detector is the port sweep detector.
 type Detector struct {
 	env      detect.Env
@@ -134,7 +132,6 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if !local && !in.HasCtx {
 		in.Ctx = *c
 	}
-	in.AddSample(c, maxSamples)
 	p := obs.Port
 	if (in.Verdict != trw.Scanner && p.Verdict != trw.Scanner) || p.Hosts() < d.minHosts || failureRatio(p.Failures, p.Successes) < d.minRatio {
 		return
@@ -149,6 +146,9 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 			in.Reported[rk] = c.Start
 			r.Probes = int64(p.Failures+p.Successes) - 1
 			r.First = p.First
+			if p.FirstFail != 0 {
+				r.First = p.FirstFail
+			}
 		}
 	}
 	r.Probes++
@@ -254,7 +254,7 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 		},
 		Ports:       []int{int(k.Port)},
 		Hosts:       []string{p.LastHost.String()},
-		Samples:     slices.Clone(in.Samples),
+		Samples:     slices.Clone(p.Samples),
 		NetworkPath: contact.NetworkPath(c),
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}

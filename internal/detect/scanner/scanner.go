@@ -77,7 +77,6 @@ type Initiator struct {
 	Seen    contactSet
 	Targets []Target // by most recent contact, newest last
 	Ports   []Port
-	Samples []finding.Sample
 	// Reported are the findings already raised for this host, by
 	// whatever key the detector uses, so it reports only what is new.
 	Reported map[string]event.Time
@@ -91,6 +90,8 @@ type Target struct {
 	// dilute a slow scan of one target.
 	Walk      trw.State
 	Verdict   trw.Verdict
+	FirstFail event.Time // the first failed contact, the scan's likely start
+	Samples   []finding.Sample
 	PortBits  bitmap
 	Failures  uint32
 	Successes uint32
@@ -110,6 +111,8 @@ type Port struct {
 	// Walk and Verdict are the walk over this port's first contacts alone.
 	Walk      trw.State
 	Verdict   trw.Verdict
+	FirstFail event.Time
+	Samples   []finding.Sample
 	HostBits  bitmap
 	Failures  uint32
 	Successes uint32
@@ -179,6 +182,19 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 	} else {
 		obs.Target.Failures++
 		obs.Port.Failures++
+		if obs.Target.FirstFail == 0 {
+			obs.Target.FirstFail = c.Start
+		}
+		if obs.Port.FirstFail == 0 {
+			obs.Port.FirstFail = c.Start
+		}
+		// Evidence: the failed contacts that make up a scan or sweep.
+		if len(obs.Target.Samples) < maxTargetSamples {
+			obs.Target.Samples = append(obs.Target.Samples, contact.Sample(c))
+		}
+		if len(obs.Port.Samples) < maxTargetSamples {
+			obs.Port.Samples = append(obs.Port.Samples, contact.Sample(c))
+		}
 	}
 	if obs.Target.Verdict != trw.Scanner && t.test.Observe(&obs.Target.Walk, ok) == trw.Scanner {
 		obs.Target.Verdict = trw.Scanner
@@ -242,13 +258,9 @@ func (in *Initiator) port(p uint16, t event.Time, max int) *Port {
 	return &in.Ports[len(in.Ports)-1]
 }
 
-// AddSample keeps c as an evidence sample while the host has fewer than
-// max; the sample is only rendered when it is kept.
-func (in *Initiator) AddSample(c *event.Contact, max int) {
-	if len(in.Samples) < max {
-		in.Samples = append(in.Samples, contact.Sample(c))
-	}
-}
+// maxTargetSamples is how many failed contacts each target and port keep
+// as evidence.
+const maxTargetSamples = 6
 
 func (t *Tracker) pairHash(a netip.Addr, port uint16) uint64 {
 	return sketch.Hash(sketch.DefaultSeed, a, uint64(port))
