@@ -53,6 +53,7 @@ type ingest struct {
 
 	tasks  <-chan *source.Task
 	pushes chan *push
+	done   <-chan struct{} // closed when the loop is told to stop
 	// stopped is closed when the loop no longer takes deliveries.
 	stopped chan struct{}
 
@@ -64,6 +65,7 @@ type ingest struct {
 	acks         []*push
 	ackDue       time.Time
 	lastCommit   time.Time
+	commitTook   time.Duration // how long the last commit took
 	lastPublish  time.Time
 	lastState    time.Time
 	dirCap       int
@@ -184,6 +186,7 @@ func (g *ingest) deliver(ctx context.Context, d *source.Delivery) error {
 // is stopped at a record boundary, deliveries already taken are
 // processed, and the final commit is made.
 func (g *ingest) run(ctx context.Context) error {
+	g.done = ctx.Done()
 	g.lastCommit = time.Now()
 	tick := time.NewTicker(min(g.every, time.Second))
 	defer tick.Stop()
@@ -224,10 +227,31 @@ func (g *ingest) stop() error {
 	return err
 }
 
-// maybeCommit commits when the interval is up or a delivery waits.
+// stopping reports whether the loop has been told to stop.
+func (g *ingest) stopping() bool {
+	select {
+	case <-g.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// findingsDelay is how soon after the last commit new findings are
+// committed, rather than a whole commit interval later: findings are
+// rare next to records, and users wait for them. So that these commits
+// cost at most a tenth of ingest, they also wait ten times as long as
+// the last commit took (a large detection state takes a second or more to
+// save).
+const findingsDelay = 5 * time.Second
+
+// maybeCommit commits when the interval is up, a delivery waits, or new
+// findings have waited long enough.
 func (g *ingest) maybeCommit() error {
 	now := time.Now()
-	if now.Sub(g.lastCommit) >= g.every || (!g.ackDue.IsZero() && !now.Before(g.ackDue)) {
+	since := now.Sub(g.lastCommit)
+	if since >= g.every || (!g.ackDue.IsZero() && !now.Before(g.ackDue)) ||
+		(g.pending.Len() > 0 && since >= max(findingsDelay, 10*g.commitTook)) {
 		return g.commit(false)
 	}
 	return nil
@@ -291,8 +315,8 @@ func (g *ingest) commit(final bool) error {
 			break
 		}
 		g.log.Error("commit failed", "attempt", attempt, "error", err)
-		if final && attempt >= 3 {
-			return fmt.Errorf("final commit: %w", err)
+		if (final || g.stopping()) && attempt >= 3 {
+			return fmt.Errorf("commit at shutdown: %w", err)
 		}
 		time.Sleep(min(time.Duration(attempt)*time.Second, 30*time.Second))
 	}
@@ -302,6 +326,7 @@ func (g *ingest) commit(final bool) error {
 	g.changed = false
 	g.metrics.uncommitted.Store(false)
 	g.lastCommit = time.Now()
+	g.commitTook = g.lastCommit.Sub(start)
 	g.publish(true) // what a commit made durable shows at once
 	for _, p := range g.acks {
 		p.done <- nil

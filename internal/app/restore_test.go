@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"picket/internal/decode/vpcflow"
 	"picket/internal/detect"
@@ -100,7 +101,9 @@ func TestRestoreResumesExactly(t *testing.T) {
 		set := finding.NewSet()
 		first := newRunner(t, set)
 		first.feed(flows[:cut])
+		began := time.Now()
 		engState, err := first.eng.MarshalState()
+		encoded := time.Since(began)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,6 +133,6 @@ func TestRestoreResumesExactly(t *testing.T) {
 					b.Type, b.Service.Count, b.Service.EventFirstSeen, b.Service.EventLastSeen)
 			}
 		}
-		t.Logf("cut at %d of %d: engine state %d KiB", cut, len(flows), len(engState)>>10)
+		t.Logf("cut at %d of %d: engine state %d KiB, encoded in %s", cut, len(flows), len(engState)>>10, encoded)
 	}
 }

@@ -92,13 +92,18 @@ func TestServeFirehose(t *testing.T) {
 		AckTimeout: config.Duration(time.Minute), CommitDelay: config.Duration(50 * time.Millisecond)}
 	s := startService(t, cfg)
 
-	// Requests of 500 records, each record a few lines, and one
+	// Requests of 500 records (1,500 under the race detector), each record
+	// four lines, and one
 	// CloudWatch Logs subscription payload (gzip JSON) in the middle.
+	per := 2000 // lines a request
+	if raceEnabled {
+		per = 6000 // fewer commits, each slow under the race detector
+	}
 	var requests [][][]byte
-	for i := 0; i < len(lines); i += 2000 {
+	for i := 0; i < len(lines); i += per {
 		var recs [][]byte
-		for j := i; j < min(i+2000, len(lines)); j += 4 {
-			recs = append(recs, bytes.Join(lines[j:min(j+4, len(lines), i+2000)], []byte("\n")))
+		for j := i; j < min(i+per, len(lines)); j += 4 {
+			recs = append(recs, bytes.Join(lines[j:min(j+4, len(lines), i+per)], []byte("\n")))
 		}
 		requests = append(requests, recs)
 	}

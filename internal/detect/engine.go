@@ -241,7 +241,7 @@ type Snapshotter interface {
 
 // stateVersion changes whenever a saved state's layout does; a state of
 // another version is refused (the service then starts afresh).
-const stateVersion = 1
+const stateVersion = 2
 
 type engineState struct {
 	Version   int
@@ -283,15 +283,8 @@ func (e *Engine) MarshalState() ([]byte, error) {
 		}
 	}
 	var buf bytes.Buffer
-	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest))
-	if err != nil {
-		return nil, err
-	}
-	if err := gob.NewEncoder(zw).Encode(st); err != nil {
+	if err := gob.NewEncoder(&buf).Encode(st); err != nil {
 		return nil, fmt.Errorf("encoding engine state: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compressing engine state: %w", err)
 	}
 	return buf.Bytes(), nil
 }
@@ -299,13 +292,8 @@ func (e *Engine) MarshalState() ([]byte, error) {
 // UnmarshalState restores what MarshalState saved. Components missing
 // from the saved state (a detector added since) start empty.
 func (e *Engine) UnmarshalState(b []byte) error {
-	zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return fmt.Errorf("decoding engine state: %w", err)
-	}
-	defer zr.Close()
 	var st engineState
-	if err := gob.NewDecoder(zr).Decode(&st); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
 		return fmt.Errorf("decoding engine state: %w", err)
 	}
 	if st.Version != stateVersion {
@@ -336,10 +324,18 @@ func (e *Engine) UnmarshalState(b []byte) error {
 	return nil
 }
 
-// gobState encodes v for a component's MarshalState.
+// gobState encodes v for a component's MarshalState, compressed: the
+// engine then only bundles already small parts.
 func gobState(v any) ([]byte, error) {
 	var buf bytes.Buffer
-	err := gob.NewEncoder(&buf).Encode(v)
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	if err := gob.NewEncoder(zw).Encode(v); err != nil {
+		return nil, err
+	}
+	err = zw.Close()
 	return buf.Bytes(), err
 }
 
@@ -349,5 +345,10 @@ func EncodeState(v any) ([]byte, error) { return gobState(v) }
 
 // DecodeState decodes what EncodeState encoded into v, a pointer.
 func DecodeState(b []byte, v any) error {
-	return gob.NewDecoder(bytes.NewReader(b)).Decode(v)
+	zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	return gob.NewDecoder(zr).Decode(v)
 }

@@ -111,14 +111,11 @@ type State struct {
 	Halvings uint64
 }
 
-// State copies the sketch's counters.
+// State returns the sketch's counters for saving. It shares the sketch's
+// memory (copying megabytes of counters for every commit would cost more
+// than encoding them): encode it before the sketch is next changed.
 func (s *Sketch) State() State {
-	var st State
-	for i := range s.rows {
-		st.Rows[i] = append([]uint8(nil), s.rows[i]...)
-	}
-	st.Adds, st.Halvings = s.adds, s.halvings
-	return st
+	return State{Rows: s.rows, Adds: s.adds, Halvings: s.halvings}
 }
 
 // Restore loads saved counters. A saved sketch of another width is

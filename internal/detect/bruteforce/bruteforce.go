@@ -319,29 +319,13 @@ func (d *Detector) finding(r *report) *finding.Finding {
 	f := finding.New(typ, k, d.env.DetectorID(account, region), r.First.UTC(), r.Last.UTC(), r.Attempts)
 	f.Resource.InstanceDetails = finding.InstanceFor(c)
 	f.Resource.EcsClusterDetails = finding.ECSFor(c)
-	nc := &finding.NetworkConnectionAction{
-		Blocked:               false,
-		Protocol:              "TCP",
-		LocalNetworkInterface: c.Interface.String(),
-	}
 	remote := r.Attacker
-	if r.Role == finding.RoleTarget {
-		nc.ConnectionDirection = finding.DirectionInbound
-		nc.LocalIPDetails = finding.LocalIP(c.Responder)
-		nc.LocalPortDetails = finding.Port(int(c.RPort))
-		nc.RemoteIPDetails = finding.RemoteIP(c.Initiator)
-		nc.RemotePortDetails = finding.Port(int(c.IPort))
-		f.Severity = finding.SeverityLow
-	} else {
+	f.Severity = finding.SeverityLow
+	if r.Role == finding.RoleActor {
 		remote = r.Target
-		nc.ConnectionDirection = finding.DirectionOutbound
-		nc.LocalIPDetails = finding.LocalIP(c.Initiator)
-		nc.LocalPortDetails = finding.Port(int(c.IPort))
-		nc.RemoteIPDetails = finding.RemoteIP(c.Responder)
-		nc.RemotePortDetails = finding.Port(int(c.RPort))
 		f.Severity = finding.SeverityHigh
 	}
-	f.Service.Action.NetworkConnectionAction = nc
+	f.Service.Action.NetworkConnectionAction = contact.Connection(c, r.Role == finding.RoleActor, c.Interface)
 	exp := &finding.Explanation{
 		Detector: ID,
 		Summary: r.Attacker.String() + " opened " + strconv.Itoa(int(r.PairAtt)) + " short " + nameOf[r.Svc] + " sessions to " + r.Target.String() +

@@ -12,8 +12,8 @@
 package contact
 
 import (
-	"bytes"
 	"cmp"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 
@@ -42,28 +42,52 @@ type Config struct {
 // conversations (about 200 MB) and 100,000 interfaces.
 var DefaultConfig = Config{Bucket: 60, MaxConversations: 1 << 20, MaxInterfaces: 100_000}
 
-// key identifies a conversation in one bucket. Addresses are kept as 16
-// bytes (IPv4 mapped into IPv6): the key holds no pointer but the
-// interface's and is 56 bytes instead of 80.
+// key identifies a conversation in one bucket. Addresses are kept as two
+// integers (see addrKey): the key holds no pointer but the interface's and
+// is 56 bytes instead of 80.
 type key struct {
 	Iface  event.ID
 	Bucket event.Time
-	Local  [16]byte
-	Remote [16]byte
+	Local  addrKey
+	Remote addrKey
 	LPort  uint16
 	RPort  uint16
 	Proto  uint8
 }
 
-func (k *key) localAddr() netip.Addr  { return netip.AddrFrom16(k.Local).Unmap() }
-func (k *key) remoteAddr() netip.Addr { return netip.AddrFrom16(k.Remote).Unmap() }
+func (k *key) localAddr() netip.Addr  { return k.Local.addr() }
+func (k *key) remoteAddr() netip.Addr { return k.Remote.addr() }
+
+// addrKey is an address as two integers (IPv4 mapped into IPv6): pointer
+// free, ordered like the address, and encoded in saved state as two
+// varints instead of sixteen bytes one by one.
+type addrKey struct{ Hi, Lo uint64 }
+
+func keyOf(a netip.Addr) addrKey {
+	b := a.As16()
+	return addrKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+func (k addrKey) addr() netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k.Hi)
+	binary.BigEndian.PutUint64(b[8:], k.Lo)
+	return netip.AddrFrom16(b).Unmap()
+}
+
+func (k addrKey) compare(o addrKey) int {
+	if c := cmp.Compare(k.Hi, o.Hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(k.Lo, o.Lo)
+}
 
 // convID is a conversation without its bucket: the same connection over
 // time.
 type convID struct {
 	Iface  event.ID
-	Local  [16]byte
-	Remote [16]byte
+	Local  addrKey
+	Remote addrKey
 	LPort  uint16
 	RPort  uint16
 	Proto  uint8
@@ -181,9 +205,9 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	var h *event.Half
 	var c *conv
 	if f.Direction == event.Outbound {
-		k.Local, k.Remote, k.LPort, k.RPort = f.Src.As16(), f.Dst.As16(), f.SrcPort, f.DstPort
+		k.Local, k.Remote, k.LPort, k.RPort = keyOf(f.Src), keyOf(f.Dst), f.SrcPort, f.DstPort
 	} else {
-		k.Local, k.Remote, k.LPort, k.RPort = f.Dst.As16(), f.Src.As16(), f.DstPort, f.SrcPort
+		k.Local, k.Remote, k.LPort, k.RPort = keyOf(f.Dst), keyOf(f.Src), f.DstPort, f.SrcPort
 	}
 	c, created := s.convs.Put(k)
 	if created {
@@ -324,10 +348,10 @@ func compareReady(a, b ready) int {
 	if a.k.Iface != b.k.Iface {
 		return cmp.Compare(a.k.Iface.String(), b.k.Iface.String())
 	}
-	if c := bytes.Compare(a.k.Local[:], b.k.Local[:]); c != 0 {
+	if c := a.k.Local.compare(b.k.Local); c != 0 {
 		return c
 	}
-	if c := bytes.Compare(a.k.Remote[:], b.k.Remote[:]); c != 0 {
+	if c := a.k.Remote.compare(b.k.Remote); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.k.LPort, b.k.LPort); c != 0 {

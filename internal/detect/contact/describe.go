@@ -81,3 +81,26 @@ func NetworkPath(c *event.Contact) []string {
 	}
 	return out
 }
+
+// Connection returns the networkConnectionAction of a finding about one of
+// a contact's ends: the initiator's when actor is true (the resource did
+// it: OUTBOUND), the responder's otherwise (the resource was acted on:
+// INBOUND). Local and remote are seen from that end. iface is the
+// interface of the resource.
+func Connection(c *event.Contact, actor bool, iface event.ID) *finding.NetworkConnectionAction {
+	nc := &finding.NetworkConnectionAction{
+		Protocol:              finding.Protocol(c.Protocol),
+		LocalNetworkInterface: iface.String(),
+		Blocked:               c.Outcome == event.OutcomeRejected,
+	}
+	if actor {
+		nc.ConnectionDirection = finding.DirectionOutbound
+		nc.LocalIPDetails, nc.LocalPortDetails = finding.LocalIP(c.Initiator), finding.Port(int(c.IPort))
+		nc.RemoteIPDetails, nc.RemotePortDetails = finding.RemoteIP(c.Responder), finding.Port(int(c.RPort))
+	} else {
+		nc.ConnectionDirection = finding.DirectionInbound
+		nc.LocalIPDetails, nc.LocalPortDetails = finding.LocalIP(c.Responder), finding.Port(int(c.RPort))
+		nc.RemoteIPDetails, nc.RemotePortDetails = finding.RemoteIP(c.Initiator), finding.Port(int(c.IPort))
+	}
+	return nc
+}

@@ -23,7 +23,6 @@ import (
 	"picket/internal/detect/trw"
 	"picket/internal/event"
 	"picket/internal/finding"
-	"picket/internal/lru"
 )
 
 // ID is the detector's ID.
@@ -144,7 +143,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		}
 	}
 	t := obs.Target
-	if (in.Verdict != trw.Scanner && t.Verdict != trw.Scanner) || t.Ports() < d.minPorts || failureRatio(t.Failures, t.Successes) < d.minRatio {
+	if (in.Verdict != trw.Scanner && t.Verdict != trw.Scanner) || t.Ports() < d.minPorts || scanner.FailureRatio(t.Failures, t.Successes) < d.minRatio {
 		return
 	}
 	k := key{c.Initiator, c.Responder}
@@ -166,13 +165,6 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	r.First = min(r.First, c.Start)
 	r.Last = max(r.Last, c.End)
 	r.C = *c
-}
-
-func failureRatio(f, s uint32) float64 {
-	if f+s == 0 {
-		return 0
-	}
-	return float64(f) / float64(f+s)
 }
 
 // Advance reports the scans that grew since the last report.
@@ -227,27 +219,11 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	f.Resource.InstanceDetails = finding.InstanceFor(ctx)
 	f.Resource.EcsClusterDetails = finding.ECSFor(ctx)
 
-	nc := &finding.NetworkConnectionAction{
-		Blocked:               t.Successes == 0 && c.Outcome == event.OutcomeRejected,
-		Protocol:              finding.Protocol(c.Protocol),
-		LocalNetworkInterface: ctx.Interface.String(),
-	}
-	if role == finding.RoleActor {
-		nc.ConnectionDirection = finding.DirectionOutbound
-		nc.LocalIPDetails = finding.LocalIP(c.Initiator)
-		nc.LocalPortDetails = finding.Port(int(c.IPort))
-		nc.RemoteIPDetails = finding.RemoteIP(c.Responder)
-		nc.RemotePortDetails = finding.Port(int(c.RPort))
-	} else {
-		nc.ConnectionDirection = finding.DirectionInbound
-		nc.LocalIPDetails = finding.LocalIP(c.Responder)
-		nc.LocalPortDetails = finding.Port(int(c.RPort))
-		nc.RemoteIPDetails = finding.RemoteIP(c.Initiator)
-		nc.RemotePortDetails = finding.Port(int(c.IPort))
-	}
+	nc := contact.Connection(c, role == finding.RoleActor, ctx.Interface)
+	nc.Blocked = t.Successes == 0 && c.Outcome == event.OutcomeRejected
 	f.Service.Action.NetworkConnectionAction = nc
 
-	ratio := failureRatio(t.Failures, t.Successes)
+	ratio := scanner.FailureRatio(t.Failures, t.Successes)
 	targets := make([]string, 0, len(in.Targets))
 	for _, x := range in.Targets {
 		if x.Ports() >= d.minPorts {
@@ -308,38 +284,10 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 
 func round2(v float64) float64 { return float64(int(v*100+0.5)) / 100 }
 
-type pending struct {
-	Key    key
-	Report report
-}
-
-type detectorState struct {
-	Hosts lru.Snapshot[netip.Addr, scanner.Initiator]
-	Dirty []pending
-}
-
 var _ detect.Snapshotter = (*Detector)(nil)
 
 // MarshalState saves the tracked hosts and the reports not yet made.
-func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Hosts: d.tr.Snapshot()}
-	for k, r := range d.dirty {
-		st.Dirty = append(st.Dirty, pending{k, *r})
-	}
-	return detect.EncodeState(st)
-}
+func (d *Detector) MarshalState() ([]byte, error) { return scanner.SaveState(d.tr, d.dirty) }
 
 // UnmarshalState restores them.
-func (d *Detector) UnmarshalState(b []byte) error {
-	var st detectorState
-	if err := detect.DecodeState(b, &st); err != nil {
-		return err
-	}
-	d.tr.Restore(st.Hosts)
-	clear(d.dirty)
-	for _, p := range st.Dirty {
-		r := p.Report
-		d.dirty[p.Key] = &r
-	}
-	return nil
-}
+func (d *Detector) UnmarshalState(b []byte) error { return scanner.LoadState(d.tr, d.dirty, b) }

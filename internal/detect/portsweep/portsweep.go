@@ -23,7 +23,6 @@ import (
 	"picket/internal/detect/trw"
 	"picket/internal/event"
 	"picket/internal/finding"
-	"picket/internal/lru"
 )
 
 // ID is the detector's ID.
@@ -133,7 +132,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		in.Ctx = *c
 	}
 	p := obs.Port
-	if (in.Verdict != trw.Scanner && p.Verdict != trw.Scanner) || p.Hosts() < d.minHosts || failureRatio(p.Failures, p.Successes) < d.minRatio {
+	if (in.Verdict != trw.Scanner && p.Verdict != trw.Scanner) || p.Hosts() < d.minHosts || scanner.FailureRatio(p.Failures, p.Successes) < d.minRatio {
 		return
 	}
 	k := key{c.Initiator, c.RPort}
@@ -155,13 +154,6 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	r.First = min(r.First, c.Start)
 	r.Last = max(r.Last, c.End)
 	r.C = *c
-}
-
-func failureRatio(f, s uint32) float64 {
-	if f+s == 0 {
-		return 0
-	}
-	return float64(f) / float64(f+s)
 }
 
 // Advance reports the sweeps that grew since the last report.
@@ -214,26 +206,10 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	f := finding.New(finding.TypePortSweep, fk, d.env.DetectorID(account, region), r.First.UTC(), r.Last.UTC(), r.Probes)
 	f.Resource.InstanceDetails = finding.InstanceFor(ctx)
 	f.Resource.EcsClusterDetails = finding.ECSFor(ctx)
-	nc := &finding.NetworkConnectionAction{
-		Blocked:               p.Successes == 0 && c.Outcome == event.OutcomeRejected,
-		Protocol:              finding.Protocol(c.Protocol),
-		LocalNetworkInterface: ctx.Interface.String(),
-	}
-	if role == finding.RoleActor {
-		nc.ConnectionDirection = finding.DirectionOutbound
-		nc.LocalIPDetails = finding.LocalIP(c.Initiator)
-		nc.LocalPortDetails = finding.Port(int(c.IPort))
-		nc.RemoteIPDetails = finding.RemoteIP(c.Responder)
-		nc.RemotePortDetails = finding.Port(int(c.RPort))
-	} else {
-		nc.ConnectionDirection = finding.DirectionInbound
-		nc.LocalIPDetails = finding.LocalIP(c.Responder)
-		nc.LocalPortDetails = finding.Port(int(c.RPort))
-		nc.RemoteIPDetails = finding.RemoteIP(c.Initiator)
-		nc.RemotePortDetails = finding.Port(int(c.IPort))
-	}
+	nc := contact.Connection(c, role == finding.RoleActor, ctx.Interface)
+	nc.Blocked = p.Successes == 0 && c.Outcome == event.OutcomeRejected
 	f.Service.Action.NetworkConnectionAction = nc
-	ratio := failureRatio(p.Failures, p.Successes)
+	ratio := scanner.FailureRatio(p.Failures, p.Successes)
 	scope := "in the VPC"
 	if !event.Internal(c.Responder) {
 		scope = "on the internet"
@@ -280,38 +256,10 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	return f
 }
 
-type pending struct {
-	Key    key
-	Report report
-}
-
-type detectorState struct {
-	Hosts lru.Snapshot[netip.Addr, scanner.Initiator]
-	Dirty []pending
-}
-
 var _ detect.Snapshotter = (*Detector)(nil)
 
 // MarshalState saves the tracked hosts and the reports not yet made.
-func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Hosts: d.tr.Snapshot()}
-	for k, r := range d.dirty {
-		st.Dirty = append(st.Dirty, pending{k, *r})
-	}
-	return detect.EncodeState(st)
-}
+func (d *Detector) MarshalState() ([]byte, error) { return scanner.SaveState(d.tr, d.dirty) }
 
 // UnmarshalState restores them.
-func (d *Detector) UnmarshalState(b []byte) error {
-	var st detectorState
-	if err := detect.DecodeState(b, &st); err != nil {
-		return err
-	}
-	d.tr.Restore(st.Hosts)
-	clear(d.dirty)
-	for _, p := range st.Dirty {
-		r := p.Report
-		d.dirty[p.Key] = &r
-	}
-	return nil
-}
+func (d *Detector) UnmarshalState(b []byte) error { return scanner.LoadState(d.tr, d.dirty, b) }

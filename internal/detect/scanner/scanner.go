@@ -336,8 +336,46 @@ func (m *bitmap) count() int {
 	return int(-1024*math.Log(zero) + 0.5)
 }
 
-// Snapshot saves the tracked hosts, least recently seen first.
-func (t *Tracker) Snapshot() lru.Snapshot[netip.Addr, Initiator] { return t.inits.Snapshot() }
+// FailureRatio returns the share of failures among first contacts.
+func FailureRatio(failures, successes uint32) float64 {
+	if failures+successes == 0 {
+		return 0
+	}
+	return float64(failures) / float64(failures+successes)
+}
 
-// Restore loads saved hosts.
-func (t *Tracker) Restore(s lru.Snapshot[netip.Addr, Initiator]) { t.inits.Restore(s) }
+// pending is one report waiting for Advance, as saved.
+type pending[K comparable, R any] struct {
+	Key    K
+	Report R
+}
+
+type savedState[K comparable, R any] struct {
+	Hosts lru.Snapshot[netip.Addr, Initiator]
+	Dirty []pending[K, R]
+}
+
+// SaveState encodes a tracker's hosts and a detector's reports waiting for
+// Advance, for the detector's MarshalState.
+func SaveState[K comparable, R any](t *Tracker, dirty map[K]*R) ([]byte, error) {
+	st := savedState[K, R]{Hosts: t.inits.Snapshot()}
+	for k, r := range dirty {
+		st.Dirty = append(st.Dirty, pending[K, R]{k, *r})
+	}
+	return detect.EncodeState(st)
+}
+
+// LoadState restores what SaveState saved.
+func LoadState[K comparable, R any](t *Tracker, dirty map[K]*R, b []byte) error {
+	var st savedState[K, R]
+	if err := detect.DecodeState(b, &st); err != nil {
+		return err
+	}
+	t.inits.Restore(st.Hosts)
+	clear(dirty)
+	for _, p := range st.Dirty {
+		r := p.Report
+		dirty[p.Key] = &r
+	}
+	return nil
+}
