@@ -3,6 +3,7 @@
 package picket_test
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -44,11 +45,7 @@ func packages(t *testing.T) []string {
 // in the "Package name ..." form (or "Command name ..." for commands).
 func TestPackageDocs(t *testing.T) {
 	for _, dir := range packages(t) {
-		fset := token.NewFileSet()
-		pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments|parser.PackageClauseOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pkgs := parseDir(t, dir, parser.ParseComments|parser.PackageClauseOnly)
 		for name, p := range pkgs {
 			var docs []string
 			for fname, f := range p.Files {
@@ -74,6 +71,39 @@ func TestPackageDocs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// pkgFiles is one package's parsed files by name.
+type pkgFiles struct{ Files map[string]*ast.File }
+
+// parseDir parses the non-test Go files of a directory, grouped by
+// package name.
+func parseDir(t *testing.T, dir string, mode parser.Mode) map[string]*pkgFiles {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	out := map[string]*pkgFiles{}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		f, err := parser.ParseFile(fset, path, nil, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := out[f.Name.Name]
+		if p == nil {
+			p = &pkgFiles{Files: map[string]*ast.File{}}
+			out[f.Name.Name] = p
+		}
+		p.Files[path] = f
+	}
+	return out
 }
 
 func firstLine(s string) string {
@@ -153,11 +183,7 @@ func TestImportRules(t *testing.T) {
 			t.Errorf("%s: no import rule; add the package to the table in meta_test.go and docs/ARCHITECTURE.md", pkg)
 			continue
 		}
-		fset := token.NewFileSet()
-		pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pkgs := parseDir(t, dir, parser.ImportsOnly)
 		for _, p := range pkgs {
 			for fname, f := range p.Files {
 				for _, is := range f.Imports {
