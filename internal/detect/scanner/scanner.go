@@ -169,7 +169,7 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 		}
 	}
 	obs.Target = in.target(c.Responder, c.Start, t.cfg.MaxTargets)
-	obs.Target.PortBits.add(uint64(c.RPort) * 0x9E3779B97F4A7C15)
+	obs.Target.PortBits.add(mix64(uint64(c.RPort)))
 	obs.Target.LastPort = c.RPort
 	obs.Target.Last = max(obs.Target.Last, c.End)
 	obs.Port = in.port(c.RPort, c.Start, t.cfg.MaxPorts)
@@ -378,4 +378,17 @@ func LoadState[K comparable, R any](t *Tracker, dirty map[K]*R, b []byte) error 
 		dirty[p.Key] = &r
 	}
 	return nil
+}
+
+// mix64 is splitmix64's finalizer: it spreads small, sequential values
+// (port numbers) over all 64 bits as a random hash would, which linear
+// counting assumes; a plain multiplication maps a run of ports onto
+// distinct bits without the collisions the estimate corrects for, and so
+// overcounts.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
