@@ -66,6 +66,10 @@ type report struct {
 	First  event.Time
 	Last   event.Time
 	C      event.Contact // the latest contact of the scan
+	// T is the target's state at that contact: its slot may be given to
+	// another target before the report is made, when the scanner works
+	// through more targets than it keeps.
+	T scanner.Target
 }
 
 var (
@@ -165,6 +169,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	r.First = min(r.First, c.Start)
 	r.Last = max(r.Last, c.End)
 	r.C = *c
+	r.T = *t
 }
 
 // Advance reports the scans that grew since the last report.
@@ -196,13 +201,8 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 }
 
 func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Finding {
-	var t *scanner.Target
-	for i := range in.Targets {
-		if in.Targets[i].Addr == k.Target {
-			t = &in.Targets[i]
-		}
-	}
-	if t == nil {
+	t := &r.T
+	if t.Addr != k.Target {
 		return nil
 	}
 	c := &r.C
@@ -229,6 +229,9 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 		if x.Ports() >= d.minPorts {
 			targets = append(targets, x.Addr.String())
 		}
+	}
+	if !slices.Contains(targets, k.Target.String()) {
+		targets = append(targets, k.Target.String())
 	}
 	slices.Sort(targets)
 	scope := "in the VPC"

@@ -95,3 +95,25 @@ func TestQuiet(t *testing.T) {
 		})
 	}
 }
+
+// A scanner that goes on to contact more hosts than it keeps before the
+// report is made gives the scanned target's slot away; the scan is still
+// reported, with its own counts.
+func TestScanThenManyHosts(t *testing.T) {
+	d, _ := New(detecttest.Env(nil))
+	cs := scan(t, "10.0.1.5", "10.0.2.9", ports(30), func(int) string { return "refused" }, 1, "")
+	for i := 0; i < 200; i++ {
+		cs = append(cs, detecttest.Contact(t, fmt.Sprintf("10.0.1.5:45001 > 10.0.%d.%d:8080 tcp unanswered t=%d", 4+i/250, 10+i%200, 2000+i)))
+	}
+	fs := detecttest.Run(t, d, cs...)
+	if len(fs) != 1 {
+		t.Fatalf("%d findings, want the scan of 10.0.2.9", len(fs))
+	}
+	f := fs[0]
+	if ip := f.Service.Action.NetworkConnectionAction.RemoteIPDetails.IPAddressV4; ip != "10.0.2.9" {
+		t.Errorf("remote %s, want 10.0.2.9", ip)
+	}
+	if got := f.Service.AdditionalInfo.Explanation.Counts["distinct_ports"]; got != 30 {
+		t.Errorf("distinct ports %d, want 30", got)
+	}
+}

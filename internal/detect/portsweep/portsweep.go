@@ -64,6 +64,10 @@ type report struct {
 	First  event.Time
 	Last   event.Time
 	C      event.Contact
+	// P is the port's state at that contact: its slot may be given to
+	// another port before the report is made, when the scanner also
+	// works through more ports than it keeps.
+	P scanner.Port
 }
 
 var (
@@ -154,6 +158,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	r.First = min(r.First, c.Start)
 	r.Last = max(r.Last, c.End)
 	r.C = *c
+	r.P = *p
 }
 
 // Advance reports the sweeps that grew since the last report.
@@ -183,13 +188,8 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 }
 
 func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Finding {
-	var p *scanner.Port
-	for i := range in.Ports {
-		if in.Ports[i].Port == k.Port {
-			p = &in.Ports[i]
-		}
-	}
-	if p == nil {
+	p := &r.P
+	if p.Hosts() == 0 {
 		return nil
 	}
 	c := &r.C

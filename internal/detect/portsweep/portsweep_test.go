@@ -57,3 +57,30 @@ func TestQuiet(t *testing.T) {
 		t.Errorf("health checker with a quarter of targets down: %d findings", len(fs))
 	}
 }
+
+// A scanner that sweeps a port and then scans many ports before the
+// report is made (nmap's ping sweep followed by its port scan) gives the
+// port's slot to other ports; the report still carries the sweep's counts.
+func TestSweepThenManyPorts(t *testing.T) {
+	d, _ := New(detecttest.Env(nil))
+	cs := sweep(t, "10.0.1.5", 443, 40, func(int) string { return "unanswered" })
+	for port := 1; port <= 200; port++ {
+		cs = append(cs, detecttest.Contact(t, fmt.Sprintf("10.0.1.5:50000 > 10.0.16.4:%d tcp refused t=%d eni=eni-w i-0worker", port, 2000+port)))
+	}
+	var sweeps []*finding.Finding
+	for _, f := range detecttest.Run(t, d, cs...) {
+		if f.Service.Action.NetworkConnectionAction.RemotePortDetails.Port == 443 {
+			sweeps = append(sweeps, f)
+		}
+	}
+	if len(sweeps) != 1 {
+		t.Fatalf("%d sweep findings of port 443, want 1", len(sweeps))
+	}
+	exp := sweeps[0].Service.AdditionalInfo.Explanation
+	if got := exp.Counts["distinct_hosts"]; got < 38 || got > 42 {
+		t.Errorf("distinct_hosts %d, want about 40: %s", got, exp.Summary)
+	}
+	if got := exp.Counts["failed_first_contacts"]; got != 40 {
+		t.Errorf("failed_first_contacts %d, want 40", got)
+	}
+}
