@@ -1,5 +1,5 @@
 // Package scenario owns the labelled scenario corpus and its runner: the
-// evaluation of picket's network detectors (issue 3). Each file
+// evaluation of picket's network detectors. Each file
 // testdata/*.txtar is one scenario: a seeded synth run (estate, background
 // traffic, embedded attacks and benign activities) and the findings it
 // must yield. The runner renders the run as flow log files, analyzes them

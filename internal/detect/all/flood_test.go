@@ -117,7 +117,7 @@ func TestFloodStaysWithinBudget(t *testing.T) {
 	t.Logf("state %d MiB of a %d MiB budget, %d entries evicted, %d findings", used>>20, budget>>20, evicted, len(findings))
 }
 
-// BenchmarkFlood10M runs the ten-million-source flood of issue 3 and
+// BenchmarkFlood10M runs a flood of ten million spoofed sources and
 // reports the memory the state took, the evictions and whether the
 // hidden scanner was found.
 func BenchmarkFlood10M(b *testing.B) {
