@@ -42,6 +42,7 @@ type metrics struct {
 	uncommitted atomic.Bool
 	watchers    []*source.Watcher
 	pollers     []*source.S3Poller
+	intel       *serveIntel
 }
 
 // ingestCounters are the ingest loop's counters.
@@ -248,6 +249,16 @@ func (m *metrics) write(out io.Writer, now time.Time) {
 			v = 1
 		}
 		fmt.Fprintf(&b, "picket_s3_caught_up{source=%s} %d\n", quote(p.Name()), v)
+	}
+	if si := m.intel; si != nil {
+		si.mu.Lock()
+		n := len(si.lists)
+		si.mu.Unlock()
+		header2("picket_intel_lists", "Threat and trusted lists in use.", "gauge")
+		fmt.Fprintf(&b, "picket_intel_lists %d\n", n)
+		counter(&b, "picket_intel_refreshes_total", "Rounds of fetching the lists in use again.", si.refreshes.Load())
+		counter(&b, "picket_intel_refresh_failures_total", "Refresh rounds in which a list could not be fetched or decoded (it kept its last good version).", si.refreshFailures.Load())
+		counter(&b, "picket_intel_refresh_updates_total", "Refresh rounds that swapped in a changed list.", si.refreshUpdates.Load())
 	}
 	header2("picket_ready", "1 when the service is ready: store open, state restored, sources started.", "gauge")
 	r := 0

@@ -95,6 +95,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	si := newServeIntel(log.With("component", "intel"), cfg.Intel.FilesDir)
 	defer si.wait() // list loads under way end before the store closes
 	m := newMetrics()
+	m.intel = si
 	g, err := newIngest(cfg, st, m, log, si)
 	if err != nil {
 		return err
@@ -206,6 +207,11 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	srcCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		si.run(srcCtx, cfg.Intel.RefreshInterval.D())
+	}()
 	for _, r := range runners {
 		wg.Add(1)
 		go func() {

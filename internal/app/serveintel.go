@@ -38,6 +38,9 @@ type serveIntel struct {
 	build sync.Mutex
 	cur   atomic.Pointer[intel.Loader]
 	wg    sync.WaitGroup
+
+	// The counters of refreshes of the lists in use.
+	refreshes, refreshFailures, refreshUpdates atomic.Uint64
 }
 
 var (
@@ -271,6 +274,43 @@ func (si *serveIntel) restore(ctx context.Context, st store.Store) error {
 
 // wait waits for loads under way (at shutdown).
 func (si *serveIntel) wait() { si.wg.Wait() }
+
+// run refreshes the lists in use every interval until ctx is done.
+func (si *serveIntel) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			si.refresh(ctx)
+		}
+	}
+}
+
+// refresh fetches the lists in use again, with conditional requests,
+// and swaps in those that changed. A list that cannot be fetched or
+// decoded keeps its last good version (the loader logs why); the
+// resource keeps its ACTIVE status, as the list it names is in use.
+// A rebuild after the API changed the lists starts from fresh fetches,
+// so a refresh of the loader it replaced is simply dropped.
+func (si *serveIntel) refresh(ctx context.Context) {
+	l := si.cur.Load()
+	if l == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, si.timeout)
+	defer cancel()
+	si.refreshes.Add(1)
+	changed, err := l.Refresh(ctx)
+	if err != nil {
+		si.refreshFailures.Add(1)
+	}
+	if changed {
+		si.refreshUpdates.Add(1)
+	}
+}
 
 // The detectors' view: no loader means no lists.
 

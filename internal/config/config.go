@@ -59,6 +59,11 @@ type Intel struct {
 	// it. Otherwise a location must be an s3:// or https:// URL, as in
 	// GuardDuty: an API caller cannot make the service read its files.
 	FilesDir string `yaml:"files_dir"`
+	// RefreshInterval is how often the lists in use are fetched again
+	// (a conditional request where the location supports one). A list
+	// that changed is swapped in whole; one that fails keeps its last
+	// good version.
+	RefreshInterval Duration `yaml:"refresh_interval"`
 }
 
 // Log configures the service log.
@@ -195,6 +200,7 @@ const (
 	DefaultFirehoseBody   = 96 << 20 // 64 MiB buffers, base64 and JSON framing
 	DefaultAckTimeout     = 150 * time.Second
 	DefaultCommitDelay    = time.Second
+	DefaultIntelRefresh   = time.Hour
 )
 
 // Default returns the configuration used when no file is given.
@@ -211,6 +217,7 @@ func Default() *Config {
 			Lateness:       Duration(DefaultLateness),
 			MaxInterfaces:  DefaultMaxInterfaces,
 		},
+		Intel: Intel{RefreshInterval: Duration(DefaultIntelRefresh)},
 	}
 }
 
@@ -446,6 +453,9 @@ func (c *Config) validate(p *Problems) {
 		if fi, err := os.Stat(c.Intel.FilesDir); err != nil || !fi.IsDir() {
 			p.add(0, "intel.files_dir", "%q is not a directory", c.Intel.FilesDir)
 		}
+	}
+	if d := c.Intel.RefreshInterval.D(); d < time.Second || d > 7*24*time.Hour {
+		p.add(0, "intel.refresh_interval", "%v is outside 1s to 168h", d)
 	}
 	c.validateSources(p)
 }

@@ -80,7 +80,7 @@ func TestFullConfig(t *testing.T) {
 			Thresholds: map[string]map[string]float64{"portscan": {"trw_failures_to_decide": 6}},
 			Disabled:   []string{"bruteforce"},
 		},
-		Intel: Intel{FilesDir: "testdata"},
+		Intel: Intel{FilesDir: "testdata", RefreshInterval: Duration(15 * time.Minute)},
 		Sources: Sources{
 			Watch: []Watch{{Path: "/var/log/flowlogs", PollInterval: Duration(2 * time.Second), Account: "123456789012", Region: "eu-west-1"}},
 			S3: []S3{{
