@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"picket/internal/awsip"
 	"picket/internal/decode/cloudtrail"
@@ -73,35 +74,41 @@ func (p *pipeline) apiCall(c *cursor, a *event.APICall) {
 // named in opt, failing on the first that cannot be loaded. It returns
 // nil when none is named.
 func openIPInfo(opt AnalyzeOptions) (*enrich.IPInfos, func(), error) {
-	if opt.GeoIPCity == "" && opt.GeoIPASN == "" && opt.AWSIPRanges == "" {
+	return openIPInfoFiles(opt.GeoIPCity, opt.GeoIPASN, opt.AWSIPRanges, opt.Log)
+}
+
+// openIPInfoFiles loads a city and an ASN database and AWS's ip ranges,
+// each optional.
+func openIPInfoFiles(cityFile, asnFile, rangesFile string, log *slog.Logger) (*enrich.IPInfos, func(), error) {
+	if cityFile == "" && asnFile == "" && rangesFile == "" {
 		return nil, func() {}, nil
 	}
 	var db *geo.DB
-	if opt.GeoIPCity != "" || opt.GeoIPASN != "" {
+	if cityFile != "" || asnFile != "" {
 		var err error
-		db, err = geo.Open(geo.Options{City: opt.GeoIPCity, ASN: opt.GeoIPASN})
+		db, err = geo.Open(geo.Options{City: cityFile, ASN: asnFile})
 		if err != nil {
 			return nil, nil, err
 		}
 		city, asn := db.Types()
-		opt.Log.Info("geolocation databases loaded", "city", city, "asn", asn)
+		log.Info("geolocation databases loaded", "city", city, "asn", asn)
 	}
 	var ranges *awsip.Table
-	if opt.AWSIPRanges != "" {
+	if rangesFile != "" {
 		var err error
-		ranges, err = awsip.Load(opt.AWSIPRanges)
+		ranges, err = awsip.Load(rangesFile)
 		if err != nil {
 			if db != nil {
 				db.Close()
 			}
 			return nil, nil, err
 		}
-		opt.Log.Info("AWS ip ranges loaded", "ranges", ranges.String())
+		log.Info("AWS ip ranges loaded", "ranges", ranges.String())
 	}
 	closeFn := func() {
 		if db != nil {
 			if err := db.Close(); err != nil {
-				opt.Log.Warn("closing geolocation databases", "error", fmt.Sprint(err))
+				log.Warn("closing geolocation databases", "error", fmt.Sprint(err))
 			}
 		}
 	}

@@ -41,9 +41,11 @@ type ingest struct {
 
 	eng     *detect.Engine
 	dirs    *enrich.Directions
+	ipinfo  *enrich.IPInfos // nil without databases
 	pending *finding.Set
 
 	every       time.Duration // commit interval
+	idleFlush   time.Duration // quiet time after which the watermark catches up
 	ackDelay    time.Duration // Firehose commit delay
 	account     event.ID
 	region      event.ID
@@ -71,6 +73,10 @@ type ingest struct {
 	dirCap       int
 	c            ingestCounters
 	logged       map[string]uint64 // bad records logged, by reason
+	// observed counts records given to the engine; lastActive is when
+	// the loop last saw it change.
+	observed, seen uint64
+	lastActive     time.Time
 }
 
 // checkpointer is a source as the ingest loop sees it.
@@ -188,6 +194,7 @@ func (g *ingest) deliver(ctx context.Context, d *source.Delivery) error {
 func (g *ingest) run(ctx context.Context) error {
 	g.done = ctx.Done()
 	g.lastCommit = time.Now()
+	g.lastActive = g.lastCommit
 	tick := time.NewTicker(min(g.every, time.Second))
 	defer tick.Stop()
 	for {
@@ -200,6 +207,7 @@ func (g *ingest) run(ctx context.Context) error {
 			g.push(p)
 		case <-tick.C:
 		}
+		g.maybeCatchUp()
 		if err := g.maybeCommit(); err != nil {
 			return err
 		}
@@ -244,6 +252,23 @@ func (g *ingest) stopping() bool {
 // the last commit took (a large detection state takes a second or more to
 // save).
 const findingsDelay = 5 * time.Second
+
+// maybeCatchUp lets the watermark reach the newest event time once no
+// record has arrived for idleFlush. A replay or a busy stream never
+// waits that long between records, so its findings are those of
+// picket analyze; a quiet source's last activity is decided then
+// rather than when its next records arrive.
+func (g *ingest) maybeCatchUp() {
+	now := time.Now()
+	if g.observed != g.seen {
+		g.seen, g.lastActive = g.observed, now
+		return
+	}
+	if g.idleFlush > 0 && now.Sub(g.lastActive) >= g.idleFlush && g.eng.CatchUp() {
+		g.changed = true
+		g.log.Debug("no records for a while: the watermark caught up with the newest event", "idle", g.idleFlush)
+	}
+}
 
 // maybeCommit commits when the interval is up, a delivery waits, or new
 // findings have waited long enough.
@@ -505,6 +530,7 @@ func (g *ingest) flow(f *event.Flow, account, region event.ID) {
 		f.Region = region
 	}
 	g.dirs.Resolve(f)
+	g.observed++
 	g.eng.Observe(f)
 }
 
@@ -518,6 +544,8 @@ func (g *ingest) apiCall(c *event.APICall, account, region event.ID) {
 	if c.Region.IsZero() {
 		c.Region = region
 	}
+	g.ipinfo.Annotate(c)
+	g.observed++
 	g.eng.Observe(c)
 }
 

@@ -68,7 +68,7 @@ func TestLineReader(t *testing.T) {
 // readers directly.
 func newTestIngest(t *testing.T) *ingest {
 	t.Helper()
-	g, err := newIngest(config.Default(), nil, newMetrics(), nopLog(), nil)
+	g, err := newIngest(config.Default(), nil, newMetrics(), nopLog(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

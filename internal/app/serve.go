@@ -96,7 +96,12 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	defer si.wait() // list loads under way end before the store closes
 	m := newMetrics()
 	m.intel = si
-	g, err := newIngest(cfg, st, m, log, si)
+	ipinfo, closeIPInfo, err := openIPInfoFiles(cfg.Enrich.GeoIPCity, cfg.Enrich.GeoIPASN, cfg.Enrich.AWSIPRanges, log.With("component", "enrich"))
+	if err != nil {
+		return fmt.Errorf("enrich: %w", err)
+	}
+	defer closeIPInfo()
+	g, err := newIngest(cfg, st, m, log, si, ipinfo)
 	if err != nil {
 		return err
 	}
@@ -253,10 +258,13 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 }
 
 // newIngest builds the detection engine and the ingest loop around it.
-func newIngest(cfg *config.Config, st store.Store, m *metrics, log *slog.Logger, in detect.Intel) (*ingest, error) {
+//
+// ipinfo, which may be nil, enriches API calls; only the ingest loop's
+// goroutine, which runs the engine, uses it.
+func newIngest(cfg *config.Config, st store.Store, m *metrics, log *slog.Logger, in detect.Intel, ipinfo *enrich.IPInfos) (*ingest, error) {
 	g := &ingest{
 		log: log.With("component", "ingest"), store: st, metrics: m,
-		pending: finding.NewSet(), every: cfg.Ingest.CommitInterval.D(), ackDelay: config.DefaultCommitDelay,
+		pending: finding.NewSet(), every: cfg.Ingest.CommitInterval.D(), ackDelay: config.DefaultCommitDelay, idleFlush: cfg.Ingest.IdleFlush.D(),
 		account: event.Intern(cfg.Account), region: event.Intern(cfg.Region),
 		pushes: make(chan *push), stopped: make(chan struct{}),
 		c: newIngestCounters(), logged: map[string]uint64{},
@@ -272,7 +280,11 @@ func newIngest(cfg *config.Config, st store.Store, m *metrics, log *slog.Logger,
 	// Detectors file findings under a region's default detector ID; the
 	// commit files them under the store's detector of the region.
 	env := detect.Env{DetectorID: finding.DetectorID, MaxKeys: cfg.Ingest.MaxKeys, Intel: in}
-	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: cfg.Detectors.Thresholds, Disabled: cfg.Detectors.Disabled, Budget: int64(cfg.Ingest.MemoryBudget)})
+	if ipinfo.Enabled() {
+		g.ipinfo = ipinfo
+		env.IPInfo = ipinfo.Lookup
+	}
+	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: cfg.Detectors.Thresholds, Allowlists: cfg.Detectors.Allow, Disabled: cfg.Detectors.Disabled, Budget: int64(cfg.Ingest.MemoryBudget)})
 	if err != nil {
 		return nil, fmt.Errorf("detectors: %w", err)
 	}

@@ -178,7 +178,7 @@ func storedRecords(t testing.TB, dir string) float64 {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	g, err := newIngest(cfg, st, newMetrics(), nopLog(), nil)
+	g, err := newIngest(cfg, st, newMetrics(), nopLog(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

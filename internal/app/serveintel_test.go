@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 
+	"picket/internal/config"
 	"picket/internal/finding"
 	"picket/internal/store"
 	"picket/internal/synth"
@@ -204,4 +207,85 @@ func TestServeIntelRefresh(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+}
+
+// TestServeEnrichAndAllow gives picket serve a city database and a
+// pentest allowlist in its configuration: a root call from a located
+// address is reported with the country, and the audit role's scanner is
+// not reported while another principal's is.
+func TestServeEnrichAndAllow(t *testing.T) {
+	dataDir, watch := t.TempDir(), t.TempDir()
+	cfg := testConfig(dataDir, watch)
+	cfg.Enrich.GeoIPCity = testCityDB(t)
+	cfg.Detectors.Allow = map[string]map[string][]string{"pentest": {"allowed_principals": {"audit"}}}
+	// Three calls and then nothing: the watermark catches up once the
+	// source has been quiet this long.
+	cfg.Ingest.IdleFlush = config.Duration(300 * time.Millisecond)
+	s := startService(t, cfg)
+	gd := gdClient(t, s.url(), dataDir)
+
+	event := func(id, identity, name, ip, agent string) string {
+		return `{"eventVersion":"1.08","userIdentity":` + identity + `,"eventTime":"2026-03-04T10:00:00Z",` +
+			`"eventSource":"iam.amazonaws.com","eventName":"` + name + `","awsRegion":"us-east-1","sourceIPAddress":"` + ip + `",` +
+			`"userAgent":"` + agent + `","eventID":"` + id + `","eventType":"AwsApiCall","managementEvent":true,` +
+			`"readOnly":true,"recipientAccountId":"` + testAccount + `","eventCategory":"Management"}`
+	}
+	root := `{"type":"Root","principalId":"` + testAccount + `","arn":"arn:aws:iam::` + testAccount + `:root","accountId":"` + testAccount + `","accessKeyId":"ASIAROOTEXAMPLE00001"}`
+	user := func(name string) string {
+		return `{"type":"IAMUser","principalId":"AIDA` + strings.ToUpper(name) + `EXAMPLE","arn":"arn:aws:iam::` + testAccount + `:user/` + name + `","accountId":"` + testAccount + `","accessKeyId":"AKIA` + strings.ToUpper(name) + `EXAMPLE","userName":"` + name + `"}`
+	}
+	trail := `{"Records":[` + strings.Join([]string{
+		event("e1", root, "ListUsers", "203.0.113.5", "aws-cli/2.15.0"),
+		event("e2", user("audit"), "ListRoles", "198.51.100.20", "Scout Suite/5.14.0"),
+		event("e3", user("mallory"), "ListRoles", "198.51.100.21", "Scout Suite/5.14.0"),
+	}, ",") + `]}`
+	writeFile(t, filepath.Join(watch, "trail.json"), []byte(trail), false)
+
+	var fs []types.Finding
+	waitFor(t, 30*time.Second, "two findings", func() bool {
+		fs = findingsOf(t, gd)
+		return len(fs) >= 2
+	})
+	time.Sleep(300 * time.Millisecond)
+	fs = findingsOf(t, gd)
+	byType := map[string]types.Finding{}
+	for _, f := range fs {
+		byType[aws.ToString(f.Type)] = f
+	}
+	if len(fs) != 2 {
+		t.Errorf("%d findings, want root usage and mallory's scanner: %v", len(fs), slices.Collect(maps.Keys(byType)))
+	}
+	f, ok := byType[finding.TypeRootCredentialUsage]
+	if !ok {
+		t.Fatal("no root credential usage finding")
+	}
+	if c := f.Service.Action.AwsApiCallAction.RemoteIpDetails.Country; c == nil || aws.ToString(c.CountryName) != "Germany" {
+		t.Errorf("root call's country %+v, want Germany from the configured database", c)
+	}
+	f, ok = byType[finding.TypePenTestSecurityTool]
+	if !ok {
+		t.Fatal("no security tool finding")
+	}
+	if u := aws.ToString(f.Resource.AccessKeyDetails.UserName); u != "mallory" {
+		t.Errorf("security tool finding on %q, want mallory (audit is allowed)", u)
+	}
+}
+
+// findingsOf returns every finding of the first detector.
+func findingsOf(t *testing.T, gd *guardduty.Client) []types.Finding {
+	t.Helper()
+	ctx := context.Background()
+	dets, err := gd.ListDetectors(ctx, &guardduty.ListDetectorsInput{})
+	if err != nil || len(dets.DetectorIds) == 0 {
+		return nil
+	}
+	ids, err := gd.ListFindings(ctx, &guardduty.ListFindingsInput{DetectorId: &dets.DetectorIds[0], MaxResults: aws.Int32(50)})
+	if err != nil || len(ids.FindingIds) == 0 {
+		return nil
+	}
+	got, err := gd.GetFindings(ctx, &guardduty.GetFindingsInput{DetectorId: &dets.DetectorIds[0], FindingIds: ids.FindingIds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.Findings
 }

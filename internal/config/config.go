@@ -49,7 +49,24 @@ type Config struct {
 	Ingest      Ingest       `yaml:"ingest"`
 	Detectors   Detectors    `yaml:"detectors"`
 	Intel       Intel        `yaml:"intel"`
+	Enrich      Enrich       `yaml:"enrich"`
 	Sources     Sources      `yaml:"sources"`
+}
+
+// Enrich names the databases that give the addresses of API callers
+// context: where they are, whose network they are on, whether they are
+// inside AWS. Without them the CloudTrail detectors that need it (the
+// instance credential detector needs AWS's ranges; the profile detector
+// learns countries and networks) see less.
+type Enrich struct {
+	// GeoIPCity is a MaxMind-format city or country database (.mmdb).
+	GeoIPCity string `yaml:"geoip_city"`
+	// GeoIPASN is a MaxMind-format ASN or ISP database (.mmdb).
+	GeoIPASN string `yaml:"geoip_asn"`
+	// AWSIPRanges is AWS's published ip-ranges.json.
+	AWSIPRanges string `yaml:"aws_ip_ranges"`
+	// The files are read when the service starts, which fails with an
+	// error naming a file that cannot be read.
 }
 
 // Intel configures the trusted and threat lists managed through the API
@@ -98,6 +115,10 @@ type Ingest struct {
 	// Lateness is how far behind the newest event time a record may
 	// arrive; the detectors decide once the watermark passes.
 	Lateness Duration `yaml:"lateness"`
+	// IdleFlush is how long the service waits, with no new records, before
+	// it lets the watermark reach the newest event time: the last records
+	// of a quiet source are then decided without waiting for newer ones.
+	IdleFlush Duration `yaml:"idle_flush"`
 	// FlowFormat is the field list of headerless flow logs ("": the
 	// version 2 default format).
 	FlowFormat string `yaml:"flow_format"`
@@ -118,6 +139,9 @@ type Detectors struct {
 	Thresholds map[string]map[string]float64 `yaml:"thresholds"`
 	// Disabled lists detectors not to run.
 	Disabled []string `yaml:"disabled"`
+	// Allow sets allowlists, by detector ID then list name (see picket
+	// detectors), such as pentest's allowed_principals.
+	Allow map[string]map[string][]string `yaml:"allow"`
 }
 
 // Sources lists where records come from.
@@ -193,6 +217,7 @@ const (
 	DefaultSQLite         = "picket.db"
 	DefaultCommitInterval = 30 * time.Second
 	DefaultLateness       = 15 * time.Minute
+	DefaultIdleFlush      = 15 * time.Minute
 	DefaultMaxInterfaces  = 100_000
 	DefaultWatchPoll      = 5 * time.Second
 	DefaultS3Poll         = time.Minute
@@ -215,6 +240,7 @@ func Default() *Config {
 		Ingest: Ingest{
 			CommitInterval: Duration(DefaultCommitInterval),
 			Lateness:       Duration(DefaultLateness),
+			IdleFlush:      Duration(DefaultIdleFlush),
 			MaxInterfaces:  DefaultMaxInterfaces,
 		},
 		Intel: Intel{RefreshInterval: Duration(DefaultIntelRefresh)},
@@ -426,6 +452,9 @@ func (c *Config) validate(p *Problems) {
 	if d := in.CommitInterval.D(); d < 100*time.Millisecond || d > time.Hour {
 		p.add(0, "ingest.commit_interval", "%v is outside 100ms to 1h", d)
 	}
+	if d := in.IdleFlush.D(); d < time.Second || d > 7*24*time.Hour {
+		p.add(0, "ingest.idle_flush", "%v is outside 1s to 168h", d)
+	}
 	if d := in.Lateness.D(); d < 0 || d > 24*time.Hour {
 		p.add(0, "ingest.lateness", "%v is outside 0 to 24h", d)
 	}
@@ -447,6 +476,11 @@ func (c *Config) validate(p *Problems) {
 	for i, d := range c.Detectors.Disabled {
 		if d == "" {
 			p.add(0, fmt.Sprintf("detectors.disabled[%d]", i), "empty detector ID")
+		}
+	}
+	for det, ls := range c.Detectors.Allow {
+		if len(ls) == 0 {
+			p.add(0, "detectors.allow."+det, "no allowlists given")
 		}
 	}
 	if c.Intel.FilesDir != "" {

@@ -74,13 +74,20 @@ func TestFullConfig(t *testing.T) {
 		Ingest: Ingest{
 			CommitInterval: Duration(10 * time.Second), Lateness: Duration(20 * time.Minute),
 			FlowFormat: "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
-			MaxKeys:    50000, MemoryBudget: 512 << 20, MaxInterfaces: 20000,
+			MaxKeys:    50000, MemoryBudget: 512 << 20, MaxInterfaces: 20000, IdleFlush: Duration(5 * time.Minute),
 		},
 		Detectors: Detectors{
 			Thresholds: map[string]map[string]float64{"portscan": {"trw_failures_to_decide": 6}},
 			Disabled:   []string{"bruteforce"},
+			Allow: map[string]map[string][]string{"pentest": {
+				"allowed_principals": {"arn:aws:iam::123456789012:role/security-audit", "audit-bot"},
+			}},
 		},
 		Intel: Intel{FilesDir: "testdata", RefreshInterval: Duration(15 * time.Minute)},
+		Enrich: Enrich{
+			GeoIPCity: "/var/lib/geoip/GeoLite2-City.mmdb", GeoIPASN: "/var/lib/geoip/GeoLite2-ASN.mmdb",
+			AWSIPRanges: "/var/lib/picket/ip-ranges.json",
+		},
 		Sources: Sources{
 			Watch: []Watch{{Path: "/var/log/flowlogs", PollInterval: Duration(2 * time.Second), Account: "123456789012", Region: "eu-west-1"}},
 			S3: []S3{{

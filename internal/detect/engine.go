@@ -204,6 +204,18 @@ func (e *Engine) dispatch(rec event.Record) {
 // Flush advances every detector to the end of time: the input is over.
 func (e *Engine) Flush() { e.advance(event.Forever) }
 
+// CatchUp advances the watermark to the newest event time seen, giving
+// up the lateness allowance: for a source that has gone quiet, whose
+// last records would otherwise wait for newer ones to be decided. It
+// reports whether the watermark moved.
+func (e *Engine) CatchUp() bool {
+	if e.maxSeen == event.Never || e.maxSeen <= e.watermark {
+		return false
+	}
+	e.advance(e.maxSeen)
+	return true
+}
+
 // Watermark returns the current watermark.
 func (e *Engine) Watermark() event.Time { return e.watermark }
 

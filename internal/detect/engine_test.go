@@ -114,3 +114,30 @@ func TestTunables(t *testing.T) {
 		}
 	}
 }
+
+func TestCatchUp(t *testing.T) {
+	d := &recorder{id: "r", kinds: []event.Kind{event.KindFlow}}
+	e, err := NewEngine(nil, []Detector{d}, Config{Lateness: 300, Tick: 60}, func(*finding.Finding) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.CatchUp() {
+		t.Error("caught up with nothing seen")
+	}
+	e.Observe(&probeRec{1000})
+	e.Observe(&probeRec{1130})
+	if len(d.advances) != 0 {
+		t.Fatalf("advances %v before the lateness passed", d.advances)
+	}
+	if !e.CatchUp() || e.Watermark() != 1130 || len(d.advances) != 1 || d.advances[0] != 1130 {
+		t.Errorf("after CatchUp: watermark %v, advances %v; want 1130 once", e.Watermark(), d.advances)
+	}
+	if e.CatchUp() {
+		t.Error("caught up twice with nothing new")
+	}
+	// Event time goes on from there as before.
+	e.Observe(&probeRec{1500})
+	if last := d.advances[len(d.advances)-1]; last != 1200 {
+		t.Errorf("advances %v, want 1200 next", d.advances)
+	}
+}
