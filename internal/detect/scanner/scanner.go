@@ -7,15 +7,14 @@
 //
 // Memory per host is small and bounded whatever the host does: the
 // first-contact set is exact for the first few dozen pairs and becomes a
-// fixed 8 KiB bitmap after that, and distinct ports per target and hosts
-// per port are counted with 128-byte bitmaps (linear counting, exact for
-// the small counts the thresholds care about). The number of hosts and of
-// targets and ports per host are capped, evictions counted.
+// fixed 8 KiB bitmap after that. A target's and a port's counts are
+// taken only on first contacts, so the distinct ports of a target and
+// hosts on a port are their failures plus successes, with no set of
+// their own. The number of hosts and of targets and ports per host are
+// capped, evictions counted.
 package scanner
 
 import (
-	"math"
-	"math/bits"
 	"net/netip"
 	"slices"
 
@@ -92,7 +91,6 @@ type Target struct {
 	Verdict   trw.Verdict
 	FirstFail event.Time // the first failed contact, the scan's likely start
 	Samples   []finding.Sample
-	PortBits  bitmap
 	Failures  uint32
 	Successes uint32
 	LastPort  uint16
@@ -100,9 +98,11 @@ type Target struct {
 	Last      event.Time
 }
 
-// Ports returns the distinct ports contacted (estimated, exact for small
-// counts).
-func (t *Target) Ports() int { return t.PortBits.count() }
+// Ports returns the distinct ports contacted since the target's slot was
+// taken: each first contact with the target is a port not contacted
+// before. (A false "seen" of the first-contact set, rare and only after
+// thousands of pairs, leaves a port out.)
+func (t *Target) Ports() int { return int(t.Failures + t.Successes) }
 
 // Port counts the first contacts of one host with one port across
 // destinations.
@@ -113,7 +113,6 @@ type Port struct {
 	Verdict   trw.Verdict
 	FirstFail event.Time
 	Samples   []finding.Sample
-	HostBits  bitmap
 	Failures  uint32
 	Successes uint32
 	LastHost  netip.Addr
@@ -121,8 +120,9 @@ type Port struct {
 	Last      event.Time
 }
 
-// Hosts returns the distinct destinations contacted on the port.
-func (p *Port) Hosts() int { return p.HostBits.count() }
+// Hosts returns the distinct destinations contacted on the port since
+// its slot was taken, as Target.Ports counts ports.
+func (p *Port) Hosts() int { return int(p.Failures + p.Successes) }
 
 // Observation is what Observe learned from one contact.
 type Observation struct {
@@ -169,11 +169,9 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 		}
 	}
 	obs.Target = in.target(c.Responder, c.Start, t.cfg.MaxTargets)
-	obs.Target.PortBits.add(mix64(uint64(c.RPort)))
 	obs.Target.LastPort = c.RPort
 	obs.Target.Last = max(obs.Target.Last, c.End)
 	obs.Port = in.port(c.RPort, c.Start, t.cfg.MaxPorts)
-	obs.Port.HostBits.add(t.addrHash(c.Responder))
 	obs.Port.LastHost = c.Responder
 	obs.Port.Last = max(obs.Port.Last, c.End)
 	if ok {
@@ -266,10 +264,6 @@ func (t *Tracker) pairHash(a netip.Addr, port uint16) uint64 {
 	return sketch.Hash(sketch.DefaultSeed, a, uint64(port))
 }
 
-func (t *Tracker) addrHash(a netip.Addr) uint64 {
-	return sketch.Hash(sketch.DefaultSeed, a, 1<<32)
-}
-
 // contactSet remembers first contacts: exactly, up to smallSet pairs, then
 // in an 8 KiB bitmap (a false "seen" after thousands of pairs only skips a
 // contact the walk has no need of).
@@ -308,32 +302,6 @@ func (s *contactSet) setBit(h uint64) bool {
 	}
 	s.Big[w] |= b
 	return true
-}
-
-// bitmap is a 1024-bit linear counter: it estimates how many distinct
-// values were added, exactly while collisions are unlikely (below a few
-// dozen) and within a few percent up to about a thousand.
-type bitmap [16]uint64
-
-func (m *bitmap) add(h uint64) {
-	i := (h ^ h>>29) & 1023
-	m[i>>6] |= 1 << (i & 63)
-}
-
-func (m *bitmap) count() int {
-	set := 0
-	for _, w := range m {
-		set += bits.OnesCount64(w)
-	}
-	if set >= 1024 {
-		return 1024 * 7 // saturated: at least several thousand
-	}
-	if set < 64 {
-		return set
-	}
-	// Linear counting: n = -m ln(zero fraction).
-	zero := float64(1024-set) / 1024
-	return int(-1024*math.Log(zero) + 0.5)
 }
 
 // FailureRatio returns the share of failures among first contacts.
@@ -378,17 +346,4 @@ func LoadState[K comparable, R any](t *Tracker, dirty map[K]*R, b []byte) error 
 		dirty[p.Key] = &r
 	}
 	return nil
-}
-
-// mix64 is splitmix64's finalizer: it spreads small, sequential values
-// (port numbers) over all 64 bits as a random hash would, which linear
-// counting assumes; a plain multiplication maps a run of ports onto
-// distinct bits without the collisions the estimate corrects for, and so
-// overcounts.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
 }
