@@ -804,7 +804,7 @@ func (d *Decoder) sourceIP(b []byte, i int, c *event.APICall) (int, error) {
 	if !ok {
 		return end, err
 	}
-	if a, isAddr := parseAddr(s); isAddr {
+	if a, isAddr := event.ParseAddr(s); isAddr {
 		c.SourceIP = a
 		return end, nil
 	}

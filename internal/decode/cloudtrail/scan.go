@@ -4,10 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
-	"net/netip"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
 
 	"picket/internal/event"
 )
@@ -513,62 +511,4 @@ func daysFromCivil(y, m, d int) int64 {
 	doy := (153*mp+2)/5 + d - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return int64(era)*146097 + int64(doe) - 719468
-}
-
-// parseAddr parses an IPv4 or IPv6 address, unmapping IPv4-in-IPv6.
-func parseAddr(b []byte) (netip.Addr, bool) {
-	if a, ok := parseIPv4(b); ok {
-		return a, true
-	}
-	for _, c := range b {
-		if c == ':' {
-			// netip does not keep the string: a view of b is safe.
-			a, err := netip.ParseAddr(unsafeString(b))
-			if err != nil {
-				return netip.Addr{}, false
-			}
-			return a.Unmap(), true
-		}
-	}
-	return netip.Addr{}, false
-}
-
-func parseIPv4(b []byte) (netip.Addr, bool) {
-	var ip [4]byte
-	octet, val, digits := 0, 0, 0
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 1 && val == 0 {
-				return netip.Addr{}, false // leading zero
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
-				return netip.Addr{}, false
-			}
-		case c == '.':
-			if digits == 0 || octet == 3 {
-				return netip.Addr{}, false
-			}
-			ip[octet] = byte(val)
-			octet++
-			val, digits = 0, 0
-		default:
-			return netip.Addr{}, false
-		}
-	}
-	if octet != 3 || digits == 0 {
-		return netip.Addr{}, false
-	}
-	ip[3] = byte(val)
-	return netip.AddrFrom4(ip), true
-}
-
-func unsafeString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	// The string is only read while b is live and never kept.
-	return unsafe.String(&b[0], len(b)) //nolint:gosec // read-only view of b for parsing
 }

@@ -618,63 +618,16 @@ func allDigits(b []byte) bool {
 	return true
 }
 
-// parseAddr parses an IPv4 or IPv6 address; "-" is the zero Addr. IPv4
-// addresses, by far the most common, take a fast path; IPv4-mapped IPv6
-// addresses are unmapped so that one host has one key.
+// parseAddr parses an IPv4 or IPv6 address (event.ParseAddr); "-" is the
+// zero Addr.
 func parseAddr(b []byte) (netip.Addr, error) {
 	if absent(b) {
 		return netip.Addr{}, nil
 	}
-	if a, ok := parseIPv4(b); ok {
+	if a, ok := event.ParseAddr(b); ok {
 		return a, nil
 	}
-	for _, c := range b {
-		if c == ':' {
-			// netip does not keep the string (a zone is copied when
-			// interned), so a view of b is safe here.
-			a, err := netip.ParseAddr(unsafeString(b))
-			if err != nil {
-				return netip.Addr{}, ErrSyntax
-			}
-			return a.Unmap(), nil
-		}
-	}
 	return netip.Addr{}, ErrSyntax
-}
-
-func parseIPv4(b []byte) (netip.Addr, bool) {
-	var ip [4]byte
-	octet := 0
-	val := 0
-	digits := 0
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 1 && val == 0 {
-				return netip.Addr{}, false // leading zero
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
-				return netip.Addr{}, false
-			}
-		case c == '.':
-			if digits == 0 || octet == 3 {
-				return netip.Addr{}, false
-			}
-			ip[octet] = byte(val)
-			octet++
-			val, digits = 0, 0
-		default:
-			return netip.Addr{}, false
-		}
-	}
-	if octet != 3 || digits == 0 {
-		return netip.Addr{}, false
-	}
-	ip[3] = byte(val)
-	return netip.AddrFrom4(ip), true
 }
 
 func unsafeString(b []byte) string {
