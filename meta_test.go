@@ -149,6 +149,13 @@ var allowed = map[string][]string{
 	"internal/store/storetest": {"internal/finding", "internal/store"},
 	"internal/store/sqlite":    {"internal/finding", "internal/store", "internal/store/sqlstore"},
 	"internal/store/postgres":  {"internal/finding", "internal/store", "internal/store/sqlstore"},
+
+	// Packets and Zeek connections into flow records: the VPC model, the
+	// meter that records traffic as flow logs would, and its two decoders.
+	"internal/topology":    {},
+	"internal/flowmeter":   {"internal/event", "internal/lru", "internal/topology"},
+	"internal/decode/pcap": {"internal/event", "internal/flowmeter", "internal/topology"},
+	"internal/decode/zeek": {"internal/event", "internal/flowmeter", "internal/topology"},
 }
 
 // rule returns the allowed imports of a package: its own entry, else the

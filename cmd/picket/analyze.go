@@ -45,8 +45,9 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	geoCity := fs.String("geoip-city", "", "MaxMind-format city or country database (.mmdb, e.g. GeoLite2-City) that locates API callers")
 	geoASN := fs.String("geoip-asn", "", "MaxMind-format ASN or ISP database (.mmdb, e.g. GeoLite2-ASN) that names API callers' networks")
 	awsRanges := fs.String("aws-ip-ranges", "", "AWS's ip-ranges.json, to tell whether an address is inside AWS")
+	cf := addCaptureFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nand CloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\nformats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nCloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\npacket captures (pcap, pcapng) and Zeek conn.logs (recorded as VPC Flow Logs would record\nthe same traffic), formats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	paths, err := parse(fs, args)
@@ -61,11 +62,16 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
+	capture, err := cf.options()
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
 	opt := app.AnalyzeOptions{
-		Paths: paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
+		Capture: capture,
+		Paths:   paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
 		Thresholds: thresholds, Allowlists: allow, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys, MemoryBudget: int64(budget), Lists: lists,
 		GeoIPCity: *geoCity, GeoIPASN: *geoASN, AWSIPRanges: *awsRanges,
 		Engine: detect.Config{Lateness: event.Time(lateness.Seconds()), Tick: detect.DefaultConfig.Tick},

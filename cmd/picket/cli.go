@@ -13,7 +13,8 @@ import (
 const usage = `picket detects reconnaissance in cloud logs and reports it as GuardDuty findings.
 
 Usage:
-  picket analyze [flags] PATH...   read flow logs from files, directories or - (stdin) and print findings
+  picket analyze [flags] PATH...   read flow logs, CloudTrail, pcap/pcapng captures or Zeek conn.logs and print findings
+  picket convert [flags] INPUT...  turn pcap/pcapng captures and Zeek conn.logs into VPC Flow Logs text
   picket generate [flags]          write synthetic flow logs with embedded attacks
   picket detectors                 list the detectors, their finding types and thresholds
   picket intel check LIST...       validate threat, trusted and Tor lists: format, entries, bad lines
@@ -38,6 +39,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "analyze":
 		return cmdAnalyze(rest, stdin, stdout, stderr)
+	case "convert":
+		return cmdConvert(rest, stdin, stdout, stderr)
 	case "generate":
 		return cmdGenerate(rest, stdout, stderr)
 	case "detectors":

@@ -38,6 +38,9 @@ type AnalyzeOptions struct {
 	// Account and Region are assumed for records and paths that name none.
 	Account string
 	Region  string
+	// Capture says how packet captures and Zeek conn.logs become flow
+	// records.
+	Capture CaptureOptions
 	// Thresholds overrides detector thresholds, by detector then name.
 	Thresholds map[string]map[string]float64
 	// Allowlists overrides detector allowlists, by detector then name.
@@ -126,6 +129,9 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 	}
 	if opt.Engine.Tick == 0 {
 		opt.Engine = detect.DefaultConfig
+	}
+	if err := opt.Capture.check(); err != nil {
+		return nil, nil, err
 	}
 	var flowFormat *vpcflow.Format
 	if opt.FlowFormat != "" {
@@ -347,8 +353,13 @@ func (p *pipeline) open(in source.Input, idx int) (*cursor, error) {
 	}
 	p.sum.Formats[format.String()]++
 	switch format {
-	case decode.VPCFlow:
-		c.reader = &flowText{r: vpcflow.NewReader(st, in.Name, p.flowFormat)}
+	case decode.VPCFlow, decode.Pcap, decode.Pcapng, decode.ZeekConn:
+		r, err := openFlows(format, st, in.Name, p.flowFormat, &p.opt.Capture, c.account, c.region)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		c.reader = r
 	case decode.VPCFlowParquet:
 		r, err := openParquet(st, in.Name)
 		if err != nil {
@@ -363,7 +374,7 @@ func (p *pipeline) open(in source.Input, idx int) (*cursor, error) {
 		if len(st.Head(1)) == 0 {
 			return nil, errEmpty
 		}
-		return nil, fmt.Errorf("unrecognized format (%s): not VPC flow logs or CloudTrail", format)
+		return nil, fmt.Errorf("unrecognized format (%s): not VPC flow logs, CloudTrail, a packet capture or a Zeek conn.log", format)
 	}
 	p.sum.Inputs++
 	return c, nil

@@ -6,6 +6,7 @@ package decode
 
 import (
 	"bytes"
+	"strings"
 )
 
 // Format is an input format picket can identify.
@@ -18,9 +19,12 @@ const (
 	VPCFlowParquet        // VPC flow logs delivered to S3 as Parquet
 	CloudTrail            // CloudTrail JSON ({"Records": [...]}, or one event per line)
 	Resolver              // Route 53 Resolver query logs (JSON lines)
+	Pcap                  // a libpcap packet capture
+	Pcapng                // a pcapng packet capture
+	ZeekConn              // Zeek conn.log, tab-separated or JSON lines
 )
 
-var names = [...]string{"unknown", "vpc-flow-logs", "vpc-flow-logs-parquet", "cloudtrail", "route53-resolver"}
+var names = [...]string{"unknown", "vpc-flow-logs", "vpc-flow-logs-parquet", "cloudtrail", "route53-resolver", "pcap", "pcapng", "zeek-conn"}
 
 func (f Format) String() string {
 	if int(f) < len(names) {
@@ -43,17 +47,36 @@ func ParseFormat(s string) (Format, bool) {
 // Detect identifies the format of an input from its first bytes
 // (decompressed). It looks at structure, not file names: Parquet's magic
 // number, a JSON document and its telltale keys, or text whose first line
-// is a flow log header or record.
+// is a flow log header or record. Packet captures are known by their
+// magic numbers (pcap's a1b2c3d4 and a1b23c4d in either byte order,
+// pcapng's section header block 0a0d0d0a), Zeek's conn.log by its
+// #separator header and "#path conn", or by JSON lines with "id.orig_h".
 func Detect(head []byte) Format {
 	if bytes.HasPrefix(head, []byte("PAR1")) {
 		return VPCFlowParquet
+	}
+	if len(head) >= 4 {
+		switch string(head[:4]) {
+		case "\xa1\xb2\xc3\xd4", "\xd4\xc3\xb2\xa1", "\xa1\xb2\x3c\x4d", "\x4d\x3c\xb2\xa1":
+			return Pcap
+		case "\x0a\x0d\x0d\x0a":
+			return Pcapng
+		}
 	}
 	b := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
 	if len(b) == 0 {
 		return Unknown
 	}
+	if bytes.HasPrefix(b, []byte("#separator")) {
+		if isZeekConn(b) {
+			return ZeekConn
+		}
+		return Unknown
+	}
 	if b[0] == '{' || b[0] == '[' {
 		switch {
+		case b[0] == '{' && bytes.Contains(b, []byte(`"id.orig_h"`)):
+			return ZeekConn
 		case bytes.Contains(b, []byte(`"eventVersion"`)), bytes.Contains(b, []byte(`"Records"`)) && bytes.Contains(b, []byte(`"eventName"`)),
 			// Events as JSON strings: CloudWatch Logs subscription
 			// payloads, lookup-events output.
@@ -107,4 +130,15 @@ func isFlowLine(line []byte) bool {
 		}
 	}
 	return numbers > 0
+}
+
+// isZeekConn reports whether a Zeek TSV header is that of a conn.log: its
+// #path is conn, or (no #path in sight) its #fields name the
+// connection's endpoints.
+func isZeekConn(b []byte) bool {
+	if i := bytes.Index(b, []byte("\n#path")); i >= 0 {
+		rest := bytes.TrimLeft(b[i+len("\n#path"):], " \t")
+		return bytes.HasPrefix(rest, []byte("conn")) && (len(rest) == 4 || strings.IndexByte(" \t\r\n", rest[4]) >= 0)
+	}
+	return bytes.Contains(b, []byte("id.orig_h"))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"picket/internal/decode/vpcflow"
+	"picket/internal/event"
 )
 
 // FormatFor returns the format of a flow log version: 2 is the default
@@ -181,11 +182,17 @@ type Writer struct {
 	Seed uint64
 
 	period  int64 // seconds of one S3 object
-	batches map[int64][]Record
+	batches map[int64][]line
 	maxEnd  int64
 	files   map[string]*fileOut
-	line    []byte
 	wrote   int
+}
+
+// line is one rendered record waiting for its batch to be written.
+type line struct {
+	start int64
+	iface string
+	text  []byte // without newline
 }
 
 type fileOut struct {
@@ -196,17 +203,30 @@ type fileOut struct {
 
 // Add buffers a record and writes the batches that are complete.
 func (w *Writer) Add(r Record) error {
+	text := AppendRecord(nil, w.Format, &r, w.Account, w.Region)
+	return w.add(r.Start, r.End, r.Iface.ID, text)
+}
+
+// AddFlow buffers a flow record, rendered in the writer's format with
+// vpcflow.AppendFlow, and writes the batches that are complete: this is
+// how picket convert writes the S3 layout.
+func (w *Writer) AddFlow(f *event.Flow) error {
+	text := vpcflow.AppendFlow(nil, w.Format, f)
+	return w.add(int64(f.Start), int64(f.End), f.Interface.String(), text)
+}
+
+func (w *Writer) add(start, end int64, iface string, text []byte) error {
 	if w.batches == nil {
-		w.batches = map[int64][]Record{}
+		w.batches = map[int64][]line{}
 		w.period = 300
 		if w.Layout != LayoutS3 {
 			w.period = 60
 		}
 	}
-	p := r.End - r.End%w.period
-	w.batches[p] = append(w.batches[p], r)
-	if r.End > w.maxEnd {
-		w.maxEnd = r.End
+	p := end - end%w.period
+	w.batches[p] = append(w.batches[p], line{start: start, iface: iface, text: text})
+	if end > w.maxEnd {
+		w.maxEnd = end
 		// Conversations last up to an hour; records older than that
 		// behind the newest are complete.
 		return w.flushBefore(w.maxEnd - 3600)
@@ -243,11 +263,11 @@ func (w *Writer) flushBefore(t int64) error {
 	for _, p := range ps {
 		recs := w.batches[p]
 		delete(w.batches, p)
-		slices.SortStableFunc(recs, func(a, b Record) int {
-			if c := cmp.Compare(a.Start, b.Start); c != 0 {
+		slices.SortStableFunc(recs, func(a, b line) int {
+			if c := cmp.Compare(a.start, b.start); c != 0 {
 				return c
 			}
-			return cmp.Compare(a.Iface.ID, b.Iface.ID)
+			return cmp.Compare(a.iface, b.iface)
 		})
 		if err := w.writeBatch(p, recs); err != nil {
 			return err
@@ -256,7 +276,7 @@ func (w *Writer) flushBefore(t int64) error {
 	return nil
 }
 
-func (w *Writer) writeBatch(p int64, recs []Record) error {
+func (w *Writer) writeBatch(p int64, recs []line) error {
 	switch w.Layout {
 	case LayoutS3:
 		name := w.objectName(p)
@@ -275,7 +295,7 @@ func (w *Writer) writeBatch(p int64, recs []Record) error {
 		return err
 	case LayoutPerInterface:
 		for i := range recs {
-			name := filepath.Join(w.Dir, recs[i].Iface.ID+".log")
+			name := filepath.Join(w.Dir, recs[i].iface+".log")
 			if w.Gzip {
 				name += ".gz"
 			}
@@ -307,11 +327,12 @@ func (w *Writer) writeBatch(p int64, recs []Record) error {
 	return w.writeLines(fo.bw, recs)
 }
 
-func (w *Writer) writeLines(bw *bufio.Writer, recs []Record) error {
+func (w *Writer) writeLines(bw *bufio.Writer, recs []line) error {
 	for i := range recs {
-		w.line = AppendRecord(w.line[:0], w.Format, &recs[i], w.Account, w.Region)
-		w.line = append(w.line, '\n')
-		if _, err := bw.Write(w.line); err != nil {
+		if _, err := bw.Write(recs[i].text); err != nil {
+			return err
+		}
+		if err := bw.WriteByte('\n'); err != nil {
 			return err
 		}
 		w.wrote++
@@ -361,11 +382,10 @@ func (w *Writer) open(name string, header bool) (*fileOut, error) {
 	return fo, nil
 }
 
-func (w *Writer) writeParquet(name string, recs []Record) error {
+func (w *Writer) writeParquet(name string, recs []line) error {
 	rows := make([][]string, len(recs))
 	for i := range recs {
-		line := AppendRecord(nil, w.Format, &recs[i], w.Account, w.Region)
-		rows[i] = splitSpaces(string(line))
+		rows[i] = splitSpaces(string(recs[i].text))
 	}
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
