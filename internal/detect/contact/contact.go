@@ -388,11 +388,6 @@ func (s *Stage) contact(k key, c *conv) event.Contact {
 		ct.Fwd, ct.Rev = c.In, c.Out
 		ct.Inbound = true
 	}
-	bare := uint64(40)
-	if ct.Local.Is6() {
-		bare = 60
-	}
-	ct.Outcome = judge(k.Proto, &ct.Fwd, &ct.Rev, bare)
 	// A conversation reported for the previous bucket continues here.
 	id := convID{k.Iface, k.Local, k.Remote, k.LPort, k.RPort, k.Proto}
 	last, created := s.recent.Put(id)
@@ -400,6 +395,20 @@ func (s *Stage) contact(k key, c *conv) event.Contact {
 		ct.Continued = true
 	}
 	*last = max(*last, k.Bucket)
+	switch {
+	case basis == event.InitiatorUnknown:
+		// Nothing tells who spoke first (ICMP, whose records carry no
+		// type, or both sides on the same port): the contact is evidence
+		// of nothing, neither a probe nor a success nor a friendship.
+	case ct.Continued && k.Proto == event.ProtoTCP && ct.Fwd.Flags&event.TCPSyn == 0:
+		// The tail of a connection reported a minute ago: no new attempt.
+	default:
+		bare := uint64(40)
+		if ct.Local.Is6() {
+			bare = 60
+		}
+		ct.Outcome = judge(k.Proto, &ct.Fwd, &ct.Rev, bare)
+	}
 	return ct
 }
 
@@ -462,10 +471,20 @@ func judge(proto uint8, fwd, rev *event.Half, bare uint64) event.Outcome {
 		// either side's intent.
 		return event.OutcomeUnknown
 	}
-	if proto == event.ProtoTCP && rev.Records == 0 && fwd.HasFlags && fwd.Flags&event.TCPSyn == 0 {
-		// One side sent segments without a SYN and nothing came back: a
-		// late reset or FIN of a connection that ended, not an attempt
-		// to open one.
+	if proto == event.ProtoTCP && fwd.HasFlags && fwd.Flags&(event.TCPSyn|event.TCPRst) == event.TCPRst {
+		// A reset without a SYN: the end of a connection, or the answer
+		// to someone else's probe, never an attempt to reach a service.
+		return event.OutcomeUnknown
+	}
+	// Segments without a SYN (ACK, FIN, NULL and Xmas probes, nmap's ACK
+	// ping) are judged like a SYN: a security group that rejects them, a
+	// host that resets them and a port that ignores them all say the
+	// initiator reached no service. A late FIN of a connection reported a
+	// minute earlier was set aside as a continuation before judging.
+	if proto == event.ProtoTCP && rev.Records == 0 && fwd.Bytes > fwd.Packets*(bare+maxOptions) {
+		// Segments longer than a SYN with every option carry data, which
+		// TCP sends only on a connection that was set up: the answers are
+		// in records of another window, and this is no attempt.
 		return event.OutcomeUnknown
 	}
 	if fwd.Rejected && rev.Records == 0 {
@@ -484,15 +503,27 @@ func judge(proto uint8, fwd, rev *event.Half, bare uint64) event.Outcome {
 		if rev.Rejected && fwd.Rejected {
 			return event.OutcomeRejected
 		}
+		if fwd.Packets <= maxExchange && rev.Packets <= maxExchange {
+			// A request and its answer (a UDP scan's probe of an open
+			// port, one DNS lookup): the service answered, as a TCP
+			// handshake does, but no conversation followed.
+			return event.OutcomeEstablished
+		}
 		return event.OutcomeData
 	}
 }
+
+// maxExchange is the most packets each side of a datagram contact may send
+// for it to be a single request and answer: a probe and its retry, a reply
+// and its duplicate.
+const maxExchange = 2
 
 // TCP sizes used when records carry no flags: a segment without options is
 // 40 bytes of IPv4 and TCP header (60 for IPv6), 52 to 72 with options; a
 // SYN with options is at most 80.
 const (
 	maxBareSegment = 80
+	maxOptions     = 40 // the most TCP options a segment can carry
 )
 
 func judgeTCP(fwd, rev *event.Half, bare uint64) event.Outcome {

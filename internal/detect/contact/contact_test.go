@@ -99,10 +99,35 @@ func TestJudge(t *testing.T) {
 		{"UDP with no reply", []string{
 			"eni-1 out 10.0.0.5:43000 10.0.1.7:161 udp ACCEPT p=1 b=44 t=100",
 		}, event.OutcomeUnanswered, "10.0.0.5", false},
-		{"UDP answered", []string{
+		{"UDP answered once: a request and its answer", []string{
 			"eni-1 out 10.0.0.5:43000 10.0.0.2:53 udp ACCEPT p=1 b=60 t=100",
 			"eni-1 in 10.0.0.2:53 10.0.0.5:43000 udp ACCEPT p=1 b=120 t=100",
+		}, event.OutcomeEstablished, "10.0.0.5", false},
+		{"UDP conversation", []string{
+			"eni-1 out 10.0.0.5:43000 10.0.1.7:4789 udp ACCEPT p=30 b=6000 t=100",
+			"eni-1 in 10.0.1.7:4789 10.0.0.5:43000 udp ACCEPT p=28 b=5000 t=100",
 		}, event.OutcomeData, "10.0.0.5", false},
+		{"UDP probe of an open port, answered", []string{
+			"eni-1 in 203.0.113.66:51000 10.0.0.5:161 udp ACCEPT p=1 b=70 t=100",
+			"eni-1 out 10.0.0.5:161 203.0.113.66:51000 udp ACCEPT p=1 b=90 t=100",
+		}, event.OutcomeEstablished, "203.0.113.66", true},
+		{"ICMP echo and reply: no side can be told to have started it", []string{
+			"eni-1 in 203.0.113.66:0 10.0.0.5:0 icmp ACCEPT p=1 b=28 t=100",
+			"eni-1 out 10.0.0.5:0 203.0.113.66:0 icmp ACCEPT p=1 b=28 t=100",
+		}, event.OutcomeUnknown, "10.0.0.5", false},
+		{"ICMP blocked by the security group", []string{
+			"eni-1 in 203.0.113.66:0 10.0.0.5:0 icmp REJECT p=1 b=28 t=100",
+		}, event.OutcomeRejected, "203.0.113.66", true},
+		{"ACK probe reset by the host (flags report no ACK)", []string{
+			"eni-1 in 203.0.113.66:41000 10.0.0.5:80 tcp ACCEPT p=1 b=40 f=0 t=100",
+			"eni-1 out 10.0.0.5:80 203.0.113.66:41000 tcp ACCEPT p=1 b=40 f=4 t=100",
+		}, event.OutcomeRefused, "203.0.113.66", true},
+		{"ACK probe rejected", []string{
+			"eni-1 in 203.0.113.66:41000 10.0.0.5:8443 tcp REJECT p=1 b=40 f=0 t=100",
+		}, event.OutcomeRejected, "203.0.113.66", true},
+		{"FIN probe of an open port goes unanswered", []string{
+			"eni-1 in 203.0.113.66:41000 10.0.0.5:22 tcp ACCEPT p=2 b=80 f=1 t=100",
+		}, event.OutcomeUnanswered, "203.0.113.66", true},
 		{"a late reply after close is no probe of the ephemeral port", []string{
 			"eni-1 in 203.0.113.80:443 10.0.0.5:51000 tcp REJECT p=1 b=40 t=100",
 		}, event.OutcomeUnknown, "10.0.0.5", false},
