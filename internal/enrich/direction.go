@@ -22,6 +22,7 @@ import (
 const maxLearned = 4
 
 type ifaceAddrs struct {
+	Account event.ID
 	Addrs   [maxLearned]netip.Addr
 	N       uint8 // addresses learned; the slot to replace next is n % maxLearned
 	PendSrc netip.Addr
@@ -58,29 +59,65 @@ func (a *ifaceAddrs) learn(x netip.Addr) {
 //
 //  1. the flow-direction field, when present, decides (and teaches);
 //  2. else an address already known to be the interface's decides;
-//  3. else, if exactly one side is a private or shared address (RFC 1918,
+//  3. else an address known to belong to another interface of the same
+//     account is the remote side: an address has one owner, so two
+//     instances that only talk to each other teach each other as soon as
+//     one of them is known;
+//  4. else, if exactly one side is a private or shared address (RFC 1918,
 //     RFC 6598, unique local IPv6, link-local), that side is the
 //     interface's (and is learned);
-//  4. else, for two private or two public addresses, the first such
+//  5. else a rejected record is inbound: security groups are stateful and
+//     allow all egress unless told otherwise, so what they reject is
+//     traffic arriving at the interface;
+//  6. else, for two private or two public addresses, the first such
 //     record is held as a candidate pair; the address it shares with the
 //     next one is learned as the interface's.
 //
 // A flow that none of these decides keeps DirectionUnknown.
 //
-// State is one small entry per interface in a bounded table; evictions
-// are counted.
+// State is one small entry per interface and one per learned address in
+// bounded tables; evictions are counted.
 type Directions struct {
 	ifaces *lru.Table[event.ID, ifaceAddrs]
-	counts [4]uint64 // by basis
+	owners *lru.Table[owned, event.ID] // interface that owns each learned address
+	counts [4]uint64                   // by basis
 }
 
-// NewDirections returns a resolver that remembers at most maxInterfaces
-// interfaces.
+// owned is an address within an account: accounts reuse private ranges,
+// so the same address may belong to one interface in each.
+type owned struct {
+	Account event.ID
+	Addr    netip.Addr
+}
+
+// NewDirections returns a resolver that remembers the addresses of up to
+// maxInterfaces interfaces.
 func NewDirections(maxInterfaces int) *Directions {
-	return &Directions{ifaces: lru.New[event.ID, ifaceAddrs](maxInterfaces, nil)}
+	return &Directions{
+		ifaces: lru.New[event.ID, ifaceAddrs](maxInterfaces, nil),
+		owners: lru.New[owned, event.ID](maxInterfaces*maxLearned, nil),
+	}
 }
 
-// Resolve sets f.Direction and f.Basis if the record did not carry them.
+// learn records x as an address of the interface of f.
+func (d *Directions) learn(st *ifaceAddrs, f *event.Flow, x netip.Addr) {
+	st.learn(x)
+	if f.Interface.IsZero() || !x.IsValid() {
+		return
+	}
+	st.Account = f.Account
+	o, _ := d.owners.Put(owned{f.Account, x})
+	*o = f.Interface
+}
+
+// elsewhere reports whether x is known to be an address of an interface
+// other than f's.
+func (d *Directions) elsewhere(f *event.Flow, x netip.Addr) bool {
+	o := d.owners.Peek(owned{f.Account, x})
+	return o != nil && *o != f.Interface
+}
+
+// Resolve sets f.Direction and f.Basis if they are not set.
 func (d *Directions) Resolve(f *event.Flow) {
 	if !f.Src.IsValid() || !f.Dst.IsValid() {
 		return
@@ -89,9 +126,9 @@ func (d *Directions) Resolve(f *event.Flow) {
 		if !f.Interface.IsZero() {
 			st, _ := d.ifaces.Put(f.Interface)
 			if f.Direction == event.Inbound {
-				st.learn(f.Dst)
+				d.learn(st, f, f.Dst)
 			} else {
-				st.learn(f.Src)
+				d.learn(st, f, f.Src)
 			}
 		}
 		d.counts[event.BasisField]++
@@ -108,15 +145,24 @@ func (d *Directions) Resolve(f *event.Flow) {
 		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
 	case st.has(f.Dst):
 		f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
+	case !f.Interface.IsZero() && d.elsewhere(f, f.Src) && !d.elsewhere(f, f.Dst):
+		f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
+		d.learn(st, f, f.Dst)
+	case !f.Interface.IsZero() && d.elsewhere(f, f.Dst) && !d.elsewhere(f, f.Src):
+		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
+		d.learn(st, f, f.Src)
 	default:
 		ps, pd := event.Internal(f.Src), event.Internal(f.Dst)
 		switch {
 		case ps && !pd:
 			f.Direction, f.Basis = event.Outbound, event.BasisAddressScope
-			st.learn(f.Src)
+			d.learn(st, f, f.Src)
 		case pd && !ps:
 			f.Direction, f.Basis = event.Inbound, event.BasisAddressScope
-			st.learn(f.Dst)
+			d.learn(st, f, f.Dst)
+		case f.Action == event.Reject:
+			f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
+			d.learn(st, f, f.Dst)
 		default:
 			d.pair(st, f)
 		}
@@ -124,9 +170,8 @@ func (d *Directions) Resolve(f *event.Flow) {
 	d.counts[f.Basis]++
 }
 
-// pair handles a record whose two sides have the same scope and neither is
-// known: the address it shares with the held candidate pair is the
-// interface's.
+// pair decides a flow between two private (or two public) addresses from
+// the address it shares with the interface's previous such flow.
 func (d *Directions) pair(st *ifaceAddrs, f *event.Flow) {
 	var shared netip.Addr
 	switch {
@@ -144,7 +189,7 @@ func (d *Directions) pair(st *ifaceAddrs, f *event.Flow) {
 		st.PendSrc, st.PendDst = f.Src, f.Dst
 		return
 	}
-	st.learn(shared)
+	d.learn(st, f, shared)
 	st.PendSrc, st.PendDst = netip.Addr{}, netip.Addr{}
 	if shared == f.Src {
 		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
@@ -169,7 +214,7 @@ func (d *Directions) Stats() DirectionStats {
 		AddressScope:     d.counts[event.BasisAddressScope],
 		Unknown:          d.counts[event.BasisNone],
 		Interfaces:       d.ifaces.Len(),
-		Evicted:          d.ifaces.Evicted(),
+		Evicted:          d.ifaces.Evicted() + d.owners.Evicted(),
 	}
 }
 
@@ -193,5 +238,14 @@ func (d *Directions) UnmarshalState(b []byte) error {
 	}
 	d.ifaces.Restore(st.Interfaces)
 	d.counts = st.Counts
+	// The owners of addresses follow from the interfaces' addresses.
+	d.owners.Clear()
+	d.ifaces.All(func(id event.ID, a *ifaceAddrs) bool {
+		for _, x := range a.Addrs[:min(a.N, maxLearned)] {
+			o, _ := d.owners.Put(owned{a.Account, x})
+			*o = id
+		}
+		return true
+	})
 	return nil
 }
