@@ -46,6 +46,8 @@ var Thresholds = detect.Tunables{
 		Doc: "detection probability the walk aims for"},
 	{Name: "trw_pf", Unit: "probability", Default: trw.DefaultParams.PF, Min: 0.00001, Max: 0.5,
 		Doc: "false-positive probability the walk tolerates"},
+	{Name: "friend_ttl", Unit: "seconds", Default: 600, Min: 60, Max: 86400,
+		Doc: "how long a remote host that an interface contacted itself, and that answered, is exempt on that interface: ten minutes, the longest aggregation interval of flow logs, so that the far side of a conversation our host started is never taken for a prober, and no longer, since a host we once talked to can still scan us later"},
 	{Name: "source_ttl", Unit: "seconds", Default: 86400, Min: 60, Max: 30 * 86400,
 		Doc: "how long a remote host's record is kept after its last contact; a day catches scans paced at one probe every few minutes (nmap -T0 sends one every 5 minutes)"},
 	{Name: "max_sources", Unit: "hosts", Default: 200_000, Min: 100, Max: 1e8,
@@ -123,6 +125,12 @@ func (s *source) firstContact(h uint64) bool {
 	return true
 }
 
+// friendKey is a remote host as one interface knows it.
+type friendKey struct {
+	Iface  event.ID
+	Remote netip.Addr
+}
+
 type portKey struct {
 	Iface event.ID
 	Port  uint16
@@ -165,19 +173,20 @@ type snapshot struct {
 
 // Detector is the port probe detector.
 type Detector struct {
-	env      detect.Env
-	th       detect.Tunables
-	test     trw.Test
-	minProbe uint32
-	minSrc   int
-	ttl      event.Time
-	sources  *lru.Table[netip.Addr, source]
-	sketch   *sketch.Sketch
-	refused  uint64 // hosts not admitted to a full table
-	friends  *lru.Table[netip.Addr, event.Time]
-	ports    *lru.Table[portKey, portSources]
-	targets  *lru.Table[event.ID, target]
-	dirty    map[event.ID]bool // targets with hits since the last report
+	env       detect.Env
+	th        detect.Tunables
+	test      trw.Test
+	minProbe  uint32
+	minSrc    int
+	ttl       event.Time
+	sources   *lru.Table[netip.Addr, source]
+	sketch    *sketch.Sketch
+	refused   uint64                            // hosts not admitted to a full table
+	friends   *lru.Table[friendKey, event.Time] // when each interface last contacted each remote
+	friendTTL event.Time
+	ports     *lru.Table[portKey, portSources]
+	targets   *lru.Table[event.ID, target]
+	dirty     map[event.ID]bool // targets with hits since the last report
 }
 
 var (
@@ -204,18 +213,19 @@ func New(env detect.Env) (*Detector, error) {
 		sketchBytes = min(sketchBytes, max(int(env.Budget/8), 64<<10))
 	}
 	d := &Detector{
-		env:      env,
-		th:       th,
-		test:     trw.New(p),
-		minProbe: uint32(th.Get("min_probes")),
-		minSrc:   int(th.Get("min_sources_per_port")),
-		ttl:      event.Time(th.Get("source_ttl")),
-		sources:  lru.New[netip.Addr, source](maxSrc, nil),
-		sketch:   sketch.New(sketchBytes),
-		friends:  lru.New[netip.Addr, event.Time](env.Cap(int(th.Get("max_sources")), 0.1, 300), nil),
-		ports:    lru.New[portKey, portSources](env.Cap(int(th.Get("max_sources")), 0.1, 300), nil),
-		targets:  lru.New[event.ID, target](env.Cap(100_000, 0.05, 4096), nil),
-		dirty:    map[event.ID]bool{},
+		env:       env,
+		th:        th,
+		test:      trw.New(p),
+		minProbe:  uint32(th.Get("min_probes")),
+		minSrc:    int(th.Get("min_sources_per_port")),
+		ttl:       event.Time(th.Get("source_ttl")),
+		sources:   lru.New[netip.Addr, source](maxSrc, nil),
+		sketch:    sketch.New(sketchBytes),
+		friends:   lru.New[friendKey, event.Time](env.Cap(int(th.Get("max_sources")), 0.1, 300), nil),
+		friendTTL: event.Time(th.Get("friend_ttl")),
+		ports:     lru.New[portKey, portSources](env.Cap(int(th.Get("max_sources")), 0.1, 300), nil),
+		targets:   lru.New[event.ID, target](env.Cap(100_000, 0.05, 4096), nil),
+		dirty:     map[event.ID]bool{},
 	}
 	return d, nil
 }
@@ -258,10 +268,12 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 		return
 	}
 	if !c.Inbound {
-		// A host we contacted, and that answered, is a friend: its
-		// traffic back to us is not probing.
+		// A host an interface contacted, and that answered, is that
+		// interface's friend for a while: its traffic back is not
+		// probing. The contact stage makes no friends of contacts whose
+		// initiator it cannot tell (an ICMP echo and its reply).
 		if !c.Outcome.Failed() {
-			t, _ := d.friends.Put(c.Responder)
+			t, _ := d.friends.Put(friendKey{c.Interface, c.Responder})
 			*t = max(*t, c.End)
 		}
 		return
@@ -270,8 +282,12 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 	if event.Internal(r) {
 		return
 	}
-	if d.friends.Peek(r) != nil {
-		return
+	if t := d.friends.Peek(friendKey{c.Interface, r}); t != nil && c.Start < *t+d.friendTTL {
+		// A friendship never outranks a verdict: a scanner that our
+		// host answered, or pinged, is still a scanner.
+		if s := d.sources.Peek(r); s == nil || s.Verdict != trw.Scanner {
+			return
+		}
 	}
 	if d.env.Intel != nil && d.env.Intel.Trusted(r) {
 		return
@@ -542,7 +558,7 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	}
 	for {
 		k, t, ok := d.friends.Oldest()
-		if !ok || *t+d.ttl > w {
+		if !ok || *t+d.friendTTL > w {
 			break
 		}
 		d.friends.Delete(k)
@@ -729,7 +745,7 @@ func joinStrings(v []string) string {
 type detectorState struct {
 	Sources lru.Snapshot[netip.Addr, source]
 	Sketch  sketch.State
-	Friends lru.Snapshot[netip.Addr, event.Time]
+	Peers   lru.Snapshot[friendKey, event.Time]
 	Ports   lru.Snapshot[portKey, portSources]
 	Targets lru.Snapshot[event.ID, target]
 	Dirty   []event.ID
@@ -741,7 +757,7 @@ var _ detect.Snapshotter = (*Detector)(nil)
 // MarshalState saves the detector's tables and sketch.
 func (d *Detector) MarshalState() ([]byte, error) {
 	st := detectorState{
-		Sources: d.sources.Snapshot(), Sketch: d.sketch.State(), Friends: d.friends.Snapshot(),
+		Sources: d.sources.Snapshot(), Sketch: d.sketch.State(), Peers: d.friends.Snapshot(),
 		Ports: d.ports.Snapshot(), Targets: d.targets.Snapshot(), Refused: d.refused,
 	}
 	for id := range d.dirty {
@@ -758,7 +774,7 @@ func (d *Detector) UnmarshalState(b []byte) error {
 	}
 	d.sources.Restore(st.Sources)
 	d.sketch.Restore(st.Sketch)
-	d.friends.Restore(st.Friends)
+	d.friends.Restore(st.Peers)
 	d.ports.Restore(st.Ports)
 	d.targets.Restore(st.Targets)
 	clear(d.dirty)
