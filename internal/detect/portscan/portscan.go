@@ -32,8 +32,8 @@ const ID = "portscan"
 var Thresholds = detect.Tunables{
 	{Name: "min_ports", Unit: "ports", Default: 10, Min: 2, Max: 65535,
 		Doc: "distinct ports of one target a scanner must have contacted; ten is fewer than any scan tool's default port list and more than the ports a client uses on one server"},
-	{Name: "min_failure_ratio", Unit: "ratio", Default: 0.5, Min: 0, Max: 1,
-		Doc: "share of the first contacts with the target that must have failed: most ports of most hosts are closed, while a client's contacts succeed"},
+	{Name: "min_failure_ratio", Unit: "ratio", Default: 0.4, Min: 0, Max: 1,
+		Doc: "share of the first contacts with the target that must have failed: twice the one in five that the walk expects of a benign host (trw_theta0), since most ports of most hosts are closed while a client's contacts succeed; besides this floor, the failures must be more than a benign host would have by chance (a binomial test at trw_theta0 and the walk's false-positive probability)"},
 	{Name: "trw_theta0", Unit: "probability", Default: trw.DefaultParams.Theta0, Min: 0.01, Max: 0.99,
 		Doc: "probability that a benign host's first contact succeeds (Jung et al. 2004)"},
 	{Name: "trw_theta1", Unit: "probability", Default: trw.DefaultParams.Theta1, Min: 0.01, Max: 0.99,
@@ -147,7 +147,8 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		}
 	}
 	t := obs.Target
-	if (in.Verdict != trw.Scanner && t.Verdict != trw.Scanner) || t.Ports() < d.minPorts || scanner.FailureRatio(t.Failures, t.Successes) < d.minRatio {
+	if (in.Verdict != trw.Scanner && t.Verdict != trw.Scanner) || t.Ports() < d.minPorts || scanner.FailureRatio(t.Failures, t.Successes) < d.minRatio ||
+		!d.tr.Test().Significant(t.Failures, t.Successes) {
 		return
 	}
 	k := key{c.Initiator, c.Responder}

@@ -32,8 +32,8 @@ const ID = "portsweep"
 var Thresholds = detect.Tunables{
 	{Name: "min_hosts", Unit: "hosts", Default: 20, Min: 2, Max: 1e6,
 		Doc: "distinct hosts a scanner must have contacted on one port; twenty is less than a /27 and more than the servers a client of one service talks to in a day"},
-	{Name: "min_failure_ratio", Unit: "ratio", Default: 0.6, Min: 0, Max: 1,
-		Doc: "share of the first contacts on the port that must have failed: most addresses of a swept range answer nothing, while a client's servers answer"},
+	{Name: "min_failure_ratio", Unit: "ratio", Default: 0.4, Min: 0, Max: 1,
+		Doc: "share of the first contacts on the port that must have failed: twice the one in five that the walk expects of a benign host (trw_theta0), low enough for a sweep of a range where half the hosts serve the port; besides this floor, the failures must be more than a benign host would have by chance (a binomial test at trw_theta0 and the walk's false-positive probability), which keeps a monitor with a few targets down quiet"},
 	{Name: "trw_theta0", Unit: "probability", Default: trw.DefaultParams.Theta0, Min: 0.01, Max: 0.99,
 		Doc: "probability that a benign host's first contact succeeds (Jung et al. 2004)"},
 	{Name: "trw_theta1", Unit: "probability", Default: trw.DefaultParams.Theta1, Min: 0.01, Max: 0.99,
@@ -136,7 +136,8 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		in.Ctx = *c
 	}
 	p := obs.Port
-	if (in.Verdict != trw.Scanner && p.Verdict != trw.Scanner) || p.Hosts() < d.minHosts || scanner.FailureRatio(p.Failures, p.Successes) < d.minRatio {
+	if (in.Verdict != trw.Scanner && p.Verdict != trw.Scanner) || p.Hosts() < d.minHosts || scanner.FailureRatio(p.Failures, p.Successes) < d.minRatio ||
+		!d.tr.Test().Significant(p.Failures, p.Successes) {
 		return
 	}
 	k := key{c.Initiator, c.RPort}

@@ -51,6 +51,8 @@ func (v Verdict) String() string {
 type Test struct {
 	fail, success float64
 	upper, lower  float64
+	p0            float64 // a benign host's chance that a first contact fails: 1 - Theta0
+	pf            float64
 }
 
 // New returns a test for p. Parameters must satisfy 0 < Theta1 < Theta0 < 1
@@ -61,6 +63,8 @@ func New(p Params) Test {
 		success: math.Log(p.Theta1 / p.Theta0),
 		upper:   math.Log(p.PD / p.PF),
 		lower:   math.Log((1 - p.PD) / (1 - p.PF)),
+		p0:      1 - p.Theta0,
+		pf:      p.PF,
 	}
 }
 
@@ -100,3 +104,50 @@ func (t Test) FailuresToDecide() int {
 
 // Upper returns the decision bound for Scanner, as a log likelihood ratio.
 func (t Test) Upper() float64 { return t.upper }
+
+// Significant reports whether failures out of failures+successes first
+// contacts are more than a benign host would plausibly have: under the
+// walk's own null hypothesis each first contact of a benign host fails
+// with probability 1 - Theta0, independently, so the count of failures is
+// binomial, and the test asks that the chance of at least this many be at
+// most PF. The walk decides as contacts arrive and never revisits a
+// verdict; this test judges the whole record of one target or one port,
+// so that a host whose contacts mostly succeed is not reported for a run
+// of early failures, while a sweep of a range where half the hosts serve
+// the port still is.
+//
+// The tail is summed exactly up to 512 contacts and bounded above that by
+// the Chernoff bound exp(-n·KL(k/n ‖ p0)), which is within a few contacts
+// of the exact threshold at that size.
+func (t Test) Significant(failures, successes uint32) bool {
+	n, k := int(failures)+int(successes), int(failures)
+	if n == 0 || t.p0 <= 0 || t.p0 >= 1 {
+		return false
+	}
+	if float64(k) <= t.p0*float64(n) {
+		return false
+	}
+	if n > 512 {
+		q := float64(k) / float64(n)
+		kl := q * math.Log(q/t.p0)
+		if q < 1 {
+			kl += (1 - q) * math.Log((1-q)/(1-t.p0))
+		}
+		return float64(n)*kl >= math.Log(1/t.pf)
+	}
+	return binomialTail(n, k, t.p0) <= t.pf
+}
+
+// binomialTail returns P[X >= k] for X ~ Binomial(n, p), summed in log
+// space.
+func binomialTail(n, k int, p float64) float64 {
+	lp, lq := math.Log(p), math.Log1p(-p)
+	ln, _ := math.Lgamma(float64(n + 1))
+	var sum float64
+	for i := k; i <= n; i++ {
+		li, _ := math.Lgamma(float64(i + 1))
+		lr, _ := math.Lgamma(float64(n - i + 1))
+		sum += math.Exp(ln - li - lr + float64(i)*lp + float64(n-i)*lq)
+	}
+	return sum
+}

@@ -56,3 +56,30 @@ func TestBenignRestartsTheWalk(t *testing.T) {
 		t.Errorf("a host that turned to scanning: %v, want scanner", v)
 	}
 }
+
+func TestSignificant(t *testing.T) {
+	tr := New(DefaultParams)
+	tests := []struct {
+		failures, successes uint32
+		want                bool
+	}{
+		{0, 0, false},
+		{4, 0, true},    // 0.2^4 = 0.0016
+		{2, 0, false},   // 0.04
+		{10, 10, true},  // half of 20 failing: P = 0.0026
+		{10, 20, false}, // a third of 30: P = 0.061, a monitor with some targets down
+		{8, 12, false},  // P = 0.032
+		{300, 700, true},
+		{210, 790, false}, // 21% of 1000: what a benign host does
+		{260, 740, true},
+	}
+	for _, tt := range tests {
+		if got := tr.Significant(tt.failures, tt.successes); got != tt.want {
+			t.Errorf("Significant(%d, %d) = %t, want %t", tt.failures, tt.successes, got, tt.want)
+		}
+	}
+	// The exact tail and the bound agree on either side of the switch.
+	if binomialTail(20, 10, 0.2) > 0.003 || binomialTail(20, 10, 0.2) < 0.002 {
+		t.Errorf("tail(20, 10) = %g", binomialTail(20, 10, 0.2))
+	}
+}
