@@ -131,7 +131,7 @@ type ready struct {
 // Stats counts what the stage did.
 type Stats struct {
 	Flows       uint64 // flow records joined
-	Skipped     uint64 // records without traffic or direction
+	Skipped     uint64 // records without traffic or direction, or not between two hosts
 	Contacts    uint64 // contacts emitted
 	EvictedConv uint64 // conversations emitted early to stay within the bound
 }
@@ -192,7 +192,7 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	if !ok {
 		return
 	}
-	if !f.HasData() || f.Direction == event.DirectionUnknown {
+	if !f.HasData() || f.Direction == event.DirectionUnknown || !event.Host(f.Src) || !event.Host(f.Dst) {
 		s.stats.Skipped++
 		return
 	}

@@ -214,3 +214,17 @@ func TestBoundedConversations(t *testing.T) {
 		t.Errorf("%d contacts in all, want 10000", n)
 	}
 }
+
+// Traffic to an address that is no one host's (this network, multicast,
+// broadcast) makes no contact, so no finding can name it.
+func TestNotAHost(t *testing.T) {
+	got := contacts(t,
+		"eni-1 out 172.16.1.11:61311 0.0.0.4:993 tcp ACCEPT p=1 b=44 f=2 t=100",
+		"eni-1 out 10.0.0.5:5353 224.0.0.251:5353 udp ACCEPT p=1 b=80 t=100",
+		"eni-1 out 10.0.0.5:68 255.255.255.255:67 udp ACCEPT p=1 b=328 t=100",
+		"eni-1 out 10.0.0.5:40000 10.0.0.9:22 tcp ACCEPT p=1 b=60 f=2 t=100",
+	)
+	if len(got) != 1 || got[0].Responder.String() != "10.0.0.9" {
+		t.Errorf("got %d contacts (%v), want only the one to 10.0.0.9", len(got), got)
+	}
+}
