@@ -48,6 +48,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/decode/cloudtrail
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/decode/cloudtrail
 	$(GO) test -run '^$$' -fuzz FuzzJSONString -fuzztime 30s ./internal/event
+	$(GO) test -run '^$$' -fuzz FuzzPcap -fuzztime 30s ./internal/decode/pcap
+	$(GO) test -run '^$$' -fuzz FuzzZeek -fuzztime 30s ./internal/decode/zeek
 
 # Regenerate the bundled example data.
 examples:
