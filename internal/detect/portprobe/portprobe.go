@@ -8,8 +8,9 @@
 // scanner; or it makes enough probe-like contacts (connections that carry
 // no data) to distinct (address, port) pairs. Independently, a port that
 // several distinct internet hosts probe is reported as being probed. Every
-// accepted contact of a known prober with an open port of an interface
-// (other than 80 and 443, which are meant to be open) becomes a
+// contact of a known prober that no security group or network ACL
+// rejected (the port answered, reset or ignored the probe) with a port of
+// an interface (other than 80 and 443, which are meant to be open) becomes a
 // portProbeDetail of that interface's finding; blocked contacts of the same
 // prober are kept as evidence and raise the severity once it gets through.
 package portprobe
@@ -310,7 +311,7 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 			// a flood of one-off spoofed sources cannot push out the
 			// scanners it hides.
 			d.refused++
-			if probeLike && (c.Outcome == event.OutcomeEstablished) && !never[c.RPort] {
+			if servedProbe(c) && !never[c.RPort] {
 				d.notePort(c, r)
 			}
 			return
@@ -369,15 +370,18 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 		}
 		s.Pending = s.Pending[:0]
 	}
-	open := c.Outcome == event.OutcomeEstablished || c.Outcome == event.OutcomeData
-	if !open || never[c.RPort] || c.Continued {
+	// The probe reached the port: no security group or network ACL
+	// rejected it, whether a service answered (an open port), the host
+	// reset it (an unfiltered port that an ACK scan maps) or let it go
+	// unanswered (a FIN, NULL or Xmas probe of an open port).
+	if c.Outcome == event.OutcomeRejected || never[c.RPort] || c.Continued {
 		return
 	}
 	h := hit{Iface: c.Interface, Instance: c.Instance, Account: c.Account, Region: c.Region, VPC: c.VPC, Subnet: c.Subnet,
 		T: c.Start, Local: c.Local, Port: c.RPort, Rport: c.IPort, Remote: r,
 		Origin: c.Origin, Outcome: c.Outcome, Fwd: sat32(c.Fwd.Packets), Rev: sat32(c.Rev.Packets)}
 	portProbed := false
-	if probeLike {
+	if servedProbe(c) {
 		portProbed = d.notePort(c, r)
 	}
 	switch {
@@ -388,6 +392,14 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 	case probeLike && len(s.Pending) < maxPending:
 		s.Pending = append(s.Pending, h)
 	}
+}
+
+// servedProbe reports whether c is a TCP connection that a service
+// accepted and that carried no data: the probe-like contact that, from
+// several internet hosts, marks a port as being probed. A datagram
+// answered once is how UDP services are used, so it does not count.
+func servedProbe(c *event.Contact) bool {
+	return c.Protocol == event.ProtoTCP && c.Outcome == event.OutcomeEstablished
 }
 
 func sat32(v uint64) uint32 {
