@@ -437,7 +437,8 @@ func (m *Meter) Add(p *Packet) {
 // responder's, each on the interfaces that see them. A connection that
 // spans windows is split across them in proportion to the seconds it
 // spent in each; opening flags (SYN, SYN-ACK) go to its first piece and
-// closing ones (FIN, RST) to its last.
+// closing ones (FIN, RST) to its last. One that spans more than a week of
+// windows stays whole.
 func (m *Meter) AddConn(c *Conn) {
 	m.stats.Conns++
 	if c.End < c.Start {
@@ -478,11 +479,16 @@ func (m *Meter) connSide(eg, in int32, tp *Tuple, c *Conn, packets, bytes uint64
 	}
 }
 
+// maxSplit is the most windows a connection is spread over: a week of
+// one-minute windows. A longer one (or a corrupt duration) is one record
+// per direction, which holds its true start and end.
+const maxSplit = 7 * 24 * 60
+
 // spread counts a connection side over the windows it spans.
 func (m *Meter) spread(i int32, ingress bool, tp *Tuple, a event.Action, c *Conn, packets, bytes uint64, flags uint8) {
 	w := m.cfg.Window
 	first, last := c.Start-mod(c.Start, w), c.End-mod(c.End, w)
-	if first == last {
+	if first == last || (last-first)/w > maxSplit {
 		m.count(i, ingress, tp, a, m.clock(c.Start), m.clock(c.End), packets, bytes, flags, c.Seq)
 		return
 	}
@@ -540,7 +546,9 @@ func (m *Meter) count(i int32, ingress bool, tp *Tuple, a event.Action, start, e
 	if isICMP(tp.Proto) {
 		key.sport, key.dport = 0, 0
 	}
-	w := m.window(start - mod(start, m.cfg.Window))
+	// The window of the end, which is the start's but for a connection
+	// too long to split: records leave in end-time order.
+	w := m.window(end - mod(end, m.cfg.Window))
 	j, ok := w.index[key]
 	if !ok {
 		j = int32(len(w.flows))

@@ -169,24 +169,22 @@ func (r *Reader) Next(f *event.Flow) error {
 const maxLine = 1 << 20
 
 func (r *Reader) readLine() ([]byte, error) {
-	for {
-		line, err := r.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			r.long = append(r.long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = r.br.ReadSlice('\n')
-				if len(r.long) < maxLine {
-					r.long = append(r.long, line...)
-				}
+	line, err := r.br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		r.long = append(r.long[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = r.br.ReadSlice('\n')
+			if len(r.long) < maxLine {
+				r.long = append(r.long, line...)
 			}
-			line = r.long
 		}
-		if len(line) == 0 && err != nil {
-			return nil, err
-		}
-		r.line++
-		return bytes.TrimRight(line, "\r\n"), nil
+		line = r.long
 	}
+	if len(line) == 0 && err != nil {
+		return nil, err
+	}
+	r.line++
+	return bytes.TrimRight(line, "\r\n"), nil
 }
 
 func (r *Reader) fail(field int, value []byte, why string) *ParseError {
