@@ -8,7 +8,7 @@ TOOLS     := $(GO) tool -modfile=tools/go.mod
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build deps test fmt-check vet lint race bench fuzz examples clean
+.PHONY: all build deps test fmt-check vet lint race bench fuzz examples lab clean
 
 all: build
 
@@ -55,6 +55,12 @@ fuzz:
 examples:
 	rm -rf examples/flowlogs
 	$(GO) run ./cmd/picket generate --layout s3 --out examples/flowlogs --duration 1h --labels examples/labels.json
+
+# The capture lab: real scanners and workloads in network namespaces,
+# captured into internal/scenario/testdata/lab (docs/lab.md). Root and
+# Debian only; about half an hour. Run by hand, never by `make test`.
+lab:
+	sudo bash scripts/lab/run --deps
 
 clean:
 	rm -rf bin
