@@ -35,8 +35,8 @@ const ID = "portprobe"
 
 // Thresholds are the detector's tunables with their defaults.
 var Thresholds = detect.Tunables{
-	{Name: "min_probes", Unit: "contacts", Default: 5, Min: 1, Max: 1e6,
-		Doc: "probe-like first contacts (failed, or set up without data) with distinct (address, port) pairs of ours that make a remote host a known prober; five distinguishes a scanner from a client that retried"},
+	{Name: "min_probes", Unit: "contacts", Default: 4, Min: 1, Max: 1e6,
+		Doc: "probe-like first contacts (failed, or set up without data, as a SYN scan's half-open probe of an open port is) with distinct (address, port) pairs of ours that make a remote host a known prober: as many as the failed first contacts the walk needs to decide (Jung et al.: four), since a half-open probe says no more about a service than a refused one; retries of one pair count once, so a client that retried is not one"},
 	{Name: "min_sources_per_port", Unit: "hosts", Default: 3, Min: 1, Max: 1e6,
 		Doc: "distinct internet hosts whose probe-like contacts with one open port of an interface mark that port as being probed, even when no single host crossed min_probes"},
 	{Name: "trw_theta0", Unit: "probability", Default: trw.DefaultParams.Theta0, Min: 0.01, Max: 0.99,
