@@ -78,8 +78,7 @@ func flagsOf(s string) uint8 {
 
 // TestCaptures runs the detector over SSH sessions measured from real
 // tools. checked is how many passwords the server checked (sshd's log:
-// failed and accepted; for the slips capture, the USERAUTH_REQUESTs in
-// it). The estimate must reach the threshold and stay within what the
+// failed and accepted). The estimate must reach the threshold and stay within what the
 // model promises: about the authentication requests on the wire, so a
 // little more than the passwords where a tool sends other requests too
 // (medusa asks for keyboard-interactive before each password; hydra
@@ -95,7 +94,6 @@ func TestCaptures(t *testing.T) {
 		{"medusa", 61},    // 22 connections of 1 or 3 passwords
 		{"ncrack", 59},    // 14 connections of 1 to 6 guesses, the one-guess ones last
 		{"nmapbrute", 64}, // one guess a connection; MaxStartups turns many away
-		{"slips", 40},     // one guess a connection
 		{"quickcmd", 0},
 		{"sshpass", 0},
 		{"backup", 0},
