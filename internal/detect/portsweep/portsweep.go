@@ -215,9 +215,15 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	if !event.Internal(c.Responder) {
 		scope = "on the internet"
 	}
+	// Flow logs record ICMP with ports 0/0: a ping sweep is a sweep of
+	// "port 0", which the text names for what it is.
+	port := strconv.Itoa(int(k.Port))
+	if c.Protocol == event.ProtoICMP || c.Protocol == event.ProtoICMPv6 {
+		port = "0 (ICMP, which flow logs record without a port)"
+	}
 	exp := &finding.Explanation{
 		Detector: ID,
-		Summary: k.Scanner.String() + " contacted " + strconv.Itoa(p.Hosts()) + " distinct hosts " + scope + " on port " + strconv.Itoa(int(k.Port)) +
+		Summary: k.Scanner.String() + " contacted " + strconv.Itoa(p.Hosts()) + " distinct hosts " + scope + " on port " + port +
 			", " + strconv.Itoa(int(p.Failures)) + " of them failing",
 		Thresholds: []finding.Threshold{
 			{Name: "trw_failures_to_decide", Limit: float64(d.tr.Test().FailuresToDecide()), Observed: float64(in.Failures), Unit: "failed first contacts", Crossed: true},
@@ -245,7 +251,7 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	typ, _ := finding.Lookup(finding.TypePortSweep)
 	vars := map[string]string{
 		"resource": finding.ResourceLabel(ctx),
-		"port":     strconv.Itoa(int(k.Port)),
+		"port":     port,
 		"remote":   p.LastHost.String(),
 		"detail":   strconv.Itoa(p.Hosts()) + " hosts " + scope + ", " + strconv.Itoa(int(p.Failures)) + " failed",
 	}
