@@ -38,6 +38,8 @@ var Thresholds = detect.Tunables{
 		Doc: "probability that a benign host's first contact succeeds (Jung et al. 2004)"},
 	{Name: "trw_theta1", Unit: "probability", Default: trw.DefaultParams.Theta1, Min: 0.01, Max: 0.99,
 		Doc: "probability that a scanner's first contact succeeds"},
+	{Name: "hold", Unit: "seconds", Default: 120, Min: 0, Max: 3600,
+		Doc: "how long, in event time, a report waits for the host to show it is a monitor (it asks again about ports it already found closed, as a health checker does every interval): two rounds of a once-a-minute check; the finding keeps the scan's own times"},
 	{Name: "host_ttl", Unit: "seconds", Default: 86400, Min: 60, Max: 30 * 86400,
 		Doc: "how long a host's contacts are remembered after its last one; a day covers nmap -T1 (one probe every 15 s) and the first few hundred probes of -T0 (one every 5 minutes)"},
 	{Name: "max_hosts", Unit: "hosts", Default: 50_000, Min: 10, Max: 1e7,
@@ -51,6 +53,7 @@ type Detector struct {
 	tr       *scanner.Tracker
 	minPorts int
 	minRatio float64
+	hold     event.Time
 	ttl      event.Time
 	dirty    map[key]*report
 }
@@ -62,7 +65,8 @@ type key struct {
 }
 
 type report struct {
-	Probes int64 // first contacts since the last report
+	Due    event.Time // the watermark the report waits for (see hold)
+	Probes int64      // first contacts since the last report
 	First  event.Time
 	Last   event.Time
 	C      event.Contact // the latest contact of the scan
@@ -94,6 +98,7 @@ func New(env detect.Env) (*Detector, error) {
 			MaxTargets: 64, MaxPorts: 64, TTL: event.Time(th.Get("host_ttl"))}),
 		minPorts: int(th.Get("min_ports")),
 		minRatio: th.Get("min_failure_ratio"),
+		hold:     event.Time(th.Get("hold")),
 		ttl:      event.Time(th.Get("host_ttl")),
 		dirty:    map[key]*report{},
 	}, nil
@@ -154,7 +159,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	k := key{c.Initiator, c.Responder}
 	r := d.dirty[k]
 	if r == nil {
-		r = &report{First: c.Start}
+		r = &report{First: c.Start, Due: c.End + d.hold}
 		d.dirty[k] = r
 		if rk := "scan " + c.Responder.String(); in.Reported[rk] == 0 {
 			// The first report counts every probe so far.
@@ -187,9 +192,12 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	})
 	for _, k := range keys {
 		r := d.dirty[k]
+		if w != event.Forever && r.Due > w {
+			continue // still waiting to see whether the host is a monitor
+		}
 		delete(d.dirty, k)
 		in := d.tr.Peek(k.Scanner)
-		if in == nil {
+		if in == nil || in.Polling() {
 			continue
 		}
 		if f := d.finding(k, r, in); f != nil {

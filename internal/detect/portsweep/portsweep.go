@@ -38,6 +38,8 @@ var Thresholds = detect.Tunables{
 		Doc: "probability that a benign host's first contact succeeds (Jung et al. 2004)"},
 	{Name: "trw_theta1", Unit: "probability", Default: trw.DefaultParams.Theta1, Min: 0.01, Max: 0.99,
 		Doc: "probability that a scanner's first contact succeeds"},
+	{Name: "hold", Unit: "seconds", Default: 120, Min: 0, Max: 3600,
+		Doc: "how long, in event time, a report waits for the host to show it is a monitor (it asks again about ports it already found closed, as a scraper does every interval): two rounds of a once-a-minute check; the finding keeps the sweep's own times"},
 	{Name: "host_ttl", Unit: "seconds", Default: 86400, Min: 60, Max: 30 * 86400,
 		Doc: "how long a host's contacts are remembered after its last one"},
 	{Name: "max_hosts", Unit: "hosts", Default: 50_000, Min: 10, Max: 1e7,
@@ -51,6 +53,7 @@ type Detector struct {
 	tr       *scanner.Tracker
 	minHosts int
 	minRatio float64
+	hold     event.Time
 	dirty    map[key]*report
 }
 
@@ -60,6 +63,7 @@ type key struct {
 }
 
 type report struct {
+	Due    event.Time // the watermark the report waits for (see hold)
 	Probes int64
 	First  event.Time
 	Last   event.Time
@@ -92,6 +96,7 @@ func New(env detect.Env) (*Detector, error) {
 			MaxTargets: 64, MaxPorts: 64, TTL: event.Time(th.Get("host_ttl"))}),
 		minHosts: int(th.Get("min_hosts")),
 		minRatio: th.Get("min_failure_ratio"),
+		hold:     event.Time(th.Get("hold")),
 		dirty:    map[key]*report{},
 	}, nil
 }
@@ -143,7 +148,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	k := key{c.Initiator, c.RPort}
 	r := d.dirty[k]
 	if r == nil {
-		r = &report{First: c.Start}
+		r = &report{First: c.Start, Due: c.End + d.hold}
 		d.dirty[k] = r
 		if rk := "sweep " + strconv.Itoa(int(c.RPort)); in.Reported[rk] == 0 {
 			// The first report counts every probe so far.
@@ -176,8 +181,11 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	})
 	for _, k := range keys {
 		r := d.dirty[k]
+		if w != event.Forever && r.Due > w {
+			continue // still waiting to see whether the host is a monitor
+		}
 		delete(d.dirty, k)
-		if in := d.tr.Peek(k.Scanner); in != nil {
+		if in := d.tr.Peek(k.Scanner); in != nil && !in.Polling() {
 			if f := d.finding(k, r, in); f != nil {
 				emit(f)
 			}

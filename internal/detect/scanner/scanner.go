@@ -71,11 +71,21 @@ type Initiator struct {
 	// Ctx is the latest contact the host made from one of the estate's
 	// interfaces (for the finding's resource), and HasCtx says whether
 	// there is one.
-	Ctx     event.Contact
-	HasCtx  bool
-	Seen    contactSet
-	Targets []Target // by most recent contact, newest last
-	Ports   []Port
+	Ctx    event.Contact
+	HasCtx bool
+	Seen   contactSet
+	// Closed holds the (destination, port) pairs whose first contact was
+	// refused, ClosedPairs counts them, and Reasked counts later
+	// contacts with those pairs, from other source ports, that were
+	// refused again (see Polling). Asked holds the (destination, port,
+	// source port) of refused contacts, so that one connection seen by
+	// both ends' interfaces counts once.
+	Closed      contactSet
+	Asked       contactSet
+	ClosedPairs uint32
+	Reasked     uint32
+	Targets     []Target // by most recent contact, newest last
+	Ports       []Port
 	// Reported are the findings already raised for this host, by
 	// whatever key the detector uses, so it reports only what is new.
 	Reported map[string]event.Time
@@ -155,7 +165,15 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 	ok := !c.Outcome.Failed()
 	h := t.pairHash(c.Responder, c.RPort)
 	if !in.Seen.add(h) {
+		if c.Outcome == event.OutcomeRefused && in.Closed.has(h) && in.Asked.add(t.connHash(c)) {
+			in.Reasked++
+		}
 		return obs
+	}
+	if c.Outcome == event.OutcomeRefused {
+		in.Closed.add(h)
+		in.Asked.add(t.connHash(c))
+		in.ClosedPairs++
 	}
 	obs.First = true
 	if ok {
@@ -260,6 +278,12 @@ func (in *Initiator) port(p uint16, t event.Time, max int) *Port {
 // as evidence.
 const maxTargetSamples = 6
 
+// connHash identifies one connection of the host: destination, port and
+// the host's own port.
+func (t *Tracker) connHash(c *event.Contact) uint64 {
+	return sketch.Hash(sketch.DefaultSeed, c.Responder, uint64(c.RPort)<<16|uint64(c.IPort))
+}
+
 func (t *Tracker) pairHash(a netip.Addr, port uint16) uint64 {
 	return sketch.Hash(sketch.DefaultSeed, a, uint64(port))
 }
@@ -292,6 +316,20 @@ func (s *contactSet) add(h uint64) bool {
 		s.Small = nil
 	}
 	return s.setBit(h)
+}
+
+// has reports whether h was added.
+func (s *contactSet) has(h uint64) bool {
+	if s.Big == nil {
+		for _, x := range s.Small {
+			if x == h {
+				return true
+			}
+		}
+		return false
+	}
+	i := h & 0xffff
+	return s.Big[i>>6]&(1<<(i&63)) != 0
 }
 
 func (s *contactSet) setBit(h uint64) bool {
@@ -347,3 +385,23 @@ func LoadState[K comparable, R any](t *Tracker, dirty map[K]*R, b []byte) error 
 	}
 	return nil
 }
+
+// Polling reports whether the host asks again about ports it already
+// knows to be closed, at least once per closed port on average: what a
+// health checker or a monitor does, every interval, with a service that
+// is down. A scanner has its answer at the first reset and moves on
+// (nmap, masscan and zmap retry only probes that got no answer), so a
+// port scan or sweep by this host is a monitor's work, not
+// reconnaissance.
+//
+// A monitor's list of checks is short, and an attacker who scans the same
+// host twice also asks again about closed ports; so a host that found
+// more closed ports than nmap's shortest port list (-F, 100 ports) is
+// never taken for a monitor.
+func (in *Initiator) Polling() bool {
+	return in.ClosedPairs > 0 && in.ClosedPairs < maxPolledPorts && in.Reasked >= in.ClosedPairs
+}
+
+// maxPolledPorts bounds the closed (destination, port) pairs of a host
+// that Polling may call a monitor.
+const maxPolledPorts = 100

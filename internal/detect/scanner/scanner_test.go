@@ -53,3 +53,38 @@ func TestDistinctCounts(t *testing.T) {
 		t.Errorf("port 22: %d hosts, want 250 or a few less", n)
 	}
 }
+
+// A monitor asks again about the ports it found closed; a scanner does
+// not, and a host that found many ports closed is a scanner even when it
+// scans twice.
+func TestPolling(t *testing.T) {
+	host := netip.MustParseAddr("10.0.1.16")
+	target := netip.MustParseAddr("10.0.1.14")
+	run := func(ports, rounds int, closed func(p int) bool) *Initiator {
+		tr := New(Config{Walk: trw.DefaultParams, MaxInitiators: 16, MaxTargets: 64, MaxPorts: 64, TTL: 86400})
+		src := uint16(40000)
+		for r := 0; r < rounds; r++ {
+			for p := 0; p < ports; p++ {
+				src++
+				o := event.OutcomeEstablished
+				if closed(p) {
+					o = event.OutcomeRefused
+				}
+				c := &event.Contact{Initiator: host, Responder: target, IPort: src, RPort: uint16(8000 + p), Start: event.Time(1000 + 10*r), Outcome: o}
+				tr.Observe(c, true)
+				tr.Observe(c, false) // the same connection seen by the target's interface
+			}
+		}
+		return tr.Peek(host)
+	}
+	half := func(p int) bool { return p%2 == 0 }
+	if in := run(20, 3, half); !in.Polling() {
+		t.Errorf("a health checker of 20 ports, half down, asked 3 times: not polling (%d closed, %d asked again)", in.ClosedPairs, in.Reasked)
+	}
+	if in := run(20, 1, half); in.Polling() {
+		t.Errorf("one round is polling (%d closed, %d asked again)", in.ClosedPairs, in.Reasked)
+	}
+	if in := run(1000, 2, func(p int) bool { return p%50 != 0 }); in.Polling() {
+		t.Errorf("a 1000-port scan run twice is polling (%d closed, %d asked again)", in.ClosedPairs, in.Reasked)
+	}
+}
