@@ -193,6 +193,19 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 		account: event.Intern(account), region: event.Intern(region),
 		dirs: enrich.NewDirections(100_000), total: total, ipinfo: ipinfo,
 	}
+	if top := opt.Capture.Topology; top != nil {
+		// The topology is an inventory of the interfaces' addresses: it
+		// decides the direction of flow log records that lack one.
+		acct := p.account
+		if top.Account != "" {
+			acct = event.Intern(top.Account)
+		}
+		for _, in := range top.Interfaces {
+			for _, a := range in.Addresses {
+				p.dirs.Learn(acct, event.Intern(in.ID), a)
+			}
+		}
+	}
 	// Inputs are merged by event time in groups of MaxOpen, in path
 	// order: in the S3 layout each group covers a stretch of time, and
 	// files of different interfaces interleave as the records did.

@@ -110,6 +110,19 @@ func (d *Directions) learn(st *ifaceAddrs, f *event.Flow, x netip.Addr) {
 	*o = f.Interface
 }
 
+// Learn records addr as an address of interface iface of account, as an
+// inventory tells it: records of the interface are then decided by it, and
+// records of other interfaces that name it are decided too (rules 2 and 3).
+// Without it, a version 2 record between two private hosts that talk to
+// no one else says nothing of which side is the interface's.
+func (d *Directions) Learn(account, iface event.ID, addr netip.Addr) {
+	if iface.IsZero() || !addr.IsValid() {
+		return
+	}
+	st, _ := d.ifaces.Put(iface)
+	d.learn(st, &event.Flow{Account: account, Interface: iface}, addr.Unmap())
+}
+
 // elsewhere reports whether x is known to be an address of an interface
 // other than f's.
 func (d *Directions) elsewhere(f *event.Flow, x netip.Addr) bool {

@@ -18,7 +18,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-		"os"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -214,9 +214,12 @@ func runLab(t *testing.T, s LabScenario, form, order string, files []string) *la
 		}
 		files = shuffled
 	}
+	// The topology names the interface each capture was taken on and
+	// its security groups. Flow logs are read as a user would, without
+	// it, except where a scenario needs an inventory (see needsInventory).
 	opt := app.AnalyzeOptions{Paths: files}
-	if form == "pcap" {
-		labPcapOptions(t, &opt)
+	if form == "pcap" || needsInventory[s.Scenario] != "" {
+		labTopologyOptions(t, &opt)
 	}
 	fs, sum, err := app.Analyze(context.Background(), opt)
 	if err != nil {
@@ -538,10 +541,23 @@ func labInterfaceOf(instance string) string {
 	return ""
 }
 
-// labPcapOptions sets what the analysis of the lab's captures needs: the
-// emulated VPC's topology, which names the interface each capture was
-// taken on.
-func labPcapOptions(t *testing.T, opt *app.AnalyzeOptions) {
+// needsInventory lists the scenarios whose version 2 flow logs cannot be
+// read without knowing the interfaces' addresses, and why. Version 5
+// records carry flow-direction; version 2 records do not, and picket
+// learns an interface's address from records that decide it (a public
+// peer, a rejected record, a second peer). Two instances that talk only
+// to each other, with nothing rejected, leave the two interfaces' records
+// identical: either side could be either interface. Given an inventory
+// (here the lab's topology, in production --topology), they are read
+// like any other.
+var needsInventory = map[string]string{
+	"internal-syn-scan":  "app2 and web1 exchange only the scan, all of it accepted",
+	"internal-hydra-ssh": "app2 and db1 exchange only the SSH sessions",
+}
+
+// labTopologyOptions sets the emulated VPC's topology, which names the
+// interface each capture was taken on and the interfaces' addresses.
+func labTopologyOptions(t *testing.T, opt *app.AnalyzeOptions) {
 	t.Helper()
 	top, err := topology.Load(filepath.Join(labDir, "topology.json"))
 	if err != nil {

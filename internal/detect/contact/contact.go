@@ -107,6 +107,13 @@ type conv struct {
 type iface struct {
 	Account, Region, VPC, Subnet, Instance event.ID
 	ECS                                    event.ECS
+	Local                                  addrKey // the interface's address last seen
+}
+
+// owner is an address within an account (accounts reuse private ranges).
+type owner struct {
+	Account event.ID
+	Addr    addrKey
 }
 
 // Stage is the contact stage.
@@ -115,11 +122,16 @@ type Stage struct {
 	convs   *lru.Table[key, conv]
 	recent  *lru.Table[convID, event.Time] // bucket each conversation was last reported in
 	ifaces  *lru.Table[event.ID, iface]
-	buckets map[event.Time][]key // the conversations created in each bucket
-	pending []event.Contact      // contacts of evicted conversations, in eviction order
-	ready   []ready              // reused by Advance
-	out     event.Contact        // the contact being dispatched
-	stats   Stats
+	owners  *lru.Table[owner, event.ID] // the interface each known address belongs to
+	buckets map[event.Time][]key        // the conversations created in each bucket
+	// held are conversations of records that came without a direction,
+	// keyed by their addresses in order, and heldBuckets indexes them.
+	held        *lru.Table[key, conv]
+	heldBuckets map[event.Time][]key
+	pending     []event.Contact // contacts of evicted conversations, in eviction order
+	ready       []ready         // reused by Advance
+	out         event.Contact   // the contact being dispatched
+	stats       Stats
 }
 
 type ready struct {
@@ -131,7 +143,9 @@ type ready struct {
 // Stats counts what the stage did.
 type Stats struct {
 	Flows       uint64 // flow records joined
-	Skipped     uint64 // records without traffic or direction, or not between two hosts
+	Skipped     uint64 // records without traffic, or not between two hosts
+	Held        uint64 // records held until their bucket closed, for want of a direction
+	Unresolved  uint64 // held records whose direction was still unknown when the bucket closed
 	Contacts    uint64 // contacts emitted
 	EvictedConv uint64 // conversations emitted early to stay within the bound
 }
@@ -153,8 +167,13 @@ func New(cfg Config) *Stage {
 	if cfg.Budget > 0 {
 		cfg.MaxConversations = max(16, min(cfg.MaxConversations, int(cfg.Budget*6/10/450)))
 	}
-	s := &Stage{cfg: cfg, buckets: map[event.Time][]key{}}
+	s := &Stage{cfg: cfg, buckets: map[event.Time][]key{}, heldBuckets: map[event.Time][]key{}}
 	s.ifaces = lru.New[event.ID, iface](cfg.MaxInterfaces, nil)
+	s.owners = lru.New[owner, event.ID](cfg.MaxInterfaces*4, nil)
+	s.held = lru.New(max(16, cfg.MaxConversations/4), func(k key, c *conv) {
+		s.stats.Unresolved += uint64(c.Out.Records + c.In.Records)
+		unindex(s.held, s.heldBuckets, k, c.Pos)
+	})
 	recent := cfg.MaxConversations
 	if cfg.Budget > 0 {
 		recent = max(16, int(cfg.Budget*4/10/300))
@@ -183,6 +202,8 @@ func (s *Stage) State() []detect.StateStats {
 		{Table: "conversations", Len: s.convs.Len(), Cap: s.convs.Cap(), Evicted: s.convs.Evicted()},
 		{Table: "interfaces", Len: s.ifaces.Len(), Cap: s.ifaces.Cap(), Evicted: s.ifaces.Evicted()},
 		{Table: "recent conversations", Len: s.recent.Len(), Cap: s.recent.Cap(), Evicted: s.recent.Evicted()},
+		{Table: "held conversations", Len: s.held.Len(), Cap: s.held.Cap(), Evicted: s.held.Evicted()},
+		{Table: "interface addresses", Len: s.owners.Len(), Cap: s.owners.Cap(), Evicted: s.owners.Evicted()},
 	}
 }
 
@@ -192,21 +213,34 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	if !ok {
 		return
 	}
-	if !f.HasData() || f.Direction == event.DirectionUnknown || !event.Host(f.Src) || !event.Host(f.Dst) {
+	if !f.HasData() || !event.Host(f.Src) || !event.Host(f.Dst) || f.Src == f.Dst {
 		s.stats.Skipped++
 		return
 	}
-	s.stats.Flows++
+	dir := f.Direction
+	if dir == event.DirectionUnknown {
+		dir = s.resolve(f.Account, f.Interface, f.Src, f.Dst)
+	}
 	t := f.Start
 	if f.Has&event.HasStart == 0 {
 		t = f.Time()
 	}
 	k := key{Iface: f.Interface, Bucket: t - t%s.cfg.Bucket, Proto: f.Protocol}
-	var h *event.Half
-	var c *conv
-	if f.Direction == event.Outbound {
+	if dir == event.DirectionUnknown {
+		if f.Interface.IsZero() {
+			s.stats.Skipped++
+			return
+		}
+		s.hold(k, f, t, out)
+		return
+	}
+	s.stats.Flows++
+	var local netip.Addr
+	if dir == event.Outbound {
+		local = f.Src
 		k.Local, k.Remote, k.LPort, k.RPort = keyOf(f.Src), keyOf(f.Dst), f.SrcPort, f.DstPort
 	} else {
+		local = f.Dst
 		k.Local, k.Remote, k.LPort, k.RPort = keyOf(f.Dst), keyOf(f.Src), f.DstPort, f.SrcPort
 	}
 	c, created := s.convs.Put(k)
@@ -214,13 +248,22 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 		c.Pos = int32(len(s.buckets[k.Bucket]))
 		s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
 	}
-	if f.Direction == event.Outbound {
+	if dir == event.Inbound && f.PktDst.IsValid() && f.PktDst != f.Dst {
+		c.PktLocal = f.PktDst
+	}
+	c.fold(f, t, dir == event.Outbound, created)
+	s.noteInterface(f, local)
+	if len(s.pending) > 0 {
+		s.flushPending(out)
+	}
+}
+
+// fold adds a record to a conversation; fromLocal says whether the
+// record's sender is the conversation's local side.
+func (c *conv) fold(f *event.Flow, t event.Time, fromLocal, created bool) {
+	h := &c.In
+	if fromLocal {
 		h = &c.Out
-	} else {
-		h = &c.In
-		if f.PktDst.IsValid() && f.PktDst != f.Dst {
-			c.PktLocal = f.PktDst
-		}
 	}
 	end := f.Time()
 	if created {
@@ -247,24 +290,166 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	if f.Action == event.Reject {
 		h.Rejected = true
 	}
-	if !f.Interface.IsZero() {
-		st, _ := s.ifaces.Put(f.Interface)
-		st.Account, st.Region = f.Account, f.Region
-		if !f.VPC.IsZero() {
-			st.VPC = f.VPC
-		}
-		if !f.Subnet.IsZero() {
-			st.Subnet = f.Subnet
-		}
-		if !f.Instance.IsZero() {
-			st.Instance = f.Instance
-		}
-		if !f.ECS.TaskARN.IsZero() || !f.ECS.ClusterName.IsZero() {
-			st.ECS = f.ECS
-		}
+}
+
+// merge adds conversation o, whose halves are already oriented like c's,
+// to c.
+func (c *conv) merge(o *conv) {
+	c.Start, c.End = min(c.Start, o.Start), max(c.End, o.End)
+	if before(o.FirstT, o.First, c.FirstT, c.First) {
+		c.First, c.FirstT = o.First, o.FirstT
 	}
+	if before(c.LastT, c.Latest, o.LastT, o.Latest) {
+		c.Latest, c.LastT = o.Latest, o.LastT
+	}
+	for _, hs := range [2][2]*event.Half{{&c.Out, &o.Out}, {&c.In, &o.In}} {
+		h, x := hs[0], hs[1]
+		h.Packets += x.Packets
+		h.Bytes += x.Bytes
+		h.Records += x.Records
+		h.Flags |= x.Flags
+		h.HasFlags = h.HasFlags || x.HasFlags
+		h.Rejected = h.Rejected || x.Rejected
+	}
+}
+
+// noteInterface remembers what a record says of its interface: the
+// identifiers every record repeats, and its own address, which makes the
+// address remote on every other interface (see resolve).
+func (s *Stage) noteInterface(f *event.Flow, local netip.Addr) {
+	if f.Interface.IsZero() {
+		return
+	}
+	st, _ := s.ifaces.Put(f.Interface)
+	st.Account, st.Region = f.Account, f.Region
+	if !f.VPC.IsZero() {
+		st.VPC = f.VPC
+	}
+	if !f.Subnet.IsZero() {
+		st.Subnet = f.Subnet
+	}
+	if !f.Instance.IsZero() {
+		st.Instance = f.Instance
+	}
+	if !f.ECS.TaskARN.IsZero() || !f.ECS.ClusterName.IsZero() {
+		st.ECS = f.ECS
+	}
+	if lk := keyOf(local); local.IsValid() && lk != st.Local {
+		st.Local = lk
+		o, _ := s.owners.Put(owner{f.Account, lk})
+		*o = f.Interface
+	}
+}
+
+// resolve decides the direction of a record that came without one from
+// the addresses known to be interfaces' own: the interface's own address
+// is local, and an address of another interface of the account is remote.
+func (s *Stage) resolve(account, iface event.ID, src, dst netip.Addr) event.Direction {
+	if iface.IsZero() {
+		return event.DirectionUnknown
+	}
+	os, od := s.owners.Peek(owner{account, keyOf(src)}), s.owners.Peek(owner{account, keyOf(dst)})
+	switch {
+	case os != nil && *os == iface:
+		return event.Outbound
+	case od != nil && *od == iface:
+		return event.Inbound
+	case os != nil && od == nil:
+		return event.Inbound
+	case od != nil && os == nil:
+		return event.Outbound
+	}
+	return event.DirectionUnknown
+}
+
+// hold keeps a record whose direction is not known yet in a conversation
+// keyed by its addresses in order. The conversation is resolved when its
+// bucket closes, by then knowing what every record of the bucket, on
+// every interface, taught of the interfaces' addresses.
+func (s *Stage) hold(k key, f *event.Flow, t event.Time, out func(event.Record)) {
+	s.stats.Held++
+	lo, hi, lp, hp := f.Src, f.Dst, f.SrcPort, f.DstPort
+	if keyOf(hi).compare(keyOf(lo)) < 0 {
+		lo, hi, lp, hp = hi, lo, hp, lp
+	}
+	k.Local, k.Remote, k.LPort, k.RPort = keyOf(lo), keyOf(hi), lp, hp
+	c, created := s.held.Put(k)
+	if created {
+		c.Pos = int32(len(s.heldBuckets[k.Bucket]))
+		s.heldBuckets[k.Bucket] = append(s.heldBuckets[k.Bucket], k)
+	}
+	c.fold(f, t, f.Src == lo, created)
+	s.noteInterface(f, netip.Addr{})
 	if len(s.pending) > 0 {
 		s.flushPending(out)
+	}
+}
+
+// settle resolves the held conversations of bucket b: each joins the
+// conversations of its bucket with the interface's side as local, or is
+// dropped and counted when nothing tells which side is the interface's.
+// What a resolved conversation teaches (its interface's address) is
+// learned between passes, never within one, so the outcome does not
+// depend on the order of the conversations.
+func (s *Stage) settle(b event.Time) {
+	keys := s.heldBuckets[b]
+	delete(s.heldBuckets, b)
+	type learned struct {
+		account, iface event.ID
+		addr           netip.Addr
+	}
+	var teach []learned
+	for progress := true; progress && len(keys) > 0; {
+		progress = false
+		for _, t := range teach {
+			o, _ := s.owners.Put(owner{t.account, keyOf(t.addr)})
+			*o = t.iface
+		}
+		teach = teach[:0]
+		rest := keys[:0]
+		for _, k := range keys {
+			c := s.held.Peek(k)
+			if c == nil {
+				continue
+			}
+			var account event.ID
+			if st := s.ifaces.Peek(k.Iface); st != nil {
+				account = st.Account
+			}
+			dir := s.resolve(account, k.Iface, k.localAddr(), k.remoteAddr())
+			if dir == event.DirectionUnknown {
+				rest = append(rest, k)
+				continue
+			}
+			progress = true
+			h := *c
+			s.held.Delete(k)
+			if dir == event.Inbound {
+				k.Local, k.Remote, k.LPort, k.RPort = k.Remote, k.Local, k.RPort, k.LPort
+				h.Out, h.In = h.In, h.Out
+			}
+			teach = append(teach, learned{account, k.Iface, k.localAddr()})
+			s.stats.Flows += uint64(h.Out.Records + h.In.Records)
+			c, created := s.convs.Put(k)
+			if created {
+				*c = h
+				c.Pos = int32(len(s.buckets[k.Bucket]))
+				s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
+				continue
+			}
+			c.merge(&h)
+		}
+		keys = rest
+	}
+	for _, t := range teach {
+		o, _ := s.owners.Put(owner{t.account, keyOf(t.addr)})
+		*o = t.iface
+	}
+	for _, k := range keys {
+		if c := s.held.Peek(k); c != nil {
+			s.stats.Unresolved += uint64(c.Out.Records + c.In.Records)
+			s.held.Delete(k)
+		}
 	}
 }
 
@@ -283,8 +468,12 @@ func before(t1 event.Time, o1 event.Origin, t2 event.Time, o2 event.Origin) bool
 // unindex removes key k, at position pos, from its bucket's list by moving
 // the list's last key into its place, so that the index never holds more
 // keys than the table holds conversations.
-func (s *Stage) unindex(k key, pos int32) {
-	list := s.buckets[k.Bucket]
+func (s *Stage) unindex(k key, pos int32) { unindex(s.convs, s.buckets, k, pos) }
+
+// unindex removes key k, at position pos, from the bucket index idx of
+// table tbl.
+func unindex(tbl *lru.Table[key, conv], idx map[event.Time][]key, k key, pos int32) {
+	list := idx[k.Bucket]
 	if int(pos) >= len(list) || list[pos] != k {
 		return // not indexed (while state is being restored)
 	}
@@ -292,15 +481,15 @@ func (s *Stage) unindex(k key, pos int32) {
 	if int(pos) < last {
 		moved := list[last]
 		list[pos] = moved
-		if c := s.convs.Peek(moved); c != nil {
+		if c := tbl.Peek(moved); c != nil {
 			c.Pos = pos
 		}
 	}
 	list = list[:last]
 	if len(list) == 0 {
-		delete(s.buckets, k.Bucket)
+		delete(idx, k.Bucket)
 	} else {
-		s.buckets[k.Bucket] = list
+		idx[k.Bucket] = list
 	}
 }
 
@@ -316,6 +505,16 @@ func (s *Stage) flushPending(out func(event.Record)) {
 // the watermark, ordered by start time, then interface, addresses, ports
 // and protocol.
 func (s *Stage) Advance(w event.Time, out func(event.Record)) {
+	var settle []event.Time
+	for b := range s.heldBuckets {
+		if w == event.Forever || b+s.cfg.Bucket <= w {
+			settle = append(settle, b)
+		}
+	}
+	slices.Sort(settle)
+	for _, b := range settle {
+		s.settle(b)
+	}
 	s.flushPending(out)
 	var done []event.Time
 	for b := range s.buckets {
@@ -578,6 +777,8 @@ type stageState struct {
 	Convs  lru.Snapshot[key, conv]
 	Recent lru.Snapshot[convID, event.Time]
 	Ifaces lru.Snapshot[event.ID, iface]
+	Held   lru.Snapshot[key, conv]
+	Owners lru.Snapshot[owner, event.ID]
 	Stats  Stats
 }
 
@@ -586,7 +787,8 @@ var _ detect.Snapshotter = (*Stage)(nil)
 // MarshalState saves the open conversations, the recently reported ones
 // and what is known of each interface.
 func (s *Stage) MarshalState() ([]byte, error) {
-	return detect.EncodeState(stageState{Convs: s.convs.Snapshot(), Recent: s.recent.Snapshot(), Ifaces: s.ifaces.Snapshot(), Stats: s.stats})
+	return detect.EncodeState(stageState{Convs: s.convs.Snapshot(), Recent: s.recent.Snapshot(), Ifaces: s.ifaces.Snapshot(),
+		Held: s.held.Snapshot(), Owners: s.owners.Snapshot(), Stats: s.stats})
 }
 
 // UnmarshalState restores them and rebuilds the bucket index.
@@ -604,6 +806,14 @@ func (s *Stage) UnmarshalState(b []byte) error {
 	s.convs.All(func(k key, c *conv) bool {
 		c.Pos = int32(len(s.buckets[k.Bucket]))
 		s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
+		return true
+	})
+	clear(s.heldBuckets)
+	s.held.Restore(st.Held)
+	s.owners.Restore(st.Owners)
+	s.held.All(func(k key, c *conv) bool {
+		c.Pos = int32(len(s.heldBuckets[k.Bucket]))
+		s.heldBuckets[k.Bucket] = append(s.heldBuckets[k.Bucket], k)
 		return true
 	})
 	// Conversations that did not fit a smaller table were emitted while
