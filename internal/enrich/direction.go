@@ -233,13 +233,14 @@ func (d *Directions) Stats() DirectionStats {
 
 type directionsState struct {
 	Interfaces lru.Snapshot[event.ID, ifaceAddrs]
+	Owners     lru.Snapshot[owned, event.ID]
 	Counts     [4]uint64
 }
 
 // MarshalState saves the learned addresses of every interface.
 func (d *Directions) MarshalState() ([]byte, error) {
 	var buf bytes.Buffer
-	err := gob.NewEncoder(&buf).Encode(directionsState{Interfaces: d.ifaces.Snapshot(), Counts: d.counts})
+	err := gob.NewEncoder(&buf).Encode(directionsState{Interfaces: d.ifaces.Snapshot(), Owners: d.owners.Snapshot(), Counts: d.counts})
 	return buf.Bytes(), err
 }
 
@@ -251,14 +252,17 @@ func (d *Directions) UnmarshalState(b []byte) error {
 	}
 	d.ifaces.Restore(st.Interfaces)
 	d.counts = st.Counts
-	// The owners of addresses follow from the interfaces' addresses.
-	d.owners.Clear()
-	d.ifaces.All(func(id event.ID, a *ifaceAddrs) bool {
-		for _, x := range a.Addrs[:min(a.N, maxLearned)] {
-			o, _ := d.owners.Put(owned{a.Account, x})
-			*o = id
-		}
-		return true
-	})
+	d.owners.Restore(st.Owners)
+	if d.owners.Len() == 0 {
+		// State saved before owners were: they follow from the
+		// interfaces' addresses.
+		d.ifaces.All(func(id event.ID, a *ifaceAddrs) bool {
+			for _, x := range a.Addrs[:min(a.N, maxLearned)] {
+				o, _ := d.owners.Put(owned{a.Account, x})
+				*o = id
+			}
+			return true
+		})
+	}
 	return nil
 }
