@@ -129,7 +129,7 @@ func cmdConvert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var emit func(*event.Flow) error
 	var finish func() error
 	if lay == synth.LayoutSingle {
-		var w io.Writer = stdout
+		w := stdout
 		var file *os.File
 		if *out != "-" {
 			file, err = os.Create(*out)

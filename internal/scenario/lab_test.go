@@ -231,9 +231,7 @@ func runLab(t *testing.T, s LabScenario, form, order string, files []string) *la
 	if sum.Late > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d records late", sum.Late))
 	}
-	for _, e := range sum.InputErrors {
-		r.Problems = append(r.Problems, e)
-	}
+	r.Problems = append(r.Problems, sum.InputErrors...)
 	for _, f := range fs {
 		r.Findings = append(r.Findings, factOf(f))
 	}
