@@ -157,11 +157,11 @@ func TestGenerateIsDeterministic(t *testing.T) {
 
 func TestDetectorsListing(t *testing.T) {
 	code, stdout, _ := runCLI(t, "", "detectors")
-	if code != 0 || !strings.Contains(stdout, "portprobe.min_probes = 5 contacts") {
+	if code != 0 || !strings.Contains(stdout, "portprobe.min_probes = 4 contacts") {
 		t.Errorf("exit %d:\n%s", code, stdout)
 	}
 	code, stdout, _ = runCLI(t, "", "detectors", "--set", "portprobe.min_probes=3")
-	if code != 0 || !strings.Contains(stdout, "portprobe.min_probes = 3 contacts (default 5)") {
+	if code != 0 || !strings.Contains(stdout, "portprobe.min_probes = 3 contacts (default 4)") {
 		t.Errorf("override not shown: exit %d:\n%s", code, stdout)
 	}
 }

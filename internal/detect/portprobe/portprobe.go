@@ -38,7 +38,7 @@ var Thresholds = detect.Tunables{
 	{Name: "min_probes", Unit: "contacts", Default: 4, Min: 1, Max: 1e6,
 		Doc: "probe-like first contacts (failed, or set up without data, as a SYN scan's half-open probe of an open port is) with distinct (address, port) pairs of ours that make a remote host a known prober: as many as the failed first contacts the walk needs to decide (Jung et al.: four), since a half-open probe says no more about a service than a refused one; retries of one pair count once, so a client that retried is not one"},
 	{Name: "min_sources_per_port", Unit: "hosts", Default: 3, Min: 1, Max: 1e6,
-		Doc: "distinct internet hosts whose probe-like contacts with one open port of an interface mark that port as being probed, even when no single host crossed min_probes"},
+		Doc: "distinct internet hosts whose TCP connections without data to one open port of an interface mark that port as being probed, even when no single host crossed min_probes (a UDP request answered once is how UDP services are used, and does not count)"},
 	{Name: "trw_theta0", Unit: "probability", Default: trw.DefaultParams.Theta0, Min: 0.01, Max: 0.99,
 		Doc: "probability that a benign host's first contact succeeds (Jung et al. 2004)"},
 	{Name: "trw_theta1", Unit: "probability", Default: trw.DefaultParams.Theta1, Min: 0.01, Max: 0.99,
