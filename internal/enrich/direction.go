@@ -59,13 +59,15 @@ func (a *ifaceAddrs) learn(x netip.Addr) {
 //
 //  1. the flow-direction field, when present, decides (and teaches);
 //  2. else an address already known to be the interface's decides;
-//  3. else an address known to belong to another interface of the same
-//     account is the remote side: an address has one owner, so two
-//     instances that only talk to each other teach each other as soon as
-//     one of them is known;
-//  4. else, if exactly one side is a private or shared address (RFC 1918,
+//  3. else, if exactly one side is a private or shared address (RFC 1918,
 //     RFC 6598, unique local IPv6, link-local), that side is the
 //     interface's (and is learned);
+//  4. else an address known to belong to another interface of the same
+//     account is the remote side: an address has one owner, so two
+//     instances that only talk to each other teach each other as soon as
+//     one of them is known (an address that two interfaces claimed, as a
+//     NAT gateway's interface claims the instances behind it, decides
+//     nothing);
 //  5. else a rejected record is inbound: security groups are stateful and
 //     allow all egress unless told otherwise, so what they reject is
 //     traffic arriving at the interface;
@@ -100,14 +102,34 @@ func NewDirections(maxInterfaces int) *Directions {
 }
 
 // learn records x as an address of the interface of f.
-func (d *Directions) learn(st *ifaceAddrs, f *event.Flow, x netip.Addr) {
+//
+// Only certain knowledge (a flow-direction field, a rejected record, an
+// inventory) makes x the interface's as other interfaces see it: the
+// private/public split and pairing are guesses, and wrong on a NAT
+// gateway's interface, which records the private addresses of the
+// instances behind it talking to the internet.
+func (d *Directions) learn(st *ifaceAddrs, f *event.Flow, x netip.Addr, certain bool) {
 	st.learn(x)
-	if f.Interface.IsZero() || !x.IsValid() {
+	if !certain || f.Interface.IsZero() || !x.IsValid() {
 		return
 	}
 	st.Account = f.Account
-	o, _ := d.owners.Put(owned{f.Account, x})
-	*o = f.Interface
+	d.own(f.Account, x, f.Interface)
+}
+
+// shared marks an address that more than one interface has claimed: a
+// NAT gateway's interface records the private addresses of the instances
+// behind it, and an address may move. It decides nothing.
+var shared = event.Intern("(shared address)")
+
+// own records that interface iface claims address x.
+func (d *Directions) own(account event.ID, x netip.Addr, iface event.ID) {
+	o, created := d.owners.Put(owned{account, x})
+	if created || *o == iface {
+		*o = iface
+		return
+	}
+	*o = shared
 }
 
 // Learn records addr as an address of interface iface of account, as an
@@ -120,14 +142,14 @@ func (d *Directions) Learn(account, iface event.ID, addr netip.Addr) {
 		return
 	}
 	st, _ := d.ifaces.Put(iface)
-	d.learn(st, &event.Flow{Account: account, Interface: iface}, addr.Unmap())
+	d.learn(st, &event.Flow{Account: account, Interface: iface}, addr.Unmap(), true)
 }
 
 // elsewhere reports whether x is known to be an address of an interface
 // other than f's.
 func (d *Directions) elsewhere(f *event.Flow, x netip.Addr) bool {
 	o := d.owners.Peek(owned{f.Account, x})
-	return o != nil && *o != f.Interface
+	return o != nil && *o != f.Interface && *o != shared
 }
 
 // Resolve sets f.Direction and f.Basis if they are not set.
@@ -139,9 +161,9 @@ func (d *Directions) Resolve(f *event.Flow) {
 		if !f.Interface.IsZero() {
 			st, _ := d.ifaces.Put(f.Interface)
 			if f.Direction == event.Inbound {
-				d.learn(st, f, f.Dst)
+				d.learn(st, f, f.Dst, true)
 			} else {
-				d.learn(st, f, f.Src)
+				d.learn(st, f, f.Src, true)
 			}
 		}
 		d.counts[event.BasisField]++
@@ -158,24 +180,24 @@ func (d *Directions) Resolve(f *event.Flow) {
 		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
 	case st.has(f.Dst):
 		f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
-	case !f.Interface.IsZero() && d.elsewhere(f, f.Src) && !d.elsewhere(f, f.Dst):
-		f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
-		d.learn(st, f, f.Dst)
-	case !f.Interface.IsZero() && d.elsewhere(f, f.Dst) && !d.elsewhere(f, f.Src):
-		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
-		d.learn(st, f, f.Src)
 	default:
 		ps, pd := event.Internal(f.Src), event.Internal(f.Dst)
 		switch {
 		case ps && !pd:
 			f.Direction, f.Basis = event.Outbound, event.BasisAddressScope
-			d.learn(st, f, f.Src)
+			d.learn(st, f, f.Src, false)
 		case pd && !ps:
 			f.Direction, f.Basis = event.Inbound, event.BasisAddressScope
-			d.learn(st, f, f.Dst)
+			d.learn(st, f, f.Dst, false)
+		case !f.Interface.IsZero() && d.elsewhere(f, f.Src) && !d.elsewhere(f, f.Dst):
+			f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
+			d.learn(st, f, f.Dst, false)
+		case !f.Interface.IsZero() && d.elsewhere(f, f.Dst) && !d.elsewhere(f, f.Src):
+			f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
+			d.learn(st, f, f.Src, false)
 		case f.Action == event.Reject:
 			f.Direction, f.Basis = event.Inbound, event.BasisInterfaceAddress
-			d.learn(st, f, f.Dst)
+			d.learn(st, f, f.Dst, true)
 		default:
 			d.pair(st, f)
 		}
@@ -202,7 +224,7 @@ func (d *Directions) pair(st *ifaceAddrs, f *event.Flow) {
 		st.PendSrc, st.PendDst = f.Src, f.Dst
 		return
 	}
-	d.learn(st, f, shared)
+	d.learn(st, f, shared, false)
 	st.PendSrc, st.PendDst = netip.Addr{}, netip.Addr{}
 	if shared == f.Src {
 		f.Direction, f.Basis = event.Outbound, event.BasisInterfaceAddress
@@ -258,8 +280,7 @@ func (d *Directions) UnmarshalState(b []byte) error {
 		// interfaces' addresses.
 		d.ifaces.All(func(id event.ID, a *ifaceAddrs) bool {
 			for _, x := range a.Addrs[:min(a.N, maxLearned)] {
-				o, _ := d.owners.Put(owned{a.Account, x})
-				*o = id
+				d.own(a.Account, x, id)
 			}
 			return true
 		})

@@ -63,3 +63,28 @@ func TestDirectionsBounded(t *testing.T) {
 		t.Errorf("stats %+v, want 10 interfaces and 990 evicted", st)
 	}
 }
+
+// An address is remote on every interface but its own; an address two
+// interfaces claimed (a NAT gateway records the instances behind it)
+// decides nothing.
+func TestDirectionsOwnership(t *testing.T) {
+	d := NewDirections(100)
+	rej := flow("eni-db", "10.0.2.12", "10.0.2.10")
+	rej.Action = event.Reject
+	d.Resolve(rej) // rejected: inbound, so 10.0.2.10 is eni-db's
+	if rej.Direction != event.Inbound {
+		t.Fatalf("rejected record: %v", rej.Direction)
+	}
+	scan := flow("eni-app", "10.0.2.12", "10.0.2.10")
+	d.Resolve(scan) // 10.0.2.10 is eni-db's, so here it is remote
+	if scan.Direction != event.Outbound || scan.Basis != event.BasisInterfaceAddress {
+		t.Errorf("scanner's record: %v by %v", scan.Direction, scan.Basis)
+	}
+	d.Resolve(flow("eni-nat", "10.0.3.5", "198.51.100.9")) // the NAT records 10.0.3.5
+	d.Resolve(flow("eni-web", "10.0.3.5", "198.51.100.7")) // and so does its own interface
+	x := flow("eni-other", "10.0.3.5", "10.0.3.9")
+	d.Resolve(x)
+	if x.Direction != event.DirectionUnknown {
+		t.Errorf("an address two interfaces claimed decided %v", x.Direction)
+	}
+}

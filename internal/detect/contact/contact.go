@@ -218,9 +218,6 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 		return
 	}
 	dir := f.Direction
-	if dir == event.DirectionUnknown {
-		dir = s.resolve(f.Account, f.Interface, f.Src, f.Dst)
-	}
 	t := f.Start
 	if f.Has&event.HasStart == 0 {
 		t = f.Time()
@@ -336,19 +333,45 @@ func (s *Stage) noteInterface(f *event.Flow, local netip.Addr) {
 	}
 	if lk := keyOf(local); local.IsValid() && lk != st.Local {
 		st.Local = lk
-		o, _ := s.owners.Put(owner{f.Account, lk})
-		*o = f.Interface
+		// Only a record that came with its direction makes the address
+		// the interface's as other interfaces see it; directions that
+		// were inferred are guesses, and wrong on a NAT gateway's
+		// interface (see enrich.Directions).
+		if f.Basis == event.BasisField {
+			s.claim(f.Account, lk, f.Interface)
+		}
 	}
 }
 
-// resolve decides the direction of a record that came without one from
-// the addresses known to be interfaces' own: the interface's own address
-// is local, and an address of another interface of the account is remote.
+// sharedOwner marks an address that more than one interface claimed: a
+// NAT gateway's interface records the private addresses of the instances
+// behind it, and an address may move. It decides nothing.
+var sharedOwner = event.Intern("(shared address)")
+
+// claim records that interface iface claims address a.
+func (s *Stage) claim(account event.ID, a addrKey, iface event.ID) {
+	o, created := s.owners.Put(owner{account, a})
+	if created || *o == iface {
+		*o = iface
+		return
+	}
+	*o = sharedOwner
+}
+
+// resolve decides the direction of a held conversation from the addresses
+// known to be interfaces' own: the interface's own address is local, and
+// an address of another interface of the account is remote.
 func (s *Stage) resolve(account, iface event.ID, src, dst netip.Addr) event.Direction {
 	if iface.IsZero() {
 		return event.DirectionUnknown
 	}
 	os, od := s.owners.Peek(owner{account, keyOf(src)}), s.owners.Peek(owner{account, keyOf(dst)})
+	if os != nil && *os == sharedOwner {
+		os = nil
+	}
+	if od != nil && *od == sharedOwner {
+		od = nil
+	}
 	switch {
 	case os != nil && *os == iface:
 		return event.Outbound
@@ -402,8 +425,7 @@ func (s *Stage) settle(b event.Time) {
 	for progress := true; progress && len(keys) > 0; {
 		progress = false
 		for _, t := range teach {
-			o, _ := s.owners.Put(owner{t.account, keyOf(t.addr)})
-			*o = t.iface
+			s.claim(t.account, keyOf(t.addr), t.iface)
 		}
 		teach = teach[:0]
 		rest := keys[:0]
@@ -413,10 +435,21 @@ func (s *Stage) settle(b event.Time) {
 				continue
 			}
 			var account event.ID
+			dir := event.DirectionUnknown
 			if st := s.ifaces.Peek(k.Iface); st != nil {
 				account = st.Account
+				// The interface's own address, from its records that
+				// came with a direction, decides first.
+				switch st.Local {
+				case k.Local:
+					dir = event.Outbound
+				case k.Remote:
+					dir = event.Inbound
+				}
 			}
-			dir := s.resolve(account, k.Iface, k.localAddr(), k.remoteAddr())
+			if dir == event.DirectionUnknown {
+				dir = s.resolve(account, k.Iface, k.localAddr(), k.remoteAddr())
+			}
 			if dir == event.DirectionUnknown {
 				rest = append(rest, k)
 				continue
@@ -442,8 +475,7 @@ func (s *Stage) settle(b event.Time) {
 		keys = rest
 	}
 	for _, t := range teach {
-		o, _ := s.owners.Put(owner{t.account, keyOf(t.addr)})
-		*o = t.iface
+		s.claim(t.account, keyOf(t.addr), t.iface)
 	}
 	for _, k := range keys {
 		if c := s.held.Peek(k); c != nil {

@@ -65,8 +65,10 @@ type key struct {
 }
 
 type report struct {
-	Due    event.Time // the watermark the report waits for (see hold)
-	Probes int64      // first contacts since the last report
+	Due    event.Time    // the watermark the report waits for (see hold)
+	Ctx    event.Contact // the context of the resource (see Observe)
+	HasCtx bool
+	Probes int64 // first contacts since the last report
 	First  event.Time
 	Last   event.Time
 	C      event.Contact // the latest contact of the scan
@@ -141,6 +143,11 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	}
 	obs := d.tr.Observe(c, local)
 	if !obs.First {
+		// The scanner's own interface may see a contact after the
+		// target's did: it names the resource.
+		if r := d.dirty[key{c.Initiator, c.Responder}]; r != nil && local {
+			r.Ctx, r.HasCtx = *c, true
+		}
 		return
 	}
 	in := obs.Init
@@ -175,6 +182,18 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	r.First = min(r.First, c.Start)
 	r.Last = max(r.Last, c.End)
 	r.C = *c
+	// The resource is the scanner's interface as the scan itself showed
+	// it, taken when the report is updated, not when it is made: a report
+	// waits (hold) while the host goes on, and a NAT gateway's interface
+	// also records the host's traffic.
+	switch {
+	case !c.Inbound:
+		r.Ctx, r.HasCtx = *c, true
+	case in.HasCtx:
+		r.Ctx, r.HasCtx = in.Ctx, true // the host's latest contact from its own interface
+	case !r.HasCtx:
+		r.Ctx = *c // only the target's interface saw it
+	}
 	r.T = *t
 }
 
@@ -216,9 +235,9 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 	}
 	c := &r.C
 	role := finding.RoleActor
-	ctx := &in.Ctx
+	ctx := &r.Ctx
 	actor := ""
-	if !in.HasCtx {
+	if !r.HasCtx {
 		// Only the target's flow logs saw the scan.
 		role, actor = finding.RoleTarget, k.Scanner.String()
 	}

@@ -63,7 +63,9 @@ type key struct {
 }
 
 type report struct {
-	Due    event.Time // the watermark the report waits for (see hold)
+	Due    event.Time    // the watermark the report waits for (see hold)
+	Ctx    event.Contact // the context of the resource (see Observe)
+	HasCtx bool
 	Probes int64
 	First  event.Time
 	Last   event.Time
@@ -134,6 +136,11 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	}
 	obs := d.tr.Observe(c, local)
 	if !obs.First {
+		// The scanner's own interface may see a contact after the
+		// target's did: it names the resource.
+		if r := d.dirty[key{c.Initiator, c.RPort}]; r != nil && local {
+			r.Ctx, r.HasCtx = *c, true
+		}
 		return
 	}
 	in := obs.Init
@@ -164,6 +171,18 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	r.First = min(r.First, c.Start)
 	r.Last = max(r.Last, c.End)
 	r.C = *c
+	// The resource is the scanner's interface as the sweep itself showed
+	// it, taken when the report is updated, not when it is made: a report
+	// waits (hold) while the host goes on, and a NAT gateway's interface
+	// also records the host's traffic.
+	switch {
+	case !c.Inbound:
+		r.Ctx, r.HasCtx = *c, true
+	case in.HasCtx:
+		r.Ctx, r.HasCtx = in.Ctx, true // the host's latest contact from its own interface
+	case !r.HasCtx:
+		r.Ctx = *c // only the target's interface saw it
+	}
 	r.P = *p
 }
 
@@ -202,9 +221,9 @@ func (d *Detector) finding(k key, r *report, in *scanner.Initiator) *finding.Fin
 		return nil
 	}
 	c := &r.C
-	ctx := &in.Ctx
+	ctx := &r.Ctx
 	role, actor := finding.RoleActor, ""
-	if !in.HasCtx {
+	if !r.HasCtx {
 		role, actor = finding.RoleTarget, k.Scanner.String()
 	}
 	account, region := ctx.Account.String(), ctx.Region.String()
