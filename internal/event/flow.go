@@ -337,23 +337,15 @@ func Internal(a netip.Addr) bool {
 	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || (a.Is4() && sharedSpace.Contains(a))
 }
 
-var (
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")   // RFC 1122: only a source while booting
-	reserved4   = netip.MustParsePrefix("240.0.0.0/4") // RFC 1112: reserved, including the broadcast address
-)
-
 // Host reports whether a can be one host's address in a conversation:
 // valid, not unspecified, not in 0.0.0.0/8 ("this network", which no
 // packet may be sent to), not multicast, not in the reserved 240.0.0.0/4
 // (which holds the limited broadcast address). Traffic to such addresses
 // reaches no one host, so it says nothing about who probes whom.
 func Host(a netip.Addr) bool {
-	if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
-		return false
-	}
 	if a.Is4() || a.Is4In6() {
-		a = a.Unmap()
-		return !thisNetwork.Contains(a) && !reserved4.Contains(a)
+		b := a.As16()
+		return b[12] != 0 && b[12] < 224 // 0/8; 224/4 multicast and 240/4 reserved
 	}
-	return true
+	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast()
 }

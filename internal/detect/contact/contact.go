@@ -107,7 +107,7 @@ type conv struct {
 type iface struct {
 	Account, Region, VPC, Subnet, Instance event.ID
 	ECS                                    event.ECS
-	Local                                  addrKey // the interface's address last seen
+	Local                                  netip.Addr // the interface's address last seen
 }
 
 // owner is an address within an account (accounts reuse private ranges).
@@ -331,14 +331,14 @@ func (s *Stage) noteInterface(f *event.Flow, local netip.Addr) {
 	if !f.ECS.TaskARN.IsZero() || !f.ECS.ClusterName.IsZero() {
 		st.ECS = f.ECS
 	}
-	if lk := keyOf(local); local.IsValid() && lk != st.Local {
-		st.Local = lk
+	if local.IsValid() && local != st.Local {
+		st.Local = local
 		// Only a record that came with its direction makes the address
 		// the interface's as other interfaces see it; directions that
 		// were inferred are guesses, and wrong on a NAT gateway's
 		// interface (see enrich.Directions).
 		if f.Basis == event.BasisField {
-			s.claim(f.Account, lk, f.Interface)
+			s.claim(f.Account, keyOf(local), f.Interface)
 		}
 	}
 }
@@ -441,9 +441,9 @@ func (s *Stage) settle(b event.Time) {
 				// The interface's own address, from its records that
 				// came with a direction, decides first.
 				switch st.Local {
-				case k.Local:
+				case k.localAddr():
 					dir = event.Outbound
-				case k.Remote:
+				case k.remoteAddr():
 					dir = event.Inbound
 				}
 			}

@@ -138,7 +138,10 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if !obs.First {
 		// The scanner's own interface may see a contact after the
 		// target's did: it names the resource.
-		if r := d.dirty[key{c.Initiator, c.RPort}]; r != nil && local {
+		if len(d.dirty) == 0 || !local {
+			return
+		}
+		if r := d.dirty[key{c.Initiator, c.RPort}]; r != nil {
 			r.Ctx, r.HasCtx = *c, true
 		}
 		return
