@@ -16,7 +16,8 @@ func TestHost(t *testing.T) {
 		{"0.0.0.0", false},
 		{"224.0.0.251", false},
 		{"255.255.255.255", false},
-		{"240.1.2.3", false},
+		{"240.1.2.3", true}, // reserved, but used for hosts by some networks
+		{"246.237.103.23", true},
 		{"::ffff:0.0.0.4", false},
 		{"2001:db8::1", true},
 		{"::", false},

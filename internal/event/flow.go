@@ -339,13 +339,20 @@ func Internal(a netip.Addr) bool {
 
 // Host reports whether a can be one host's address in a conversation:
 // valid, not unspecified, not in 0.0.0.0/8 ("this network", which no
-// packet may be sent to), not multicast, not in the reserved 240.0.0.0/4
-// (which holds the limited broadcast address). Traffic to such addresses
-// reaches no one host, so it says nothing about who probes whom.
+// packet may be sent to), not multicast, not the limited broadcast
+// address. Traffic to such addresses reaches no one host, so it says
+// nothing about who probes whom. The rest of the reserved 240.0.0.0/4 is
+// left alone: some networks and anonymized captures use it for hosts.
 func Host(a netip.Addr) bool {
 	if a.Is4() || a.Is4In6() {
 		b := a.As16()
-		return b[12] != 0 && b[12] < 224 // 0/8; 224/4 multicast and 240/4 reserved
+		switch {
+		case b[12] == 0, b[12] >= 224 && b[12] < 240: // 0/8, 224/4 multicast
+			return false
+		case b[12] == 255 && b[13] == 255 && b[14] == 255 && b[15] == 255:
+			return false
+		}
+		return true
 	}
 	return a.IsValid() && !a.IsUnspecified() && !a.IsMulticast()
 }
