@@ -9,6 +9,13 @@
 // emitted, in a fixed order, once the watermark has passed its end. The
 // contacts a bucket yields therefore depend only on the records whose
 // times fall in it, never on the order in which they arrived.
+//
+// Records that come without a direction (version 2 flow logs between two
+// private hosts, before enrich has learned either interface's address)
+// are held in conversations keyed by their addresses in order, and
+// settled when their bucket closes: by then every record of the bucket,
+// on every interface, has taught what it could of the interfaces'
+// addresses. What is still undecided is counted and dropped.
 package contact
 
 import (
