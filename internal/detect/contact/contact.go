@@ -365,28 +365,37 @@ func (s *Stage) claim(account event.ID, a addrKey, iface event.ID) {
 	*o = sharedOwner
 }
 
-// resolve decides the direction of a held conversation from the addresses
-// known to be interfaces' own: the interface's own address is local, and
-// an address of another interface of the account is remote.
-func (s *Stage) resolve(account, iface event.ID, src, dst netip.Addr) event.Direction {
-	if iface.IsZero() {
+// resolve decides the direction of held conversation k: the interface's
+// own address, from its records that came with a direction, decides
+// first; then an address some interface owns for certain (see claim): the
+// interface's own is local, another interface's is remote.
+func (s *Stage) resolve(k key) event.Direction {
+	st := s.ifaces.Peek(k.Iface)
+	if st == nil {
 		return event.DirectionUnknown
 	}
-	os, od := s.owners.Peek(owner{account, keyOf(src)}), s.owners.Peek(owner{account, keyOf(dst)})
-	if os != nil && *os == sharedOwner {
-		os = nil
-	}
-	if od != nil && *od == sharedOwner {
-		od = nil
-	}
-	switch {
-	case os != nil && *os == iface:
+	switch st.Local {
+	case k.localAddr():
 		return event.Outbound
-	case od != nil && *od == iface:
+	case k.remoteAddr():
 		return event.Inbound
-	case os != nil && od == nil:
+	}
+	owner := func(a addrKey) *event.ID {
+		o := s.owners.Peek(owner{st.Account, a})
+		if o == nil || *o == sharedOwner {
+			return nil
+		}
+		return o
+	}
+	ol, or := owner(k.Local), owner(k.Remote)
+	switch {
+	case ol != nil && *ol == k.Iface:
+		return event.Outbound
+	case or != nil && *or == k.Iface:
 		return event.Inbound
-	case od != nil && os == nil:
+	case ol != nil && or == nil:
+		return event.Inbound
+	case or != nil && ol == nil:
 		return event.Outbound
 	}
 	return event.DirectionUnknown
@@ -418,77 +427,36 @@ func (s *Stage) hold(k key, f *event.Flow, t event.Time, out func(event.Record))
 // settle resolves the held conversations of bucket b: each joins the
 // conversations of its bucket with the interface's side as local, or is
 // dropped and counted when nothing tells which side is the interface's.
-// What a resolved conversation teaches (its interface's address) is
-// learned between passes, never within one, so the outcome does not
-// depend on the order of the conversations.
+// Settling teaches nothing, so the outcome does not depend on the order
+// of the conversations.
 func (s *Stage) settle(b event.Time) {
 	keys := s.heldBuckets[b]
 	delete(s.heldBuckets, b)
-	type learned struct {
-		account, iface event.ID
-		addr           netip.Addr
-	}
-	var teach []learned
-	for progress := true; progress && len(keys) > 0; {
-		progress = false
-		for _, t := range teach {
-			s.claim(t.account, keyOf(t.addr), t.iface)
-		}
-		teach = teach[:0]
-		rest := keys[:0]
-		for _, k := range keys {
-			c := s.held.Peek(k)
-			if c == nil {
-				continue
-			}
-			var account event.ID
-			dir := event.DirectionUnknown
-			if st := s.ifaces.Peek(k.Iface); st != nil {
-				account = st.Account
-				// The interface's own address, from its records that
-				// came with a direction, decides first.
-				switch st.Local {
-				case k.localAddr():
-					dir = event.Outbound
-				case k.remoteAddr():
-					dir = event.Inbound
-				}
-			}
-			if dir == event.DirectionUnknown {
-				dir = s.resolve(account, k.Iface, k.localAddr(), k.remoteAddr())
-			}
-			if dir == event.DirectionUnknown {
-				rest = append(rest, k)
-				continue
-			}
-			progress = true
-			h := *c
-			s.held.Delete(k)
-			if dir == event.Inbound {
-				k.Local, k.Remote, k.LPort, k.RPort = k.Remote, k.Local, k.RPort, k.LPort
-				h.Out, h.In = h.In, h.Out
-			}
-			teach = append(teach, learned{account, k.Iface, k.localAddr()})
-			s.stats.Flows += uint64(h.Out.Records + h.In.Records)
-			c, created := s.convs.Put(k)
-			if created {
-				*c = h
-				c.Pos = int32(len(s.buckets[k.Bucket]))
-				s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
-				continue
-			}
-			c.merge(&h)
-		}
-		keys = rest
-	}
-	for _, t := range teach {
-		s.claim(t.account, keyOf(t.addr), t.iface)
-	}
 	for _, k := range keys {
-		if c := s.held.Peek(k); c != nil {
-			s.stats.Unresolved += uint64(c.Out.Records + c.In.Records)
-			s.held.Delete(k)
+		c := s.held.Peek(k)
+		if c == nil {
+			continue
 		}
+		h := *c
+		s.held.Delete(k)
+		switch s.resolve(k) {
+		case event.Outbound:
+		case event.Inbound:
+			k.Local, k.Remote, k.LPort, k.RPort = k.Remote, k.Local, k.RPort, k.LPort
+			h.Out, h.In = h.In, h.Out
+		default:
+			s.stats.Unresolved += uint64(h.Out.Records + h.In.Records)
+			continue
+		}
+		s.stats.Flows += uint64(h.Out.Records + h.In.Records)
+		c, created := s.convs.Put(k)
+		if created {
+			*c = h
+			c.Pos = int32(len(s.buckets[k.Bucket]))
+			s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
+			continue
+		}
+		c.merge(&h)
 	}
 }
 
