@@ -43,7 +43,7 @@ var Thresholds = detect.Tunables{
 	{Name: "host_ttl", Unit: "seconds", Default: 86400, Min: 60, Max: 30 * 86400,
 		Doc: "how long a host's contacts are remembered after its last one"},
 	{Name: "max_hosts", Unit: "hosts", Default: 50_000, Min: 10, Max: 1e7,
-		Doc: "initiating hosts tracked at once, each at most about 20 KiB; the least recently seen are evicted and counted"},
+		Doc: "initiating hosts tracked at once, each at most about 36 KiB (the first contacts it made, the closed ports it found and the connections it asked them again with, each up to 8 KiB, and its targets and ports); the least recently seen are evicted and counted"},
 }
 
 // Detector is the port sweep detector.
