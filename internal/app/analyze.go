@@ -6,7 +6,6 @@
 package app
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -15,13 +14,13 @@ import (
 	"sort"
 	"time"
 
-	"picket/internal/decode"
 	"picket/internal/decode/vpcflow"
 	"picket/internal/detect"
 	"picket/internal/detect/all"
 	"picket/internal/enrich"
 	"picket/internal/event"
 	"picket/internal/finding"
+	"picket/internal/ingest"
 	"picket/internal/intel"
 	"picket/internal/source"
 )
@@ -124,9 +123,6 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	if opt.MaxOpen <= 0 {
-		opt.MaxOpen = 256
-	}
 	if opt.Engine.Tick == 0 {
 		opt.Engine = detect.DefaultConfig
 	}
@@ -179,50 +175,62 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 		sum.InputErrors = append(sum.InputErrors, e.Error())
 		opt.Log.Warn("input unreadable", "error", e)
 	}
-	var total int64
-	for _, in := range inputs {
-		if in.Size < 0 {
-			total = -1
-			break
-		}
-		total += in.Size
-	}
-
-	p := &pipeline{
-		opt: opt, sum: sum, eng: eng, flowFormat: flowFormat,
-		account: event.Intern(account), region: event.Intern(region),
-		dirs: enrich.NewDirections(100_000), total: total, ipinfo: ipinfo,
-	}
+	dirs := enrich.NewDirections(100_000)
 	if top := opt.Capture.Topology; top != nil {
 		// The topology is an inventory of the interfaces' addresses: it
 		// decides the direction of flow log records that lack one.
-		acct := p.account
+		acct := event.Intern(account)
 		if top.Account != "" {
 			acct = event.Intern(top.Account)
 		}
 		for _, in := range top.Interfaces {
 			for _, a := range in.Addresses {
-				p.dirs.Learn(acct, event.Intern(in.ID), a)
+				dirs.Learn(acct, event.Intern(in.ID), a)
 			}
 		}
 	}
-	// Inputs are merged by event time in groups of MaxOpen, in path
-	// order: in the S3 layout each group covers a stretch of time, and
-	// files of different interfaces interleave as the records did.
-	for i := 0; i < len(inputs); i += opt.MaxOpen {
-		if err := ctx.Err(); err != nil {
-			return nil, sum, err
+	feed := &ingest.Feed{
+		Enrich:     enrich.Enricher{Directions: dirs, IPInfo: ipinfo},
+		FlowFormat: flowFormat, Capture: opt.Capture.meter(),
+		Account: event.Intern(account), Region: event.Intern(region),
+		Skipped: sum.Skipped,
+		Bad: func(reason string, err error) error {
+			if len(sum.Examples) < maxExamples {
+				sum.Examples = append(sum.Examples, err.Error())
+			}
+			if opt.Strict {
+				return fmt.Errorf("%w: %w", ErrStrict, err)
+			}
+			return nil
+		},
+	}
+	merge := &ingest.Merge{
+		Feed: feed, Stdin: opt.Stdin, MaxOpen: opt.MaxOpen, Progress: opt.Progress, Formats: sum.Formats,
+		InputError: func(name string, err error) {
+			sum.InputErrors = append(sum.InputErrors, fmt.Sprintf("%s: %v", name, err))
+			opt.Log.Warn("input failed", "input", name, "error", err)
+		},
+	}
+	err = merge.Run(ctx, inputs, func(rec event.Record) error {
+		eng.Observe(rec)
+		return nil
+	})
+	sum.Inputs, sum.Bytes = merge.Inputs, merge.Bytes
+	sum.Records = feed.RecordsTotal()
+	for k, n := range feed.Records {
+		if n > 0 {
+			sum.ByKind[event.Kind(k).String()] = n
 		}
-		group := inputs[i:min(i+opt.MaxOpen, len(inputs))]
-		if err := p.run(ctx, group); err != nil {
-			return nil, sum, err
-		}
+	}
+	sum.NoData, sum.SkipData = feed.Enrich.NoData, feed.Enrich.SkipData
+	if err != nil {
+		return nil, sum, err
 	}
 	eng.Flush()
 
 	st := eng.Stats()
 	sum.Late = st.Late
-	sum.Directions = p.dirs.Stats()
+	sum.Directions = dirs.Stats()
 	sum.State = eng.State()
 	out := set.Sorted()
 	sum.Findings = len(out)
@@ -239,266 +247,6 @@ const (
 	DefaultRegion  = "us-east-1"
 	DefaultAccount = "000000000000"
 )
-
-type pipeline struct {
-	opt        AnalyzeOptions
-	sum        *Summary
-	eng        *detect.Engine
-	flowFormat *vpcflow.Format
-	account    event.ID
-	region     event.ID
-	dirs       *enrich.Directions
-	ipinfo     *enrich.IPInfos
-	trails     []*trailReader // CloudTrail readers to reuse
-	total      int64
-	done       int64
-	lastReport time.Time
-}
-
-// cursor is one open input positioned on its next record.
-type cursor struct {
-	in      source.Input
-	idx     int // position in the group, to break ties in time
-	stream  *source.Stream
-	reader  recordReader
-	rec     event.Record
-	n       int64 // records read
-	account event.ID
-	region  event.ID
-}
-
-type recordReader interface {
-	// Next returns the next record, io.EOF at the end, a bad-record error
-	// (after which Next may be called again), or a fatal error.
-	Next() (event.Record, error)
-}
-
-// badRecord is implemented by errors that describe one bad record, after
-// which reading goes on.
-type badRecord interface {
-	error
-	Reason() string
-}
-
-type cursorHeap []*cursor
-
-func (h cursorHeap) Len() int { return len(h) }
-func (h cursorHeap) Less(i, j int) bool {
-	ti, tj := h[i].rec.Time(), h[j].rec.Time()
-	if ti != tj {
-		return ti < tj
-	}
-	return h[i].idx < h[j].idx
-}
-func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
-func (h *cursorHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
-}
-
-func (p *pipeline) run(ctx context.Context, group []source.Input) error {
-	var h cursorHeap
-	defer func() {
-		for _, c := range h {
-			p.closeCursor(c)
-		}
-	}()
-	for i, in := range group {
-		c, err := p.open(in, i)
-		if err != nil {
-			p.inputError(in, err)
-			continue
-		}
-		ok, err := p.advance(c)
-		if err != nil {
-			return err
-		}
-		if ok {
-			h = append(h, c)
-		} else {
-			p.closeCursor(c)
-		}
-	}
-	heap.Init(&h)
-	n := 0
-	for len(h) > 0 {
-		c := h[0]
-		p.observe(c)
-		ok, err := p.advance(c)
-		if err != nil {
-			return err
-		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			heap.Pop(&h)
-			p.closeCursor(c)
-		}
-		if n++; n&0xffff == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			p.progress(false)
-		}
-	}
-	p.progress(true)
-	return nil
-}
-
-func (p *pipeline) open(in source.Input, idx int) (*cursor, error) {
-	st, err := in.Open(p.opt.Stdin)
-	if err != nil {
-		return nil, err
-	}
-	c := &cursor{in: in, idx: idx, stream: st, account: p.account, region: p.region}
-	if in.Layout.Account != "" {
-		c.account = event.Intern(in.Layout.Account)
-	}
-	if in.Layout.Region != "" {
-		c.region = event.Intern(in.Layout.Region)
-	}
-	format := decode.Detect(st.Head(4096))
-	if p.flowFormat != nil && format == decode.Unknown {
-		format = decode.VPCFlow // a headerless custom format may not look like flow logs
-	}
-	p.sum.Formats[format.String()]++
-	switch format {
-	case decode.VPCFlow, decode.Pcap, decode.Pcapng, decode.ZeekConn:
-		r, err := openFlows(format, st, in.Name, p.flowFormat, &p.opt.Capture, c.account, c.region)
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
-		c.reader = r
-	case decode.VPCFlowParquet:
-		r, err := openParquet(st, in.Name)
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
-		c.reader = r
-	case decode.CloudTrail:
-		c.reader = p.openTrail(st, in.Name)
-	default:
-		st.Close()
-		if len(st.Head(1)) == 0 {
-			return nil, errEmpty
-		}
-		return nil, fmt.Errorf("unrecognized format (%s): not VPC flow logs, CloudTrail, a packet capture or a Zeek conn.log", format)
-	}
-	p.sum.Inputs++
-	return c, nil
-}
-
-var errEmpty = errors.New("input is empty")
-
-// advance moves c to its next good record, counting bad ones. It returns
-// false at the end of the input (or when the input fails), and an error
-// only to stop the whole analysis (strict mode).
-func (p *pipeline) advance(c *cursor) (bool, error) {
-	for {
-		rec, err := c.reader.Next()
-		if err == nil {
-			p.sum.Records++
-			p.sum.ByKind[rec.Kind().String()]++
-			if a, ok := rec.(*event.APICall); ok {
-				p.apiCall(c, a)
-			}
-			if f, ok := rec.(*event.Flow); ok {
-				switch f.Status {
-				case event.StatusNoData:
-					p.sum.NoData++
-					continue
-				case event.StatusSkipData:
-					p.sum.SkipData++
-					continue
-				}
-				if f.Account.IsZero() || f.Account.String() == "unknown" {
-					f.Account = c.account
-				}
-				if f.Region.IsZero() {
-					f.Region = c.region
-				}
-				p.dirs.Resolve(f)
-			}
-			c.rec = rec
-			c.n++
-			return true, nil
-		}
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		var bad badRecord
-		if errors.As(err, &bad) {
-			p.sum.Skipped[bad.Reason()]++
-			if len(p.sum.Examples) < maxExamples {
-				p.sum.Examples = append(p.sum.Examples, err.Error())
-			}
-			if p.opt.Strict {
-				return false, fmt.Errorf("%w: %w", ErrStrict, err)
-			}
-			continue
-		}
-		p.inputError(c.in, fmt.Errorf("reading stopped after %d records: %w", c.n, err))
-		return false, nil
-	}
-}
-
-func (p *pipeline) observe(c *cursor) { p.eng.Observe(c.rec) }
-
-func (p *pipeline) closeCursor(c *cursor) {
-	if c.stream != nil {
-		p.done += c.stream.Consumed()
-		p.sum.Bytes += c.stream.Consumed()
-		c.stream.Close()
-		c.stream = nil
-		p.releaseTrail(c.reader)
-	}
-}
-
-func (p *pipeline) inputError(in source.Input, err error) {
-	msg := fmt.Sprintf("%s: %v", in.Name, err)
-	p.sum.InputErrors = append(p.sum.InputErrors, msg)
-	p.opt.Log.Warn("input failed", "input", in.Name, "error", err)
-}
-
-func (p *pipeline) progress(final bool) {
-	if p.opt.Progress == nil {
-		return
-	}
-	now := time.Now()
-	if !final && now.Sub(p.lastReport) < 200*time.Millisecond {
-		return
-	}
-	p.lastReport = now
-	p.opt.Progress(p.done, p.total)
-}
-
-// flowText reads flow log text.
-type flowText struct {
-	r *vpcflow.Reader
-	f event.Flow
-}
-
-func (t *flowText) Next() (event.Record, error) {
-	err := t.r.Next(&t.f)
-	if err != nil {
-		var pe *vpcflow.ParseError
-		if errors.As(err, &pe) {
-			return nil, flowError{pe}
-		}
-		return nil, err
-	}
-	return &t.f, nil
-}
-
-type flowError struct{ *vpcflow.ParseError }
-
-func (e flowError) Reason() string { return vpcflow.Reason(e.ParseError) }
-func (e flowError) Unwrap() error  { return e.ParseError }
 
 // SortedSkipReasons returns the skip reasons by descending count.
 func (s *Summary) SortedSkipReasons() []string {

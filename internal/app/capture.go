@@ -1,20 +1,17 @@
 package app
 
 import (
-	"container/heap"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"time"
 
 	"picket/internal/decode"
-	"picket/internal/decode/pcap"
 	"picket/internal/decode/vpcflow"
-	"picket/internal/decode/zeek"
 	"picket/internal/event"
 	"picket/internal/flowmeter"
+	"picket/internal/ingest"
 	"picket/internal/source"
 	"picket/internal/topology"
 )
@@ -46,60 +43,18 @@ func (o *CaptureOptions) check() error {
 	return nil
 }
 
-// meter returns the flow meter configuration for an input whose records
-// default to account and region.
-func (o *CaptureOptions) meter(account, region event.ID) flowmeter.Config {
+// meter returns the flow meter configuration the options describe; the
+// account and region of each input are filled in when it is opened.
+func (o *CaptureOptions) meter() flowmeter.Config {
 	return flowmeter.Config{
 		Topology: o.Topology, Local: o.Local, Interface: o.Interface,
-		Window:  event.Time(o.Aggregation / time.Second),
-		Account: account.String(), Region: region.String(),
+		Window: event.Time(o.Aggregation / time.Second),
 	}
 }
 
-// pcapFlows reads a packet capture as flow records.
-type pcapFlows struct {
-	r *pcap.Reader
-	f event.Flow
-}
-
-func (t *pcapFlows) Next() (event.Record, error) {
-	if err := t.r.Next(&t.f); err != nil {
-		return nil, err
-	}
-	return &t.f, nil
-}
-
-// zeekFlows reads a Zeek conn.log as flow records.
-type zeekFlows struct {
-	r *zeek.Reader
-	f event.Flow
-}
-
-func (t *zeekFlows) Next() (event.Record, error) {
-	if err := t.r.Next(&t.f); err != nil {
-		return nil, err
-	}
-	return &t.f, nil
-}
-
-// openFlows returns the reader of a flow-producing input of the given
-// format: flow log text, a packet capture or a Zeek conn.log. It returns
-// nil for other formats.
-func openFlows(format decode.Format, st *source.Stream, name string, flowFormat *vpcflow.Format, capture *CaptureOptions, account, region event.ID) (recordReader, error) {
-	switch format {
-	case decode.VPCFlow:
-		return &flowText{r: vpcflow.NewReader(st, name, flowFormat)}, nil
-	case decode.Pcap, decode.Pcapng:
-		r, err := pcap.NewReader(st, name, capture.meter(account, region))
-		if err != nil {
-			return nil, err
-		}
-		return &pcapFlows{r: r}, nil
-	case decode.ZeekConn:
-		return &zeekFlows{r: zeek.NewReader(st, name, capture.meter(account, region))}, nil
-	}
-	return nil, nil
-}
+// flowFormats are the formats picket convert reads: those of flow
+// records.
+var flowFormats = []decode.Format{decode.VPCFlow, decode.VPCFlowParquet, decode.VPCFlowCloudWatch, decode.Pcap, decode.Pcapng, decode.ZeekConn}
 
 // ConvertOptions configures a conversion of packet captures, Zeek
 // connection logs and flow logs into flow records.
@@ -163,120 +118,40 @@ func Convert(ctx context.Context, opt ConvertOptions) (*ConvertSummary, error) {
 	for _, e := range errs {
 		sum.InputErrors = append(sum.InputErrors, e.Error())
 	}
-	var h cursorHeap
-	var all []*cursor
-	defer func() {
-		for _, c := range all {
-			if c.stream != nil {
-				c.stream.Close()
+	feed := &ingest.Feed{
+		FlowFormat: flowFormat, Capture: opt.Capture.meter(),
+		Account: event.Intern(account), Region: event.Intern(region),
+		Skipped: sum.Skipped, Only: flowFormats,
+		Bad: func(reason string, err error) error {
+			if len(sum.Examples) < maxExamples {
+				sum.Examples = append(sum.Examples, err.Error())
 			}
-		}
-	}()
-	next := func(c *cursor) (bool, error) {
-		for {
-			rec, err := c.reader.Next()
-			if err == nil {
-				f, ok := rec.(*event.Flow)
-				if !ok || !f.HasData() {
-					continue
-				}
-				if f.Account.IsZero() || f.Account.String() == "unknown" {
-					f.Account = c.account
-				}
-				if f.Region.IsZero() {
-					f.Region = c.region
-				}
-				c.rec = rec
-				return true, nil
-			}
-			if errors.Is(err, io.EOF) {
-				return false, nil
-			}
-			var bad badRecord
-			if errors.As(err, &bad) {
-				sum.Skipped[bad.Reason()]++
-				if len(sum.Examples) < maxExamples {
-					sum.Examples = append(sum.Examples, err.Error())
-				}
-				continue
-			}
-			sum.InputErrors = append(sum.InputErrors, fmt.Sprintf("%s: %v", c.in.Name, err))
-			return false, nil
-		}
+			return nil
+		},
 	}
-	for i, in := range inputs {
-		st, err := in.Open(opt.Stdin)
-		if err != nil {
-			sum.InputErrors = append(sum.InputErrors, fmt.Sprintf("%s: %v", in.Name, err))
-			continue
-		}
-		c := &cursor{in: in, idx: i, stream: st, account: event.Intern(account), region: event.Intern(region)}
-		if in.Layout.Account != "" {
-			c.account = event.Intern(in.Layout.Account)
-		}
-		if in.Layout.Region != "" {
-			c.region = event.Intern(in.Layout.Region)
-		}
-		all = append(all, c)
-		format := decode.Detect(st.Head(4096))
-		if flowFormat != nil && format == decode.Unknown {
-			format = decode.VPCFlow
-		}
-		sum.Formats[format.String()]++
-		c.reader, err = openFlows(format, st, in.Name, flowFormat, &opt.Capture, c.account, c.region)
-		if err == nil && c.reader == nil {
-			err = fmt.Errorf("unrecognized format (%s): not a packet capture, Zeek conn.log or VPC flow logs", format)
-		}
-		if err != nil {
-			sum.InputErrors = append(sum.InputErrors, fmt.Sprintf("%s: %v", in.Name, err))
-			continue
-		}
-		sum.Inputs++
-		ok, err := next(c)
-		if err != nil {
-			return sum, err
-		}
-		if ok {
-			h = append(h, c)
-		}
+	merge := &ingest.Merge{
+		Feed: feed, Stdin: opt.Stdin, Formats: sum.Formats,
+		InputError: func(name string, err error) {
+			sum.InputErrors = append(sum.InputErrors, fmt.Sprintf("%s: %v", name, err))
+		},
+		Closed: func(in *ingest.Input) {
+			s := in.Reader.Stats()
+			sum.Packets += s.Packets
+			sum.NonIP += s.NonIP
+			sum.Connections += s.Connections
+			sum.Late += s.Late
+			sum.Evicted += s.Evicted
+		},
 	}
-	heap.Init(&h)
-	for n := 0; len(h) > 0; n++ {
-		if n&0xfff == 0 {
-			if err := ctx.Err(); err != nil {
-				return sum, err
-			}
-		}
-		c := h[0]
-		if err := opt.Emit(c.rec.(*event.Flow)); err != nil {
-			return sum, err
+	err := merge.Run(ctx, inputs, func(rec event.Record) error {
+		f := rec.(*event.Flow)
+		if !f.HasData() {
+			return nil
 		}
 		sum.Records++
-		ok, err := next(c)
-		if err != nil {
-			return sum, err
-		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			heap.Pop(&h)
-		}
-	}
-	for _, c := range all {
-		switch r := c.reader.(type) {
-		case *pcapFlows:
-			s := r.r.Stats()
-			sum.Packets += s.Frames
-			sum.NonIP += s.NonIP
-			sum.Late += s.Meter.Late
-			sum.Evicted += s.Meter.Evicted
-		case *zeekFlows:
-			s := r.r.Stats()
-			sum.Connections += s.Lines
-			sum.Late += s.Meter.Late
-			sum.Evicted += s.Meter.Evicted
-		}
-	}
+		return opt.Emit(f)
+	})
+	sum.Inputs = merge.Inputs
 	sum.Elapsed = time.Since(start)
-	return sum, nil
+	return sum, err
 }

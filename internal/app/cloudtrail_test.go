@@ -15,6 +15,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"picket/internal/enrich"
 	"picket/internal/event"
 )
 
@@ -117,10 +118,9 @@ func TestEnrichAPICalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeFn()
-	p := &pipeline{ipinfo: ipinfo}
-	c := &cursor{account: event.Intern("999999999999"), region: event.Intern("ap-south-1")}
+	e := &enrich.Enricher{IPInfo: ipinfo}
 	a := &event.APICall{SourceIP: netip.MustParseAddr("203.0.113.5")}
-	p.apiCall(c, a)
+	e.Record(a, event.Intern("999999999999"), event.Intern("ap-south-1"))
 	in := a.SourceInfo
 	if in.CountryCode.String() != "DE" || !in.AWS.True() || in.AWSService.String() != "EC2" ||
 		a.Account.String() != "999999999999" || a.Region.String() != "ap-south-1" {

@@ -19,6 +19,7 @@ import (
 
 	"picket/internal/config"
 	"picket/internal/finding"
+	"picket/internal/ingest"
 	"picket/internal/store"
 	"picket/internal/store/sqlite"
 )
@@ -38,8 +39,7 @@ func prepopulate(t testing.TB, dataDir string, n int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	g := &ingest{store: st, log: nopLog(), c: newIngestCounters()}
-	det, err := g.detectorFor(ctx, testAccount, "us-east-1")
+	det, err := ingest.EnsureDetector(ctx, st, testAccount, "us-east-1", nopLog())
 	if err != nil {
 		t.Fatal(err)
 	}

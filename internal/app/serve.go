@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +26,8 @@ import (
 	"picket/internal/enrich"
 	"picket/internal/event"
 	"picket/internal/finding"
+	"picket/internal/ingest"
+	"picket/internal/metrics"
 	"picket/internal/source"
 	"picket/internal/store"
 	"picket/internal/store/postgres"
@@ -94,28 +95,29 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	// (not yet running).
 	si := newServeIntel(log.With("component", "intel"), cfg.Intel.FilesDir)
 	defer si.wait() // list loads under way end before the store closes
-	m := newMetrics()
-	m.intel = si
+	m := metrics.New(log.With("component", "metrics"))
+	m.SetIntel(si.status)
 	ipinfo, closeIPInfo, err := openIPInfoFiles(cfg.Enrich.GeoIPCity, cfg.Enrich.GeoIPASN, cfg.Enrich.AWSIPRanges, log.With("component", "enrich"))
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
 	defer closeIPInfo()
-	g, err := newIngest(cfg, st, m, log, si, ipinfo)
+	g, err := newLoop(cfg, st, m, log, si, ipinfo)
 	if err != nil {
 		return err
 	}
 	var runners []interface {
 		Run(context.Context, chan<- *source.Task) error
 	}
+	var sources []ingest.Checkpointer
 	for _, w := range cfg.Sources.Watch {
 		wt, err := source.NewWatcher(w.Path, w.PollInterval.D(), source.Defaults{Account: w.Account, Region: w.Region, FlowFormat: w.FlowFormat}, log.With("source", "watch:"+w.Path))
 		if err != nil {
 			return err
 		}
-		g.sources = append(g.sources, wt)
+		sources = append(sources, wt)
 		runners = append(runners, wt)
-		m.watchers = append(m.watchers, wt)
+		m.AddWatch(wt.Name(), func() metrics.WatchStatus { return metrics.WatchStatus(wt.Status()) })
 	}
 	for _, s := range cfg.Sources.S3 {
 		client, err := s3Client(ctx, s)
@@ -127,13 +129,12 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 			Defaults: source.Defaults{Account: s.Account, Region: s.Region, FlowFormat: s.FlowFormat},
 			Log:      log.With("source", "s3://"+s.Bucket+"/"+s.Prefix),
 		})
-		g.sources = append(g.sources, p)
+		sources = append(sources, p)
 		runners = append(runners, p)
-		m.pollers = append(m.pollers, p)
+		m.AddS3(p.Name(), p.Idle)
 	}
 	tasks := make(chan *source.Task)
-	g.tasks = tasks
-	fh := source.NewFirehose(source.FirehoseConfig{Deliver: g.deliver, Log: log.With("source", "firehose"), Observe: m.firehoseRequest})
+	fh := source.NewFirehose(source.FirehoseConfig{Deliver: g.Deliver, Log: log.With("source", "firehose"), Observe: m.FirehoseRequest})
 	if f := cfg.Sources.Firehose; f != nil {
 		keys := make([]string, len(f.AccessKeys))
 		for i, k := range f.AccessKeys {
@@ -142,18 +143,18 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		fh = source.NewFirehose(source.FirehoseConfig{
 			AccessKeys: keys, MaxBodyBytes: int64(f.MaxBodyBytes), AckTimeout: f.AckTimeout.D(),
 			Defaults: source.Defaults{Account: f.Account, Region: f.Region, FlowFormat: f.FlowFormat},
-			Deliver:  g.deliver, Observe: m.firehoseRequest, Log: log.With("source", "firehose"),
+			Deliver:  g.Deliver, Observe: m.FirehoseRequest, Log: log.With("source", "firehose"),
 		})
-		g.ackDelay = f.CommitDelay.D()
+		g.SetAckDelay(f.CommitDelay.D())
 	}
-	g.firehose = fh
-	g.sources = append(g.sources, fh)
+	g.SetSources(tasks, append(sources, fh), fh)
 
 	// 4. The HTTP listener: health and metrics answer from here on, the
 	// API once the store is open (it is), ingest endpoints once ready.
 	handler, err := api.New(api.Config{
 		Store: st, Credentials: api.StaticCredentials(creds...), InsecureNoAuth: cfg.InsecureNoAuth,
 		Account: cfg.Account, Region: cfg.Region, TokenKey: tokenKey, Logger: log.With("component", "api"), Sets: si,
+		MaxInFlight: apiConcurrency(), Observe: m.APIRequest,
 	})
 	if err != nil {
 		return err
@@ -174,7 +175,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	if f := cfg.Sources.Firehose; f != nil {
 		mux.Handle(f.Path, fh)
 	}
-	mux.Handle("/", apiMetrics{h: handler, m: m, slots: make(chan struct{}, apiConcurrency())})
+	mux.Handle("/", handler)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
@@ -202,13 +203,13 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	if err := si.restore(ctx, st); err != nil {
 		return err
 	}
-	if err := g.restore(ctx); err != nil {
+	if err := g.Restore(ctx); err != nil {
 		return err
 	}
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	defer stopIngest()
 	ingestErr := make(chan error, 1)
-	go func() { ingestErr <- g.run(ingestCtx) }()
+	go func() { ingestErr <- g.Run(ingestCtx) }()
 	srcCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
 	var wg sync.WaitGroup
@@ -227,7 +228,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		}()
 	}
 	ready.Store(true)
-	m.setReady(true)
+	m.SetReady(true)
 	log.Info("ready", "watch", len(cfg.Sources.Watch), "s3", len(cfg.Sources.S3), "firehose", cfg.Sources.Firehose != nil)
 	if opt.Ready != nil {
 		opt.Ready(ln.Addr().String())
@@ -245,7 +246,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		runErr = fmt.Errorf("HTTP server: %w", err)
 	}
 	ready.Store(false)
-	m.setReady(false)
+	m.SetReady(false)
 	fh.Close()
 	stopSources()
 	wg.Wait()
@@ -253,51 +254,41 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	if err := <-ingestErr; err != nil && runErr == nil {
 		runErr = fmt.Errorf("ingest: %w", err)
 	}
-	log.Info("stopped", "commits", g.commitCount)
+	log.Info("stopped", "commits", g.Commits())
 	return runErr
 }
 
-// newIngest builds the detection engine and the ingest loop around it.
+// newLoop builds the detection engine and the ingest loop around it.
 //
 // ipinfo, which may be nil, enriches API calls; only the ingest loop's
 // goroutine, which runs the engine, uses it.
-func newIngest(cfg *config.Config, st store.Store, m *metrics, log *slog.Logger, in detect.Intel, ipinfo *enrich.IPInfos) (*ingest, error) {
-	g := &ingest{
-		log: log.With("component", "ingest"), store: st, metrics: m,
-		pending: finding.NewSet(), every: cfg.Ingest.CommitInterval.D(), ackDelay: config.DefaultCommitDelay, idleFlush: cfg.Ingest.IdleFlush.D(),
-		account: event.Intern(cfg.Account), region: event.Intern(cfg.Region),
-		pushes: make(chan *push), stopped: make(chan struct{}),
-		c: newIngestCounters(), logged: map[string]uint64{},
-		dirs: enrich.NewDirections(cfg.Ingest.MaxInterfaces), dirCap: cfg.Ingest.MaxInterfaces,
-	}
+func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logger, in detect.Intel, ipinfo *enrich.IPInfos) (*ingest.Loop, error) {
+	feed := &ingest.Feed{Account: event.Intern(cfg.Account), Region: event.Intern(cfg.Region)}
 	if cfg.Ingest.FlowFormat != "" {
 		f, err := vpcflow.ParseFormat(cfg.Ingest.FlowFormat)
 		if err != nil {
 			return nil, fmt.Errorf("ingest.flow_format: %w", err)
 		}
-		g.flowFormat = &f
+		feed.FlowFormat = &f
 	}
 	// Detectors file findings under a region's default detector ID; the
 	// commit files them under the store's detector of the region.
 	env := detect.Env{DetectorID: finding.DetectorID, MaxKeys: cfg.Ingest.MaxKeys, Intel: in}
 	if ipinfo.Enabled() {
-		g.ipinfo = ipinfo
+		feed.Enrich.IPInfo = ipinfo
 		env.IPInfo = ipinfo.Lookup
 	}
 	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: cfg.Detectors.Thresholds, Allowlists: cfg.Detectors.Allow, Disabled: cfg.Detectors.Disabled, Budget: int64(cfg.Ingest.MemoryBudget)})
 	if err != nil {
 		return nil, fmt.Errorf("detectors: %w", err)
 	}
-	ecfg := detect.Config{Lateness: event.Time(cfg.Ingest.Lateness.D() / time.Second), Tick: detect.DefaultConfig.Tick}
-	g.eng, err = detect.NewEngine(stages, dets, ecfg, func(f *finding.Finding) {
-		g.pending.Add(f)
-		g.c.Findings[f.Type]++
+	return ingest.NewLoop(ingest.LoopConfig{
+		Log: log.With("component", "ingest"), Store: st, Metrics: m,
+		Stages: stages, Detectors: dets,
+		Engine: detect.Config{Lateness: event.Time(cfg.Ingest.Lateness.D() / time.Second), Tick: detect.DefaultConfig.Tick},
+		Feed:   feed, MaxInterfaces: cfg.Ingest.MaxInterfaces,
+		CommitInterval: cfg.Ingest.CommitInterval.D(), IdleFlush: cfg.Ingest.IdleFlush.D(), AckDelay: config.DefaultCommitDelay,
 	})
-	if err != nil {
-		return nil, err
-	}
-	g.fileR, g.pushR = newReader(g), newReader(g)
-	return g, nil
 }
 
 // openStore opens PostgreSQL when the configuration gives a DSN, else
@@ -384,98 +375,3 @@ func s3Client(ctx context.Context, s config.S3) (*s3.Client, error) {
 // bound a flood of API calls queues (and its latency grows) while ingest
 // keeps about a third.
 func apiConcurrency() int { return max(2, runtime.GOMAXPROCS(0)) }
-
-// apiMetrics bounds concurrent API requests and counts them by operation
-// and status; the latency measured includes the wait for a slot.
-type apiMetrics struct {
-	h     http.Handler
-	m     *metrics
-	slots chan struct{}
-}
-
-func (a apiMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	select {
-	case a.slots <- struct{}{}:
-		defer func() { <-a.slots }()
-	case <-r.Context().Done():
-		return
-	}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	a.h.ServeHTTP(rec, r)
-	a.m.apiRequest(operation(r.Method, r.URL.EscapedPath()), rec.status, time.Since(start))
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-// operation names the GuardDuty operation of a request for metrics, from
-// the shape of its path (a bounded set of names; "Other" for the rest).
-func operation(method, path string) string {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	kinds := map[string]string{
-		"filter": "Filter", "ipset": "IPSet", "threatintelset": "ThreatIntelSet",
-		"threatentityset": "ThreatEntitySet", "trustedentityset": "TrustedEntitySet",
-	}
-	switch segs[0] {
-	case "detector":
-		switch len(segs) {
-		case 1:
-			return pick(method, map[string]string{"POST": "CreateDetector", "GET": "ListDetectors"})
-		case 2:
-			return pick(method, map[string]string{"GET": "GetDetector", "POST": "UpdateDetector", "DELETE": "DeleteDetector"})
-		}
-		if segs[2] == "findings" {
-			if len(segs) == 3 {
-				return pick(method, map[string]string{"POST": "ListFindings"})
-			}
-			if len(segs) == 4 {
-				ops := map[string]string{
-					"get": "GetFindings", "statistics": "GetFindingsStatistics", "archive": "ArchiveFindings",
-					"unarchive": "UnarchiveFindings", "feedback": "UpdateFindingsFeedback", "create": "CreateSampleFindings",
-				}
-				if op, ok := ops[segs[3]]; ok && method == http.MethodPost {
-					return op
-				}
-			}
-			return "Other"
-		}
-		k, ok := kinds[segs[2]]
-		if !ok {
-			return "Other"
-		}
-		switch len(segs) {
-		case 3:
-			return pick(method, map[string]string{"POST": "Create" + k, "GET": "List" + k + "s"})
-		case 4:
-			return pick(method, map[string]string{"GET": "Get" + k, "POST": "Update" + k, "DELETE": "Delete" + k})
-		}
-	case "tags":
-		if len(segs) == 2 {
-			return pick(method, map[string]string{"GET": "ListTagsForResource", "POST": "TagResource", "DELETE": "UntagResource"})
-		}
-	}
-	return "Other"
-}
-
-func pick(method string, ops map[string]string) string {
-	if op, ok := ops[method]; ok {
-		return op
-	}
-	return "Other"
-}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"picket/internal/metrics"
 )
 
 // TestServeEndToEnd drops generated flow logs with attacks into a watched
@@ -178,7 +180,7 @@ func storedRecords(t testing.TB, dir string) float64 {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	g, err := newIngest(cfg, st, newMetrics(), nopLog(), nil, nil)
+	g, err := newLoop(cfg, st, metrics.New(nil), nopLog(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,10 +188,10 @@ func storedRecords(t testing.TB, dir string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := g.unmarshalState(b); err != nil {
+	if err := g.UnmarshalState(b); err != nil {
 		t.Fatal(err)
 	}
-	stats := g.eng.Stats()
+	stats := g.Stats()
 	return float64(stats.Records[0])
 }
 

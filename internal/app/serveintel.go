@@ -16,6 +16,7 @@ import (
 	"picket/internal/detect"
 	"picket/internal/intel"
 	"picket/internal/intel/fetch"
+	"picket/internal/metrics"
 	"picket/internal/store"
 )
 
@@ -346,4 +347,15 @@ func (si *serveIntel) ThreatDomain(name string) (detect.ThreatMatch, bool) {
 		return detect.ThreatMatch{}, false
 	}
 	return threatMatch(m), true
+}
+
+// status reports the lists in use and the refresh counts, for metrics.
+func (si *serveIntel) status() metrics.IntelStatus {
+	si.mu.Lock()
+	n := len(si.lists)
+	si.mu.Unlock()
+	return metrics.IntelStatus{
+		Lists: n, Refreshes: si.refreshes.Load(),
+		RefreshFailures: si.refreshFailures.Load(), RefreshUpdates: si.refreshUpdates.Load(),
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"picket/internal/config"
 	"picket/internal/finding"
+	"picket/internal/metrics"
 	"picket/internal/store"
 	"picket/internal/synth"
 )
@@ -198,10 +200,12 @@ func TestServeIntelRefresh(t *testing.T) {
 		t.Errorf("refreshes %d, failures %d; want 2 and 1", si.refreshes.Load(), si.refreshFailures.Load())
 	}
 
+	m := metrics.New(nil)
+	m.SetIntel(si.status)
 	var b strings.Builder
-	m := newMetrics()
-	m.intel = si
-	m.write(&b, time.Now())
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b.Write(rec.Body.Bytes())
 	for _, want := range []string{"picket_intel_lists 1\n", "picket_intel_refreshes_total 2\n", "picket_intel_refresh_failures_total 1\n", "picket_intel_refresh_updates_total 1\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("metrics lack %q", want)

@@ -1,6 +1,10 @@
-// Package decode owns format identification: given the first bytes of an
-// input, which decoder reads it. The decoders themselves live in one
-// package each below (decode/vpcflow, ...), each turning []byte into
+// Package decode owns reading an input of any format: Detect tells the
+// format from the first bytes, and Open returns one Reader for every
+// format, which yields event records, reports bad records with a reason
+// for counting, and keeps a Position to checkpoint and resume. Both
+// picket analyze and picket serve read through it. The decoders
+// themselves live in one package each below (decode/vpcflow,
+// decode/cloudtrail, decode/pcap, decode/zeek), each turning bytes into
 // event records with typed parse errors.
 package decode
 
@@ -14,17 +18,18 @@ type Format uint8
 
 // The formats.
 const (
-	Unknown        Format = iota
-	VPCFlow               // VPC or transit gateway flow log text
-	VPCFlowParquet        // VPC flow logs delivered to S3 as Parquet
-	CloudTrail            // CloudTrail JSON ({"Records": [...]}, or one event per line)
-	Resolver              // Route 53 Resolver query logs (JSON lines)
-	Pcap                  // a libpcap packet capture
-	Pcapng                // a pcapng packet capture
-	ZeekConn              // Zeek conn.log, tab-separated or JSON lines
+	Unknown           Format = iota
+	VPCFlow                  // VPC or transit gateway flow log text
+	VPCFlowParquet           // VPC flow logs delivered to S3 as Parquet
+	CloudTrail               // CloudTrail JSON ({"Records": [...]}, or one event per line)
+	Resolver                 // Route 53 Resolver query logs (JSON lines)
+	Pcap                     // a libpcap packet capture
+	Pcapng                   // a pcapng packet capture
+	ZeekConn                 // Zeek conn.log, tab-separated or JSON lines
+	VPCFlowCloudWatch        // CloudWatch Logs subscription payloads of flow log lines
 )
 
-var names = [...]string{"unknown", "vpc-flow-logs", "vpc-flow-logs-parquet", "cloudtrail", "route53-resolver", "pcap", "pcapng", "zeek-conn"}
+var names = [...]string{"unknown", "vpc-flow-logs", "vpc-flow-logs-parquet", "cloudtrail", "route53-resolver", "pcap", "pcapng", "zeek-conn", "vpc-flow-logs-cloudwatch"}
 
 func (f Format) String() string {
 	if int(f) < len(names) {
@@ -86,6 +91,10 @@ func Detect(head []byte) Format {
 			return CloudTrail
 		case bytes.Contains(b, []byte(`"query_name"`)):
 			return Resolver
+		case b[0] == '{' && bytes.Contains(b, []byte(`"logEvents"`)):
+			// A CloudWatch Logs subscription payload whose messages are
+			// not CloudTrail events: flow log lines.
+			return VPCFlowCloudWatch
 		}
 		return Unknown
 	}

@@ -51,6 +51,10 @@ func (e *ParseError) Error() string {
 // Unwrap returns the reason, one of the Err* values of this package.
 func (e *ParseError) Unwrap() error { return e.Err }
 
+// Reason returns the short, stable name of the error's reason, as the
+// package function Reason does.
+func (e *ParseError) Reason() string { return Reason(e) }
+
 // The reasons a record is rejected. Callers count skipped records by these.
 var (
 	ErrFieldCount  = errors.New("wrong number of fields for the format")

@@ -1,74 +1,37 @@
-package app
+package ingest
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"picket/internal/config"
+	"picket/internal/detect"
+	"picket/internal/detect/all"
+	"picket/internal/event"
+	"picket/internal/finding"
+	"picket/internal/metrics"
 	"picket/internal/source"
 	"picket/internal/synth"
 )
 
-func TestLineReader(t *testing.T) {
-	long := strings.Repeat("x", 100)
-	tests := []struct {
-		name     string
-		in       string
-		complete bool
-		want     []string // lines, "!long" for a skipped overlong line
-		consumed int64    // bytes the lines took
-	}{
-		{"lines", "a\nbb\n\nccc\n", false, []string{"a", "bb", "", "ccc"}, 10},
-		{"cut last line waits", "a\nbb", false, []string{"a"}, 2},
-		{"last line of a complete input", "a\nbb", true, []string{"a", "bb"}, 4},
-		{"overlong line skipped whole", "a\n" + long + "\nb\n", false, []string{"a", "!long", "b"}, int64(2 + len(long) + 1 + 2)},
-		{"overlong cut line waits", "a\n" + long, false, []string{"a"}, 2},
-		{"overlong last line of a complete input", "a\n" + long, true, []string{"a", "!long"}, int64(2 + len(long))},
-		{"empty", "", true, nil, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// A tiny buffer and reader exercise the refills.
-			l := lineReader{buf: make([]byte, 64), max: 32}
-			l.reset(io.MultiReader(strings.NewReader(tt.in[:len(tt.in)/2]), strings.NewReader(tt.in[len(tt.in)/2:])))
-			var got []string
-			var n int64
-			for {
-				line, size, err := l.next(tt.complete)
-				if errors.Is(err, io.EOF) || errors.Is(err, errPartialLine) {
-					break
-				}
-				n += size
-				if errors.Is(err, errLineTooLong) {
-					got = append(got, "!long")
-					continue
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, string(line))
-			}
-			if !cmp.Equal(got, tt.want) || n != tt.consumed {
-				t.Errorf("lines %q taking %d bytes, want %q taking %d", got, n, tt.want, tt.consumed)
-			}
-		})
-	}
-}
-
 // newTestIngest is an ingest loop without store or sources, to drive its
 // readers directly.
-func newTestIngest(t *testing.T) *ingest {
+func newTestIngest(t *testing.T) *Loop {
 	t.Helper()
-	g, err := newIngest(config.Default(), nil, newMetrics(), nopLog(), nil, nil)
+	stages, dets, err := all.Build(all.Options{Env: detect.Env{DetectorID: finding.DetectorID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewLoop(LoopConfig{
+		Metrics: metrics.New(nil), Stages: stages, Detectors: dets, Engine: detect.DefaultConfig,
+		Feed: &Feed{Account: event.Intern("000000000000"), Region: event.Intern("us-east-1")}, MaxInterfaces: 1000,
+		CommitInterval: time.Second,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +90,8 @@ func TestReadersResume(t *testing.T) {
 		"parquet":    gen(true, false, "parquet"),
 		"cloudtrail": filepath.Join(dir, "trail.json"),
 	}
-	seen := func(g *ingest) uint64 {
+	seen := func(g *Loop) uint64 {
+		g.publish(true)
 		n := g.c.Records["flow"] + g.c.Records["api-call"]
 		for _, v := range g.c.Skipped {
 			n += v
@@ -138,7 +102,7 @@ func TestReadersResume(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			whole := newTestIngest(t)
 			var pos source.Position
-			end, err := whole.fileR.read(context.Background(), fileTask(path, source.Position{}), &pos)
+			end, err := whole.readTask(context.Background(), fileTask(path, source.Position{}), &pos)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +124,7 @@ func TestReadersResume(t *testing.T) {
 				os.WriteFile(part, bytes.Join(lines[:len(lines)/3], nil), 0o644)
 				task := fileTask(part, source.Position{})
 				task.Complete = false
-				if cut, err = first.fileR.read(context.Background(), task, &pos); err != nil {
+				if cut, err = first.readTask(context.Background(), task, &pos); err != nil {
 					t.Fatal(err)
 				}
 				if cut.Header == "" || cut.Line != int64(len(lines)/3) {
@@ -171,7 +135,7 @@ func TestReadersResume(t *testing.T) {
 				first.c.Records["cut"] = total / 3
 			}
 			second := newTestIngest(t)
-			end2, err := second.fileR.read(context.Background(), fileTask(path, cut), &pos)
+			end2, err := second.readTask(context.Background(), fileTask(path, cut), &pos)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,6 +161,7 @@ func TestFirehosePush(t *testing.T) {
 	}}
 	p := &push{d: d, done: make(chan error, 1)}
 	g.push(p)
+	g.publish(true)
 	if g.c.Records["flow"] != 4 || g.c.Records["api-call"] != 1 || g.c.Skipped["binary"] != 1 {
 		t.Errorf("records %v, skipped %v", g.c.Records, g.c.Skipped)
 	}
@@ -205,6 +170,7 @@ func TestFirehosePush(t *testing.T) {
 	}
 	// A retry is only acknowledged.
 	g.push(&push{d: d, done: make(chan error, 1)})
+	g.publish(true)
 	if g.c.Records["flow"] != 4 || len(g.acks) != 2 {
 		t.Errorf("a retry was processed again: %v", g.c.Records)
 	}
