@@ -151,11 +151,7 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch) error {
 			e = &pending{f: &c, shared: true}
 		default:
 			if e.shared {
-				c, err := deepCopy(e.f)
-				if err != nil {
-					return err
-				}
-				e.f, e.shared = c, false
+				e.f, e.shared = e.f.Clone(), false
 			}
 			finding.Merge(e.f, f)
 		}
@@ -198,14 +194,6 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch) error {
 		return err
 	}
 	return db.saveProgress(ctx, tx, b)
-}
-
-func deepCopy(f *finding.Finding) (*finding.Finding, error) {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return nil, err
-	}
-	return decodeFinding(b)
 }
 
 var (
