@@ -70,7 +70,30 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds a request body. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+
+	// MaxInFlight bounds the requests served at once; a request over the
+	// bound waits for a slot, or answers 400 if its client goes away
+	// first. Zero means no bound.
+	MaxInFlight int
+	// Observe, if set, is told of every request once it is answered.
+	Observe Observer
 }
+
+// Observer is told of each request the Handler answered, whatever the
+// outcome: the operation, the HTTP status written, and the time from
+// receiving the request to the end of the answer by Config.Clock,
+// including any wait for a slot under MaxInFlight. The operation is
+// named from the method and path alone, so a request refused before its
+// signature is checked still counts under the operation it asked for; a
+// method and path that name no operation picket serves give
+// OtherOperation, so the names form a bounded set. Observer is called on
+// the request's goroutine, concurrently for concurrent requests: it must
+// be safe for concurrent use, and quick.
+type Observer func(op string, status int, d time.Duration)
+
+// OtherOperation is the operation of a request whose method and path
+// name no operation that picket serves.
+const OtherOperation = "Other"
 
 // SetLoader is the threat-intel engine as the API sees it. The API calls
 // Load when a list is created or updated with activate set (and when an
@@ -112,6 +135,10 @@ type Handler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	maxBody  int64
+	observe  Observer
+	// slots holds a token for each request being served (nil: no
+	// bound).
+	slots chan struct{}
 
 	// setMu serializes changes of lists' status: API updates and the
 	// outcomes of loads.
@@ -141,7 +168,14 @@ func New(cfg Config) (*Handler, error) {
 		now:      cfg.Clock,
 		log:      cfg.Logger,
 		maxBody:  cfg.MaxBodyBytes,
+		observe:  cfg.Observe,
 		loads:    make(map[setRef]uint64),
+	}
+	if cfg.MaxInFlight < 0 {
+		return nil, fmt.Errorf("api: MaxInFlight is %d, want 0 (no bound) or more", cfg.MaxInFlight)
+	}
+	if cfg.MaxInFlight > 0 {
+		h.slots = make(chan struct{}, cfg.MaxInFlight)
 	}
 	if h.account == "" {
 		h.account = "000000000000"
@@ -195,26 +229,47 @@ type request struct {
 	labels []string // path labels, unescaped, in path order
 }
 
-// ServeHTTP answers one API call: request ID, body limit, signature,
-// route, operation, response or error.
+// ServeHTTP answers one API call: request ID, a slot, body limit,
+// signature, route, operation, response or error.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	rq := &request{ctx: r.Context(), id: newRequestID()}
 	w.Header().Set("X-Amzn-Requestid", rq.id)
 	w.Header().Set("Date", start.UTC().Format(http.TimeFormat))
-	op := "Unknown"
+	// The route is found first, to name the operation in logs and to the
+	// observer; a route error is still answered only after the signature
+	// check.
+	rawPath, rawQuery := requestTarget(r)
+	rt, labels, routeErr := match(r.Method, rawPath)
+	op := rt.op
+	if op == "" {
+		op = OtherOperation
+	}
 	status := 0
 	defer func() {
 		if v := recover(); v != nil {
 			status = h.respondError(w, rq, op, fmt.Errorf("panic serving %s: %v", op, v))
 		}
+		d := h.now().Sub(start)
 		h.log.LogAttrs(rq.ctx, slog.LevelDebug, "api request",
 			slog.String("request_id", rq.id), slog.String("operation", op),
 			slog.String("method", r.Method), slog.Int("status", status),
 			slog.String("access_key_id", rq.caller.AccessKeyID),
-			slog.Duration("duration", h.now().Sub(start)))
+			slog.Duration("duration", d))
+		if h.observe != nil {
+			h.observe(op, status, d)
+		}
 	}()
 
+	if h.slots != nil {
+		select {
+		case h.slots <- struct{}{}:
+			defer func() { <-h.slots }()
+		case <-r.Context().Done():
+			status = h.respondError(w, rq, op, fmt.Errorf("waiting to be served: %w", context.Cause(r.Context())))
+			return
+		}
+	}
 	body, err := h.readBody(w, r)
 	if err != nil {
 		status = h.respondError(w, rq, op, err)
@@ -227,13 +282,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rawPath, rawQuery := requestTarget(r)
-	rt, labels, err := match(r.Method, rawPath)
-	if err != nil {
-		status = h.respondError(w, rq, op, err)
+	if routeErr != nil {
+		status = h.respondError(w, rq, op, routeErr)
 		return
 	}
-	op = rt.op
 	rq.labels = labels
 	if rq.query, err = url.ParseQuery(rawQuery); err != nil {
 		status = h.respondError(w, rq, op, invalidParam("query string", err))
@@ -244,8 +296,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = h.respondError(w, rq, op, err)
 		return
 	}
-	status = rt.status
-	h.respond(w, rq, op, rt.status, out)
+	status = h.respond(w, rq, op, rt.status, out)
 }
 
 // readBody reads the request body up to the limit.

@@ -128,11 +128,12 @@ func (h *Handler) respondError(w http.ResponseWriter, rq *request, op string, er
 }
 
 // respond writes a successful answer: the JSON of out, or nothing for
-// 204.
-func (h *Handler) respond(w http.ResponseWriter, rq *request, op string, status int, out any) {
+// 204. It returns the status written, which is 500 if out cannot be
+// encoded.
+func (h *Handler) respond(w http.ResponseWriter, rq *request, op string, status int, out any) int {
 	if status == http.StatusNoContent {
 		w.WriteHeader(status)
-		return
+		return status
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -141,10 +142,10 @@ func (h *Handler) respond(w http.ResponseWriter, rq *request, op string, status 
 		out = struct{}{}
 	}
 	if err := enc.Encode(out); err != nil {
-		h.respondError(w, rq, op, fmt.Errorf("encoding the %s response: %w", op, err))
-		return
+		return h.respondError(w, rq, op, fmt.Errorf("encoding the %s response: %w", op, err))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return status
 }
