@@ -34,7 +34,7 @@ const DefaultMaxBodyBytes = 1 << 20
 // Config configures a Handler.
 type Config struct {
 	// Store holds detectors, findings, filters, lists and tags. Required.
-	Store store.Store
+	Store Store
 
 	// Credentials looks up the secret of an access key. Required unless
 	// InsecureNoAuth is set.
@@ -125,7 +125,7 @@ var ErrAccessDenied = errors.New("access denied")
 
 // Handler serves the GuardDuty API. It is safe for concurrent use.
 type Handler struct {
-	store    store.Store
+	store    Store
 	creds    CredentialFunc
 	insecure bool
 	account  string

@@ -69,14 +69,14 @@ func (l *logBuffer) String() string {
 
 type fixture struct {
 	h     *Handler
-	store store.Store
+	store Store
 	clock *testClock
 	logs  *logBuffer
 }
 
 // newFixture returns a handler over st (a memStore when nil) that knows
 // the test credentials, with a fixed clock and captured logs.
-func newFixture(t testing.TB, st store.Store, mod ...func(*Config)) *fixture {
+func newFixture(t testing.TB, st Store, mod ...func(*Config)) *fixture {
 	t.Helper()
 	if st == nil {
 		st = newMemStore()

@@ -14,7 +14,7 @@ import (
 	"picket/internal/store"
 )
 
-// memStore is a small in-memory store.Store for the unit tests: obvious
+// memStore is a small in-memory Store for the unit tests: obvious
 // rather than fast, with a hook to make any method fail. The SDK and CLI
 // tests run against the SQLite store.
 type memStore struct {
@@ -27,7 +27,7 @@ type memStore struct {
 	fail      func(method string) error
 }
 
-var _ store.Store = (*memStore)(nil)
+var _ Store = (*memStore)(nil)
 
 func newMemStore() *memStore {
 	return &memStore{
@@ -434,7 +434,3 @@ func (m *memStore) Untag(_ context.Context, arn string, keys []string) error {
 	}
 	return nil
 }
-
-func (m *memStore) Checkpoints(context.Context) ([]store.Checkpoint, error) { return nil, nil }
-func (m *memStore) State(context.Context) ([]byte, error)                   { return nil, nil }
-func (m *memStore) Close() error                                            { return nil }

@@ -28,7 +28,7 @@ import (
 )
 
 // newSQLite opens a SQLite store in a temporary directory.
-func newSQLite(t testing.TB) store.Store {
+func newSQLite(t testing.TB) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "picket.db"))
 	if err != nil {
@@ -94,7 +94,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 // settable offset.
 type live struct {
 	h      *Handler
-	store  store.Store
+	store  Store
 	url    string
 	loader *fakeLoader
 	skew   atomic.Int64

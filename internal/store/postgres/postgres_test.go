@@ -103,9 +103,12 @@ func openTemp(t *testing.T) *Store {
 	return s
 }
 
+// Store has every method the conformance suite tests.
+var _ storetest.Store = (*Store)(nil)
+
 func TestConformance(t *testing.T) {
 	connect(t) // skip once, not in every subtest
-	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openTemp(t) })
 }
 
 // TestMigrate opens a database of schema version 1 with a finding in it

@@ -23,8 +23,11 @@ func openTemp(t *testing.T) *Store {
 	return s
 }
 
+// Store has every method the conformance suite tests.
+var _ storetest.Store = (*Store)(nil)
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openTemp(t) })
 }
 
 // TestFileMode checks that a new database and its WAL are readable by

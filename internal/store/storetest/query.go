@@ -114,7 +114,7 @@ func valuesAt(fs []*finding.Finding) map[string][]string {
 
 // seedQueries fills a store with the corpus the query tests share and
 // gives some findings the user's state.
-func seedQueries(t *testing.T, s store.Store, n int) (*store.Detector, *model, *Corpus) {
+func seedQueries(t *testing.T, s Store, n int) (*store.Detector, *model, *Corpus) {
 	t.Helper()
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	m := newModel()
@@ -136,7 +136,7 @@ func seedQueries(t *testing.T, s store.Store, n int) (*store.Detector, *model, *
 	return a, m, c
 }
 
-func testCriteria(t *testing.T, s store.Store) {
+func testCriteria(t *testing.T, s Store) {
 	a, m, c := seedQueries(t, s, 100)
 	// Text that spells values with JSON escapes, which a store that looks
 	// for values in the stored JSON must not miss.
@@ -228,7 +228,7 @@ var sorts = []string{
 	"service.localIpDetails.ipAddressV4", "service.additionalInfo.threatListName", "confidence",
 }
 
-func testSort(t *testing.T, s store.Store) {
+func testSort(t *testing.T, s Store) {
 	a, m, _ := seedQueries(t, s, 100)
 	snap := m.snapshot()
 	crits := []store.Criteria{
@@ -261,7 +261,7 @@ func testSort(t *testing.T, s store.Store) {
 	}
 }
 
-func testPaginationUnderInserts(t *testing.T, s store.Store) {
+func testPaginationUnderInserts(t *testing.T, s Store) {
 	for _, so := range []store.Sort{{}, {Attribute: "updatedAt", Desc: true}, {Attribute: "severity"},
 		{Attribute: "resource.instanceDetails.instanceId"}, {Attribute: "title", Desc: true}} {
 		t.Run(so.Attribute, func(t *testing.T) {
@@ -318,7 +318,7 @@ func btoi(b bool) int {
 	return 0
 }
 
-func testCursor(t *testing.T, s store.Store) {
+func testCursor(t *testing.T, s Store) {
 	a, _, _ := seedQueries(t, s, 30)
 	_, next, err := s.ListFindings(ctx(t), a.ID, store.Query{Sort: store.Sort{Attribute: "severity"}, Page: store.Page{Limit: 5}})
 	must(t, "ListFindings", err)
@@ -342,7 +342,7 @@ func testCursor(t *testing.T, s store.Store) {
 	}
 }
 
-func testStatistics(t *testing.T, s store.Store) {
+func testStatistics(t *testing.T, s Store) {
 	a, m, _ := seedQueries(t, s, 120)
 	crits := []store.Criteria{
 		nil,
@@ -366,7 +366,7 @@ func testStatistics(t *testing.T, s store.Store) {
 	wantErr(t, "Statistics of an unknown detector", err, store.ErrNotFound)
 }
 
-func testArchive(t *testing.T, s store.Store) {
+func testArchive(t *testing.T, s Store) {
 	a, m, _ := seedQueries(t, s, 40)
 	fs := m.all()
 	ids := []string{fs[0].ID, fs[3].ID, "00000000000000000000000000000000", fs[3].ID}
@@ -386,7 +386,7 @@ func testArchive(t *testing.T, s store.Store) {
 	wantErr(t, "SetArchived of an unknown detector", s.SetArchived(ctx(t), "0123456789abcdef0123456789abcdef", ids, true), store.ErrNotFound)
 }
 
-func testFeedback(t *testing.T, s store.Store) {
+func testFeedback(t *testing.T, s Store) {
 	a, m, c := seedQueries(t, s, 20)
 	fs := m.all()
 	must(t, "SetFeedback", s.SetFeedback(ctx(t), a.ID, []string{fs[0].ID, fs[1].ID, "00000000000000000000000000000000"}, "NOT_USEFUL", "noise"))
@@ -402,7 +402,7 @@ func testFeedback(t *testing.T, s store.Store) {
 	}
 }
 
-func testArchiveMatching(t *testing.T, s store.Store) {
+func testArchiveMatching(t *testing.T, s Store) {
 	a, m, _ := seedQueries(t, s, 120)
 	for _, c := range []store.Criteria{
 		{"severity": {LessThan: i64(3)}},

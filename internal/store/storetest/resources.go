@@ -13,7 +13,7 @@ import (
 	"picket/internal/store"
 )
 
-func testFilters(t *testing.T, s store.Store) {
+func testFilters(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	f := &store.Filter{DetectorID: a.ID, Name: "suppress-probes", Description: "low probes", Action: "ARCHIVE", Rank: 5,
 		Criteria: store.Criteria{
@@ -95,7 +95,7 @@ func testFilters(t *testing.T, s store.Store) {
 	wantErr(t, "Filters of an unknown detector", err, store.ErrNotFound)
 }
 
-func testSets(t *testing.T, s store.Store) {
+func testSets(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	kinds := []store.SetKind{store.IPSet, store.ThreatIntelSet, store.ThreatEntitySet, store.TrustedEntitySet}
 	for i, k := range kinds {
@@ -162,7 +162,7 @@ func testSets(t *testing.T, s store.Store) {
 	}
 }
 
-func testTags(t *testing.T, s store.Store) {
+func testTags(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	must(t, "CreateFilter", s.CreateFilter(ctx(t), &store.Filter{DetectorID: a.ID, Name: "f", Action: "NOOP", Rank: 1,
 		Criteria: store.Criteria{"type": {Equals: []string{"x"}}}}))
@@ -218,7 +218,7 @@ func testTags(t *testing.T, s store.Store) {
 // testConcurrency commits overlapping findings from several goroutines
 // while others read; run under the race detector. Every report's count
 // must add up exactly once.
-func testConcurrency(t *testing.T, s store.Store) {
+func testConcurrency(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	base := NewCorpus(a.ID, 13)
 	pool := make([]*finding.Finding, 25)

@@ -1,10 +1,11 @@
-// Package storetest is the conformance suite of store.Store: one Run that
-// every implementation (store/sqlite, store/postgres) passes, so that they
-// behave alike and as the contract in package store says. Where the
-// contract is about findings, the suite compares each store's answers
-// with a reference: finding.Merge applied by a plain in-memory model, and
-// criteria.Match, store.Sort.Less and the documented statistics over the
-// same findings (a differential test).
+// Package storetest is the conformance suite of the store contract: one
+// Run that every implementation (store/sqlite, store/postgres) passes, so
+// that they behave alike and as the contract in package store says. Store
+// declares the methods it tests. Where the contract is about findings,
+// the suite compares each store's answers with a reference: finding.Merge
+// applied by a plain in-memory model, and criteria.Match,
+// store.Sort.Less and the documented statistics over the same findings (a
+// differential test).
 //
 // It may import finding and store.
 package storetest
@@ -27,10 +28,10 @@ import (
 // Run runs the suite. open returns a new, empty store for one test and
 // arranges for it to be closed (t.Cleanup); Run calls it from parallel
 // subtests.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+func Run(t *testing.T, open func(t *testing.T) Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s store.Store)
+		fn   func(t *testing.T, s Store)
 	}{
 		{"Detectors", testDetectors},
 		{"DeleteDetector", testDeleteDetector},
@@ -61,7 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-func newDetector(t *testing.T, s store.Store, account, region string) *store.Detector {
+func newDetector(t *testing.T, s Store, account, region string) *store.Detector {
 	t.Helper()
 	d := &store.Detector{
 		ID: finding.DetectorID(account, region), Account: account, Region: region, Enabled: true,
@@ -94,14 +95,14 @@ func must(t *testing.T, what string, err error) {
 }
 
 // commit commits reports to the store and to the model.
-func commit(t *testing.T, s store.Store, m *model, rules []store.Criteria, reports ...*finding.Finding) {
+func commit(t *testing.T, s Store, m *model, rules []store.Criteria, reports ...*finding.Finding) {
 	t.Helper()
 	must(t, "Commit", s.Commit(ctx(t), store.Batch{Findings: reports}))
 	m.commit(reports, rules)
 }
 
 // seed commits n findings of the corpus in batches.
-func seed(t *testing.T, s store.Store, m *model, c *Corpus, n int) []*finding.Finding {
+func seed(t *testing.T, s Store, m *model, c *Corpus, n int) []*finding.Finding {
 	t.Helper()
 	var all []*finding.Finding
 	for len(all) < n {
@@ -129,7 +130,7 @@ func jsonOf(fs []*finding.Finding) []string {
 }
 
 // checkFindings compares every stored finding with the model.
-func checkFindings(t *testing.T, s store.Store, m *model, detectorID string) {
+func checkFindings(t *testing.T, s Store, m *model, detectorID string) {
 	t.Helper()
 	want := m.all()
 	ids := make([]string, len(want))
@@ -144,7 +145,7 @@ func checkFindings(t *testing.T, s store.Store, m *model, detectorID string) {
 }
 
 // listAll pages through ListFindings.
-func listAll(t *testing.T, s store.Store, detectorID string, c store.Criteria, so store.Sort, limit int) []string {
+func listAll(t *testing.T, s Store, detectorID string, c store.Criteria, so store.Sort, limit int) []string {
 	t.Helper()
 	var out []string
 	cursor := ""
@@ -177,7 +178,7 @@ func describe(c store.Criteria) string {
 
 func i64(v int64) *int64 { return &v }
 
-func testDetectors(t *testing.T, s store.Store) {
+func testDetectors(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	got, err := s.Detector(ctx(t), a.ID)
 	must(t, "Detector", err)
@@ -241,7 +242,7 @@ func testDetectors(t *testing.T, s store.Store) {
 	wantErr(t, "DeleteDetector of an unknown ID", s.DeleteDetector(ctx(t), missing.ID), store.ErrNotFound)
 }
 
-func testDeleteDetector(t *testing.T, s store.Store) {
+func testDeleteDetector(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	b := newDetector(t, s, "444455556666", "us-east-1")
 	ca, cb := NewCorpus(a.ID, 1), NewCorpus(b.ID, 2)
@@ -281,7 +282,7 @@ func testDeleteDetector(t *testing.T, s store.Store) {
 	checkFindings(t, s, mb, b.ID)
 }
 
-func testCommitInsert(t *testing.T, s store.Store) {
+func testCommitInsert(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	m := newModel()
 	fs := seed(t, s, m, NewCorpus(a.ID, 3), 120)
@@ -319,7 +320,7 @@ func testCommitInsert(t *testing.T, s store.Store) {
 	}
 }
 
-func testCommitMerge(t *testing.T, s store.Store) {
+func testCommitMerge(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	m := newModel()
 	c := NewCorpus(a.ID, 4)
@@ -365,7 +366,7 @@ func testCommitMerge(t *testing.T, s store.Store) {
 	checkFindings(t, s, m, a.ID)
 }
 
-func testCommitKeepsReports(t *testing.T, s store.Store) {
+func testCommitKeepsReports(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	must(t, "CreateFilter", s.CreateFilter(ctx(t), &store.Filter{DetectorID: a.ID, Name: "all", Action: "ARCHIVE", Rank: 1,
 		Criteria: store.Criteria{"severity": {GreaterThanOrEqual: i64(0)}}}))
@@ -379,7 +380,7 @@ func testCommitKeepsReports(t *testing.T, s store.Store) {
 	}
 }
 
-func testCommitSuppression(t *testing.T, s store.Store) {
+func testCommitSuppression(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	m := newModel()
 	c := NewCorpus(a.ID, 6)
@@ -420,7 +421,7 @@ func testCommitSuppression(t *testing.T, s store.Store) {
 	}
 }
 
-func testCommitAtomic(t *testing.T, s store.Store) {
+func testCommitAtomic(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	m := newModel()
 	c := NewCorpus(a.ID, 7)
@@ -479,7 +480,7 @@ func testCommitAtomic(t *testing.T, s store.Store) {
 	}
 }
 
-func testProgress(t *testing.T, s store.Store) {
+func testProgress(t *testing.T, s Store) {
 	a := newDetector(t, s, "111122223333", "us-east-1")
 	st, err := s.State(ctx(t))
 	must(t, "State", err)
