@@ -515,7 +515,9 @@ func (l *logEvents) Format() Format { return VPCFlowCloudWatch }
 func (l *logEvents) Stats() Stats   { return Stats{} }
 func (l *logEvents) Close()         {}
 
-// counting counts the bytes read through it.
+// counting counts the bytes read through it: the decompressed bytes a
+// Position's Offset gives (source.Stream counts the bytes of the file,
+// compressed or not, for its own purpose).
 type counting struct {
 	r io.Reader
 	n int64

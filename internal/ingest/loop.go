@@ -423,10 +423,13 @@ func (g *Loop) commit(final bool) error {
 	g.log.Debug("committed", "findings", len(findings), "checkpoints", len(cps), "state_bytes", len(state), "took", time.Since(start))
 	g.pending = finding.NewSet()
 	g.changed = false
-	g.metrics.SetUncommitted(false)
 	g.lastCommit = time.Now()
 	g.commitTook = g.lastCommit.Sub(start)
-	g.publish(true) // what a commit made durable shows at once
+	// What a commit made durable shows at once, before the flag says
+	// that nothing read is uncommitted: a scrape never sees the flag
+	// clear with the counts of before.
+	g.publish(true)
+	g.metrics.SetUncommitted(false)
 	for _, p := range g.acks {
 		p.done <- nil
 	}
