@@ -794,8 +794,17 @@ var _ detect.Snapshotter = (*Stage)(nil)
 // MarshalState saves the open conversations, the recently reported ones
 // and what is known of each interface.
 func (s *Stage) MarshalState() ([]byte, error) {
-	return detect.EncodeState(stageState{Convs: s.convs.Snapshot(), Recent: s.recent.Snapshot(), Ifaces: s.ifaces.Snapshot(),
-		Held: s.held.Snapshot(), Owners: s.owners.Snapshot(), Stats: s.stats})
+	convs, held := s.convs.Snapshot(), s.held.Snapshot()
+	// Pos indexes the bucket lists, which UnmarshalState rebuilds in
+	// another order: saved, it would make a restored stage save other
+	// bytes than the stage it was restored from.
+	for _, vals := range [][]conv{convs.Vals, held.Vals} {
+		for i := range vals {
+			vals[i].Pos = 0
+		}
+	}
+	return detect.EncodeState(stageState{Convs: convs, Recent: s.recent.Snapshot(), Ifaces: s.ifaces.Snapshot(),
+		Held: held, Owners: s.owners.Snapshot(), Stats: s.stats})
 }
 
 // UnmarshalState restores them and rebuilds the bucket index.
