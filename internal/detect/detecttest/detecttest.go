@@ -1,6 +1,8 @@
 // Package detecttest owns helpers for testing detectors: contacts written
-// in one line, and a harness that runs a detector over them and collects
-// the merged findings. Only tests import it.
+// in one line, a harness that runs a detector over them and collects the
+// merged findings, and the conformance suite that every detector and
+// stage passes (Conformance, NoWallClock), as store/storetest is for the
+// stores. Only tests import it.
 package detecttest
 
 import (
