@@ -17,35 +17,56 @@ import (
 	"picket/internal/detect/ipcaller"
 	"picket/internal/detect/pentest"
 	"picket/internal/detect/portprobe"
-	"picket/internal/detect/portscan"
-	"picket/internal/detect/portsweep"
 	"picket/internal/detect/rootusage"
+	"picket/internal/detect/scanner"
 	"picket/internal/detect/tamper"
 	"picket/internal/detect/threatlist"
 	"picket/internal/detect/tor"
 )
 
-// Builder makes one detector.
+// Builder makes one detector: New, or Family when the detector shares
+// its state with others.
 type Builder struct {
-	ID  string
-	New func(detect.Env) (detect.Detector, error)
+	ID     string
+	New    func(detect.Env) (detect.Detector, error)
+	Family *Family
+}
+
+// Family makes detectors that share one state, each still known by its
+// own ID, thresholds and findings, and disabled on its own. New gets the
+// environments of the detectors named by IDs, in that order, nil for a
+// disabled one, and returns their detectors in the same order, nil for a
+// disabled one.
+type Family struct {
+	IDs []string
+	New func([]*detect.Env) ([]detect.Detector, error)
+}
+
+// scanners are the port scan and port sweep detectors, over one tracker
+// of the estate's hosts.
+var scanners = &Family{
+	IDs: []string{scanner.ScanID, scanner.SweepID},
+	New: func(envs []*detect.Env) ([]detect.Detector, error) {
+		scan, sweep, err := scanner.New(envs[0], envs[1])
+		return []detect.Detector{scan, sweep}, err
+	},
 }
 
 // Builders lists the built-in detectors in the order the engine runs them.
 var Builders = []Builder{
-	{portprobe.ID, func(e detect.Env) (detect.Detector, error) { return portprobe.New(e) }},
-	{portscan.ID, func(e detect.Env) (detect.Detector, error) { return portscan.New(e) }},
-	{portsweep.ID, func(e detect.Env) (detect.Detector, error) { return portsweep.New(e) }},
-	{bruteforce.ID, func(e detect.Env) (detect.Detector, error) { return bruteforce.New(e) }},
-	{threatlist.ID, func(e detect.Env) (detect.Detector, error) { return threatlist.New(e) }},
-	{tor.ID, func(e detect.Env) (detect.Detector, error) { return tor.New(e) }},
-	{iamanomaly.ID, func(e detect.Env) (detect.Detector, error) { return iamanomaly.New(e) }},
-	{enumeration.ID, func(e detect.Env) (detect.Detector, error) { return enumeration.New(e) }},
-	{ipcaller.ID, func(e detect.Env) (detect.Detector, error) { return ipcaller.New(e) }},
-	{pentest.ID, func(e detect.Env) (detect.Detector, error) { return pentest.New(e) }},
-	{tamper.ID, func(e detect.Env) (detect.Detector, error) { return tamper.New(e) }},
-	{rootusage.ID, func(e detect.Env) (detect.Detector, error) { return rootusage.New(e) }},
-	{credexfil.ID, func(e detect.Env) (detect.Detector, error) { return credexfil.New(e) }},
+	{ID: portprobe.ID, New: func(e detect.Env) (detect.Detector, error) { return portprobe.New(e) }},
+	{ID: scanner.ScanID, Family: scanners},
+	{ID: scanner.SweepID, Family: scanners},
+	{ID: bruteforce.ID, New: func(e detect.Env) (detect.Detector, error) { return bruteforce.New(e) }},
+	{ID: threatlist.ID, New: func(e detect.Env) (detect.Detector, error) { return threatlist.New(e) }},
+	{ID: tor.ID, New: func(e detect.Env) (detect.Detector, error) { return tor.New(e) }},
+	{ID: iamanomaly.ID, New: func(e detect.Env) (detect.Detector, error) { return iamanomaly.New(e) }},
+	{ID: enumeration.ID, New: func(e detect.Env) (detect.Detector, error) { return enumeration.New(e) }},
+	{ID: ipcaller.ID, New: func(e detect.Env) (detect.Detector, error) { return ipcaller.New(e) }},
+	{ID: pentest.ID, New: func(e detect.Env) (detect.Detector, error) { return pentest.New(e) }},
+	{ID: tamper.ID, New: func(e detect.Env) (detect.Detector, error) { return tamper.New(e) }},
+	{ID: rootusage.ID, New: func(e detect.Env) (detect.Detector, error) { return rootusage.New(e) }},
+	{ID: credexfil.ID, New: func(e detect.Env) (detect.Detector, error) { return credexfil.New(e) }},
 }
 
 // apiCallDetectors are the detectors of CloudTrail API calls. They share
@@ -131,6 +152,7 @@ func Build(opt Options) ([]detect.Stage, []detect.Detector, error) {
 		}
 		opt.Contact.Budget = network / 2
 	}
+	envs := map[string]*detect.Env{}
 	for _, b := range Builders {
 		if slices.Contains(opt.Disabled, b.ID) {
 			continue
@@ -146,12 +168,42 @@ func Build(opt Options) ([]detect.Stage, []detect.Detector, error) {
 		}
 		env.Thresholds = opt.Thresholds[b.ID]
 		env.Allowlists = opt.Allowlists[b.ID]
-		d, err := b.New(env)
-		if err != nil {
-			errs = append(errs, err)
+		envs[b.ID] = &env
+	}
+	family := map[string]detect.Detector{} // the detectors of the families built so far
+	for _, b := range Builders {
+		env := envs[b.ID]
+		if env == nil {
 			continue
 		}
-		dets = append(dets, d)
+		if b.Family == nil {
+			d, err := b.New(*env)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			dets = append(dets, d)
+			continue
+		}
+		if _, built := family[b.ID]; !built {
+			fenvs := make([]*detect.Env, len(b.Family.IDs))
+			for i, id := range b.Family.IDs {
+				fenvs[i] = envs[id]
+			}
+			ds, err := b.Family.New(fenvs)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for i, id := range b.Family.IDs {
+				family[id] = nil
+				if err == nil {
+					family[id] = ds[i]
+				}
+			}
+		}
+		if d := family[b.ID]; d != nil {
+			dets = append(dets, d)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err

@@ -1,9 +1,33 @@
-// Package scanner owns the per-initiator state that the scan detectors
-// share: for each host that opens contacts, the set of (host, port) pairs
-// it has contacted first, the Threshold Random Walk over how those first
-// contacts went, and windowed distinct counts that tell a vertical port
-// scan (many ports of one host) from a horizontal sweep (one port across
-// many hosts).
+// Package scanner owns the detectors of the estate's hosts that scan:
+// portscan (Recon:EC2/Portscan, many ports of one host) and portsweep
+// (Impact:EC2/PortSweep, one port across many hosts), and the one
+// per-initiator state both read. Only detect/all imports it.
+//
+// The Tracker holds, for each host that opens contacts, the set of
+// (host, port) pairs it has contacted first, the Threshold Random Walk
+// over how those first contacts went, and counts per target and per port
+// that tell a vertical port scan (many ports of one host) from a
+// horizontal sweep (one port across many hosts). A scanner is a host
+// whose first contacts fail often enough that the walk decides it is
+// scanning; a scan is such a host reaching min_ports distinct ports of
+// one target, a sweep min_hosts distinct hosts on one port, most of those
+// contacts failing. Clients of many servers on one port (a NAT gateway, a
+// crawler, a load balancer's health checks) and of many ports of one
+// server succeed far more often than they fail and stay quiet. A finding
+// is about the scanning instance (resource role ACTOR) when its flow logs
+// are among the inputs; when only the target's are, about the target
+// (role TARGET), naming the scanner.
+//
+// The two detectors are one family over one tracker, built together by
+// New. The engine, the configuration and `picket detectors` know each by
+// its ID, thresholds and finding type, and either may be disabled. The
+// first that runs is the Detector: it observes each contact once, keeps
+// the reports of both finding types, reports the tracker's table in
+// State and saves it in MarshalState. The other, when both run, is an
+// alias that only names its detector. The tracker's own settings
+// (trw_theta0, trw_theta1, host_ttl, max_hosts) are one setting of the
+// family: a value given to either detector holds for both, and two
+// different values are a configuration error.
 //
 // Memory per host is small and bounded whatever the host does: the
 // first-contact set is exact for the first few dozen pairs and becomes a
@@ -43,8 +67,8 @@ type Tracker struct {
 	inits *lru.Table[netip.Addr, Initiator]
 }
 
-// New returns a tracker.
-func New(cfg Config) *Tracker {
+// NewTracker returns a tracker.
+func NewTracker(cfg Config) *Tracker {
 	return &Tracker{
 		cfg:   cfg,
 		test:  trw.New(cfg.Walk),
@@ -91,48 +115,54 @@ type Initiator struct {
 	Reported map[string]event.Time
 }
 
-// Target counts the first contacts of one host with one destination.
-type Target struct {
-	Addr netip.Addr
-	// Walk and Verdict are the Threshold Random Walk over this target's
-	// first contacts alone: a busy host's successes elsewhere must not
-	// dilute a slow scan of one target.
+// Counts are a host's first contacts with one target, or on one port
+// across targets.
+type Counts struct {
+	// Walk and Verdict are the Threshold Random Walk over these first
+	// contacts alone: a busy host's successes elsewhere must not dilute a
+	// slow scan of one target.
 	Walk      trw.State
 	Verdict   trw.Verdict
 	FirstFail event.Time // the first failed contact, the scan's likely start
 	Samples   []finding.Sample
 	Failures  uint32
 	Successes uint32
-	LastPort  uint16
 	First     event.Time
 	Last      event.Time
 }
 
+// Distinct returns the distinct pairs counted since the slot was taken:
+// each first contact with a target is a port not contacted before, and
+// each on a port a host not contacted before. (A false "seen" of the
+// first-contact set, rare and only after thousands of pairs, leaves one
+// out.)
+func (n *Counts) Distinct() int { return int(n.Failures + n.Successes) }
+
+// counts gives room the counts of a Target or a Port.
+func (n *Counts) counts() *Counts { return n }
+
+// Target counts the first contacts of one host with one destination.
+type Target struct {
+	Addr     netip.Addr
+	LastPort uint16
+	Counts
+}
+
 // Ports returns the distinct ports contacted since the target's slot was
-// taken: each first contact with the target is a port not contacted
-// before. (A false "seen" of the first-contact set, rare and only after
-// thousands of pairs, leaves a port out.)
-func (t *Target) Ports() int { return int(t.Failures + t.Successes) }
+// taken.
+func (t *Target) Ports() int { return t.Distinct() }
 
 // Port counts the first contacts of one host with one port across
 // destinations.
 type Port struct {
-	Port uint16
-	// Walk and Verdict are the walk over this port's first contacts alone.
-	Walk      trw.State
-	Verdict   trw.Verdict
-	FirstFail event.Time
-	Samples   []finding.Sample
-	Failures  uint32
-	Successes uint32
-	LastHost  netip.Addr
-	First     event.Time
-	Last      event.Time
+	Port     uint16
+	LastHost netip.Addr
+	Counts
 }
 
 // Hosts returns the distinct destinations contacted on the port since
-// its slot was taken, as Target.Ports counts ports.
-func (p *Port) Hosts() int { return int(p.Failures + p.Successes) }
+// its slot was taken.
+func (p *Port) Hosts() int { return p.Distinct() }
 
 // Observation is what Observe learned from one contact.
 type Observation struct {
@@ -188,37 +218,31 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 	}
 	obs.Target = in.target(c.Responder, c.Start, t.cfg.MaxTargets)
 	obs.Target.LastPort = c.RPort
-	obs.Target.Last = max(obs.Target.Last, c.End)
 	obs.Port = in.port(c.RPort, c.Start, t.cfg.MaxPorts)
 	obs.Port.LastHost = c.Responder
-	obs.Port.Last = max(obs.Port.Last, c.End)
+	t.count(&obs.Target.Counts, c, ok)
+	t.count(&obs.Port.Counts, c, ok)
+	return obs
+}
+
+// count adds a first contact to a target's or a port's counts.
+func (t *Tracker) count(n *Counts, c *event.Contact, ok bool) {
+	n.Last = max(n.Last, c.End)
 	if ok {
-		obs.Target.Successes++
-		obs.Port.Successes++
+		n.Successes++
 	} else {
-		obs.Target.Failures++
-		obs.Port.Failures++
-		if obs.Target.FirstFail == 0 {
-			obs.Target.FirstFail = c.Start
-		}
-		if obs.Port.FirstFail == 0 {
-			obs.Port.FirstFail = c.Start
+		n.Failures++
+		if n.FirstFail == 0 {
+			n.FirstFail = c.Start
 		}
 		// Evidence: the failed contacts that make up a scan or sweep.
-		if len(obs.Target.Samples) < maxTargetSamples {
-			obs.Target.Samples = append(obs.Target.Samples, contact.Sample(c))
-		}
-		if len(obs.Port.Samples) < maxTargetSamples {
-			obs.Port.Samples = append(obs.Port.Samples, contact.Sample(c))
+		if len(n.Samples) < maxTargetSamples {
+			n.Samples = append(n.Samples, contact.Sample(c))
 		}
 	}
-	if obs.Target.Verdict != trw.Scanner && t.test.Observe(&obs.Target.Walk, ok) == trw.Scanner {
-		obs.Target.Verdict = trw.Scanner
+	if n.Verdict != trw.Scanner && t.test.Observe(&n.Walk, ok) == trw.Scanner {
+		n.Verdict = trw.Scanner
 	}
-	if obs.Port.Verdict != trw.Scanner && t.test.Observe(&obs.Port.Walk, ok) == trw.Scanner {
-		obs.Port.Verdict = trw.Scanner
-	}
-	return obs
 }
 
 // Peek returns a host's state without changing it.
@@ -241,37 +265,38 @@ func (in *Initiator) target(a netip.Addr, t event.Time, max int) *Target {
 			return &in.Targets[i]
 		}
 	}
-	if len(in.Targets) >= max {
-		// Forget the target seen least recently.
-		i := 0
-		for j := range in.Targets {
-			if in.Targets[j].Last < in.Targets[i].Last {
-				i = j
-			}
-		}
-		in.Targets = slices.Delete(in.Targets, i, i+1)
-	}
-	in.Targets = append(in.Targets, Target{Addr: a, First: t, Last: t})
+	in.Targets = append(room(in.Targets, max), Target{Addr: a, Counts: Counts{First: t, Last: t}})
 	return &in.Targets[len(in.Targets)-1]
 }
 
+// port is target's twin for the host's ports: the two lookups differ
+// only in the field they match.
 func (in *Initiator) port(p uint16, t event.Time, max int) *Port {
 	for i := range in.Ports {
 		if in.Ports[i].Port == p {
 			return &in.Ports[i]
 		}
 	}
-	if len(in.Ports) >= max {
-		i := 0
-		for j := range in.Ports {
-			if in.Ports[j].Last < in.Ports[i].Last {
-				i = j
-			}
-		}
-		in.Ports = slices.Delete(in.Ports, i, i+1)
-	}
-	in.Ports = append(in.Ports, Port{Port: p, First: t, Last: t})
+	in.Ports = append(room(in.Ports, max), Port{Port: p, Counts: Counts{First: t, Last: t}})
 	return &in.Ports[len(in.Ports)-1]
+}
+
+// room makes room for one more slot: when s holds max, it forgets the
+// slot seen least recently.
+func room[T any, P interface {
+	*T
+	counts() *Counts
+}](s []T, max int) []T {
+	if len(s) < max {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if P(&s[j]).counts().Last < P(&s[i]).counts().Last {
+			i = j
+		}
+	}
+	return slices.Delete(s, i, i+1)
 }
 
 // maxTargetSamples is how many failed contacts each target and port keep
@@ -348,42 +373,6 @@ func FailureRatio(failures, successes uint32) float64 {
 		return 0
 	}
 	return float64(failures) / float64(failures+successes)
-}
-
-// pending is one report waiting for Advance, as saved.
-type pending[K comparable, R any] struct {
-	Key    K
-	Report R
-}
-
-type savedState[K comparable, R any] struct {
-	Hosts lru.Snapshot[netip.Addr, Initiator]
-	Dirty []pending[K, R]
-}
-
-// SaveState encodes a tracker's hosts and a detector's reports waiting for
-// Advance, for the detector's MarshalState.
-func SaveState[K comparable, R any](t *Tracker, dirty map[K]*R) ([]byte, error) {
-	st := savedState[K, R]{Hosts: t.inits.Snapshot()}
-	for k, r := range dirty {
-		st.Dirty = append(st.Dirty, pending[K, R]{k, *r})
-	}
-	return detect.EncodeState(st)
-}
-
-// LoadState restores what SaveState saved.
-func LoadState[K comparable, R any](t *Tracker, dirty map[K]*R, b []byte) error {
-	var st savedState[K, R]
-	if err := detect.DecodeState(b, &st); err != nil {
-		return err
-	}
-	t.inits.Restore(st.Hosts)
-	clear(dirty)
-	for _, p := range st.Dirty {
-		r := p.Report
-		dirty[p.Key] = &r
-	}
-	return nil
 }
 
 // Polling reports whether the host asks again about ports it already

@@ -13,7 +13,7 @@ import (
 // holding thousands of pairs; then its rare false "seen" leaves a few
 // out.
 func TestDistinctCounts(t *testing.T) {
-	tr := New(Config{Walk: trw.DefaultParams, MaxInitiators: 16, MaxTargets: 64, MaxPorts: 64, TTL: 86400})
+	tr := NewTracker(Config{Walk: trw.DefaultParams, MaxInitiators: 16, MaxTargets: 64, MaxPorts: 64, TTL: 86400})
 	scanner := netip.MustParseAddr("10.0.1.5")
 	target := netip.MustParseAddr("10.0.2.9")
 	contact := func(to netip.Addr, port uint16, ts event.Time) {
@@ -61,7 +61,7 @@ func TestPolling(t *testing.T) {
 	host := netip.MustParseAddr("10.0.1.16")
 	target := netip.MustParseAddr("10.0.1.14")
 	run := func(ports, rounds int, closed func(p int) bool) *Initiator {
-		tr := New(Config{Walk: trw.DefaultParams, MaxInitiators: 16, MaxTargets: 64, MaxPorts: 64, TTL: 86400})
+		tr := NewTracker(Config{Walk: trw.DefaultParams, MaxInitiators: 16, MaxTargets: 64, MaxPorts: 64, TTL: 86400})
 		src := uint16(40000)
 		for r := 0; r < rounds; r++ {
 			for p := 0; p < ports; p++ {

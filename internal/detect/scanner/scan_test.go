@@ -1,4 +1,4 @@
-package portscan
+package scanner
 
 import (
 	"fmt"
@@ -26,7 +26,7 @@ func ports(n int) []int {
 }
 
 func TestVerticalScanFromOurInstance(t *testing.T) {
-	d, _ := New(detecttest.Env(nil))
+	d, _ := newScan(detecttest.Env(nil))
 	open := map[int]bool{20: true, 26: true}
 	cs := scan(t, "10.0.1.5", "10.0.2.9", ports(30), func(p int) string {
 		if open[p] {
@@ -54,7 +54,7 @@ func TestVerticalScanFromOurInstance(t *testing.T) {
 
 // A slow scan is caught: the walk counts outcomes, not a rate.
 func TestSlowScan(t *testing.T) {
-	d, _ := New(detecttest.Env(nil))
+	d, _ := newScan(detecttest.Env(nil))
 	cs := scan(t, "10.0.1.5", "203.0.113.40", ports(15), func(int) string { return "unanswered" }, 300, "")
 	if fs := detecttest.Run(t, d, cs...); len(fs) != 1 {
 		t.Errorf("a scan at one probe every 5 minutes: %d findings, want 1", len(fs))
@@ -64,7 +64,7 @@ func TestSlowScan(t *testing.T) {
 // Seen only from the target's flow logs, the scan is reported on the
 // target, naming the internal scanner.
 func TestScanSeenFromTarget(t *testing.T) {
-	d, _ := New(detecttest.Env(nil))
+	d, _ := newScan(detecttest.Env(nil))
 	cs := scan(t, "10.0.3.3", "10.0.2.9", ports(20), func(int) string { return "rejected" }, 1, "in eni=eni-target i-0target")
 	fs := detecttest.Run(t, d, cs...)
 	if len(fs) != 1 {
@@ -77,7 +77,7 @@ func TestScanSeenFromTarget(t *testing.T) {
 	}
 }
 
-func TestQuiet(t *testing.T) {
+func TestScanQuiet(t *testing.T) {
 	tests := map[string][]*event.Contact{
 		// A client using several services of one server.
 		"client of one server": scan(t, "10.0.1.5", "10.0.2.9", []int{22, 80, 443, 5432, 6379, 8080, 9090, 9100, 9200, 3000, 8443, 5000}, func(int) string { return "data" }, 5, ""),
@@ -88,7 +88,7 @@ func TestQuiet(t *testing.T) {
 	}
 	for name, cs := range tests {
 		t.Run(name, func(t *testing.T) {
-			d, _ := New(detecttest.Env(nil))
+			d, _ := newScan(detecttest.Env(nil))
 			if fs := detecttest.Run(t, d, cs...); len(fs) != 0 {
 				t.Errorf("%d findings: %s", len(fs), fs[0].Description)
 			}
@@ -100,7 +100,7 @@ func TestQuiet(t *testing.T) {
 // report is made gives the scanned target's slot away; the scan is still
 // reported, with its own counts.
 func TestScanThenManyHosts(t *testing.T) {
-	d, _ := New(detecttest.Env(nil))
+	d, _ := newScan(detecttest.Env(nil))
 	cs := scan(t, "10.0.1.5", "10.0.2.9", ports(30), func(int) string { return "refused" }, 1, "")
 	for i := 0; i < 200; i++ {
 		cs = append(cs, detecttest.Contact(t, fmt.Sprintf("10.0.1.5:45001 > 10.0.%d.%d:8080 tcp unanswered t=%d", 4+i/250, 10+i%200, 2000+i)))

@@ -1,4 +1,4 @@
-package portscan
+package scanner
 
 import (
 	"net/netip"
@@ -21,7 +21,7 @@ func (l listed) Threat(a netip.Addr) (detect.ThreatMatch, bool) {
 func TestScanOfListedTargetCarriesTheList(t *testing.T) {
 	env := detecttest.Env(nil)
 	env.Intel = listed{"203.0.113.40": {ListName: "c2", ThreatNames: []string{"ExampleBot"}}}
-	d, _ := New(env)
+	d, _ := newScan(env)
 	fs := detecttest.Run(t, d, scan(t, "10.0.1.5", "203.0.113.40", ports(15), func(int) string { return "unanswered" }, 1, "")...)
 	if len(fs) != 1 {
 		t.Fatalf("%d findings", len(fs))
@@ -32,5 +32,32 @@ func TestScanOfListedTargetCarriesTheList(t *testing.T) {
 	}
 	if e := f.Service.AdditionalInfo.Explanation; e.ThreatListName != "c2" || e.ThreatName != "ExampleBot" {
 		t.Errorf("explanation %+v", e)
+	}
+}
+
+// A sweep by a host that a threat list names carries the list; a Tor
+// match does not count as threat intelligence here.
+func TestSweepByListedHostCarriesTheList(t *testing.T) {
+	for _, tt := range []struct {
+		match detect.ThreatMatch
+		want  string
+	}{
+		{detect.ThreatMatch{ListName: "compromised"}, "compromised"},
+		{detect.ThreatMatch{ListName: "tor", Kind: detect.ThreatTor}, ""},
+	} {
+		env := detecttest.Env(nil)
+		env.Intel = listed{"10.0.1.5": tt.match}
+		d, _ := newSweep(env)
+		fs := detecttest.Run(t, d, sweep(t, "10.0.1.5", 22, 100, func(int) string { return "unanswered" })...)
+		if len(fs) != 1 {
+			t.Fatalf("%d findings", len(fs))
+		}
+		got := ""
+		if ev := fs[0].Service.Evidence; ev != nil {
+			got = ev.ThreatIntelligenceDetails[0].ThreatListName
+		}
+		if got != tt.want {
+			t.Errorf("evidence list %q, want %q", got, tt.want)
+		}
 	}
 }

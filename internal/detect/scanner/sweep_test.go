@@ -1,4 +1,4 @@
-package portsweep
+package scanner
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ func sweep(t *testing.T, from string, port, hosts int, outcome func(i int) strin
 }
 
 func TestSweepOfTheVPC(t *testing.T) {
-	d, _ := New(detecttest.Env(nil))
+	d, _ := newSweep(detecttest.Env(nil))
 	fs := detecttest.Run(t, d, sweep(t, "10.0.1.5", 22, 100, func(i int) string {
 		if i%20 == 0 {
 			return "established"
@@ -42,12 +42,12 @@ func TestSweepOfTheVPC(t *testing.T) {
 
 // A client of many servers on one port, and a health checker with a few
 // targets down, succeed too often to be sweeping.
-func TestQuiet(t *testing.T) {
-	d, _ := New(detecttest.Env(nil))
+func TestSweepQuiet(t *testing.T) {
+	d, _ := newSweep(detecttest.Env(nil))
 	if fs := detecttest.Run(t, d, sweep(t, "10.0.1.5", 443, 300, func(i int) string { return "data" })...); len(fs) != 0 {
 		t.Errorf("NAT-like client: %d findings", len(fs))
 	}
-	d, _ = New(detecttest.Env(nil))
+	d, _ = newSweep(detecttest.Env(nil))
 	if fs := detecttest.Run(t, d, sweep(t, "10.0.0.10", 80, 40, func(i int) string {
 		if i%4 == 0 {
 			return "refused"
@@ -62,7 +62,7 @@ func TestQuiet(t *testing.T) {
 // report is made (nmap's ping sweep followed by its port scan) gives the
 // port's slot to other ports; the report still carries the sweep's counts.
 func TestSweepThenManyPorts(t *testing.T) {
-	d, _ := New(detecttest.Env(nil))
+	d, _ := newSweep(detecttest.Env(nil))
 	cs := sweep(t, "10.0.1.5", 443, 40, func(int) string { return "unanswered" })
 	for port := 1; port <= 200; port++ {
 		cs = append(cs, detecttest.Contact(t, fmt.Sprintf("10.0.1.5:50000 > 10.0.16.4:%d tcp refused t=%d eni=eni-w i-0worker", port, 2000+port)))
