@@ -10,8 +10,8 @@ import (
 	"os/signal"
 	"strings"
 
-	"picket/internal/app"
 	"picket/internal/intel"
+	"picket/internal/intel/live"
 )
 
 // listFlags collects repeated list flags (--threat-list, --trusted-list,
@@ -102,7 +102,7 @@ func cmdIntelCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	reports, errs := app.CheckLists(ctx, specs, app.IntelOptions{MaxSamples: max(*maxErrors, 0)})
+	reports, errs := live.CheckLists(ctx, specs, live.Options{MaxSamples: max(*maxErrors, 0)})
 	status := 0
 	type jsonReport struct {
 		*intel.Report

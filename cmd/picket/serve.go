@@ -13,6 +13,7 @@ import (
 
 	"picket/internal/app"
 	"picket/internal/config"
+	"picket/internal/datadir"
 )
 
 func cmdServe(args []string, stderr io.Writer) int {
@@ -112,12 +113,12 @@ func cmdCredentials(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "picket credentials: %v\n", err)
 		return 2
 	}
-	var cred app.Credential
+	var cred datadir.Credential
 	if len(cfg.Credentials) > 0 {
 		c := cfg.Credentials[0]
-		cred = app.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, Account: c.Account}
+		cred = datadir.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, Account: c.Account}
 	} else {
-		cred, err = app.ReadCredential(cfg.DataDir)
+		cred, err = datadir.ReadCredential(cfg.DataDir)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				fmt.Fprintf(stderr, "picket credentials: no key in %s yet: start picket serve with --data-dir %s once to create one\n", cfg.DataDir, cfg.DataDir)
@@ -129,8 +130,8 @@ func cmdCredentials(args []string, stdout, stderr io.Writer) int {
 	}
 	url := *endpoint
 	if url == "" {
-		url = app.EndpointURL(cfg.Listen)
+		url = datadir.EndpointURL(cfg.Listen)
 	}
-	app.WriteAWSProfile(stdout, cred, *profile, cfg.Region, url)
+	datadir.WriteAWSProfile(stdout, cred, *profile, cfg.Region, url)
 	return 0
 }

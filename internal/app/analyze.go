@@ -22,6 +22,7 @@ import (
 	"picket/internal/finding"
 	"picket/internal/ingest"
 	"picket/internal/intel"
+	"picket/internal/intel/live"
 	"picket/internal/source"
 )
 
@@ -145,7 +146,7 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 	if account == "" {
 		account = DefaultAccount
 	}
-	ipinfo, closeIPInfo, err := openIPInfo(opt)
+	ipinfo, closeIPInfo, err := enrich.OpenIPInfos(opt.GeoIPCity, opt.GeoIPASN, opt.AWSIPRanges, opt.Log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -261,4 +262,18 @@ func (s *Summary) SortedSkipReasons() []string {
 		return out[i] < out[j]
 	})
 	return out
+}
+
+// loadAnalyzeIntel loads the lists of an analysis into opt.Intel, unless
+// the caller gave an Intel.
+func loadAnalyzeIntel(ctx context.Context, opt *AnalyzeOptions) ([]intel.Report, error) {
+	if len(opt.Lists) == 0 || opt.Intel != nil {
+		return nil, nil
+	}
+	l, reports, err := live.LoadLists(ctx, opt.Lists, live.Options{Log: opt.Log})
+	if err != nil {
+		return reports, fmt.Errorf("loading threat intelligence: %w", err)
+	}
+	opt.Intel = live.Adapt(l)
+	return reports, nil
 }

@@ -113,7 +113,7 @@ func TestEnrichAPICalls(t *testing.T) {
 	writeFile(t, ranges, []byte(`{"prefixes":[{"ip_prefix":"203.0.113.0/25","region":"eu-central-1","service":"EC2"}]}`), false)
 	opt := AnalyzeOptions{GeoIPCity: testCityDB(t), AWSIPRanges: ranges}
 	opt.Log = slog.New(slog.DiscardHandler)
-	ipinfo, closeFn, err := openIPInfo(opt)
+	ipinfo, closeFn, err := enrich.OpenIPInfos(opt.GeoIPCity, opt.GeoIPASN, opt.AWSIPRanges, opt.Log)
 	if err != nil {
 		t.Fatal(err)
 	}

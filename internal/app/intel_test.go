@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"picket/internal/detect"
 	"picket/internal/finding"
 	"picket/internal/intel"
 )
@@ -135,37 +133,5 @@ func TestAnalyzeFailsOnUnusableList(t *testing.T) {
 	_, _, err := Analyze(context.Background(), AnalyzeOptions{Paths: []string{dir}, Lists: []intel.Spec{{Name: "mine", Location: bad}}})
 	if err == nil || !strings.Contains(err.Error(), `threat list "mine"`) || !strings.Contains(err.Error(), "bad.txt") {
 		t.Errorf("got %v", err)
-	}
-}
-
-// TestIntelLookupsDoNotAllocate holds the lookups detectors make,
-// through the adapter and the loader's atomic pointer, to zero
-// allocations.
-func TestIntelLookupsDoNotAllocate(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "l.txt")
-	os.WriteFile(p, []byte("198.51.100.0/24\nevil.example\n"), 0o644)
-	tp := filepath.Join(dir, "t.txt")
-	os.WriteFile(tp, []byte("198.51.100.128/25\n"), 0o644)
-	l, _, err := LoadIntel(context.Background(), []intel.Spec{{Name: "l", Location: p}, {Name: "t", Location: tp, Kind: intel.KindTrusted}}, IntelOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := IntelOf(l)
-	dom := in.(detect.DomainIntel)
-	a := netip.MustParseAddr("198.51.100.1")
-	allocs := testing.AllocsPerRun(1000, func() {
-		in.Threat(a)
-		in.Trusted(a)
-		dom.ThreatDomain("www.evil.example")
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per lookup, want 0", allocs)
-	}
-	if m, ok := in.Threat(a); !ok || m.ListName != "l" || m.Kind != detect.ThreatCustom {
-		t.Errorf("Threat: %+v %v", m, ok)
-	}
-	if _, ok := in.Threat(netip.MustParseAddr("198.51.100.200")); ok {
-		t.Error("trusted wins over threat")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 
 	"picket/internal/config"
+	"picket/internal/datadir"
 	"picket/internal/finding"
 	"picket/internal/ingest"
 	"picket/internal/store"
@@ -29,7 +30,7 @@ import (
 func prepopulate(t testing.TB, dataDir string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	dd, err := openDataDir(dataDir)
+	dd, err := datadir.Open(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestServeLoad(t *testing.T) {
 	cfg := testConfig(dataDir, watch)
 	cfg.Ingest.CommitInterval = config.Duration(time.Second)
 	s := startService(t, cfg)
-	cred, err := ReadCredential(dataDir)
+	cred, err := datadir.ReadCredential(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"picket/internal/api"
 	"picket/internal/config"
+	"picket/internal/datadir"
 	"picket/internal/decode/vpcflow"
 	"picket/internal/detect"
 	"picket/internal/detect/all"
@@ -27,6 +28,7 @@ import (
 	"picket/internal/event"
 	"picket/internal/finding"
 	"picket/internal/ingest"
+	"picket/internal/intel/live"
 	"picket/internal/metrics"
 	"picket/internal/source"
 	"picket/internal/store"
@@ -47,6 +49,13 @@ type ServeOptions struct {
 	Ready func(addr string)
 }
 
+// The API loads and retires lists through the live lists, and vets
+// their locations through the optional CheckLocation.
+var (
+	_ api.SetLoader       = (*live.Lists)(nil)
+	_ api.LocationChecker = (*live.Lists)(nil)
+)
+
 // Serve runs picket serve until ctx is done. It starts its actors in
 // order (data directory, store, HTTP listener, detection state restored,
 // ingest loop, sources; then ready) and stops them in reverse: the
@@ -66,12 +75,12 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	}
 
 	// 1. The data directory, locked.
-	dd, err := openDataDir(cfg.DataDir)
+	dd, err := datadir.Open(cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer dd.Close()
-	tokenKey, err := dd.tokenKey()
+	tokenKey, err := dd.TokenKey()
 	if err != nil {
 		return err
 	}
@@ -81,7 +90,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	}
 
 	// 2. The store.
-	st, err := openStore(ctx, cfg, dd)
+	st, err := openStore(ctx, cfg, dd.Path())
 	if err != nil {
 		return err
 	}
@@ -93,16 +102,16 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 
 	// 3. Threat intelligence, detection, the ingest loop and the sources
 	// (not yet running).
-	si := newServeIntel(log.With("component", "intel"), cfg.Intel.FilesDir)
-	defer si.wait() // list loads under way end before the store closes
+	lists := live.New(log.With("component", "intel"), cfg.Intel.FilesDir)
+	defer lists.Wait() // list loads under way end before the store closes
 	m := metrics.New(log.With("component", "metrics"))
-	m.SetIntel(si.status)
-	ipinfo, closeIPInfo, err := openIPInfoFiles(cfg.Enrich.GeoIPCity, cfg.Enrich.GeoIPASN, cfg.Enrich.AWSIPRanges, log.With("component", "enrich"))
+	m.SetIntel(func() metrics.IntelStatus { return metrics.IntelStatus(lists.Status()) })
+	ipinfo, closeIPInfo, err := enrich.OpenIPInfos(cfg.Enrich.GeoIPCity, cfg.Enrich.GeoIPASN, cfg.Enrich.AWSIPRanges, log.With("component", "enrich"))
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
 	defer closeIPInfo()
-	g, err := newLoop(cfg, st, m, log, si, ipinfo)
+	g, err := newLoop(cfg, st, m, log, lists, ipinfo)
 	if err != nil {
 		return err
 	}
@@ -153,7 +162,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	// API once the store is open (it is), ingest endpoints once ready.
 	handler, err := api.New(api.Config{
 		Store: st, Credentials: api.StaticCredentials(creds...), InsecureNoAuth: cfg.InsecureNoAuth,
-		Account: cfg.Account, Region: cfg.Region, TokenKey: tokenKey, Logger: log.With("component", "api"), Sets: si,
+		Account: cfg.Account, Region: cfg.Region, TokenKey: tokenKey, Logger: log.With("component", "api"), Sets: lists,
 		MaxInFlight: apiConcurrency(), Observe: m.APIRequest,
 	})
 	if err != nil {
@@ -196,11 +205,11 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 			log.Warn("HTTP shutdown", "error", serr)
 		}
 	}()
-	log.Info("listening", "addr", ln.Addr().String(), "endpoint", EndpointURL(ln.Addr().String()))
+	log.Info("listening", "addr", ln.Addr().String(), "endpoint", datadir.EndpointURL(ln.Addr().String()))
 
 	// 5. Restore the lists in use and the detection state, then start the
 	// ingest loop and the sources.
-	if err := si.restore(ctx, st); err != nil {
+	if err := lists.Restore(ctx, st); err != nil {
 		return err
 	}
 	if err := g.Restore(ctx); err != nil {
@@ -216,7 +225,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		si.run(srcCtx, cfg.Intel.RefreshInterval.D())
+		lists.Run(srcCtx, cfg.Intel.RefreshInterval.D())
 	}()
 	for _, r := range runners {
 		wg.Add(1)
@@ -292,8 +301,8 @@ func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logg
 }
 
 // openStore opens PostgreSQL when the configuration gives a DSN, else
-// SQLite in the data directory.
-func openStore(ctx context.Context, cfg *config.Config, dd *dataDir) (store.Store, error) {
+// SQLite in the data directory dir.
+func openStore(ctx context.Context, cfg *config.Config, dir string) (store.Store, error) {
 	if dsn := string(cfg.Store.Postgres); dsn != "" {
 		s, err := postgres.Open(ctx, dsn)
 		if err != nil {
@@ -303,7 +312,7 @@ func openStore(ctx context.Context, cfg *config.Config, dd *dataDir) (store.Stor
 	}
 	path := cfg.Store.SQLite
 	if !filepath.IsAbs(path) {
-		path = dd.file(path)
+		path = filepath.Join(dir, path)
 	}
 	s, err := sqlite.Open(ctx, path)
 	if err != nil {
@@ -316,13 +325,13 @@ func openStore(ctx context.Context, cfg *config.Config, dd *dataDir) (store.Stor
 // and environment, else the data directory's generated key (created on
 // first start, with a notice saying how to use it; the secret is never
 // logged).
-func apiCredentials(cfg *config.Config, dd *dataDir, notice io.Writer, log *slog.Logger) ([]api.Credential, error) {
+func apiCredentials(cfg *config.Config, dd *datadir.Dir, notice io.Writer, log *slog.Logger) ([]api.Credential, error) {
 	var out []api.Credential
 	for _, c := range cfg.Credentials {
 		out = append(out, api.Credential{AccessKeyID: c.AccessKeyID, Secret: api.Secret(c.SecretAccessKey), Account: c.Account})
 	}
 	if len(out) == 0 && !cfg.InsecureNoAuth {
-		c, created, err := dd.generatedCredential()
+		c, created, err := dd.GeneratedCredential()
 		if err != nil {
 			return nil, err
 		}
@@ -331,7 +340,7 @@ func apiCredentials(cfg *config.Config, dd *dataDir, notice io.Writer, log *slog
 			fmt.Fprintf(notice, "picket: created an API key for this service in %s (readable by you only).\n"+
 				"  access key ID: %s\n"+
 				"  For an AWS CLI profile with it, run:  picket credentials --data-dir %s\n",
-				dd.file(credentialsFile), c.AccessKeyID, dd.path)
+				dd.File(datadir.CredentialsFile), c.AccessKeyID, dd.Path())
 		}
 	}
 	ids := make([]string, len(out))

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 
 	"picket/internal/config"
+	"picket/internal/datadir"
 	"picket/internal/finding"
 	"picket/internal/store"
 	"picket/internal/store/sqlite"
@@ -233,7 +234,7 @@ func countSeries(m map[string]float64, name string) int {
 // directory's generated key.
 func gdClient(t testing.TB, url, dataDir string) *guardduty.Client {
 	t.Helper()
-	c, err := ReadCredential(dataDir)
+	c, err := datadir.ReadCredential(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"picket/internal/datadir"
 	"picket/internal/metrics"
 )
 
@@ -33,7 +34,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	info, err := os.Stat(filepath.Join(dataDir, credentialsFile))
+	info, err := os.Stat(filepath.Join(dataDir, datadir.CredentialsFile))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("generated credentials: %v, mode %v", err, info.Mode())
 	}
@@ -175,7 +176,7 @@ func TestServeResumesMidFile(t *testing.T) {
 func storedRecords(t testing.TB, dir string) float64 {
 	t.Helper()
 	cfg := testConfig(dir)
-	st, err := openStore(context.Background(), cfg, &dataDir{path: dir})
+	st, err := openStore(context.Background(), cfg, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestServeInsecureNoAuthOnLoopback(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.InsecureNoAuth = true
 	s := startService(t, cfg)
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, credentialsFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, datadir.CredentialsFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("credentials generated although authentication is off: %v", err)
 	}
 	req, _ := http.NewRequest("GET", s.url()+"/detector", nil)

@@ -3,10 +3,7 @@ package app
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"maps"
-	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,8 +17,6 @@ import (
 
 	"picket/internal/config"
 	"picket/internal/finding"
-	"picket/internal/metrics"
-	"picket/internal/store"
 	"picket/internal/synth"
 )
 
@@ -153,64 +148,6 @@ func TestServeThreatIntelSet(t *testing.T) {
 		out, err := gd.GetThreatIntelSet(ctx, &guardduty.GetThreatIntelSetInput{DetectorId: det.DetectorId, ThreatIntelSetId: bad.ThreatIntelSetId})
 		return err == nil && out.Status == types.ThreatIntelSetStatusError
 	})
-}
-
-// TestServeIntelRefresh edits a list in use: a refresh swaps the new
-// version in; a refresh that finds the list unusable keeps the last good
-// version and counts the failure.
-func TestServeIntelRefresh(t *testing.T) {
-	dir := t.TempDir()
-	list := filepath.Join(dir, "bad-hosts.txt")
-	write := func(body string) {
-		t.Helper()
-		if err := os.WriteFile(list, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("198.51.100.7\n")
-	si := newServeIntel(slog.New(slog.DiscardHandler), dir)
-	done := make(chan error, 1)
-	si.Load(store.Set{DetectorID: "d1", Kind: store.ThreatIntelSet, ID: "s1", Name: "bad-hosts", Format: "TXT", Location: list}, func(err error) { done <- err })
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	listed := func(addr string) bool {
-		_, ok := si.Threat(netip.MustParseAddr(addr))
-		return ok
-	}
-	if !listed("198.51.100.7") || listed("203.0.113.9") {
-		t.Fatal("the first version is not what is in use")
-	}
-
-	write("203.0.113.9\n")
-	si.refresh(context.Background())
-	if listed("198.51.100.7") || !listed("203.0.113.9") {
-		t.Error("after the list changed and a refresh, the old version is still in use")
-	}
-	if si.refreshUpdates.Load() != 1 || si.refreshFailures.Load() != 0 {
-		t.Errorf("updates %d, failures %d; want 1 and 0", si.refreshUpdates.Load(), si.refreshFailures.Load())
-	}
-
-	write("no address here\nnor here\n")
-	si.refresh(context.Background())
-	if !listed("203.0.113.9") {
-		t.Error("an unusable new version replaced the last good one")
-	}
-	if si.refreshFailures.Load() != 1 || si.refreshes.Load() != 2 {
-		t.Errorf("refreshes %d, failures %d; want 2 and 1", si.refreshes.Load(), si.refreshFailures.Load())
-	}
-
-	m := metrics.New(nil)
-	m.SetIntel(si.status)
-	var b strings.Builder
-	rec := httptest.NewRecorder()
-	m.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	b.Write(rec.Body.Bytes())
-	for _, want := range []string{"picket_intel_lists 1\n", "picket_intel_refreshes_total 2\n", "picket_intel_refresh_failures_total 1\n", "picket_intel_refresh_updates_total 1\n"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
 }
 
 // TestServeEnrichAndAllow gives picket serve a city database and a

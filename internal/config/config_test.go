@@ -77,7 +77,7 @@ func TestFullConfig(t *testing.T) {
 			MaxKeys:    50000, MemoryBudget: 512 << 20, MaxInterfaces: 20000, IdleFlush: Duration(5 * time.Minute),
 		},
 		Detectors: Detectors{
-			Thresholds: map[string]map[string]float64{"portscan": {"trw_failures_to_decide": 6}},
+			Thresholds: map[string]map[string]float64{"portscan": {"min_ports": 20}},
 			Disabled:   []string{"bruteforce"},
 			Allow: map[string]map[string][]string{"pentest": {
 				"allowed_principals": {"arn:aws:iam::123456789012:role/security-audit", "audit-bot"},

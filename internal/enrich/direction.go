@@ -1,7 +1,8 @@
 // Package enrich attaches context to records between decoding and
 // detection: the direction of a flow relative to its interface (learned
-// from the records themselves), and, as lists and inventories are loaded,
-// threat intelligence, interface inventory and geolocation.
+// from the records themselves), and what the user's geolocation and AS
+// databases and AWS's ip ranges say about an API caller's address
+// (OpenIPInfos loads them; IPInfos looks addresses up).
 //
 // It may import event, lru and the packages whose data it attaches; the
 // detectors read what it filled in and never call it.

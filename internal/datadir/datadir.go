@@ -1,4 +1,10 @@
-package app
+// Package datadir owns the data directory of picket serve: the lock that
+// keeps a second service out of it, the API key pair generated in it when
+// none is configured, and the key that seals pagination tokens, each a
+// file written whole or not at all. It also says how a client reaches the
+// service: the endpoint URL of a listen address and the AWS CLI profile
+// for a key. Only the composition root and the command import it.
+package datadir
 
 import (
 	"crypto/rand"
@@ -18,20 +24,21 @@ import (
 
 // The files of the data directory.
 const (
-	credentialsFile = "credentials.json"
+	// CredentialsFile holds the generated API key pair (0600).
+	CredentialsFile = "credentials.json"
 	tokenKeyFile    = "token.key"
 	lockFile        = "picket.lock"
 )
 
-// dataDir is the service's data directory, locked against a second
+// Dir is the service's data directory, locked against a second
 // picket serve for as long as it is open.
-type dataDir struct {
+type Dir struct {
 	path string
 	lock *os.File
 }
 
-// openDataDir creates the directory (0700) if need be and locks it.
-func openDataDir(path string) (*dataDir, error) {
+// Open creates the directory (0700) if need be and locks it.
+func Open(path string) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
@@ -43,12 +50,17 @@ func openDataDir(path string) (*dataDir, error) {
 		f.Close()
 		return nil, fmt.Errorf("data directory %s is in use by another picket serve: %w", path, err)
 	}
-	return &dataDir{path: path, lock: f}, nil
+	return &Dir{path: path, lock: f}, nil
 }
 
-func (d *dataDir) file(name string) string { return filepath.Join(d.path, name) }
+// Path returns the directory's path, as given to Open.
+func (d *Dir) Path() string { return d.path }
 
-func (d *dataDir) Close() error {
+// File returns the path of a file in the directory.
+func (d *Dir) File(name string) string { return filepath.Join(d.path, name) }
+
+// Close releases the lock.
+func (d *Dir) Close() error {
 	if d.lock == nil {
 		return nil
 	}
@@ -74,24 +86,24 @@ type credentialJSON struct {
 
 // ReadCredential reads the generated credential of a data directory.
 func ReadCredential(dir string) (Credential, error) {
-	b, err := os.ReadFile(filepath.Join(dir, credentialsFile))
+	b, err := os.ReadFile(filepath.Join(dir, CredentialsFile))
 	if err != nil {
 		return Credential{}, fmt.Errorf("reading the generated credentials: %w", err)
 	}
 	var c credentialJSON
 	if err := json.Unmarshal(b, &c); err != nil {
-		return Credential{}, fmt.Errorf("reading the generated credentials %s: %w", filepath.Join(dir, credentialsFile), err)
+		return Credential{}, fmt.Errorf("reading the generated credentials %s: %w", filepath.Join(dir, CredentialsFile), err)
 	}
 	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-		return Credential{}, fmt.Errorf("the generated credentials %s are incomplete", filepath.Join(dir, credentialsFile))
+		return Credential{}, fmt.Errorf("the generated credentials %s are incomplete", filepath.Join(dir, CredentialsFile))
 	}
 	return Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: config.Secret(c.SecretAccessKey), Account: c.Account}, nil
 }
 
-// generatedCredential returns the data directory's generated credential,
+// GeneratedCredential returns the data directory's generated credential,
 // creating it (0600) on first use; created says so. It names no account:
 // it acts as the service's configured account.
-func (d *dataDir) generatedCredential() (c Credential, created bool, err error) {
+func (d *Dir) GeneratedCredential() (c Credential, created bool, err error) {
 	c, err = ReadCredential(d.path)
 	if err == nil {
 		return c, false, nil
@@ -117,16 +129,16 @@ func (d *dataDir) generatedCredential() (c Credential, created bool, err error) 
 	if err != nil {
 		return Credential{}, false, err
 	}
-	if err := writeFileAtomic(d.file(credentialsFile), append(b, '\n'), 0o600); err != nil {
+	if err := writeFileAtomic(d.File(CredentialsFile), append(b, '\n'), 0o600); err != nil {
 		return Credential{}, false, fmt.Errorf("writing the generated credentials: %w", err)
 	}
 	return c, true, nil
 }
 
-// tokenKey returns the key that seals pagination tokens, creating it
+// TokenKey returns the key that seals pagination tokens, creating it
 // (0600) on first use, so that tokens survive restarts.
-func (d *dataDir) tokenKey() ([]byte, error) {
-	path := d.file(tokenKeyFile)
+func (d *Dir) TokenKey() ([]byte, error) {
+	path := d.File(tokenKeyFile)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if len(b) < 32 {

@@ -1,8 +1,7 @@
-package app
+package live
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 
@@ -11,8 +10,8 @@ import (
 	"picket/internal/intel/fetch"
 )
 
-// IntelOptions says where lists come from besides their locations.
-type IntelOptions struct {
+// Options says where lists come from besides their locations.
+type Options struct {
 	// Fetch configures how lists are fetched: the S3 endpoint, the size
 	// limit. The zero value fetches files, http(s) URLs and S3 objects
 	// with the AWS configuration of the environment.
@@ -23,11 +22,11 @@ type IntelOptions struct {
 	Log *slog.Logger
 }
 
-// LoadIntel fetches and decodes the lists and returns the loader that
+// LoadLists fetches and decodes the lists and returns the loader that
 // holds them, with each list's report. It fails, naming every list that
 // cannot be used at all, rather than run with a list that silently does
-// nothing. The service refreshes the loader with its Run method.
-func LoadIntel(ctx context.Context, lists []intel.Spec, opt IntelOptions) (*intel.Loader, []intel.Report, error) {
+// nothing. Lists refreshes the loader with its Run method.
+func LoadLists(ctx context.Context, lists []intel.Spec, opt Options) (*intel.Loader, []intel.Report, error) {
 	f := fetch.New(opt.Fetch)
 	l, err := intel.NewLoader(intel.Config{Lists: lists, Fetch: f.Fetch, Log: opt.Log, MaxSamples: opt.MaxSamples})
 	if err != nil {
@@ -43,7 +42,7 @@ func LoadIntel(ctx context.Context, lists []intel.Spec, opt IntelOptions) (*inte
 // CheckLists fetches and decodes each list on its own, as `picket intel
 // check` reports them: the report of every list that could be fetched,
 // and for each list the error that makes it unusable, or nil.
-func CheckLists(ctx context.Context, lists []intel.Spec, opt IntelOptions) ([]*intel.Report, []error) {
+func CheckLists(ctx context.Context, lists []intel.Spec, opt Options) ([]*intel.Report, []error) {
 	f := fetch.New(opt.Fetch)
 	reports := make([]*intel.Report, len(lists))
 	errs := make([]error, len(lists))
@@ -60,21 +59,21 @@ func CheckLists(ctx context.Context, lists []intel.Spec, opt IntelOptions) ([]*i
 	return reports, errs
 }
 
-// IntelOf adapts a loader to what detectors consult: detect.Intel, and
+// Adapt returns a loader as detectors consult it: detect.Intel, and
 // detect.DomainIntel for DNS detectors. Lookups read the loader's current
 // set through an atomic pointer and never allocate.
-func IntelOf(l *intel.Loader) detect.Intel { return intelAdapter{l} }
+func Adapt(l *intel.Loader) detect.Intel { return adapter{l} }
 
-type intelAdapter struct{ l *intel.Loader }
+type adapter struct{ l *intel.Loader }
 
 var (
-	_ detect.Intel       = intelAdapter{}
-	_ detect.DomainIntel = intelAdapter{}
+	_ detect.Intel       = adapter{}
+	_ detect.DomainIntel = adapter{}
 )
 
-func (a intelAdapter) Trusted(addr netip.Addr) bool { return a.l.Trusted(addr) }
+func (a adapter) Trusted(addr netip.Addr) bool { return a.l.Trusted(addr) }
 
-func (a intelAdapter) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
+func (a adapter) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
 	m, ok := a.l.Threat(addr)
 	if !ok {
 		return detect.ThreatMatch{}, false
@@ -82,9 +81,9 @@ func (a intelAdapter) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
 	return threatMatch(m), true
 }
 
-func (a intelAdapter) TrustedDomain(name string) bool { return a.l.TrustedDomain(name) }
+func (a adapter) TrustedDomain(name string) bool { return a.l.TrustedDomain(name) }
 
-func (a intelAdapter) ThreatDomain(name string) (detect.ThreatMatch, bool) {
+func (a adapter) ThreatDomain(name string) (detect.ThreatMatch, bool) {
 	m, ok := a.l.ThreatDomain(name)
 	if !ok {
 		return detect.ThreatMatch{}, false
@@ -102,18 +101,4 @@ func threatMatch(m *intel.Match) detect.ThreatMatch {
 		ListName: m.List, ThreatNames: m.ThreatNames, FileSHA256: m.SHA256,
 		Kind: kind, Purpose: m.Purpose, Score: m.Score, Ports: m.Ports,
 	}
-}
-
-// loadAnalyzeIntel loads the lists of an analysis into opt.Intel, unless
-// the caller gave an Intel.
-func loadAnalyzeIntel(ctx context.Context, opt *AnalyzeOptions) ([]intel.Report, error) {
-	if len(opt.Lists) == 0 || opt.Intel != nil {
-		return nil, nil
-	}
-	l, reports, err := LoadIntel(ctx, opt.Lists, IntelOptions{Log: opt.Log})
-	if err != nil {
-		return reports, fmt.Errorf("loading threat intelligence: %w", err)
-	}
-	opt.Intel = IntelOf(l)
-	return reports, nil
 }

@@ -1,4 +1,12 @@
-package app
+// Package live owns the threat intelligence that picket serve keeps
+// current while it runs: the trusted and threat lists activated through
+// the GuardDuty API, loaded in the background, restored from the store at
+// start and refreshed on a timer, each change swapping in a whole new
+// intel.Loader atomically. It also owns the adapter through which
+// detectors consult a loader (detect.Intel, detect.DomainIntel) and the
+// loading and checking of lists that picket analyze and picket intel
+// check share. Only the composition root and the command import it.
+package live
 
 import (
 	"context"
@@ -12,22 +20,21 @@ import (
 	"sync/atomic"
 	"time"
 
-	"picket/internal/api"
 	"picket/internal/detect"
 	"picket/internal/intel"
 	"picket/internal/intel/fetch"
-	"picket/internal/metrics"
 	"picket/internal/store"
 )
 
-// serveIntel is the threat intelligence of picket serve: the trusted
-// lists (IPSets, trusted entity sets) and threat lists (ThreatIntelSets,
-// threat entity sets) activated through the API. To the API it is the
-// SetLoader that loads and retires lists in the background; to the
-// detectors it is detect.Intel over the current intel.Loader, which every
-// change of lists replaces whole, atomically. Lists apply to the records
-// of every account and region (detect.Intel has no notion of a detector).
-type serveIntel struct {
+// Lists is the threat intelligence of picket serve: the trusted lists
+// (IPSets, trusted entity sets) and threat lists (ThreatIntelSets, threat
+// entity sets) activated through the API. To the API it is the SetLoader
+// (and LocationChecker) that loads and retires lists in the background;
+// to the detectors it is detect.Intel over the current intel.Loader,
+// which every change of lists replaces whole, atomically. Lists apply to
+// the records of every account and region (detect.Intel has no notion of
+// a detector).
+type Lists struct {
 	fetch    *fetch.Fetcher
 	log      *slog.Logger
 	timeout  time.Duration
@@ -45,28 +52,38 @@ type serveIntel struct {
 }
 
 var (
-	_ api.SetLoader       = (*serveIntel)(nil)
-	_ api.LocationChecker = (*serveIntel)(nil)
-	_ detect.Intel        = (*serveIntel)(nil)
-	_ detect.DomainIntel  = (*serveIntel)(nil)
+	_ detect.Intel       = (*Lists)(nil)
+	_ detect.DomainIntel = (*Lists)(nil)
 )
 
-func newServeIntel(log *slog.Logger, filesDir string) *serveIntel {
+// Store is the store as Restore uses it: the list resources of every
+// detector, each method as package store documents it.
+type Store interface {
+	Detectors(ctx context.Context, p store.Page) ([]string, string, error)
+	Sets(ctx context.Context, detectorID string, kind store.SetKind, p store.Page) ([]string, string, error)
+	Set(ctx context.Context, detectorID string, kind store.SetKind, id string) (*store.Set, error)
+	UpdateSet(ctx context.Context, s *store.Set) error
+}
+
+// New returns Lists with no list in use. Lists are fetched with the
+// environment's AWS configuration; local files are accepted only under
+// filesDir ("" accepts none).
+func New(log *slog.Logger, filesDir string) *Lists {
 	if filesDir != "" {
 		if abs, err := filepath.Abs(filesDir); err == nil {
 			filesDir = abs
 		}
 	}
-	return &serveIntel{fetch: fetch.New(fetch.Options{}), log: log, timeout: 5 * time.Minute, lists: map[string]intel.Spec{}, filesDir: filesDir}
+	return &Lists{fetch: fetch.New(fetch.Options{}), log: log, timeout: 5 * time.Minute, lists: map[string]intel.Spec{}, filesDir: filesDir}
 }
 
 // CheckLocation vets a list's location before the API stores it: an
 // s3:// or https:// URL, or a local file under intel.files_dir.
-func (si *serveIntel) CheckLocation(_ context.Context, location, _ string) error {
-	return si.allowed(location)
+func (ls *Lists) CheckLocation(_ context.Context, location, _ string) error {
+	return ls.allowed(location)
 }
 
-func (si *serveIntel) allowed(location string) error {
+func (ls *Lists) allowed(location string) error {
 	lower := strings.ToLower(location)
 	if strings.HasPrefix(lower, "s3://") || strings.HasPrefix(lower, "https://") {
 		return nil
@@ -75,7 +92,7 @@ func (si *serveIntel) allowed(location string) error {
 		return fmt.Errorf("location %q: only s3:// and https:// locations are accepted", location)
 	}
 	path := strings.TrimPrefix(location, "file:")
-	if si.filesDir == "" {
+	if ls.filesDir == "" {
 		return fmt.Errorf("location %q: local files are not accepted (the service's intel.files_dir allows them under a directory)", location)
 	}
 	abs, err := filepath.Abs(path)
@@ -86,12 +103,12 @@ func (si *serveIntel) allowed(location string) error {
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = real
 	}
-	dir := si.filesDir
+	dir := ls.filesDir
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
 	if rel, err := filepath.Rel(dir, abs); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("location %q: local files are accepted only under %s", location, si.filesDir)
+		return fmt.Errorf("location %q: local files are accepted only under %s", location, ls.filesDir)
 	}
 	return nil
 }
@@ -113,70 +130,70 @@ func specOf(s store.Set) (intel.Spec, error) {
 
 // Load checks the list on its own (so that an error names it), then
 // rebuilds the lists in use with it; done reports the outcome.
-func (si *serveIntel) Load(s store.Set, done func(error)) {
+func (ls *Lists) Load(s store.Set, done func(error)) {
 	spec, err := specOf(s)
 	if err == nil {
-		err = si.allowed(s.Location)
+		err = ls.allowed(s.Location)
 	}
 	if err != nil {
 		done(err)
 		return
 	}
-	si.wg.Add(1)
+	ls.wg.Add(1)
 	go func() {
-		defer si.wg.Done()
-		if err := si.check(spec); err != nil {
+		defer ls.wg.Done()
+		if err := ls.check(spec); err != nil {
 			done(err)
 			return
 		}
-		si.mu.Lock()
-		si.lists[setKey(s)] = spec
-		si.mu.Unlock()
-		done(si.rebuild())
+		ls.mu.Lock()
+		ls.lists[setKey(s)] = spec
+		ls.mu.Unlock()
+		done(ls.rebuild())
 	}()
 }
 
 // Unload retires a list.
-func (si *serveIntel) Unload(s store.Set) {
-	si.mu.Lock()
-	_, had := si.lists[setKey(s)]
-	delete(si.lists, setKey(s))
-	si.mu.Unlock()
+func (ls *Lists) Unload(s store.Set) {
+	ls.mu.Lock()
+	_, had := ls.lists[setKey(s)]
+	delete(ls.lists, setKey(s))
+	ls.mu.Unlock()
 	if !had {
 		return
 	}
-	si.wg.Add(1)
+	ls.wg.Add(1)
 	go func() {
-		defer si.wg.Done()
-		if err := si.rebuild(); err != nil {
-			si.log.Error("threat intelligence: rebuilding the lists after retiring one", "list", s.Name, "error", err)
+		defer ls.wg.Done()
+		if err := ls.rebuild(); err != nil {
+			ls.log.Error("threat intelligence: rebuilding the lists after retiring one", "list", s.Name, "error", err)
 		}
 	}()
 }
 
 // check fetches and decodes one list.
-func (si *serveIntel) check(spec intel.Spec) error {
-	ctx, cancel := context.WithTimeout(context.Background(), si.timeout)
+func (ls *Lists) check(spec intel.Spec) error {
+	ctx, cancel := context.WithTimeout(context.Background(), ls.timeout)
 	defer cancel()
-	_, errs := CheckLists(ctx, []intel.Spec{spec}, IntelOptions{Log: si.log})
+	_, errs := CheckLists(ctx, []intel.Spec{spec}, Options{Log: ls.log})
 	return errs[0]
 }
 
 // rebuild loads every list in use into a new loader and swaps it in.
 // Lists that share a name get a suffix, as a loader needs unique names.
-func (si *serveIntel) rebuild() error {
-	si.build.Lock()
-	defer si.build.Unlock()
-	si.mu.Lock()
-	keys := make([]string, 0, len(si.lists))
-	for k := range si.lists {
+func (ls *Lists) rebuild() error {
+	ls.build.Lock()
+	defer ls.build.Unlock()
+	ls.mu.Lock()
+	keys := make([]string, 0, len(ls.lists))
+	for k := range ls.lists {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	specs := make([]intel.Spec, 0, len(keys))
 	names := map[string]int{}
 	for _, k := range keys {
-		sp := si.lists[k]
+		sp := ls.lists[k]
 		if n := names[sp.Name]; n > 0 {
 			names[sp.Name]++
 			sp.Name = fmt.Sprintf("%s (%d)", sp.Name, n+1)
@@ -185,26 +202,26 @@ func (si *serveIntel) rebuild() error {
 		}
 		specs = append(specs, sp)
 	}
-	si.mu.Unlock()
+	ls.mu.Unlock()
 	if len(specs) == 0 {
-		si.cur.Store(nil)
+		ls.cur.Store(nil)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), si.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), ls.timeout)
 	defer cancel()
-	l, _, err := LoadIntel(ctx, specs, IntelOptions{Log: si.log})
+	l, _, err := LoadLists(ctx, specs, Options{Log: ls.log})
 	if err != nil {
 		return err
 	}
-	si.cur.Store(l)
-	si.log.Info("threat intelligence lists in use", "lists", len(specs))
+	ls.cur.Store(l)
+	ls.log.Info("threat intelligence lists in use", "lists", len(specs))
 	return nil
 }
 
-// restore loads the lists the store says are active, before ingest
+// Restore loads the lists the store says are active, before ingest
 // starts, so that a restart detects as the run before it did. A list
 // that cannot be loaded any more is marked ERROR.
-func (si *serveIntel) restore(ctx context.Context, st store.Store) error {
+func (ls *Lists) Restore(ctx context.Context, st Store) error {
 	var dets []string
 	for cursor := ""; ; {
 		ids, next, err := st.Detectors(ctx, store.Page{Cursor: cursor, Limit: 50})
@@ -235,13 +252,13 @@ func (si *serveIntel) restore(ctx context.Context, st store.Store) error {
 					}
 					spec, err := specOf(*s)
 					if err == nil {
-						err = si.allowed(s.Location)
+						err = ls.allowed(s.Location)
 					}
 					if err == nil {
-						err = si.check(spec)
+						err = ls.check(spec)
 					}
 					if err != nil {
-						si.log.Error("threat intelligence: an active list cannot be loaded", "list", s.Name, "location", s.Location, "error", err)
+						ls.log.Error("threat intelligence: an active list cannot be loaded", "list", s.Name, "location", s.Location, "error", err)
 						s.Status, s.ErrorDetails, s.UpdatedAt = "ERROR", err.Error(), time.Now().UTC()
 						if uerr := st.UpdateSet(ctx, s); uerr != nil {
 							return uerr
@@ -254,7 +271,7 @@ func (si *serveIntel) restore(ctx context.Context, st store.Store) error {
 							return uerr
 						}
 					}
-					si.lists[setKey(*s)] = spec
+					ls.lists[setKey(*s)] = spec
 					n++
 				}
 				if next == "" {
@@ -267,17 +284,17 @@ func (si *serveIntel) restore(ctx context.Context, st store.Store) error {
 	if n == 0 {
 		return nil
 	}
-	if err := si.rebuild(); err != nil {
+	if err := ls.rebuild(); err != nil {
 		return fmt.Errorf("loading the active threat intelligence lists: %w", err)
 	}
 	return nil
 }
 
-// wait waits for loads under way (at shutdown).
-func (si *serveIntel) wait() { si.wg.Wait() }
+// Wait waits for loads under way (at shutdown).
+func (ls *Lists) Wait() { ls.wg.Wait() }
 
-// run refreshes the lists in use every interval until ctx is done.
-func (si *serveIntel) run(ctx context.Context, every time.Duration) {
+// Run refreshes the lists in use every interval until ctx is done.
+func (ls *Lists) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -285,7 +302,7 @@ func (si *serveIntel) run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			si.refresh(ctx)
+			ls.refresh(ctx)
 		}
 	}
 }
@@ -296,32 +313,32 @@ func (si *serveIntel) run(ctx context.Context, every time.Duration) {
 // resource keeps its ACTIVE status, as the list it names is in use.
 // A rebuild after the API changed the lists starts from fresh fetches,
 // so a refresh of the loader it replaced is simply dropped.
-func (si *serveIntel) refresh(ctx context.Context) {
-	l := si.cur.Load()
+func (ls *Lists) refresh(ctx context.Context) {
+	l := ls.cur.Load()
 	if l == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, si.timeout)
+	ctx, cancel := context.WithTimeout(ctx, ls.timeout)
 	defer cancel()
-	si.refreshes.Add(1)
+	ls.refreshes.Add(1)
 	changed, err := l.Refresh(ctx)
 	if err != nil {
-		si.refreshFailures.Add(1)
+		ls.refreshFailures.Add(1)
 	}
 	if changed {
-		si.refreshUpdates.Add(1)
+		ls.refreshUpdates.Add(1)
 	}
 }
 
 // The detectors' view: no loader means no lists.
 
-func (si *serveIntel) Trusted(addr netip.Addr) bool {
-	l := si.cur.Load()
+func (ls *Lists) Trusted(addr netip.Addr) bool {
+	l := ls.cur.Load()
 	return l != nil && l.Trusted(addr)
 }
 
-func (si *serveIntel) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
-	l := si.cur.Load()
+func (ls *Lists) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
+	l := ls.cur.Load()
 	if l == nil {
 		return detect.ThreatMatch{}, false
 	}
@@ -332,13 +349,13 @@ func (si *serveIntel) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
 	return threatMatch(m), true
 }
 
-func (si *serveIntel) TrustedDomain(name string) bool {
-	l := si.cur.Load()
+func (ls *Lists) TrustedDomain(name string) bool {
+	l := ls.cur.Load()
 	return l != nil && l.TrustedDomain(name)
 }
 
-func (si *serveIntel) ThreatDomain(name string) (detect.ThreatMatch, bool) {
-	l := si.cur.Load()
+func (ls *Lists) ThreatDomain(name string) (detect.ThreatMatch, bool) {
+	l := ls.cur.Load()
 	if l == nil {
 		return detect.ThreatMatch{}, false
 	}
@@ -349,13 +366,21 @@ func (si *serveIntel) ThreatDomain(name string) (detect.ThreatMatch, bool) {
 	return threatMatch(m), true
 }
 
-// status reports the lists in use and the refresh counts, for metrics.
-func (si *serveIntel) status() metrics.IntelStatus {
-	si.mu.Lock()
-	n := len(si.lists)
-	si.mu.Unlock()
-	return metrics.IntelStatus{
-		Lists: n, Refreshes: si.refreshes.Load(),
-		RefreshFailures: si.refreshFailures.Load(), RefreshUpdates: si.refreshUpdates.Load(),
+// Status is the lists in use and the refresh counts.
+type Status struct {
+	Lists           int    // threat and trusted lists in use
+	Refreshes       uint64 // rounds of fetching the lists again
+	RefreshFailures uint64 // rounds in which a list could not be fetched or decoded
+	RefreshUpdates  uint64 // rounds that swapped in a changed list
+}
+
+// Status reports the lists in use and the refresh counts, for metrics.
+func (ls *Lists) Status() Status {
+	ls.mu.Lock()
+	n := len(ls.lists)
+	ls.mu.Unlock()
+	return Status{
+		Lists: n, Refreshes: ls.refreshes.Load(),
+		RefreshFailures: ls.refreshFailures.Load(), RefreshUpdates: ls.refreshUpdates.Load(),
 	}
 }
