@@ -35,22 +35,7 @@ func mix(b *testing.B) (string, int) {
 		}
 		cfg := synth.DefaultConfig
 		cfg.Records, cfg.Duration = 1_000_000, 0
-		for _, spec := range []string{
-			"scan from=internet target=bastion:0 ports=top:100 timing=T4 at=10m",
-			"scan from=app:1 target=db:0 ports=top:200 timing=T4 at=20m",
-			"sweep from=worker:0 port=22 hosts=200 network=vpc timing=T4 at=30m",
-			"bruteforce from=internet target=bastion:0 port=22 attempts=80 interval=3s at=40m",
-		} {
-			a, err := synth.ParseAttack(spec)
-			if err != nil {
-				b.Fatal(err)
-			}
-			cfg.Attacks = append(cfg.Attacks, a)
-		}
-		g, err := synth.New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
+		g := attackGen(b, cfg, testAttacks...)
 		format, _ := synth.FormatFor(2)
 		w := &synth.Writer{Format: format, Header: true, Out: f, Account: cfg.Account, Region: cfg.Region}
 		g.Run(func(r synth.Record) { w.Add(r) })

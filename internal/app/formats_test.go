@@ -141,21 +141,11 @@ func flowGenerator(t *testing.T) (*synth.Gen, synth.Config) {
 	t.Helper()
 	cfg := synth.DefaultConfig
 	cfg.Start, cfg.Duration, cfg.Load = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC), 30*time.Minute, 0.5
-	for _, spec := range []string{
+	g := attackGen(t, cfg,
 		"scan from=internet target=bastion:0 ports=top:100 timing=T4 at=5m",
 		"sweep from=worker:0 port=22 hosts=200 network=vpc timing=T4 at=10m",
 		"bruteforce from=internet target=bastion:0 port=22 attempts=80 interval=3s at=15m",
-	} {
-		a, err := synth.ParseAttack(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Attacks = append(cfg.Attacks, a)
-	}
-	g, err := synth.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	return g, cfg
 }
 

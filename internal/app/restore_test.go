@@ -21,22 +21,7 @@ import (
 func generatedFlows(t *testing.T) []event.Flow {
 	t.Helper()
 	cfg := synth.DefaultConfig
-	for _, spec := range []string{
-		"scan from=internet target=bastion:0 ports=top:100 timing=T4 at=10m",
-		"scan from=app:1 target=db:0 ports=top:200 timing=T4 at=20m",
-		"sweep from=worker:0 port=22 hosts=200 network=vpc timing=T4 at=30m",
-		"bruteforce from=internet target=bastion:0 port=22 attempts=80 interval=3s at=40m",
-	} {
-		a, err := synth.ParseAttack(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Attacks = append(cfg.Attacks, a)
-	}
-	g, err := synth.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := attackGen(t, cfg, testAttacks...)
 	var buf bytes.Buffer
 	format, _ := synth.FormatFor(2)
 	w := &synth.Writer{Format: format, Header: true, Out: &buf, Account: cfg.Account, Region: cfg.Region}

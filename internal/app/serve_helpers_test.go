@@ -48,17 +48,7 @@ func genLogsSeed(t testing.TB, dir string, start time.Time, d time.Duration, loa
 	t.Helper()
 	cfg := synth.DefaultConfig
 	cfg.Start, cfg.Duration, cfg.Load, cfg.Seed = start, d, load, seed
-	for _, spec := range testAttacks {
-		a, err := synth.ParseAttack(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Attacks = append(cfg.Attacks, a)
-	}
-	g, err := synth.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := attackGen(t, cfg, testAttacks...)
 	format, _ := synth.FormatFor(2)
 	w := &synth.Writer{Format: format, Layout: synth.LayoutS3, Header: true, Gzip: true, Dir: dir, Account: cfg.Account, Region: cfg.Region, Seed: cfg.Seed}
 	var werr error
@@ -73,6 +63,24 @@ func genLogsSeed(t testing.TB, dir string, start time.Time, d time.Duration, loa
 		t.Fatal(err, werr)
 	}
 	return w.Records()
+}
+
+// attackGen returns a generator of cfg's traffic with the attacks specs
+// describe embedded in it.
+func attackGen(t testing.TB, cfg synth.Config, specs ...string) *synth.Gen {
+	t.Helper()
+	for _, spec := range specs {
+		a, err := synth.ParseAttack(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Attacks = append(cfg.Attacks, a)
+	}
+	g, err := synth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // testAccount is the account of generated logs.
