@@ -118,12 +118,13 @@ func firstLine(s string) string {
 // sources or a bus; only the composition root sees everything; nothing but
 // the command imports the composition root.
 var allowed = map[string][]string{
-	"internal/event":      {},
+	"internal/event":      {"internal/jsonscan"},
+	"internal/jsonscan":   {},
 	"internal/lru":        {},
 	"internal/sketch":     {},
 	"internal/source":     {},
 	"internal/config":     {"internal/decode/vpcflow"},
-	"internal/decode":     {},
+	"internal/decode":     {"internal/decode/", "internal/event", "internal/flowmeter"},
 	"internal/decode/":    {"internal/event"},
 	"internal/intel":      {"internal/lru"},
 	"internal/intel/":     {},
@@ -144,7 +145,10 @@ var allowed = map[string][]string{
 	"internal/export":     {"internal/finding"},
 	"internal/synth":      {"internal/event", "internal/decode/vpcflow"},
 	"internal/app":        {"internal/"},
-	"cmd/picket":          {"internal/"},
+	"internal/metrics":    {"internal/detect"},
+	"internal/ingest": {"internal/decode", "internal/decode/", "internal/detect", "internal/enrich", "internal/event",
+		"internal/finding", "internal/flowmeter", "internal/metrics", "internal/source", "internal/store"},
+	"cmd/picket": {"internal/"},
 
 	// The stores: the SQL core, its two databases and the suite they pass.
 	"internal/store/sqlstore":  {"internal/finding", "internal/store"},
@@ -158,6 +162,9 @@ var allowed = map[string][]string{
 	"internal/flowmeter":   {"internal/event", "internal/lru", "internal/topology"},
 	"internal/decode/pcap": {"internal/event", "internal/flowmeter", "internal/topology"},
 	"internal/decode/zeek": {"internal/event", "internal/flowmeter", "internal/topology"},
+
+	// The CloudTrail decoder reads JSON with the scanners event uses too.
+	"internal/decode/cloudtrail": {"internal/event", "internal/jsonscan"},
 }
 
 // rule returns the allowed imports of a package: its own entry, else the
