@@ -8,7 +8,7 @@ import (
 )
 
 // Store is the store as the API uses it: the methods of the store
-// contract that the handlers call, each as package store documents it.
+// contract that the handlers call, each as storetest.Store states it.
 // The SQLite and PostgreSQL stores satisfy it; the API neither reads
 // ingest checkpoints or state nor closes the store.
 type Store interface {

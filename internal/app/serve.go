@@ -31,7 +31,6 @@ import (
 	"picket/internal/intel/live"
 	"picket/internal/metrics"
 	"picket/internal/source"
-	"picket/internal/store"
 	"picket/internal/store/postgres"
 	"picket/internal/store/sqlite"
 )
@@ -300,9 +299,18 @@ func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logg
 	})
 }
 
+// serviceStore is the store as the service uses it: what the API, the
+// ingest loop and the lists each ask of it, and Close.
+type serviceStore interface {
+	api.Store
+	ingest.Store
+	live.Store
+	Close() error
+}
+
 // openStore opens PostgreSQL when the configuration gives a DSN, else
 // SQLite in the data directory dir.
-func openStore(ctx context.Context, cfg *config.Config, dir string) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, dir string) (serviceStore, error) {
 	if dsn := string(cfg.Store.Postgres); dsn != "" {
 		s, err := postgres.Open(ctx, dsn)
 		if err != nil {

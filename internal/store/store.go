@@ -1,16 +1,17 @@
-// Package store owns the store contract of picket serve: what a durable
-// store of detectors, findings, filters, threat and trusted list records,
-// tags, ingest checkpoints and detection state must do, and the finding
-// criteria, sort and pagination semantics every implementation shares.
-// Implementations live below it (store/sqlite, the default; store/postgres)
-// and store/storetest holds the conformance suite both pass.
+// Package store owns what the stores of picket serve keep and how: the
+// records of detectors, filters, threat and trusted list records, tags,
+// ingest checkpoints and detection state, the batch a commit applies, the
+// errors, and the finding criteria, sort and pagination semantics every
+// implementation shares. Implementations live below it (store/sqlite, the
+// default; store/postgres); store/storetest states the methods a store
+// offers and holds the conformance suite both pass. Each consumer
+// declares the few methods it calls (api.Store, ingest.Store, live.Store).
 //
 // The store speaks in finding.Finding values and never in API envelopes;
 // the api package maps requests to these calls. It may import finding.
 package store
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -160,50 +161,4 @@ type Batch struct {
 	Findings    []*finding.Finding
 	Checkpoints []Checkpoint
 	State       []byte // nil leaves the stored state as it is
-}
-
-// Store is the contract of a durable store. Every method is safe for
-// concurrent use. Listing methods return the IDs or names of one page and
-// the cursor of the next ("" after the last).
-type Store interface {
-	CreateDetector(ctx context.Context, d *Detector) error // ErrExists when the region has one
-	Detector(ctx context.Context, id string) (*Detector, error)
-	DetectorFor(ctx context.Context, account, region string) (*Detector, error)
-	Detectors(ctx context.Context, p Page) ([]string, string, error)
-	UpdateDetector(ctx context.Context, d *Detector) error
-	// DeleteDetector removes a detector with its findings, filters and sets.
-	DeleteDetector(ctx context.Context, id string) error
-
-	// Commit applies a batch atomically. Findings are filed under the
-	// detector named by their service.detectorId.
-	Commit(ctx context.Context, b Batch) error
-	Findings(ctx context.Context, detectorID string, ids []string) ([]*finding.Finding, error)
-	ListFindings(ctx context.Context, detectorID string, q Query) ([]string, string, error)
-	Statistics(ctx context.Context, detectorID string, q StatsQuery) (Stats, error)
-	SetArchived(ctx context.Context, detectorID string, ids []string, archived bool) error
-	SetFeedback(ctx context.Context, detectorID string, ids []string, feedback, comments string) error
-	// ArchiveMatching archives every current finding that matches c, as an
-	// ARCHIVE filter does when it is created or changed.
-	ArchiveMatching(ctx context.Context, detectorID string, c Criteria) (int, error)
-
-	CreateFilter(ctx context.Context, f *Filter) error // ErrExists
-	UpdateFilter(ctx context.Context, f *Filter) error // ErrNotFound
-	Filter(ctx context.Context, detectorID, name string) (*Filter, error)
-	Filters(ctx context.Context, detectorID string, p Page) ([]string, string, error)
-	DeleteFilter(ctx context.Context, detectorID, name string) error
-
-	CreateSet(ctx context.Context, s *Set) error
-	UpdateSet(ctx context.Context, s *Set) error
-	Set(ctx context.Context, detectorID string, kind SetKind, id string) (*Set, error)
-	Sets(ctx context.Context, detectorID string, kind SetKind, p Page) ([]string, string, error)
-	DeleteSet(ctx context.Context, detectorID string, kind SetKind, id string) error
-
-	Tags(ctx context.Context, arn string) (map[string]string, error)
-	Tag(ctx context.Context, arn string, tags map[string]string) error
-	Untag(ctx context.Context, arn string, keys []string) error
-
-	Checkpoints(ctx context.Context) ([]Checkpoint, error)
-	State(ctx context.Context) ([]byte, error)
-
-	Close() error
 }

@@ -57,7 +57,7 @@ var (
 )
 
 // Store is the store as Restore uses it: the list resources of every
-// detector, each method as package store documents it.
+// detector, each method as storetest.Store states it.
 type Store interface {
 	Detectors(ctx context.Context, p store.Page) ([]string, string, error)
 	Sets(ctx context.Context, detectorID string, kind store.SetKind, p store.Page) ([]string, string, error)

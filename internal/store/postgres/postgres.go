@@ -19,17 +19,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"picket/internal/store"
 	"picket/internal/store/sqlstore"
 )
 
-// Store is a store.Store in a PostgreSQL database.
+// Store is a store in a PostgreSQL database.
 type Store struct {
 	*sqlstore.DB
 	pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
 
 // schemaLock is the advisory lock key that serializes migrations of one
 // database ("picket" in ASCII).

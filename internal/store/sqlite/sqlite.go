@@ -24,16 +24,14 @@ import (
 
 	"modernc.org/sqlite"
 
-	"picket/internal/store"
 	"picket/internal/store/sqlstore"
 )
 
-// Store is a store.Store in a SQLite database file.
+// Store is a store in a SQLite database file.
 type Store struct {
 	*sqlstore.DB
 }
 
-var _ store.Store = (*Store)(nil)
 
 // Codes of SQLite's extended result codes.
 const (

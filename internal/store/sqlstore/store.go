@@ -22,7 +22,7 @@ import (
 	"picket/internal/store"
 )
 
-// DB is a store.Store on a SQL database.
+// DB is a store on a SQL database.
 type DB struct {
 	d      *Dialect
 	read   *sql.DB
@@ -30,7 +30,6 @@ type DB struct {
 	values *valueCache
 }
 
-var _ store.Store = (*DB)(nil)
 
 // Open migrates the schema to the latest version and returns the store.
 // Reads go to read; writes and migrations to write, which may be the same
