@@ -4,9 +4,10 @@
 // a DNSQuery one resolver query. Every record carries its Origin (file and
 // line) so that findings can point back at the evidence.
 //
-// The package depends on the standard library only and may be imported by
-// every other package. Records are plain values that decoders fill in place;
-// nothing here allocates per record.
+// The package depends on the standard library and jsonscan (for the lazy
+// reads of a record's raw JSON, JSONValue and its kin) only, and may be
+// imported by every other package. Records are plain values that decoders
+// fill in place; nothing here allocates per record.
 package event
 
 import (

@@ -29,10 +29,10 @@
 // buffering it and reported with ErrTooLarge). A Decoder decodes one event
 // held in memory.
 //
-// The decoder is a hand-written scanner over []byte: it walks each event
-// once, extracts the fields an APICall has, interns repeated strings
-// (event names, principals, user agents) with the last value of each field
-// checked first, records the free-form parts (requestParameters,
+// The decoder walks each event once over []byte with the scanners of
+// package jsonscan: it extracts the fields an APICall has, interns
+// repeated strings (event names, principals, user agents) with the last
+// value of each field checked first, records the free-form parts (requestParameters,
 // responseElements, resources, ...) as raw JSON slices without parsing
 // them beyond finding their end, and allocates nothing per event. Unlike a
 // general JSON decoder it still checks the syntax of everything it passes
@@ -45,8 +45,8 @@
 // lost brace) is skipped to where the next event visibly starts (a line
 // indented like it, or an object whose first key is eventVersion).
 //
-// Only this package knows the wire format; it imports event and nothing
-// else of picket's.
+// Only this package knows CloudTrail's wire format; it imports event and
+// jsonscan and nothing else of picket's.
 package cloudtrail
 
 import (

@@ -7,6 +7,20 @@ import (
 	"strconv"
 
 	"picket/internal/event"
+	"picket/internal/jsonscan"
+)
+
+// Internal control flow. errShort, the scanner's, means the bytes ran out
+// before the value did: the Reader reads more and tries again. errBad
+// means the event is bad; the details are in the Decoder's failure.
+// errWrapper means the object is a container of events ({"Records":[...]}),
+// to be streamed. errDigest means the object is a CloudTrail digest
+// file's, to be skipped.
+var (
+	errShort   = jsonscan.ErrShort
+	errBad     = errors.New("bad event")
+	errWrapper = errors.New("wrapper object")
+	errDigest  = errors.New("digest file")
 )
 
 // field numbers the interned fields, for the decoder's last-value cache.
@@ -139,17 +153,17 @@ func (d *Decoder) Reset(name string) { d.name = name }
 // unescaped: they are valid while b is and until the next call to Decode.
 func (d *Decoder) Decode(b []byte, c *event.APICall) error {
 	d.arena = d.arena[:0]
-	i := ws(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i == len(b) {
 		return d.errorf(b, 0, 0, &failure{err: ErrNotEvent, msg: "empty input", end: -1})
 	}
 	if b[i] != '{' {
-		end, _, _ := skip(b, i)
+		end, _, _ := jsonscan.Value(b, i)
 		return d.errorf(b, 0, 0, &failure{err: ErrNotEvent, pos: i, end: end, msg: "not a JSON object"})
 	}
 	n, err := d.item(b[i:], c)
 	if err == nil || errors.Is(err, errBad) && !d.fail.malformed {
-		if j := ws(b, i+n); j != len(b) {
+		if j := jsonscan.SkipSpace(b, i+n); j != len(b) {
 			return d.errorf(b, 0, 0, &failure{err: ErrSyntax, pos: j, end: -1, msg: "data after the event"})
 		}
 	}
@@ -192,7 +206,7 @@ func (d *Decoder) bad(err error, field string, pos int, msg string) error {
 		return errShort
 	}
 	reason := ErrSyntax
-	if errors.Is(err, errTooDeep) {
+	if errors.Is(err, jsonscan.ErrTooDeep) {
 		reason, msg = ErrTooDeep, "nested more than 512 levels"
 	}
 	d.fail = failure{err: reason, field: field, pos: pos, end: -1, msg: msg, malformed: true}
@@ -203,9 +217,9 @@ func (d *Decoder) bad(err error, field string, pos int, msg string) error {
 // keys lists the first keys of a valid object, for an error message.
 func keys(obj []byte) string {
 	var out []byte
-	i := ws(obj, 1)
+	i := jsonscan.SkipSpace(obj, 1)
 	for n := 0; i < len(obj) && obj[i] == '"'; n++ {
-		end, _, _, err := scanString(obj, i)
+		end, _, _, err := jsonscan.String(obj, i)
 		if err != nil {
 			break
 		}
@@ -217,16 +231,16 @@ func keys(obj []byte) string {
 			out = append(out, ", "...)
 		}
 		out = append(out, obj[i:min(end, i+40)]...)
-		i = ws(obj, end)
+		i = jsonscan.SkipSpace(obj, end)
 		if i >= len(obj) || obj[i] != ':' {
 			break
 		}
-		if i, _, err = skip(obj, ws(obj, i+1)); err != nil {
+		if i, _, err = jsonscan.Value(obj, jsonscan.SkipSpace(obj, i+1)); err != nil {
 			break
 		}
-		i = ws(obj, i)
+		i = jsonscan.SkipSpace(obj, i)
 		if i < len(obj) && obj[i] == ',' {
-			i = ws(obj, i+1)
+			i = jsonscan.SkipSpace(obj, i+1)
 		}
 	}
 	if len(out) == 0 {
@@ -327,7 +341,7 @@ func (d *Decoder) item(b []byte, c *event.APICall) (int, error) {
 // and returns the object's end. path is the dotted key path of the
 // object, for errors.
 func (d *Decoder) walk(b []byte, i int, kind objKind, c *event.APICall, path string) (int, error) {
-	i = ws(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i >= len(b) {
 		return i, errShort
 	}
@@ -338,23 +352,23 @@ func (d *Decoder) walk(b []byte, i int, kind objKind, c *event.APICall, path str
 		if b[i] != '"' {
 			return i, d.bad(errBad, path, i, "expected a key, found "+found(b[i]))
 		}
-		end, esc, p, err := scanString(b, i)
+		end, esc, p, err := jsonscan.String(b, i)
 		if err != nil {
 			return i, d.badString(err, b, i, p, path)
 		}
 		key := b[i+1 : end-1]
 		if esc {
-			d.key = unescape(d.key[:0], key)
+			d.key = jsonscan.AppendUnescaped(d.key[:0], key)
 			key = d.key
 		}
-		i = ws(b, end)
+		i = jsonscan.SkipSpace(b, end)
 		if i >= len(b) {
 			return i, errShort
 		}
 		if b[i] != ':' {
 			return i, d.bad(errBad, path, i, "expected ':' after a key, found "+found(b[i]))
 		}
-		i = ws(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 		if i >= len(b) {
 			return i, errShort
 		}
@@ -362,13 +376,13 @@ func (d *Decoder) walk(b []byte, i int, kind objKind, c *event.APICall, path str
 		if err != nil {
 			return i, err
 		}
-		i = ws(b, i)
+		i = jsonscan.SkipSpace(b, i)
 		if i >= len(b) {
 			return i, errShort
 		}
 		switch b[i] {
 		case ',':
-			i = ws(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 			if i >= len(b) {
 				return i, errShort
 			}
@@ -484,7 +498,7 @@ func (d *Decoder) member(b []byte, i int, kind objKind, key []byte, c *event.API
 		}
 	case objMessage:
 		if string(key) == d.msgKey && b[i] == '"' {
-			end, esc, p, err := scanString(b, i)
+			end, esc, p, err := jsonscan.String(b, i)
 			if err != nil {
 				return i, d.badString(err, b, i, p, d.msgKey)
 			}
@@ -608,7 +622,7 @@ func (d *Decoder) eventMember(b []byte, i int, kind objKind, key []byte, c *even
 
 // skip passes over a value the decoder does not read, checking its syntax.
 func (d *Decoder) skip(b []byte, i int, path string, key []byte) (int, error) {
-	end, pos, err := skip(b, i)
+	end, pos, err := jsonscan.Value(b, i)
 	if err != nil {
 		f := path
 		if f == "" {
@@ -633,7 +647,7 @@ func (d *Decoder) object(b []byte, i int, kind objKind, c *event.APICall, path s
 }
 
 func (d *Decoder) null(b []byte, i int, path string) (int, error) {
-	end, err := literal(b, i)
+	end, err := jsonscan.Literal(b, i)
 	if err != nil {
 		return i, d.bad(err, path, i, "")
 	}
@@ -642,7 +656,7 @@ func (d *Decoder) null(b []byte, i int, path string) (int, error) {
 
 // wrongType rejects the value at b[i] and skips it.
 func (d *Decoder) wrongType(b []byte, i int, path, msg string) (int, error) {
-	end, pos, err := skip(b, i)
+	end, pos, err := jsonscan.Value(b, i)
 	if err != nil {
 		return i, d.bad(err, path, pos, "")
 	}
@@ -656,14 +670,14 @@ func (d *Decoder) wrongType(b []byte, i int, path, msg string) (int, error) {
 func (d *Decoder) str(b []byte, i int, path string, buf *[]byte) (s []byte, end int, ok bool, err error) {
 	switch b[i] {
 	case '"':
-		e, esc, p, err := scanString(b, i)
+		e, esc, p, err := jsonscan.String(b, i)
 		if err != nil {
 			return nil, i, false, d.badString(err, b, i, p, path)
 		}
 		s = b[i+1 : e-1]
 		if esc {
 			start := len(*buf)
-			*buf = unescape(*buf, s)
+			*buf = jsonscan.AppendUnescaped(*buf, s)
 			s = (*buf)[start:]
 		}
 		return s, e, true, nil
@@ -728,7 +742,7 @@ func (d *Decoder) raw(b []byte, i int, dst *[]byte, path string) (int, error) {
 		*dst = nil
 		return d.null(b, i, path)
 	}
-	end, pos, err := skip(b, i)
+	end, pos, err := jsonscan.Value(b, i)
 	if err != nil {
 		return i, d.bad(err, path, pos, "")
 	}
@@ -741,7 +755,7 @@ func (d *Decoder) raw(b []byte, i int, dst *[]byte, path string) (int, error) {
 func (d *Decoder) tri(b []byte, i int, dst *event.Tri, path string) (int, error) {
 	switch b[i] {
 	case 't', 'f', 'n':
-		end, err := literal(b, i)
+		end, err := jsonscan.Literal(b, i)
 		if err != nil {
 			return i, d.bad(err, path, i, "")
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"picket/internal/event"
+	"picket/internal/jsonscan"
 )
 
 // MaxEvent is the largest event a Reader buffers by default. CloudTrail
@@ -195,7 +196,7 @@ func (r *Reader) pop() {
 // the next byte.
 func (r *Reader) peek() (byte, error) {
 	for {
-		for r.start < r.end && isSpace(r.buf[r.start]) {
+		for r.start < r.end && jsonscan.IsSpace(r.buf[r.start]) {
 			r.start++
 		}
 		if r.start+3 <= r.end && r.dropped+int64(r.start) == 0 && r.buf[0] == 0xEF && r.buf[1] == 0xBB && r.buf[2] == 0xBF {
@@ -294,7 +295,7 @@ func (r *Reader) parse(o op, c *event.APICall) (int, error) {
 			n, err = keyColon(b)
 		case opSkip:
 			var pos int
-			n, pos, err = skip(b, 0)
+			n, pos, err = jsonscan.Value(b, 0)
 			if err != nil && !errors.Is(err, errShort) {
 				return pos, errBad
 			}
@@ -316,20 +317,24 @@ func (r *Reader) parse(o op, c *event.APICall) (int, error) {
 }
 
 // keyColon reads `"key" :` and the whitespace after it, and returns the
-// index of the value's first byte.
+// index of the value's first byte, errShort, or errBad for a malformed key
+// or a missing colon.
 func keyColon(b []byte) (int, error) {
-	end, _, _, err := scanString(b, 0)
-	if err != nil {
-		return 0, err
+	end, _, _, err := jsonscan.String(b, 0)
+	if errors.Is(err, errShort) {
+		return 0, errShort
 	}
-	i := ws(b, end)
+	if err != nil {
+		return 0, errBad
+	}
+	i := jsonscan.SkipSpace(b, end)
 	if i >= len(b) {
 		return 0, errShort
 	}
 	if b[i] != ':' {
 		return i, errBad
 	}
-	i = ws(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i >= len(b) {
 		return 0, errShort
 	}
@@ -417,13 +422,13 @@ func (r *Reader) message(c *event.APICall, line int64, n int) error {
 	}
 	body := elem[span[0]+1 : span[1]-1]
 	if r.dec.msgEsc {
-		r.msg = unescape(r.msg[:0], body)
+		r.msg = jsonscan.AppendUnescaped(r.msg[:0], body)
 	} else {
 		r.msg = append(r.msg[:0], body...)
 	}
 	r.start += n
 	m := r.msg
-	i := ws(m, 0)
+	i := jsonscan.SkipSpace(m, 0)
 	if bytes.HasPrefix(m[i:], []byte("CWL CONTROL MESSAGE")) {
 		return errContinue // CloudWatch Logs checking its destination
 	}
@@ -440,7 +445,7 @@ func (r *Reader) message(c *event.APICall, line int64, n int) error {
 	end, err := r.dec.item(m[i:], c)
 	switch {
 	case err == nil:
-		if j := ws(m, i+end); j != len(m) {
+		if j := jsonscan.SkipSpace(m, i+end); j != len(m) {
 			return fail(failure{err: ErrSyntax, pos: j, end: -1, msg: "data after the event in the message"})
 		}
 		c.Origin = r.origin(line, false)
@@ -591,7 +596,7 @@ func (r *Reader) indentation() ([]byte, bool) {
 // the stream resumes where the next event visibly starts.
 func (r *Reader) recover(indent []byte, lineStart bool) {
 	for {
-		end, broken, _, err := balance(r.buf[r.start:r.end], 0)
+		end, broken, _, err := jsonscan.Balance(r.buf[r.start:r.end], 0)
 		if errors.Is(err, errShort) && r.err == nil && r.end-r.start < r.maxEvent {
 			r.fill(true)
 			continue
@@ -701,7 +706,7 @@ func (r *Reader) candidate(b, indent []byte, lineStart bool) (int, bool) {
 		}
 		k := off + i
 		j := k - 1
-		for j >= 0 && isSpace(b[j]) {
+		for j >= 0 && jsonscan.IsSpace(b[j]) {
 			j--
 		}
 		if j >= 0 && b[j] == '{' {

@@ -254,6 +254,8 @@ func TestShapes(t *testing.T) {
 		{"message element not object", `{"logEvents":["x"]}`, "", "type"},
 		{"lookup events", `{"Events":[{"CloudTrailEvent":` + quote(a) + `}],"NextToken":"t"}`, "A", ""},
 		{"wrapper broken", `{"Records":[` + a + `] "oops"}` + "\n" + b, "A B", "syntax"},
+		{"wrapper key with a bad escape", `{"Records":[` + a + `],"k\q":1}` + "\n" + b, "A B", "syntax"},
+		{"wrapper key with a control character", `{"Records":[` + a + `],"k` + "\x01" + `":1}` + "\n" + b, "A B", "syntax"},
 		{"garbage line", "junk\n" + a, "A", "not-an-event"},
 		{"timestamped line", "2024-03-01 12:00:00.000 " + a, "A", ""},
 	}

@@ -1,0 +1,93 @@
+package cloudtrail
+
+import "picket/internal/event"
+
+// parseTime parses an eventTime: RFC 3339 ("2024-01-02T03:04:05Z", with
+// optional fraction and offset) or the "2024-01-02 03:04:05.000" form of
+// CloudTrail Lake (UTC), truncated to the second.
+func parseTime(b []byte) (event.Time, bool) {
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	year, ok1 := atoi(b[0:4])
+	month, ok2 := atoi(b[5:7])
+	day, ok3 := atoi(b[8:10])
+	hour, ok4 := atoi(b[11:13])
+	minute, ok5 := atoi(b[14:16])
+	sec, ok6 := atoi(b[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	rest := b[19:]
+	if len(rest) > 0 && rest[0] == '.' {
+		k := 1
+		for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
+			k++
+		}
+		if k == 1 {
+			return 0, false
+		}
+		rest = rest[k:]
+	}
+	offset := 0
+	switch {
+	case len(rest) == 0:
+	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		h, ok1 := atoi(rest[1:3])
+		m, ok2 := atoi(rest[4:6])
+		if !ok1 || !ok2 || h > 23 || m > 59 {
+			return 0, false
+		}
+		offset = h*3600 + m*60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return 0, false
+	}
+	days := daysFromCivil(year, month, day)
+	return event.Time(days*86400 + int64(hour*3600+minute*60+sec-offset)), true
+}
+
+func atoi(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y%400 < 0 {
+		era-- // floor division
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
