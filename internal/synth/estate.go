@@ -5,11 +5,15 @@
 // directions recorded on both interfaces, outbound web traffic through the
 // NAT gateway, inbound web clients, load balancer health checks, internet
 // background noise) and embeds attacks (port scans shaped like nmap and
-// masscan, sweeps, brute force), then renders it as VPC flow log records of
-// any version in any file layout. The same seed gives the same bytes.
+// masscan, sweeps, brute force). Each Record it makes becomes the
+// event.Flow that VPC Flow Logs would hold (Record.Flow), which the Writer
+// encodes with vpcflow.AppendFlow, the one flow log text encoder, in any
+// version or custom format and any file layout. The same seed gives the
+// same bytes.
 //
 // Tests, the bundled examples and the benchmarks use it; `picket generate`
-// exposes it. It imports event (for the vocabulary of flows) and nothing
+// exposes it. It imports event (for the vocabulary of flows) and
+// decode/vpcflow (for flow log formats and their encoding), and nothing
 // that detects.
 package synth
 

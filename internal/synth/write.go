@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -41,107 +40,111 @@ func FormatFor(version int) (vpcflow.Format, error) {
 }
 
 // AppendRecord renders r as one line of flow log text (without newline) in
-// format f.
+// format f, for account and region: the record that Flow makes of r,
+// written by vpcflow.AppendFlow.
 func AppendRecord(b []byte, f vpcflow.Format, r *Record, account, region string) []byte {
-	for i, col := range f.Columns {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = appendField(b, col, f, r, account, region)
-	}
-	return b
+	var fl event.Flow
+	r.Flow(&fl, flowVersion(f), event.Intern(account), event.Intern(region))
+	return vpcflow.AppendFlow(b, f, &fl)
 }
 
-func dash(b []byte, s string) []byte {
-	if s == "" {
-		return append(b, '-')
-	}
-	return append(b, s...)
+// flowVersion returns the version a flow log of format f writes in its
+// version field: the highest version among its fields, at least 2.
+func flowVersion(f vpcflow.Format) int { return max(f.Version(), 2) }
+
+// The values of the fields that synth derives rather than records.
+var (
+	encryptedNo   = event.Intern("0")
+	encryptedYes  = event.Intern("1")
+	natGatewayENI = event.Intern("nat_gateway")
+	nlbENI        = event.Intern("network_load_balancer")
+)
+
+// ifaceIDs are an interface's identifiers as a flow record holds them.
+type ifaceIDs struct {
+	id, vpc, subnet, instance, az, kind event.ID
 }
 
-func appendField(b []byte, col vpcflow.Field, f vpcflow.Format, r *Record, account, region string) []byte {
-	i := r.Iface
-	switch col {
-	case vpcflow.FieldVersion:
-		return strconv.AppendInt(b, int64(max(f.Version(), 2)), 10)
-	case vpcflow.FieldAccountID:
-		return append(b, account...)
-	case vpcflow.FieldInterfaceID:
-		return append(b, i.ID...)
-	case vpcflow.FieldSrcAddr:
-		return r.Src.AppendTo(b)
-	case vpcflow.FieldDstAddr:
-		return r.Dst.AppendTo(b)
-	case vpcflow.FieldSrcPort:
-		return strconv.AppendUint(b, uint64(r.SrcPort), 10)
-	case vpcflow.FieldDstPort:
-		return strconv.AppendUint(b, uint64(r.DstPort), 10)
-	case vpcflow.FieldProtocol:
-		return strconv.AppendUint(b, uint64(r.Proto), 10)
-	case vpcflow.FieldPackets:
-		return strconv.AppendUint(b, r.Packets, 10)
-	case vpcflow.FieldBytes:
-		return strconv.AppendUint(b, r.Bytes, 10)
-	case vpcflow.FieldStart:
-		return strconv.AppendInt(b, r.Start, 10)
-	case vpcflow.FieldEnd:
-		return strconv.AppendInt(b, r.End, 10)
-	case vpcflow.FieldAction:
-		return append(b, r.Action.String()...)
-	case vpcflow.FieldLogStatus:
-		return append(b, r.Status.String()...)
-	case vpcflow.FieldVPCID:
-		return dash(b, i.VPC)
-	case vpcflow.FieldSubnetID:
-		return dash(b, i.Subnet)
-	case vpcflow.FieldInstanceID:
-		return dash(b, i.Instance)
-	case vpcflow.FieldTCPFlags:
-		return strconv.AppendUint(b, uint64(r.Flags), 10)
-	case vpcflow.FieldType:
-		if r.Src.Is6() {
-			return append(b, "IPv6"...)
-		}
-		return append(b, "IPv4"...)
-	case vpcflow.FieldPktSrcAddr:
-		if r.PktSrc.IsValid() {
-			return r.PktSrc.AppendTo(b)
-		}
-		return r.Src.AppendTo(b)
-	case vpcflow.FieldPktDstAddr:
-		if r.PktDst.IsValid() {
-			return r.PktDst.AppendTo(b)
-		}
-		return r.Dst.AppendTo(b)
-	case vpcflow.FieldRegion:
-		return append(b, region...)
-	case vpcflow.FieldAZID:
-		return dash(b, i.AZ)
-	case vpcflow.FieldFlowDirection:
-		if r.Egress {
-			return append(b, "egress"...)
-		}
-		return append(b, "ingress"...)
-	case vpcflow.FieldTrafficPath:
-		if r.Egress && r.Path > 0 {
-			return strconv.AppendUint(b, uint64(r.Path), 10)
-		}
-		return append(b, '-')
-	case vpcflow.FieldInterfaceType:
-		switch i.Role {
-		case RoleNAT:
-			return append(b, "nat_gateway"...)
-		case RoleLB:
-			return append(b, "network_load_balancer"...)
-		}
-		return append(b, '-')
-	case vpcflow.FieldEncryptionStatus:
-		if r.Dst.IsPrivate() && r.Src.IsPrivate() {
-			return append(b, '1')
-		}
-		return append(b, '0')
+func (i *Interface) ids() ifaceIDs {
+	ids := ifaceIDs{
+		id:       event.Intern(i.ID),
+		vpc:      event.Intern(i.VPC),
+		subnet:   event.Intern(i.Subnet),
+		instance: event.Intern(i.Instance),
+		az:       event.Intern(i.AZ),
 	}
-	return append(b, '-')
+	switch i.Role {
+	case RoleNAT:
+		ids.kind = natGatewayENI
+	case RoleLB:
+		ids.kind = nlbENI
+	}
+	return ids
+}
+
+// Flow fills f with r as a flow log of the given version records it, on
+// r.Iface, in account and region: every field of every version that
+// synth models is set, whichever a format writes. The direction comes
+// from the flow-direction field's value (BasisField); pkt-srcaddr and
+// pkt-dstaddr are srcaddr and dstaddr unless r says otherwise; traffic
+// is encrypted (encryption-status 1) between private addresses only;
+// interface-type names the NAT gateway and load balancer interfaces.
+func (r *Record) Flow(f *event.Flow, version int, account, region event.ID) {
+	ids := r.Iface.ids()
+	r.flow(f, uint8(version), account, region, &ids)
+}
+
+func (r *Record) flow(f *event.Flow, version uint8, account, region event.ID, ids *ifaceIDs) {
+	*f = event.Flow{
+		Has: event.HasVersion | event.HasSrcPort | event.HasDstPort | event.HasProtocol | event.HasPackets |
+			event.HasBytes | event.HasStart | event.HasEnd | event.HasTCPFlags,
+		Version:    version,
+		Account:    account,
+		Interface:  ids.id,
+		Src:        r.Src,
+		Dst:        r.Dst,
+		SrcPort:    r.SrcPort,
+		DstPort:    r.DstPort,
+		Protocol:   r.Proto,
+		Packets:    r.Packets,
+		Bytes:      r.Bytes,
+		Start:      event.Time(r.Start),
+		End:        event.Time(r.End),
+		Action:     r.Action,
+		Status:     r.Status,
+		VPC:        ids.vpc,
+		Subnet:     ids.subnet,
+		Instance:   ids.instance,
+		TCPFlags:   r.Flags,
+		Type:       event.AddrIPv4,
+		PktSrc:     r.PktSrc,
+		PktDst:     r.PktDst,
+		Region:     region,
+		AZ:         ids.az,
+		Direction:  event.Inbound,
+		Basis:      event.BasisField,
+		Encryption: encryptedNo,
+	}
+	if r.Src.Is6() {
+		f.Type = event.AddrIPv6
+	}
+	if !f.PktSrc.IsValid() {
+		f.PktSrc = r.Src
+	}
+	if !f.PktDst.IsValid() {
+		f.PktDst = r.Dst
+	}
+	if r.Egress {
+		f.Direction = event.Outbound
+		if r.Path > 0 {
+			f.Has |= event.HasTrafficPath
+			f.TrafficPath = r.Path
+		}
+	}
+	if r.Src.IsPrivate() && r.Dst.IsPrivate() {
+		f.Encryption = encryptedYes
+	}
+	f.Meta.InterfaceType = ids.kind
 }
 
 // Layout is how generated records are laid out in files.
@@ -186,6 +189,14 @@ type Writer struct {
 	maxEnd  int64
 	files   map[string]*fileOut
 	wrote   int
+
+	// For Add: the record being encoded, and the identifiers it names,
+	// interned once per writer (interning them per record made
+	// BenchmarkWriter about 20% slower).
+	flow            event.Flow
+	version         uint8
+	account, region event.ID
+	ifaces          map[*Interface]ifaceIDs
 }
 
 // line is one rendered record waiting for its batch to be written.
@@ -201,10 +212,23 @@ type fileOut struct {
 	bw *bufio.Writer
 }
 
-// Add buffers a record and writes the batches that are complete.
+// Add buffers a record, as the flow that Record.Flow makes of it, and
+// writes the batches that are complete. The writer keeps the identifiers
+// of each *Interface it meets, so an Interface must not change while the
+// writer is in use.
 func (w *Writer) Add(r Record) error {
-	text := AppendRecord(nil, w.Format, &r, w.Account, w.Region)
-	return w.add(r.Start, r.End, r.Iface.ID, text)
+	if w.ifaces == nil {
+		w.ifaces = map[*Interface]ifaceIDs{}
+		w.version = uint8(flowVersion(w.Format))
+		w.account, w.region = event.Intern(w.Account), event.Intern(w.Region)
+	}
+	ids, ok := w.ifaces[r.Iface]
+	if !ok {
+		ids = r.Iface.ids()
+		w.ifaces[r.Iface] = ids
+	}
+	r.flow(&w.flow, w.version, w.account, w.region, &ids)
+	return w.AddFlow(&w.flow)
 }
 
 // AddFlow buffers a flow record, rendered in the writer's format with

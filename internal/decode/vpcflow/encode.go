@@ -8,8 +8,9 @@ import (
 
 // AppendFlow renders f as one line of flow log text in format, without a
 // newline: the inverse of Decode for every field the format holds. Absent
-// values are written as "-". Tests use it for round trips; the generator
-// and exports may use it to write flow logs.
+// values are written as "-". It is picket's one flow log text encoder:
+// the generator (synth), picket convert and the round-trip tests write
+// with it.
 func AppendFlow(b []byte, format Format, f *event.Flow) []byte {
 	for i, col := range format.Columns {
 		if i > 0 {
