@@ -50,6 +50,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzJSONString -fuzztime 30s ./internal/event
 	$(GO) test -run '^$$' -fuzz FuzzPcap -fuzztime 30s ./internal/decode/pcap
 	$(GO) test -run '^$$' -fuzz FuzzZeek -fuzztime 30s ./internal/decode/zeek
+	$(GO) test -run '^$$' -fuzz FuzzValue -fuzztime 30s ./internal/jsonscan
+	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/decode
 
 # Regenerate the bundled example data.
 examples:

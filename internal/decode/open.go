@@ -295,6 +295,7 @@ type trail struct {
 	r    *cloudtrail.Reader
 	in   *counting
 	c    event.APICall
+	n    int64 // events, bad events and errors returned or passed over
 	skip int64
 	eof  bool
 	pool *Pool
@@ -307,22 +308,26 @@ func (t *trail) Next() (event.Record, error) {
 			t.eof = true
 			return nil, io.EOF
 		}
-		if t.r.Records() <= t.skip {
+		var pe *cloudtrail.ParseError
+		if err != nil && !errors.As(err, &pe) {
+			return nil, err
+		}
+		// Events and bad events count alike, and so do the errors of
+		// the file's structure that belong to no event: reading again
+		// meets them in the same order.
+		t.n++
+		if t.n <= t.skip {
 			continue
 		}
 		if err != nil {
-			var pe *cloudtrail.ParseError
-			if errors.As(err, &pe) {
-				return nil, trailError{pe}
-			}
-			return nil, err
+			return nil, trailError{pe}
 		}
 		return &t.c, nil
 	}
 }
 
 func (t *trail) Position() Position {
-	p := Position{Records: t.r.Records()}
+	p := Position{Records: t.n}
 	if t.eof {
 		p.Offset = t.in.n
 	}
@@ -357,7 +362,7 @@ type metered struct {
 	pcap   *pcap.Reader
 	zeek   *zeek.Reader
 	f      event.Flow
-	n      int64 // records returned or passed over
+	n      int64 // records and bad records returned or passed over
 	skip   int64
 	eof    bool
 }
@@ -371,14 +376,22 @@ func (m *metered) Next() (event.Record, error) {
 			err = m.pcap.Next(&m.f)
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				m.eof = true
+			var bad RecordError
+			if !errors.As(err, &bad) {
+				if errors.Is(err, io.EOF) {
+					m.eof = true
+				}
+				return nil, err
 			}
-			return nil, err
 		}
+		// Bad packets and lines count with the records: reading again
+		// meets them in the same order.
 		m.n++
 		if m.n <= m.skip {
 			continue
+		}
+		if err != nil {
+			return nil, err
 		}
 		return &m.f, nil
 	}
@@ -484,7 +497,13 @@ func (l *logEvents) Next() (event.Record, error) {
 			} `json:"logEvents"`
 		}
 		if err := l.dec.Decode(&msg); err != nil {
+			// The rest of the payload is one bad record, counted like
+			// an event so that a resumed reader passes over it.
 			l.done = true
+			l.n++
+			if l.n <= l.skip {
+				return nil, io.EOF
+			}
 			return nil, &payloadError{name: l.name, err: err}
 		}
 		if msg.MessageType != "DATA_MESSAGE" {
@@ -516,8 +535,10 @@ func (l *logEvents) Stats() Stats   { return Stats{} }
 func (l *logEvents) Close()         {}
 
 // counting counts the bytes read through it: the decompressed bytes a
-// Position's Offset gives (source.Stream counts the bytes of the file,
-// compressed or not, for its own purpose).
+// Position's Offset gives. source.Stream has a reader like it, which
+// counts the bytes of the file, compressed or not, for its own purpose;
+// decode may not import source (see meta_test.go), and five lines are not
+// worth a package of their own.
 type counting struct {
 	r io.Reader
 	n int64

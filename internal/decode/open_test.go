@@ -1,0 +1,201 @@
+package decode
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"picket/internal/event"
+)
+
+// memInput is an Input over bytes in memory.
+type memInput struct {
+	b   []byte
+	off int
+}
+
+func (m *memInput) Read(p []byte) (int, error) {
+	if m.off >= len(m.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.b[m.off:])
+	m.off += n
+	return n, nil
+}
+
+func (m *memInput) Head(n int) []byte { return m.b[m.off:min(m.off+n, len(m.b))] }
+
+func (m *memInput) Skip(n int64) error {
+	if int64(len(m.b)) < n {
+		return io.ErrUnexpectedEOF
+	}
+	m.off = int(n)
+	return nil
+}
+
+func (m *memInput) ReaderAt(max int64) (io.ReaderAt, int64, error) {
+	return bytes.NewReader(m.b), int64(len(m.b)), nil
+}
+
+// readAll reads an input from start, returning each record rendered (bad
+// ones as "!reason") with the position after it.
+func readAll(t testing.TB, b []byte, opt Options) ([]string, []Position, error) {
+	r, err := Open(&memInput{b: b}, "test", opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	var recs []string
+	var pos []Position
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return recs, pos, nil
+		}
+		var bad RecordError
+		switch {
+		case errors.As(err, &bad):
+			recs = append(recs, "!"+bad.Reason())
+		case err != nil:
+			return recs, pos, err
+		default:
+			recs = append(recs, render(rec))
+		}
+		pos = append(pos, r.Position())
+	}
+}
+
+func render(rec event.Record) string {
+	switch r := rec.(type) {
+	case *event.Flow:
+		return fmt.Sprintf("flow %s %s:%d>%s:%d %d", r.Account, r.Src, r.SrcPort, r.Dst, r.DstPort, r.End)
+	case *event.APICall:
+		return fmt.Sprintf("call %s %s", r.EventName, r.Account)
+	}
+	return rec.Kind().String()
+}
+
+const (
+	flowHeader = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n"
+	flowLine   = "2 123456789012 eni-0a1b2c3d 10.0.0.5 198.51.100.7 443 50000 6 10 4000 1772618400 1772618460 ACCEPT OK"
+)
+
+// TestOpenResumes reads inputs of several formats whole, then again from
+// the position after each record: the rest is always what remained.
+func TestOpenResumes(t *testing.T) {
+	cwl := `{"messageType":"DATA_MESSAGE","owner":"111122223333","logEvents":[{"id":"1","message":"` + flowLine + `"},{"id":"2","message":"garbage"},{"id":"3","message":"` + strings.Replace(flowLine, "443", "22", 1) + `"}]}` +
+		`{"messageType":"CONTROL_MESSAGE","logEvents":[{"id":"4","message":"CWL CONTROL MESSAGE"}]}` +
+		`{"messageType":"DATA_MESSAGE","owner":"111122223333","logEvents":[{"id":"5","message":"` + strings.Replace(flowLine, "50000", "50001", 1) + `"}]}`
+	tests := map[string]string{
+		"flow text":  flowHeader + flowLine + "\nnot a record\n\n" + strings.Replace(flowLine, "443", "80", 1) + "\n",
+		"cloudwatch": cwl,
+		"cloudtrail": `{"Records":[{"eventVersion":"1.09","eventTime":"2026-03-04T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}},{"eventVersion":"1.09","eventTime":"2026-03-04T10:00:01Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}}]}`,
+		"zeek conn":  "{\"ts\":1772618400.5,\"uid\":\"C1\",\"id.orig_h\":\"203.0.113.9\",\"id.orig_p\":40000,\"id.resp_h\":\"10.0.0.5\",\"id.resp_p\":22,\"proto\":\"tcp\",\"conn_state\":\"REJ\",\"history\":\"Sr\",\"orig_pkts\":1,\"orig_ip_bytes\":40,\"resp_pkts\":1,\"resp_ip_bytes\":40}\n",
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			whole, pos, err := readAll(t, []byte(in), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(whole) < 2 {
+				t.Fatalf("only %q", whole)
+			}
+			for i, p := range pos {
+				rest, _, err := readAll(t, []byte(in), Options{Start: p})
+				if err != nil {
+					t.Fatalf("resuming at %+v: %v", p, err)
+				}
+				if want := whole[i+1:]; fmt.Sprint(rest) != fmt.Sprint(want) {
+					t.Errorf("resumed at %+v: %q, want %q", p, rest, want)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenCloudWatchFlows checks the CloudWatch Logs envelope: flow
+// lines in DATA_MESSAGEs, the owner as account, control messages passed
+// over, a bad line counted and the rest kept.
+func TestOpenCloudWatchFlows(t *testing.T) {
+	line := strings.Replace(flowLine, "123456789012", "unknown", 1)
+	in := `{"messageType":"CONTROL_MESSAGE","logEvents":[{"id":"0","message":"CWL CONTROL MESSAGE"}]}` + "\n" +
+		`{"messageType":"DATA_MESSAGE","owner":"111122223333","logEvents":[{"id":"1","message":"` + line + `"},{"id":"2","message":"2 x"}]}`
+	if f := Detect([]byte(in)); f != VPCFlowCloudWatch {
+		t.Fatalf("detected %s", f)
+	}
+	got, _, err := readAll(t, []byte(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"flow 111122223333 10.0.0.5:443>198.51.100.7:50000 1772618460", "!no-format"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	// A payload that is not JSON to its end: the good events before it are
+	// kept, the rest is one bad record.
+	got, _, err = readAll(t, []byte(in[:len(in)-10]), Options{})
+	if err != nil || len(got) == 0 || got[len(got)-1] != "!syntax" {
+		t.Errorf("cut payload: %q, %v", got, err)
+	}
+}
+
+// TestOpenErrors checks the errors of inputs that cannot be read.
+func TestOpenErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		in   string
+		opt  Options
+		want error
+	}{
+		{"empty", "", Options{}, ErrEmpty},
+		{"unknown", "\x00\x01\x02 hello", Options{}, ErrUnrecognized},
+		{"resolver", `{"version":"1.100000","query_name":"example.com."}`, Options{}, ErrUnrecognized},
+		{"capture still written", "\xd4\xc3\xb2\xa1\x02\x00\x04\x00", Options{Partial: true}, ErrIncomplete},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(&memInput{b: []byte(tt.in)}, "test", tt.opt)
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Open: %v, want %v", err, tt.want)
+			}
+		})
+	}
+	// A headerless custom format may not look like flow logs: the
+	// fallback reads it.
+	r, err := Open(&memInput{b: []byte("x y\n")}, "test", Options{Fallback: VPCFlow})
+	if err != nil || r.Format() != VPCFlow {
+		t.Errorf("fallback: %v", err)
+	}
+}
+
+// FuzzOpen reads any input through Open whole, and again from the
+// position after each of its first records: no input makes it panic, and
+// resuming always gives what remained.
+func FuzzOpen(f *testing.F) {
+	// Seeds: flow text with a header, a bad line and a blank one; a
+	// CloudWatch Logs payload of flow lines; a CloudTrail file; a Zeek
+	// JSON line; a cut capture header.
+	f.Add([]byte(flowHeader + flowLine + "\nbad line\n\n" + flowLine))
+	f.Add([]byte(`{"messageType":"DATA_MESSAGE","owner":"111122223333","logEvents":[{"id":"1","message":"` + flowLine + `"}]}`))
+	f.Add([]byte(`{"Records":[{"eventVersion":"1.09","eventTime":"2026-03-04T10:00:00Z","eventName":"ListBuckets"}]}`))
+	f.Add([]byte("{\"ts\":1772618400.5,\"id.orig_h\":\"203.0.113.9\",\"id.orig_p\":1,\"id.resp_h\":\"10.0.0.5\",\"id.resp_p\":22,\"proto\":\"tcp\"}\n"))
+	f.Add([]byte("\xd4\xc3\xb2\xa1\x02\x00\x04\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		whole, pos, err := readAll(t, b, Options{})
+		if err != nil {
+			return
+		}
+		for i, p := range pos[:min(len(pos), 8)] {
+			rest, _, err := readAll(t, b, Options{Start: p})
+			if err != nil {
+				t.Fatalf("resuming at %+v: %v", p, err)
+			}
+			if want := whole[i+1:]; fmt.Sprint(rest) != fmt.Sprint(want) {
+				t.Fatalf("resumed at %+v: %q, want %q", p, rest, want)
+			}
+		}
+	})
+}
