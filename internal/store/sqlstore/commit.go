@@ -65,28 +65,10 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch) error {
 			qb := &builder{d: db.d}
 			qb.WriteString(`SELECT id, body, archived, feedback FROM findings WHERE det = ` + qb.arg(seq) +
 				` AND id IN (` + qb.list(anys(part)) + `) ORDER BY id` + db.d.LockRows)
-			rows, err := tx.QueryContext(ctx, qb.String(), qb.args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id string
-				var body []byte
-				var archived int64
-				var feedback sql.NullString
-				if err := rows.Scan(&id, &body, &archived, &feedback); err != nil {
-					rows.Close()
-					return err
-				}
-				f, err := findingOf(body, archived, feedback)
-				if err != nil {
-					rows.Close()
-					return fmt.Errorf("finding %s: %w", id, err)
-				}
+			err := readFindings(ctx, tx, qb.String(), qb.args, func(id string, f *finding.Finding) {
 				existing[findingKey{seq, id}] = f
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			})
+			if err != nil {
 				return err
 			}
 		}

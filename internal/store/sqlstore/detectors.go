@@ -76,35 +76,15 @@ func (db *DB) CreateDetector(ctx context.Context, d *store.Detector) error {
 	if d.ID == "" {
 		return errors.New("creating a detector: no ID")
 	}
-	now := time.Now().UTC()
 	c := *d
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
-	}
-	body, err := detectorBody(&c)
-	if err != nil {
-		return err
-	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, db.d.bind(`SELECT COUNT(*) FROM detectors WHERE id = ? OR (account = ? AND region = ?)`),
-			d.ID, d.Account, d.Region).Scan(&n); err != nil {
+	stampNew(&c.CreatedAt, &c.UpdatedAt)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.vacant(ctx, tx, `SELECT COUNT(*) FROM detectors WHERE id = ? OR (account = ? AND region = ?)`, d.ID, d.Account, d.Region); err != nil {
 			return err
 		}
-		if n > 0 {
-			return store.ErrExists
-		}
-		_, err := tx.ExecContext(ctx, db.d.bind(`INSERT INTO detectors (id, account, region, body) VALUES (?, ?, ?, ?)`),
-			d.ID, d.Account, d.Region, body)
-		return err
+		return putBody(ctx, db, tx, detectorBody, &c, `INSERT INTO detectors (body, id, account, region) VALUES (?, ?, ?, ?)`, d.ID, d.Account, d.Region)
 	})
-	if err != nil && db.d.Unique != nil && db.d.Unique(err) {
-		err = store.ErrExists
-	}
-	if err != nil {
+	if err := db.clash(err); err != nil {
 		return fmt.Errorf("creating detector %s for %s in %s: %w", d.ID, d.Account, d.Region, err)
 	}
 	return nil
@@ -138,18 +118,10 @@ func (db *DB) detectorWhere(ctx context.Context, q querier, what, where string, 
 
 // Detectors lists detector IDs in order.
 func (db *DB) Detectors(ctx context.Context, p store.Page) ([]string, string, error) {
-	b := &builder{d: db.d}
-	b.WriteString(`SELECT id FROM detectors`)
-	if p.Cursor != "" {
-		b.WriteString(` WHERE id > ` + b.arg(p.Cursor))
-	}
-	limit := limitOf(p)
-	b.WriteString(` ORDER BY id LIMIT ` + b.arg(limit+1))
-	ids, err := queryStrings(ctx, db.read, b.String(), b.args...)
+	ids, next, err := db.idPage(ctx, &builder{d: db.d}, "detectors", "", p)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing detectors: %w", err)
 	}
-	ids, next := page(ids, limit, func(s string) string { return s })
 	return ids, next, nil
 }
 
@@ -162,16 +134,8 @@ func (db *DB) UpdateDetector(ctx context.Context, d *store.Detector) error {
 			return err
 		}
 		c := *d
-		c.CreatedAt = cur.CreatedAt
-		if c.UpdatedAt.IsZero() {
-			c.UpdatedAt = time.Now().UTC()
-		}
-		body, err := detectorBody(&c)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, db.d.bind(`UPDATE detectors SET body = ? WHERE id = ?`), body, d.ID)
-		return err
+		stampReplaced(&c.CreatedAt, &c.UpdatedAt, cur.CreatedAt)
+		return putBody(ctx, db, tx, detectorBody, &c, `UPDATE detectors SET body = ? WHERE id = ?`, d.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("updating detector %s: %w", d.ID, err)
@@ -181,11 +145,7 @@ func (db *DB) UpdateDetector(ctx context.Context, d *store.Detector) error {
 
 // DeleteDetector removes a detector and everything filed under it.
 func (db *DB) DeleteDetector(ctx context.Context, id string) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := db.detSeq(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	err := db.detTx(ctx, id, func(tx *sql.Tx, seq int64) error {
 		for _, stmt := range []string{
 			`DELETE FROM findings WHERE det = ?`,
 			`DELETE FROM filters WHERE det = ?`,

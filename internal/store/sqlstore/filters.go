@@ -11,6 +11,10 @@ import (
 	"picket/internal/store"
 )
 
+// conditionDoc is a store.Condition as a filter's body keeps it. It
+// looks like the API's wire condition but stays apart from it: the stored
+// form has only the current operators and must not change when the API
+// accepts another spelling.
 type conditionDoc struct {
 	Equals             []string `json:"equals,omitempty"`
 	NotEquals          []string `json:"notEquals,omitempty"`
@@ -56,30 +60,13 @@ func filterOf(name, action string, rank int, body []byte) (*store.Filter, error)
 // the detector's other filters.
 func (db *DB) CreateFilter(ctx context.Context, f *store.Filter) error {
 	c := *f
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = time.Now().UTC()
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
-	}
+	stampNew(&c.CreatedAt, &c.UpdatedAt)
 	if c.Action == "" {
 		c.Action = "NOOP"
 	}
-	body, err := filterBody(&c)
-	if err != nil {
-		return err
-	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := db.detSeq(ctx, tx, f.DetectorID)
-		if err != nil {
+	err := db.detTx(ctx, f.DetectorID, func(tx *sql.Tx, seq int64) error {
+		if err := db.vacant(ctx, tx, `SELECT COUNT(*) FROM filters WHERE det = ? AND name = ?`, seq, f.Name); err != nil {
 			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, db.d.bind(`SELECT COUNT(*) FROM filters WHERE det = ? AND name = ?`), seq, f.Name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return store.ErrExists
 		}
 		rank := c.Rank
 		if rank <= 0 {
@@ -89,14 +76,10 @@ func (db *DB) CreateFilter(ctx context.Context, f *store.Filter) error {
 			}
 			rank = int(maxRank.Int64) + 1
 		}
-		_, err = tx.ExecContext(ctx, db.d.bind(`INSERT INTO filters (det, name, filter_rank, action, body) VALUES (?, ?, ?, ?, ?)`),
-			seq, f.Name, rank, c.Action, body)
-		return err
+		return putBody(ctx, db, tx, filterBody, &c, `INSERT INTO filters (body, det, name, filter_rank, action) VALUES (?, ?, ?, ?, ?)`,
+			seq, f.Name, rank, c.Action)
 	})
-	if err != nil && db.d.Unique != nil && db.d.Unique(err) {
-		err = store.ErrExists
-	}
-	if err != nil {
+	if err := db.clash(err); err != nil {
 		return fmt.Errorf("creating filter %s: %w", f.Name, err)
 	}
 	return nil
@@ -105,33 +88,21 @@ func (db *DB) CreateFilter(ctx context.Context, f *store.Filter) error {
 // UpdateFilter replaces a filter; its creation time stays, and a rank of 0
 // or less keeps its rank.
 func (db *DB) UpdateFilter(ctx context.Context, f *store.Filter) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := db.detSeq(ctx, tx, f.DetectorID)
-		if err != nil {
-			return err
-		}
+	err := db.detTx(ctx, f.DetectorID, func(tx *sql.Tx, seq int64) error {
 		cur, err := db.filter(ctx, tx, seq, f.Name)
 		if err != nil {
 			return err
 		}
 		c := *f
-		c.CreatedAt = cur.CreatedAt
-		if c.UpdatedAt.IsZero() {
-			c.UpdatedAt = time.Now().UTC()
-		}
+		stampReplaced(&c.CreatedAt, &c.UpdatedAt, cur.CreatedAt)
 		if c.Rank <= 0 {
 			c.Rank = cur.Rank
 		}
 		if c.Action == "" {
 			c.Action = cur.Action
 		}
-		body, err := filterBody(&c)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, db.d.bind(`UPDATE filters SET filter_rank = ?, action = ?, body = ? WHERE det = ? AND name = ?`),
-			c.Rank, c.Action, body, seq, f.Name)
-		return err
+		return putBody(ctx, db, tx, filterBody, &c, `UPDATE filters SET body = ?, filter_rank = ?, action = ? WHERE det = ? AND name = ?`,
+			c.Rank, c.Action, seq, f.Name)
 	})
 	if err != nil {
 		return fmt.Errorf("updating filter %s: %w", f.Name, err)
@@ -219,11 +190,7 @@ func (db *DB) Filters(ctx context.Context, detectorID string, p store.Page) ([]s
 
 // DeleteFilter removes a filter.
 func (db *DB) DeleteFilter(ctx context.Context, detectorID, name string) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := db.detSeq(ctx, tx, detectorID)
-		if err != nil {
-			return err
-		}
+	err := db.detTx(ctx, detectorID, func(tx *sql.Tx, seq int64) error {
 		return expectOne(tx.ExecContext(ctx, db.d.bind(`DELETE FROM filters WHERE det = ? AND name = ?`), seq, name))
 	})
 	if err != nil {

@@ -40,6 +40,31 @@ func findingOf(body []byte, archived int64, feedback sql.NullString) (*finding.F
 	return f, nil
 }
 
+// readFindings runs query, which selects the id, body, archived and
+// feedback columns of findings, and passes each finding to visit.
+func readFindings(ctx context.Context, q querier, query string, args []any, visit func(id string, f *finding.Finding)) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var body []byte
+		var archived int64
+		var feedback sql.NullString
+		if err := rows.Scan(&id, &body, &archived, &feedback); err != nil {
+			return err
+		}
+		f, err := findingOf(body, archived, feedback)
+		if err != nil {
+			return fmt.Errorf("finding %s: %w", id, err)
+		}
+		visit(id, f)
+	}
+	return rows.Err()
+}
+
 func chunks(ids []string) [][]string {
 	var out [][]string
 	for len(ids) > idChunk {
@@ -73,28 +98,8 @@ func (db *DB) Findings(ctx context.Context, detectorID string, ids []string) ([]
 	for _, part := range chunks(uniq) {
 		b := &builder{d: db.d}
 		b.WriteString(`SELECT id, body, archived, feedback FROM findings WHERE det = ` + b.arg(seq) + ` AND id IN (` + b.list(anys(part)) + `)`)
-		rows, err := db.read.QueryContext(ctx, b.String(), b.args...)
+		err := readFindings(ctx, db.read, b.String(), b.args, func(id string, f *finding.Finding) { found[id] = f })
 		if err != nil {
-			return nil, fmt.Errorf("reading findings: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var body []byte
-			var archived int64
-			var feedback sql.NullString
-			if err := rows.Scan(&id, &body, &archived, &feedback); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("reading findings: %w", err)
-			}
-			f, err := findingOf(body, archived, feedback)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("finding %s: %w", id, err)
-			}
-			found[id] = f
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("reading findings: %w", err)
 		}
 	}
@@ -586,11 +591,7 @@ type assign struct {
 
 func (db *DB) updateByID(ctx context.Context, detectorID string, ids []string, set ...assign) error {
 	uniq := slices.Compact(slices.Sorted(slices.Values(ids)))
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := db.detSeq(ctx, tx, detectorID)
-		if err != nil {
-			return err
-		}
+	return db.detTx(ctx, detectorID, func(tx *sql.Tx, seq int64) error {
 		return db.updateIDs(ctx, tx, seq, uniq, set...)
 	})
 }
@@ -617,12 +618,8 @@ func (db *DB) updateIDs(ctx context.Context, tx *sql.Tx, seq int64, ids []string
 // how many it archived.
 func (db *DB) ArchiveMatching(ctx context.Context, detectorID string, c store.Criteria) (int, error) {
 	var n int
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.detTx(ctx, detectorID, func(tx *sql.Tx, seq int64) error {
 		n = 0
-		seq, err := db.detSeq(ctx, tx, detectorID)
-		if err != nil {
-			return err
-		}
 		b := &builder{d: db.d}
 		b.WriteString(`UPDATE findings SET archived = 1 WHERE det = ` + b.arg(seq) + ` AND archived = 0`)
 		if pushDown(b, c) == nil {
@@ -635,7 +632,7 @@ func (db *DB) ArchiveMatching(ctx context.Context, detectorID string, c store.Cr
 			return err
 		}
 		var ids []string
-		err = db.scan(ctx, tx, scan{seq: seq, crit: c, extra: "archived = 0", order: orderOf(store.Sort{}), chunk: 4096}, func(s *stored) bool {
+		err := db.scan(ctx, tx, scan{seq: seq, crit: c, extra: "archived = 0", order: orderOf(store.Sort{}), chunk: 4096}, func(s *stored) bool {
 			ids = append(ids, s.id)
 			return true
 		})

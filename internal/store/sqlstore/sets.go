@@ -41,35 +41,14 @@ func setOf(detectorID string, kind store.SetKind, id string, body []byte) (*stor
 // CreateSet stores a new set; ErrExists when its ID is taken.
 func (db *DB) CreateSet(ctx context.Context, s *store.Set) error {
 	c := *s
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = time.Now().UTC()
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = c.CreatedAt
-	}
-	body, err := setBody(&c)
-	if err != nil {
-		return err
-	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := db.detSeq(ctx, tx, s.DetectorID)
-		if err != nil {
+	stampNew(&c.CreatedAt, &c.UpdatedAt)
+	err := db.detTx(ctx, s.DetectorID, func(tx *sql.Tx, seq int64) error {
+		if err := db.vacant(ctx, tx, `SELECT COUNT(*) FROM sets WHERE det = ? AND kind = ? AND id = ?`, seq, string(s.Kind), s.ID); err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, db.d.bind(`SELECT COUNT(*) FROM sets WHERE det = ? AND kind = ? AND id = ?`), seq, string(s.Kind), s.ID).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return store.ErrExists
-		}
-		_, err = tx.ExecContext(ctx, db.d.bind(`INSERT INTO sets (det, kind, id, body) VALUES (?, ?, ?, ?)`), seq, string(s.Kind), s.ID, body)
-		return err
+		return putBody(ctx, db, tx, setBody, &c, `INSERT INTO sets (body, det, kind, id) VALUES (?, ?, ?, ?)`, seq, string(s.Kind), s.ID)
 	})
-	if err != nil && db.d.Unique != nil && db.d.Unique(err) {
-		err = store.ErrExists
-	}
-	if err != nil {
+	if err := db.clash(err); err != nil {
 		return fmt.Errorf("creating %s %s: %w", s.Kind, s.ID, err)
 	}
 	return nil
@@ -77,26 +56,14 @@ func (db *DB) CreateSet(ctx context.Context, s *store.Set) error {
 
 // UpdateSet replaces a set; its creation time stays.
 func (db *DB) UpdateSet(ctx context.Context, s *store.Set) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := db.detSeq(ctx, tx, s.DetectorID)
-		if err != nil {
-			return err
-		}
+	err := db.detTx(ctx, s.DetectorID, func(tx *sql.Tx, seq int64) error {
 		cur, err := db.set(ctx, tx, seq, s.DetectorID, s.Kind, s.ID)
 		if err != nil {
 			return err
 		}
 		c := *s
-		c.CreatedAt = cur.CreatedAt
-		if c.UpdatedAt.IsZero() {
-			c.UpdatedAt = time.Now().UTC()
-		}
-		body, err := setBody(&c)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, db.d.bind(`UPDATE sets SET body = ? WHERE det = ? AND kind = ? AND id = ?`), body, seq, string(s.Kind), s.ID)
-		return err
+		stampReplaced(&c.CreatedAt, &c.UpdatedAt, cur.CreatedAt)
+		return putBody(ctx, db, tx, setBody, &c, `UPDATE sets SET body = ? WHERE det = ? AND kind = ? AND id = ?`, seq, string(s.Kind), s.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("updating %s %s: %w", s.Kind, s.ID, err)
@@ -136,27 +103,16 @@ func (db *DB) Sets(ctx context.Context, detectorID string, kind store.SetKind, p
 		return nil, "", err
 	}
 	b := &builder{d: db.d}
-	b.WriteString(`SELECT id FROM sets WHERE det = ` + b.arg(seq) + ` AND kind = ` + b.arg(string(kind)))
-	if p.Cursor != "" {
-		b.WriteString(` AND id > ` + b.arg(p.Cursor))
-	}
-	limit := limitOf(p)
-	b.WriteString(` ORDER BY id LIMIT ` + b.arg(limit+1))
-	ids, err := queryStrings(ctx, db.read, b.String(), b.args...)
+	ids, next, err := db.idPage(ctx, b, "sets", `det = `+b.arg(seq)+` AND kind = `+b.arg(string(kind)), p)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing %s: %w", kind, err)
 	}
-	ids, next := page(ids, limit, func(s string) string { return s })
 	return ids, next, nil
 }
 
 // DeleteSet removes a set.
 func (db *DB) DeleteSet(ctx context.Context, detectorID string, kind store.SetKind, id string) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		seq, err := db.detSeq(ctx, tx, detectorID)
-		if err != nil {
-			return err
-		}
+	err := db.detTx(ctx, detectorID, func(tx *sql.Tx, seq int64) error {
 		return expectOne(tx.ExecContext(ctx, db.d.bind(`DELETE FROM sets WHERE det = ? AND kind = ? AND id = ?`), seq, string(kind), id))
 	})
 	if err != nil {

@@ -30,7 +30,6 @@ type DB struct {
 	values *valueCache
 }
 
-
 // Open migrates the schema to the latest version and returns the store.
 // Reads go to read; writes and migrations to write, which may be the same
 // pool (PostgreSQL) or a single connection that serializes writers
@@ -73,6 +72,18 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
 		}
 	}
+}
+
+// detTx runs fn in a write transaction (see tx) with the key of the
+// rows of detector id; ErrNotFound when there is no such detector.
+func (db *DB) detTx(ctx context.Context, id string, fn func(tx *sql.Tx, seq int64) error) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		seq, err := db.detSeq(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return fn(tx, seq)
+	})
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -128,6 +139,30 @@ func page[T any](items []T, limit int, cursor func(T) string) ([]T, string) {
 	return items, cursor(items[limit-1])
 }
 
+// idPage lists one page of the IDs of table's rows in order and returns
+// the cursor of the next. where is "" or a condition on the rows, its
+// values already arguments of b; the cursor and the limit follow them.
+func (db *DB) idPage(ctx context.Context, b *builder, table, where string, p store.Page) ([]string, string, error) {
+	if p.Cursor != "" {
+		if where != "" {
+			where += ` AND `
+		}
+		where += `id > ` + b.arg(p.Cursor)
+	}
+	b.WriteString(`SELECT id FROM ` + table)
+	if where != "" {
+		b.WriteString(` WHERE ` + where)
+	}
+	limit := limitOf(p)
+	b.WriteString(` ORDER BY id LIMIT ` + b.arg(limit+1))
+	ids, err := queryStrings(ctx, db.read, b.String(), b.args...)
+	if err != nil {
+		return nil, "", err
+	}
+	ids, next := page(ids, limit, func(s string) string { return s })
+	return ids, next, nil
+}
+
 func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -159,4 +194,62 @@ func expectOne(res sql.Result, err error) error {
 		return store.ErrNotFound
 	}
 	return nil
+}
+
+// The writes of detectors, filters and sets: each is a row whose body is
+// a JSON document (detectorBody, filterBody, setBody) next to the columns
+// it is keyed and ordered by.
+
+// stampNew fills the times a new resource leaves zero: created now,
+// updated when created.
+func stampNew(created, updated *time.Time) {
+	if created.IsZero() {
+		*created = time.Now().UTC()
+	}
+	if updated.IsZero() {
+		*updated = *created
+	}
+}
+
+// stampReplaced gives a resource that replaces a stored one the stored
+// creation time, and updated now when it leaves that zero.
+func stampReplaced(created, updated *time.Time, stored time.Time) {
+	*created = stored
+	if updated.IsZero() {
+		*updated = time.Now().UTC()
+	}
+}
+
+// vacant returns ErrExists when count, a query counting the rows a new
+// resource would clash with, finds one.
+func (db *DB) vacant(ctx context.Context, tx *sql.Tx, count string, args ...any) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, db.d.bind(count), args...).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return store.ErrExists
+	}
+	return nil
+}
+
+// clash returns the error of a create's transaction, ErrExists when it is
+// the database's unique constraint refusing the row: a concurrent create
+// stored the same key after vacant looked.
+func (db *DB) clash(err error) error {
+	if err != nil && db.d.Unique != nil && db.d.Unique(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+// putBody runs stmt, an insert or update, with the body that encode makes
+// of v as its first argument and args after it.
+func putBody[T any](ctx context.Context, db *DB, q querier, encode func(*T) ([]byte, error), v *T, stmt string, args ...any) error {
+	body, err := encode(v)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, db.d.bind(stmt), append([]any{body}, args...)...)
+	return err
 }

@@ -120,11 +120,7 @@ func (db *DB) retag(ctx context.Context, tx querier, arn string, change func(map
 		if change != nil {
 			c := *d
 			c.Tags = change(d.Tags)
-			body, err := detectorBody(&c)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, db.d.bind(`UPDATE detectors SET body = ? WHERE seq = ?`), body, seq); err != nil {
+			if err := putBody(ctx, db, tx, detectorBody, &c, `UPDATE detectors SET body = ? WHERE seq = ?`, seq); err != nil {
 				return nil, err
 			}
 		}
@@ -137,11 +133,7 @@ func (db *DB) retag(ctx context.Context, tx querier, arn string, change func(map
 		if change != nil {
 			c := *f
 			c.Tags = change(f.Tags)
-			body, err := filterBody(&c)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, db.d.bind(`UPDATE filters SET body = ? WHERE det = ? AND name = ?`), body, seq, r.name); err != nil {
+			if err := putBody(ctx, db, tx, filterBody, &c, `UPDATE filters SET body = ? WHERE det = ? AND name = ?`, seq, r.name); err != nil {
 				return nil, err
 			}
 		}
@@ -155,11 +147,7 @@ func (db *DB) retag(ctx context.Context, tx querier, arn string, change func(map
 		if change != nil {
 			c := *s
 			c.Tags = change(s.Tags)
-			body, err := setBody(&c)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := tx.ExecContext(ctx, db.d.bind(`UPDATE sets SET body = ? WHERE det = ? AND kind = ? AND id = ?`), body, seq, string(kind), r.name); err != nil {
+			if err := putBody(ctx, db, tx, setBody, &c, `UPDATE sets SET body = ? WHERE det = ? AND kind = ? AND id = ?`, seq, string(kind), r.name); err != nil {
 				return nil, err
 			}
 		}
