@@ -109,10 +109,7 @@ func New(log *slog.Logger) *Set {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	commits := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "picket_commits_total",
-		Help: "Commits of findings, checkpoints and state, by result.",
-	}, []string{"result"})
+	commits := counterVec("picket_commits_total", "Commits of findings, checkpoints and state, by result.", "result")
 	s := &Set{
 		reg: prometheus.NewRegistry(),
 		// Both results show from the start, so that a rate of errors is 0
@@ -125,36 +122,18 @@ func New(log *slog.Logger) *Set {
 			Help:    "How long commits took.",
 			Buckets: commitBuckets,
 		}),
-		stateBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "picket_state_snapshot_bytes",
-			Help: "Size of the last committed detection state snapshot.",
-		}),
-		api: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "picket_api_requests_total",
-			Help: "API requests, by operation and HTTP status.",
-		}, []string{"operation", "status"}),
+		stateBytes: gauge("picket_state_snapshot_bytes", "Size of the last committed detection state snapshot."),
+		api:        counterVec("picket_api_requests_total", "API requests, by operation and HTTP status.", "operation", "status"),
 		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "picket_api_request_duration_seconds",
 			Help:    "API request latency, by operation.",
 			Buckets: apiBuckets,
 		}, []string{"operation"}),
-		firehose: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "picket_firehose_requests_total",
-			Help: "Firehose delivery requests, by HTTP status.",
-		}, []string{"status"}),
-		uncommitted: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "picket_ingest_uncommitted",
-			Help: "1 while records have been read that no commit holds yet.",
-		}),
-		ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "picket_ready",
-			Help: "1 when the service is ready: store open, state restored, sources started.",
-		}),
+		firehose:    counterVec("picket_firehose_requests_total", "Firehose delivery requests, by HTTP status.", "status"),
+		uncommitted: gauge("picket_ingest_uncommitted", "1 while records have been read that no commit holds yet."),
+		ready:       gauge("picket_ready", "1 when the service is ready: store open, state restored, sources started."),
 	}
-	start := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "picket_start_time_seconds",
-		Help: "When the service started.",
-	})
+	start := gauge("picket_start_time_seconds", "When the service started.")
 	start.Set(float64(time.Now().Unix()))
 
 	s.reg.MustRegister(
@@ -167,6 +146,14 @@ func New(log *slog.Logger) *Set {
 		ErrorHandling: promhttp.ContinueOnError,
 	})
 	return s
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }
 
 // ServeHTTP answers a scrape in the format the scraper asks for (the
