@@ -258,6 +258,23 @@ type report struct {
 	N Counts
 }
 
+// newBook is the book of the finding type def defines, with its
+// thresholds applied: the port sweep's when sweep is set, else the port
+// scan's; minName is its threshold on distinct pairs, counted in unit.
+func newBook(def detect.Definition, sweep bool, minName, unit string) *book {
+	th := detect.Tunables(def.Thresholds)
+	return &book{
+		def:      def,
+		sweep:    sweep,
+		minName:  minName,
+		unit:     unit,
+		min:      int(th.Get(minName)),
+		minRatio: th.Get("min_failure_ratio"),
+		hold:     event.Time(th.Get("hold")),
+		dirty:    map[key]*report{},
+	}
+}
+
 func (b *book) key(c *event.Contact) key {
 	if b.sweep {
 		return key{Scanner: c.Initiator, Port: c.RPort}

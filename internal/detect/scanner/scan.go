@@ -47,20 +47,13 @@ var ScanThresholds = detect.Tunables{
 }
 
 func newScans(th detect.Tunables) *book {
-	return &book{
-		def: detect.Definition{
-			ID:           ScanID,
-			Summary:      "a host of the estate contacting many ports of one other host, on the internet or in the VPC",
-			FindingTypes: []string{finding.TypePortscan},
-			Subscribes:   []event.Kind{event.KindContact},
-			Thresholds:   th,
-		},
-		minName: "min_ports", unit: "ports",
-		min:      int(th.Get("min_ports")),
-		minRatio: th.Get("min_failure_ratio"),
-		hold:     event.Time(th.Get("hold")),
-		dirty:    map[key]*report{},
-	}
+	return newBook(detect.Definition{
+		ID:           ScanID,
+		Summary:      "a host of the estate contacting many ports of one other host, on the internet or in the VPC",
+		FindingTypes: []string{finding.TypePortscan},
+		Subscribes:   []event.Kind{event.KindContact},
+		Thresholds:   th,
+	}, false, "min_ports", "ports")
 }
 
 // scanFinding is the Recon:EC2/Portscan finding of a report.

@@ -14,7 +14,10 @@ import (
 // compromised host looking for the next one to enter).
 const SweepID = "portsweep"
 
-// SweepThresholds are the port sweep detector's tunables.
+// SweepThresholds are the port sweep detector's tunables. They follow
+// ScanThresholds line for line, and min_failure_ratio and hold have the
+// same bounds there, but each detector keeps its own entries: their docs
+// give the reasons of its own finding type, and the two are tuned apart.
 var SweepThresholds = detect.Tunables{
 	{Name: "min_hosts", Unit: "hosts", Default: 20, Min: 2, Max: 1e6,
 		Doc: "distinct hosts a scanner must have contacted on one port; twenty is less than a /27 and more than the servers a client of one service talks to in a day"},
@@ -29,21 +32,13 @@ var SweepThresholds = detect.Tunables{
 }
 
 func newSweeps(th detect.Tunables) *book {
-	return &book{
-		def: detect.Definition{
-			ID:           SweepID,
-			Summary:      "a host of the estate probing one port across many hosts, on the internet or in the VPC",
-			FindingTypes: []string{finding.TypePortSweep},
-			Subscribes:   []event.Kind{event.KindContact},
-			Thresholds:   th,
-		},
-		sweep:   true,
-		minName: "min_hosts", unit: "hosts",
-		min:      int(th.Get("min_hosts")),
-		minRatio: th.Get("min_failure_ratio"),
-		hold:     event.Time(th.Get("hold")),
-		dirty:    map[key]*report{},
-	}
+	return newBook(detect.Definition{
+		ID:           SweepID,
+		Summary:      "a host of the estate probing one port across many hosts, on the internet or in the VPC",
+		FindingTypes: []string{finding.TypePortSweep},
+		Subscribes:   []event.Kind{event.KindContact},
+		Thresholds:   th,
+	}, true, "min_hosts", "hosts")
 }
 
 // sweepFinding is the Impact:EC2/PortSweep finding of a report: one per
