@@ -270,6 +270,14 @@ func (l *Loader) Refresh(ctx context.Context) (changed bool, err error) {
 
 // Run refreshes the lists every interval until ctx is done.
 func (l *Loader) Run(ctx context.Context, every time.Duration) {
+	RefreshEvery(ctx, every, func(ctx context.Context) { l.Refresh(ctx) })
+}
+
+// RefreshEvery calls refresh every interval until ctx is done; an interval
+// of zero or less never calls it. It is the schedule of Loader.Run, and of
+// a refresher that swaps whole loaders and so cannot run one of them
+// (intel/live).
+func RefreshEvery(ctx context.Context, every time.Duration, refresh func(context.Context)) {
 	if every <= 0 {
 		return
 	}
@@ -280,7 +288,7 @@ func (l *Loader) Run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			l.Refresh(ctx)
+			refresh(ctx)
 		}
 	}
 }

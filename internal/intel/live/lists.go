@@ -295,16 +295,7 @@ func (ls *Lists) Wait() { ls.wg.Wait() }
 
 // Run refreshes the lists in use every interval until ctx is done.
 func (ls *Lists) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			ls.refresh(ctx)
-		}
-	}
+	intel.RefreshEvery(ctx, every, ls.refresh)
 }
 
 // refresh fetches the lists in use again, with conditional requests,
@@ -330,7 +321,8 @@ func (ls *Lists) refresh(ctx context.Context) {
 	}
 }
 
-// The detectors' view: no loader means no lists.
+// The detectors' view: the current loader's, through its adapter; no
+// loader means no lists.
 
 func (ls *Lists) Trusted(addr netip.Addr) bool {
 	l := ls.cur.Load()
@@ -338,15 +330,10 @@ func (ls *Lists) Trusted(addr netip.Addr) bool {
 }
 
 func (ls *Lists) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
-	l := ls.cur.Load()
-	if l == nil {
-		return detect.ThreatMatch{}, false
+	if l := ls.cur.Load(); l != nil {
+		return adapter{l}.Threat(addr)
 	}
-	m, ok := l.Threat(addr)
-	if !ok {
-		return detect.ThreatMatch{}, false
-	}
-	return threatMatch(m), true
+	return detect.ThreatMatch{}, false
 }
 
 func (ls *Lists) TrustedDomain(name string) bool {
@@ -355,15 +342,10 @@ func (ls *Lists) TrustedDomain(name string) bool {
 }
 
 func (ls *Lists) ThreatDomain(name string) (detect.ThreatMatch, bool) {
-	l := ls.cur.Load()
-	if l == nil {
-		return detect.ThreatMatch{}, false
+	if l := ls.cur.Load(); l != nil {
+		return adapter{l}.ThreatDomain(name)
 	}
-	m, ok := l.ThreatDomain(name)
-	if !ok {
-		return detect.ThreatMatch{}, false
-	}
-	return threatMatch(m), true
+	return detect.ThreatMatch{}, false
 }
 
 // Status is the lists in use and the refresh counts.
