@@ -10,7 +10,9 @@ import (
 // Store is the store as the API uses it: the methods of the store
 // contract that the handlers call, each as storetest.Store states it.
 // The SQLite and PostgreSQL stores satisfy it; the API neither reads
-// ingest checkpoints or state nor closes the store.
+// ingest checkpoints or state nor closes the store. It restates those
+// methods rather than embed storetest.Store, so that the API depends on
+// what it calls and not on a test package.
 type Store interface {
 	CreateDetector(ctx context.Context, d *store.Detector) error
 	Detector(ctx context.Context, id string) (*store.Detector, error)

@@ -170,6 +170,11 @@ type push struct {
 const pollEvery = 4096
 
 // serveState is the detection state the store keeps with each commit.
+// It is a versioned gob, as the engine's own envelope is (see
+// detect.Engine.MarshalState), and holds that with the directions'
+// table. The two codecs stay apart: each has its fields and its version
+// and names itself in errors, and moving either to detect.EncodeState,
+// which compresses, would make the states stored so far unreadable.
 type serveState struct {
 	Version    int
 	Engine     []byte
