@@ -28,7 +28,6 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-
 // schemaLock is the advisory lock key that serializes migrations of one
 // database ("picket" in ASCII).
 const schemaLock = 0x7069636b6574

@@ -32,7 +32,6 @@ type Store struct {
 	*sqlstore.DB
 }
 
-
 // Codes of SQLite's extended result codes.
 const (
 	codeBusy       = 5
