@@ -3,8 +3,10 @@ package api
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"picket/internal/store"
 )
@@ -42,6 +44,9 @@ func criteria(fc *findingCriteria, allowMatches bool) (store.Criteria, error) {
 	if fc == nil || len(fc.Criterion) == 0 {
 		return nil, nil
 	}
+	if err := knownFields(fc.Criterion); err != nil {
+		return nil, err
+	}
 	c := make(store.Criteria, len(fc.Criterion))
 	for field, w := range fc.Criterion {
 		var sc store.Condition
@@ -63,6 +68,44 @@ func criteria(fc *findingCriteria, allowMatches bool) (store.Criteria, error) {
 		return nil, badRequest(msgJSON, err)
 	}
 	return c, nil
+}
+
+// maxNamed bounds how many unknown fields one error message names.
+const maxNamed = 5
+
+// knownFields refuses a criterion that names a field outside the
+// catalogue (see criterionFields), naming the unknown fields in sorted
+// order. A name that is not even a path is malformed JSON, as before.
+func knownFields(criterion map[string]condition) error {
+	var unknown []string
+	for _, field := range slices.Sorted(maps.Keys(criterion)) {
+		if !validPath(field) {
+			return badRequest(msgJSON, fmt.Errorf("%w: %q is not a finding field", store.ErrCriteria, truncate(field, 64)))
+		}
+		if !knownCriterion(field) {
+			unknown = append(unknown, field)
+		}
+	}
+	return unknownFields(unknown)
+}
+
+// unknownFields is the error for criteria on the fields named, which
+// are outside the catalogue; nil if there are none.
+func unknownFields(unknown []string) error {
+	if len(unknown) == 0 {
+		return nil
+	}
+	return badRequest("The request is rejected because findingCriteria names unknown finding fields: "+named(unknown)+".",
+		fmt.Errorf("%w: unknown fields %q", store.ErrCriteria, unknown))
+}
+
+// named lists names for a message, at most maxNamed of them. The names
+// are valid paths, so they carry no quotes or control characters.
+func named(names []string) string {
+	if len(names) <= maxNamed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamed], ", "), len(names)-maxNamed)
 }
 
 // sameList merges a deprecated list operator with its current name: both
@@ -140,6 +183,10 @@ func sortOf(sc *sortCriteria) (store.Sort, error) {
 	if sc.AttributeName != nil {
 		if !validPath(*sc.AttributeName) {
 			return s, invalidParam("sortCriteria.attributeName", errors.New("not a finding field"))
+		}
+		if !knownSort(*sc.AttributeName) {
+			return s, badRequest("The request is rejected because sortCriteria.attributeName names an unknown finding field: "+*sc.AttributeName+".",
+				fmt.Errorf("unknown sort attribute %q", *sc.AttributeName))
 		}
 		s.Attribute = *sc.AttributeName
 	}

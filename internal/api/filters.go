@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 
 	"picket/internal/store"
 )
@@ -39,6 +41,29 @@ func filterCriteria(fc *findingCriteria) (store.Criteria, error) {
 		return nil, invalidParam("findingCriteria", errors.New("a filter needs at least one criterion"))
 	}
 	return criteria(fc, true)
+}
+
+// explicitArchive checks the criteria of a suppression rule (action
+// ARCHIVE), which archives what it matches now and whatever matches
+// later. Its criteria must be explicit: at least one criterion, and
+// every criterion on a field of the catalogue (criterionFields) with an
+// operator. Requests are held to this by filterCriteria already; the
+// check here also covers criteria stored before the catalogue existed,
+// when UpdateFilter turns such a filter into a suppression rule.
+func explicitArchive(c store.Criteria) error {
+	if len(c) == 0 {
+		return invalidParam("findingCriteria", errors.New("a suppression rule needs at least one criterion"))
+	}
+	var unknown []string
+	for _, field := range slices.Sorted(maps.Keys(c)) {
+		if !knownCriterion(field) {
+			unknown = append(unknown, field)
+		}
+	}
+	if err := unknownFields(unknown); err != nil {
+		return err
+	}
+	return c.Validate(true)
 }
 
 func validFilterFields(description, action *string, rank *int64) error {
@@ -85,6 +110,11 @@ func (h *Handler) createFilter(rq *request) (any, error) {
 	c, err := filterCriteria(in.FindingCriteria)
 	if err != nil {
 		return nil, err
+	}
+	if deref(in.Action) == "ARCHIVE" {
+		if err := explicitArchive(c); err != nil {
+			return nil, err
+		}
 	}
 	now := h.now().UTC()
 	f := &store.Filter{
@@ -181,7 +211,8 @@ func (h *Handler) archiveMatching(rq *request, d *store.Detector, f *store.Filte
 		return fmt.Errorf("archiving the findings that filter %q matches: %w", f.Name, err)
 	}
 	h.log.LogAttrs(rq.ctx, slog.LevelInfo, "suppression rule archived findings",
-		slog.String("request_id", rq.id), slog.String("filter", f.Name), slog.Int("archived", n))
+		slog.String("request_id", rq.id), slog.String("detector_id", d.ID),
+		slog.String("filter", f.Name), slog.Int("archived", n))
 	return nil
 }
 
@@ -288,6 +319,11 @@ func (h *Handler) updateFilter(rq *request) (any, error) {
 	}
 	if c != nil {
 		f.Criteria = c
+	}
+	if f.Action == "ARCHIVE" {
+		if err := explicitArchive(f.Criteria); err != nil {
+			return nil, err
+		}
 	}
 	f.UpdatedAt = h.now().UTC()
 	if err := h.store.UpdateFilter(rq.ctx, f); err != nil {
