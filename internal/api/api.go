@@ -77,6 +77,12 @@ type Config struct {
 	MaxInFlight int
 	// Observe, if set, is told of every request once it is answered.
 	Observe Observer
+	// RejectLogInterval is how often, at most, a rejected (4xx) request
+	// of one operation and error code is logged at INFO; each such line
+	// counts the rejections left out since the previous one, which are
+	// logged at DEBUG only. Server errors are always logged. Default
+	// DefaultRejectLogInterval; negative is an error.
+	RejectLogInterval time.Duration
 }
 
 // Observer is told of each request the Handler answered, whatever the
@@ -136,6 +142,7 @@ type Handler struct {
 	log      *slog.Logger
 	maxBody  int64
 	observe  Observer
+	rejects  *rejectLog
 	// slots holds a token for each request being served (nil: no
 	// bound).
 	slots chan struct{}
@@ -171,6 +178,14 @@ func New(cfg Config) (*Handler, error) {
 		observe:  cfg.Observe,
 		loads:    make(map[setRef]uint64),
 	}
+	if cfg.RejectLogInterval < 0 {
+		return nil, fmt.Errorf("api: RejectLogInterval is %v, want 0 (the default) or more", cfg.RejectLogInterval)
+	}
+	every := cfg.RejectLogInterval
+	if every == 0 {
+		every = DefaultRejectLogInterval
+	}
+	h.rejects = newRejectLog(every)
 	if cfg.MaxInFlight < 0 {
 		return nil, fmt.Errorf("api: MaxInFlight is %d, want 0 (no bound) or more", cfg.MaxInFlight)
 	}

@@ -110,14 +110,7 @@ func shape(err error) *apiError {
 // the status written.
 func (h *Handler) respondError(w http.ResponseWriter, rq *request, op string, err error) int {
 	e := shape(err)
-	level := slog.LevelInfo
-	if e.status >= 500 {
-		level = slog.LevelError
-	}
-	h.log.LogAttrs(rq.ctx, level, "api error",
-		slog.String("request_id", rq.id), slog.String("operation", op),
-		slog.Int("status", e.status), slog.String("code", e.code),
-		slog.String("message", e.message), slog.Any("cause", e.cause))
+	h.logError(rq, op, e)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("X-Amzn-Errortype", e.code)
@@ -125,6 +118,30 @@ func (h *Handler) respondError(w http.ResponseWriter, rq *request, op string, er
 	b, _ := json.Marshal(errorBody{Message: e.message, Type: e.subtype, SubType: e.subtype})
 	_, _ = w.Write(b)
 	return e.status
+}
+
+// logError logs an error answer. Server errors are logged every time,
+// at ERROR. Rejections (4xx) go through the handler's rejectLog: the
+// first of an operation and code in an interval is logged at INFO with
+// the count of those left out since the previous line; the ones left
+// out are logged at DEBUG only.
+func (h *Handler) logError(rq *request, op string, e *apiError) {
+	attrs := []slog.Attr{
+		slog.String("request_id", rq.id), slog.String("operation", op),
+		slog.Int("status", e.status), slog.String("code", e.code),
+		slog.String("message", e.message), slog.Any("cause", e.cause),
+	}
+	if e.status >= 500 {
+		h.log.LogAttrs(rq.ctx, slog.LevelError, "api error", attrs...)
+		return
+	}
+	suppressed, ok := h.rejects.admit(rejectKey{op: op, code: e.code}, h.now())
+	if !ok {
+		h.log.LogAttrs(rq.ctx, slog.LevelDebug, "api error", attrs...)
+		return
+	}
+	attrs = append(attrs, slog.Int("suppressed", suppressed), slog.Duration("interval", h.rejects.every))
+	h.log.LogAttrs(rq.ctx, slog.LevelInfo, "api error", attrs...)
 }
 
 // respond writes a successful answer: the JSON of out, or nothing for
