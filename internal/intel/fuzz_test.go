@@ -160,7 +160,10 @@ func FuzzCSV(f *testing.F) {
 // form, parses back to itself, and that a range's networks cover exactly
 // the range.
 func FuzzParseIndicator(f *testing.F) {
-	for _, s := range []string{"192.0.2.1", "2001:db8::/32", "10.0.0.1-10.0.0.77", "::ffff:1.2.3.4", "Ex.COM.", "http://[::1]/", "a.b:80"} {
+	for _, s := range []string{"192.0.2.1", "2001:db8::/32", "10.0.0.1-10.0.0.77", "::ffff:1.2.3.4", "Ex.COM.", "http://[::1]/", "a.b:80",
+		".0.0.0.0-0",   // a broken range behind a suffix mark, once taken for a domain (issue 12)
+		"*.10.0.0.1-5", // the same behind "*."
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

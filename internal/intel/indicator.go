@@ -239,15 +239,18 @@ func parseURL(s []byte) (indicator, string) {
 
 // parseDomain validates and normalizes a domain name.
 func parseDomain(s []byte) (indicator, string) {
-	if i := bytes.IndexByte(s, '-'); i > 0 && looksNumeric(s) && looksAddr(s[:i]) {
-		return indicator{}, reasonBadRange // "192.0.2.1-0" is a broken range, not a name
-	}
 	explicit := false // a leading "*." or "." marks a suffix on purpose
 	switch {
 	case bytes.HasPrefix(s, []byte("*.")):
 		s, explicit = s[2:], true
 	case len(s) > 0 && s[0] == '.':
 		s, explicit = s[1:], true
+	}
+	// "192.0.2.1-0" is a broken range, not a name, and so is ".192.0.2.1-5"
+	// once its suffix mark is gone: a name whose labels are an address and
+	// a number could never be looked up.
+	if i := bytes.IndexByte(s, '-'); i > 0 && looksNumeric(s) && looksAddr(s[:i]) {
+		return indicator{}, reasonBadRange
 	}
 	if len(s) > 0 && s[len(s)-1] == '.' {
 		s = s[:len(s)-1]
