@@ -146,7 +146,7 @@ func decodeCSV(ls *lines, l *List) {
 	var rec []byte
 	base := Info{}
 	if l.Format == FormatTorRelay {
-		base.Purpose = "Tor relay"
+		base.Purpose = l.Tor.Purpose()
 	}
 	for {
 		line, long, ok := ls.next()

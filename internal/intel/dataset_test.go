@@ -35,6 +35,10 @@ type datasetWant struct {
 	minEntry  int
 	maxErrors int  // bad entries tolerated
 	unusable  bool // no entry at all is the right answer
+	// allowPrivate decodes with Options.AllowPrivate: examples that give
+	// 10.0.0.0 as the C2 address.
+	allowPrivate bool
+	refuses      bool // the list names bogon networks, which are refused
 }
 
 // TestRealLists decodes every real list under the datasets folder, with
@@ -43,7 +47,7 @@ func TestRealLists(t *testing.T) {
 	dir := datasets(t)
 	want := map[string]datasetWant{
 		"abusech/feodotracker_ipblocklist_2024-04-04.csv": {format: FormatCSV, minEntry: 10},
-		"firehol/firehol_level1_2019_noheader.netset":     {format: FormatTXT, minEntry: 4000},
+		"firehol/firehol_level1_2019_noheader.netset":     {format: FormatTXT, minEntry: 4000, refuses: true}, // it lists the bogons
 		"ipsum.txt.gz":                                         {format: FormatIPSum, minEntry: 10000},
 		"maltrail/anonymous_web_proxy.txt":                     {format: FormatTXT, minEntry: 500},
 		"maltrail/blockchain_dns.txt":                          {format: FormatTXT, minEntry: 5},
@@ -55,9 +59,9 @@ func TestRealLists(t *testing.T) {
 		"maltrail/mass_scanner_cidr.txt":                       {format: FormatTXT, minEntry: 500},
 		"maltrail/onion.txt":                                   {format: FormatTXT, minEntry: 10},
 		"stix2/apt1.json":                                      {format: FormatSTIX2, minEntry: 7},
-		"stix2/indicator-for-c2-ip-address.json":               {format: FormatSTIX2, minEntry: 1},
-		"stix2/indicator-to-campaign-relationship.json":        {format: FormatSTIX2, minEntry: 1},
-		"stix2/indicators-for-C2-with-COA.json":                {format: FormatSTIX2, minEntry: 1},
+		"stix2/indicator-for-c2-ip-address.json":               {format: FormatSTIX2, minEntry: 1, allowPrivate: true},
+		"stix2/indicator-to-campaign-relationship.json":        {format: FormatSTIX2, minEntry: 1, allowPrivate: true},
+		"stix2/indicators-for-C2-with-COA.json":                {format: FormatSTIX2, minEntry: 1, allowPrivate: true},
 		"stix2/infrastructure.json":                            {format: FormatSTIX2, minEntry: 1},
 		"stix2/interop-objectmarking-test.json":                {format: FormatSTIX2, unusable: true},
 		"stix2/malicious-email-indicator-with-attachment.json": {format: FormatSTIX2, unusable: true},
@@ -84,7 +88,7 @@ func TestRealLists(t *testing.T) {
 		}
 		delete(want, rel)
 		t.Run(rel, func(t *testing.T) {
-			l := decodeFile(t, p, Options{Name: DefaultName(rel)})
+			l := decodeFile(t, p, Options{Name: DefaultName(rel), AllowPrivate: w.allowPrivate})
 			checkReal(t, rel, l, w)
 		})
 		return nil
@@ -127,6 +131,9 @@ func checkReal(t *testing.T, rel string, d *decoded, w datasetWant) {
 	}
 	if l.Format != w.format {
 		t.Errorf("format %s, want %s", l.Format, w.format)
+	}
+	if (l.Refused > 0) != w.refuses {
+		t.Errorf("%d entries refused (first: %v), want refused: %v", l.Refused, l.RefusedSample, w.refuses)
 	}
 	if l.Kind != w.kind {
 		t.Errorf("kind %s, want %s", l.Kind, w.kind)

@@ -26,6 +26,13 @@ type Options struct {
 	Format Format
 	// MaxSamples bounds the bad entries a report keeps (0: 20).
 	MaxSamples int
+	// AllowPrivate keeps the entries of a threat or Tor list that fall in
+	// private, loopback, link-local, multicast or reserved networks; by
+	// default they are refused and counted in Report.Refused.
+	AllowPrivate bool
+	// Tor says which Tor nodes a Tor list names when its format does not
+	// tell (TXT); given, it overrides the format's.
+	Tor TorNodes
 }
 
 // maxLine is the longest line read; longer lines are bad entries.
@@ -82,6 +89,7 @@ func Decode(r io.Reader, opt Options) (*List, error) {
 	if (l.Format == FormatTorExit || l.Format == FormatTorRelay) && l.Kind == KindThreat {
 		l.Kind = KindTor // a Tor list given as a threat list; as a trusted list it stays trusted
 	}
+	l.Tor = torNodes(l.Format, opt.Tor)
 
 	ls := &lines{br: lr, err: peekErr}
 	switch l.Format {
@@ -122,6 +130,9 @@ func Decode(r io.Reader, opt Options) (*List, error) {
 		if l.Detected {
 			reason += " (detected)"
 		}
+		if l.Refused > 0 {
+			reason += fmt.Sprintf("; %d entries refused, the first: %v (allow_private keeps them)", l.Refused, l.RefusedSample)
+		}
 		if l.Errors > 0 {
 			reason += fmt.Sprintf("; %d bad entries, the first: %v", l.Errors, l.Samples[0])
 		} else if l.Skipped > 0 {
@@ -137,6 +148,20 @@ func Decode(r io.Reader, opt Options) (*List, error) {
 			l.Errors, l.Errors+l.Entries, l.Format, l.Format, l.Samples[0]), nil)
 	}
 	return l, nil
+}
+
+// torNodes says which Tor nodes a list names: as given, else as its
+// format says (the exit list names exits, a relay CSV every relay).
+func torNodes(f Format, given TorNodes) TorNodes {
+	switch {
+	case given != TorUnknown:
+		return given
+	case f == FormatTorExit:
+		return TorExits
+	case f == FormatTorRelay:
+		return TorRelays
+	}
+	return TorUnknown
 }
 
 // minGarbage is the number of bad entries from which a list where more

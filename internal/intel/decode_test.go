@@ -28,6 +28,8 @@ type golden struct {
 	Domains    int      `json:"domains"`
 	IPv6       int      `json:"ipv6"`
 	Skipped    int      `json:"skipped"`
+	Refused    []string `json:"refused,omitempty"` // the count and the first
+	Tor        string   `json:"tor,omitempty"`
 	Errors     []string `json:"errors"`
 	Incomplete string   `json:"incomplete,omitempty"`
 	Stored     []string `json:"stored"`
@@ -41,6 +43,12 @@ func goldenOf(l *List) golden {
 	}
 	for _, e := range l.Samples {
 		g.Errors = append(g.Errors, e.Error())
+	}
+	if l.Refused > 0 {
+		g.Refused = []string{strconv.Itoa(l.Refused), l.RefusedSample.Error()}
+	}
+	if l.Kind == KindTor {
+		g.Tor = l.Tor.String()
 	}
 	l.Each(func(e Entry) {
 		g.Stored = append(g.Stored, describeEntry(e))
@@ -203,6 +211,11 @@ func TestParseIndicator(t *testing.T) {
 		{"/gate.php", "error: " + reasonPath},
 		{"http:///x", "error: " + reasonBadURL},
 		{"", "error: " + reasonEmpty},
+		// issue 12: a broken range behind a suffix mark is no domain
+		{".10.0.0.1-5", "error: " + reasonBadRange},
+		{"*.10.0.0.1-5", "error: " + reasonBadRange},
+		{".0.0.0.0-0", "error: " + reasonBadRange},
+		{".dead-beef.cafe", "dead-beef.cafe"},
 	}
 	for _, tt := range tests {
 		ind, why := parseIndicator([]byte(tt.in))

@@ -57,6 +57,62 @@ func ParseKind(s string) (Kind, error) {
 	return 0, fmt.Errorf("unknown list kind %q (want threat, trusted or tor)", s)
 }
 
+// TorNodes says which Tor nodes a Tor list names. Every exit node is a
+// relay, but few relays are exits: a list of all relays describes an
+// address as a relay, not as an exit node.
+type TorNodes uint8
+
+// What a Tor list names.
+const (
+	// TorUnknown: the list does not say (a plain list of addresses given
+	// as a Tor list); it may hold every relay or the exits only.
+	TorUnknown TorNodes = iota
+	// TorRelays: every relay of the network, exits among them (a relay
+	// CSV, a consensus).
+	TorRelays
+	// TorExits: exit nodes only (the Tor Project's exit list).
+	TorExits
+)
+
+var torNodesNames = [...]string{"unknown", "relays", "exits"}
+
+func (t TorNodes) String() string {
+	if int(t) < len(torNodesNames) {
+		return torNodesNames[t]
+	}
+	return fmt.Sprintf("tornodes(%d)", t)
+}
+
+// MarshalText writes the name, so that reports read "exits" in JSON.
+func (t TorNodes) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// ParseTorNodes parses "relays" or "exits" ("relay", "exit" and
+// "unknown" too).
+func ParseTorNodes(s string) (TorNodes, error) {
+	switch strings.ToLower(s) {
+	case "unknown", "":
+		return TorUnknown, nil
+	case "relays", "relay":
+		return TorRelays, nil
+	case "exits", "exit":
+		return TorExits, nil
+	}
+	return TorUnknown, fmt.Errorf("unknown Tor node kind %q (want relays or exits)", s)
+}
+
+// Purpose is how findings describe an address on a list of such nodes:
+// "Tor exit node", "Tor relay", or "Tor relay or exit node" when the list
+// does not say.
+func (t TorNodes) Purpose() string {
+	switch t {
+	case TorRelays:
+		return "Tor relay"
+	case TorExits:
+		return "Tor exit node"
+	}
+	return "Tor relay or exit node"
+}
+
 // Format is a list's file format.
 type Format uint8
 
@@ -144,6 +200,10 @@ type Match struct {
 	List   string // the list's name
 	Kind   Kind   // KindThreat or KindTor
 	SHA256 string // of the list's bytes, hex
+	// Tor says, for KindTor, which Tor nodes the list names, and Purpose
+	// says the same in words ("Tor exit node", "Tor relay", "Tor relay
+	// or exit node"), for findings to describe the address by.
+	Tor TorNodes
 	Info
 }
 

@@ -45,6 +45,15 @@ type Report struct {
 	// Skipped counts rows of indicator types that lists do not match on,
 	// such as file hashes and e-mail addresses in OTX or STIX exports.
 	Skipped int
+	// Refused counts the entries of a threat or Tor list in private,
+	// loopback, link-local, multicast or reserved networks, left out
+	// unless AllowPrivate; RefusedSample is the first of them.
+	Refused       int
+	RefusedSample *ParseError
+	// AllowPrivate says that such entries were kept, as the list asked.
+	AllowPrivate bool
+	// Tor says, for a Tor list, which Tor nodes it names.
+	Tor TorNodes
 	// Errors counts entries that could not be read; Samples holds the
 	// first few, with their lines.
 	Errors  int
@@ -98,17 +107,21 @@ type List struct {
 	lastIdx  uint32
 
 	maxSamples int
+	bogons     []bogon // the networks whose entries are refused; nil: none
 }
 
 func newList(opt Options) *List {
 	l := &List{
-		Report:     Report{Name: opt.Name, Location: opt.Location, Kind: opt.Kind},
+		Report:     Report{Name: opt.Name, Location: opt.Location, Kind: opt.Kind, AllowPrivate: opt.AllowPrivate},
 		infos:      []Info{{}},
 		infoIdx:    map[string]uint32{"": 0},
 		maxSamples: opt.MaxSamples,
 	}
 	if l.maxSamples == 0 {
 		l.maxSamples = DefaultMaxSamples
+	}
+	if opt.Kind != KindTrusted && !opt.AllowPrivate {
+		l.bogons = bogonNets()
 	}
 	return l
 }
@@ -229,7 +242,27 @@ func (l *List) entry(line int, s []byte, info *Info) bool {
 		l.fail(line, s, why)
 		return false
 	}
+	if l.refuse(line, s, ind) {
+		return false
+	}
 	l.add(ind, info)
+	return true
+}
+
+// refuse reports whether the list leaves out ind, an entry in a bogon
+// network, and counts it if so.
+func (l *List) refuse(line int, value []byte, ind indicator) bool {
+	if l.bogons == nil {
+		return false
+	}
+	b, ok := bogonOf(l.bogons, ind)
+	if !ok {
+		return false
+	}
+	l.Refused++
+	if l.RefusedSample == nil {
+		l.RefusedSample = &ParseError{File: l.Location, Line: line, Value: sampleValue(value), Reason: refusedReason(b)}
+	}
 	return true
 }
 
@@ -239,9 +272,14 @@ func (l *List) fail(line int, value []byte, reason string) {
 	if len(l.Samples) >= l.maxSamples {
 		return
 	}
-	v := value
+	l.Samples = append(l.Samples, &ParseError{File: l.Location, Line: line, Value: sampleValue(value), Reason: reason})
+}
+
+// sampleValue is an entry as a ParseError shows it: 80 bytes at most, in
+// valid UTF-8.
+func sampleValue(v []byte) string {
 	if len(v) > 80 {
 		v = v[:80]
 	}
-	l.Samples = append(l.Samples, &ParseError{File: l.Location, Line: line, Value: strings.ToValidUTF8(string(v), "\uFFFD"), Reason: reason})
+	return strings.ToValidUTF8(string(v), "\uFFFD")
 }

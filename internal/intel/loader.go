@@ -56,22 +56,43 @@ type Spec struct {
 	Location string // a path, an http(s):// URL or an s3://bucket/key
 	Kind     Kind
 	Format   Format // FormatUnknown: detect from the content
+	// AllowPrivate keeps the entries of a threat or Tor list in private,
+	// loopback, link-local, multicast and reserved networks, which are
+	// otherwise refused (counted in the report and logged).
+	AllowPrivate bool
+	// Tor says which Tor nodes a Tor list names, for formats that do not
+	// tell (TXT); TorUnknown takes what the format says.
+	Tor TorNodes
+}
+
+// DecodeOptions returns the options that decode the list of sp.
+func (sp Spec) DecodeOptions(maxSamples int) Options {
+	return Options{Name: sp.Name, Location: sp.Location, Kind: sp.Kind, Format: sp.Format,
+		MaxSamples: maxSamples, AllowPrivate: sp.AllowPrivate, Tor: sp.Tor}
 }
 
 // ParseSpec parses a list given on the command line as
-// [NAME=][FORMAT:]LOCATION, such as "botnets=OTX_CSV:s3://bucket/otx.csv"
-// or "tor_exit:https://check.torproject.org/exit-addresses".
+// [NAME=][FORMAT][,OPTION...:]LOCATION, such as
+// "botnets=OTX_CSV:s3://bucket/otx.csv",
+// "tor_exit:https://check.torproject.org/exit-addresses" or
+// "scanners=auto,allow_private:scanners.txt". The options are
+// allow_private (keep entries in private and reserved networks) and, for
+// a Tor list in a format that does not say, relays or exits.
 func ParseSpec(kind Kind, s string) (Spec, error) {
 	sp := Spec{Kind: kind}
 	if i := strings.IndexByte(s, '='); i > 0 && !strings.ContainsAny(s[:i], ":/\\") {
 		sp.Name, s = s[:i], s[i+1:]
 	}
 	if i := strings.IndexByte(s, ':'); i > 0 && !strings.HasPrefix(s[i:], "://") {
-		f, err := ParseFormat(s[:i])
+		format, opts, _ := strings.Cut(s[:i], ",")
+		f, err := ParseFormat(format)
 		if err != nil {
 			return sp, err
 		}
 		sp.Format, s = f, s[i+1:]
+		if err := sp.setOptions(opts); err != nil {
+			return sp, err
+		}
 	}
 	if s == "" {
 		return sp, errors.New("list without a location")
@@ -81,6 +102,25 @@ func ParseSpec(kind Kind, s string) (Spec, error) {
 		sp.Name = DefaultName(s)
 	}
 	return sp, nil
+}
+
+// setOptions applies the comma-separated options of a list spec.
+func (sp *Spec) setOptions(opts string) error {
+	for o := range strings.SplitSeq(opts, ",") {
+		switch n := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(o)), "-", "_"); n {
+		case "":
+		case "allow_private":
+			sp.AllowPrivate = true
+		case "relays", "exits":
+			if sp.Kind != KindTor {
+				return fmt.Errorf("list option %q is for Tor lists", o)
+			}
+			sp.Tor, _ = ParseTorNodes(n)
+		default:
+			return fmt.Errorf("unknown list option %q (known: allow_private, relays, exits)", o)
+		}
+	}
+	return nil
 }
 
 // DefaultName names a list after its location: the last path element
@@ -213,7 +253,11 @@ func (l *Loader) fetch(ctx context.Context, sp Spec, version string) (*List, str
 		return nil, v, nil
 	}
 	defer body.Close()
-	list, err := Decode(body, Options{Name: sp.Name, Location: sp.Location, Kind: sp.Kind, Format: sp.Format, MaxSamples: l.cfg.MaxSamples})
+	list, err := Decode(body, sp.DecodeOptions(l.cfg.MaxSamples))
+	if list != nil && list.Refused > 0 {
+		l.cfg.Log.Warn("intel list entries in private or reserved networks refused", "list", sp.Name, "location", sp.Location,
+			"refused", list.Refused, "first", list.RefusedSample, "hint", "the allow_private list option keeps them")
+	}
 	return list, v, err
 }
 

@@ -97,12 +97,14 @@ func (b *builder) match(li int, l *List, info uint32) uint32 {
 	if i, ok := b.idx[k]; ok {
 		return i
 	}
-	kind := KindThreat
+	m := Match{List: l.Name, Kind: KindThreat, SHA256: l.SHA256, Info: l.infos[info]}
 	if l.Kind == KindTor {
-		kind = KindTor
+		// what detectors describe the address as; a category the
+		// format gives (FireHOL's) says less than this
+		m.Kind, m.Tor, m.Purpose = KindTor, l.Tor, l.Tor.Purpose()
 	}
 	i := uint32(len(b.s.matches))
-	b.s.matches = append(b.s.matches, Match{List: l.Name, Kind: kind, SHA256: l.SHA256, Info: l.infos[info]})
+	b.s.matches = append(b.s.matches, m)
 	b.listOf = append(b.listOf, li)
 	b.idx[k] = i
 	return i

@@ -181,6 +181,9 @@ func decodeSTIX1(data []byte, l *List) {
 				l.fail(v.line, v.value, why)
 				continue
 			}
+			if l.refuse(v.line, v.value, ind) {
+				continue
+			}
 			l.add(ind, &info)
 			continue
 		}

@@ -123,7 +123,7 @@ func decodeAlienVault(ls *lines, l *List) {
 // LastStatus lines describe a relay, each ExitAddress line gives an
 // address it exits from. Bare addresses, one per line, are read too.
 func decodeTorExit(ls *lines, l *List) {
-	info := Info{Purpose: "Tor exit node"}
+	info := Info{Purpose: l.Tor.Purpose()}
 	for {
 		line, long, ok := ls.next()
 		if !ok {

@@ -52,7 +52,7 @@ func CheckLists(ctx context.Context, lists []intel.Spec, opt Options) ([]*intel.
 			errs[i] = &intel.ListError{Name: sp.Name, Where: sp.Location, Kind: sp.Kind, Reason: "cannot fetch", Err: err}
 			continue
 		}
-		l, err := intel.Decode(body, intel.Options{Name: sp.Name, Location: sp.Location, Kind: sp.Kind, Format: sp.Format, MaxSamples: opt.MaxSamples})
+		l, err := intel.Decode(body, sp.DecodeOptions(opt.MaxSamples))
 		body.Close()
 		reports[i], errs[i] = &l.Report, err
 	}
