@@ -162,9 +162,27 @@ func (d *Detector) Advance(_ event.Time, emit detect.Emit) {
 		}
 		r := it.Report(ID, k, exp)
 		f := trail.Build(&d.env, r)
+		if what == "Tor list" {
+			torWording(f, it.Vars["purpose"])
+		}
 		f.Service.Evidence = &finding.Evidence{ThreatIntelligenceDetails: it.Threat}
 		emit(f)
 	})
+}
+
+// torWording makes a TorIPCaller finding's title and description say
+// what the Tor list names. The finding types say "Tor exit node", as
+// GuardDuty's do, but a list of every relay (a relay CSV, a consensus)
+// names relays, most of which are not exits; the list's purpose says
+// which ("Tor relay", "Tor exit node", or "Tor relay or exit node" when
+// the list does not tell).
+func torWording(f *finding.Finding, purpose string) {
+	const exit = "Tor exit node"
+	if purpose == exit || !strings.HasPrefix(purpose, "Tor ") {
+		return
+	}
+	f.Title = strings.Replace(f.Title, exit, purpose, 1)
+	f.Description = strings.Replace(f.Description, exit, purpose, 1)
 }
 
 // MarshalState saves the findings not yet reported.

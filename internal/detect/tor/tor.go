@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"picket/internal/detect"
 	"picket/internal/detect/contact"
@@ -295,7 +296,11 @@ func (d *Detector) clientFinding(s *iface) *finding.Finding {
 	m := &s.ClientMatch
 	f.Service.Evidence = &finding.Evidence{ThreatIntelligenceDetails: []finding.ThreatIntelligenceDetail{m.Detail()}}
 	n := len(s.Relays) + s.MoreRelays
-	detail := strconv.Itoa(n) + " relay(s) on Tor list " + m.ListName + ", " + strconv.FormatInt(s.ClientTotal, 10) + " connection(s)"
+	detail := strconv.Itoa(n) + " relay(s) on Tor list " + m.ListName
+	if nodes := torNodes(m); nodes != "Tor relay" {
+		detail += " (a list of " + nodes + "s)"
+	}
+	detail += ", " + strconv.FormatInt(s.ClientTotal, 10) + " connection(s)"
 	exp := &finding.Explanation{
 		Detector: ID,
 		Summary:  "interface " + c.Interface.String() + " opened connections that were answered to " + detail,
@@ -308,7 +313,7 @@ func (d *Detector) clientFinding(s *iface) *finding.Finding {
 		Samples:        slices.Clone(s.ClientSamples),
 		NetworkPath:    contact.NetworkPath(c),
 		ThreatListName: m.ListName,
-		ThreatName:     "Tor relay",
+		ThreatName:     torNodes(m),
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
 	typ, _ := finding.Lookup(finding.TypeTorClient)
@@ -316,6 +321,17 @@ func (d *Detector) clientFinding(s *iface) *finding.Finding {
 	f.Title = finding.Text(typ.Title, vars)
 	f.Description = finding.Text(typ.Description, vars)
 	return f
+}
+
+// torNodes is what the Tor list of m says its addresses are: "Tor
+// relay", "Tor exit node" (the Tor Project's exit list), or "Tor relay or
+// exit node" when the list does not tell; a list without a Tor purpose
+// counts as relays, which every exit node is too.
+func torNodes(m *detect.ThreatMatch) string {
+	if strings.HasPrefix(m.Purpose, "Tor ") {
+		return m.Purpose
+	}
+	return "Tor relay"
 }
 
 func (d *Detector) relayFinding(s *iface, nIn, nOut int) *finding.Finding {

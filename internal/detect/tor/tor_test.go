@@ -3,6 +3,7 @@ package tor
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 
 	"picket/internal/detect"
@@ -12,7 +13,8 @@ import (
 )
 
 // relays is a fake detect.Intel: 198.51.100.1-20 are Tor relays with
-// ORPort 9001, 203.0.113.5 is on a custom threat list.
+// ORPort 9001, 198.51.100.21-30 Tor exit nodes (on the exit list), and
+// 203.0.113.5 is on a custom threat list.
 type relays struct{}
 
 func (relays) Trusted(netip.Addr) bool { return false }
@@ -21,6 +23,8 @@ func (relays) Threat(a netip.Addr) (detect.ThreatMatch, bool) {
 	switch {
 	case a.Is4() && b[0] == 198 && b[1] == 51 && b[2] == 100 && b[3] >= 1 && b[3] <= 20:
 		return detect.ThreatMatch{ListName: "tor-relays", Kind: detect.ThreatTor, Purpose: "Tor relay", Ports: []uint16{9001}}, true
+	case a.Is4() && b[0] == 198 && b[1] == 51 && b[2] == 100 && b[3] >= 21 && b[3] <= 30:
+		return detect.ThreatMatch{ListName: "tor-exits", Kind: detect.ThreatTor, Purpose: "Tor exit node", Ports: []uint16{9001}}, true
 	case a == netip.MustParseAddr("203.0.113.5"):
 		return detect.ThreatMatch{ListName: "custom"}, true
 	}
@@ -63,6 +67,24 @@ func TestClient(t *testing.T) {
 	exp := f.Service.AdditionalInfo.Explanation
 	if exp.ThreatListName != "tor-relays" || len(exp.Hosts) != 2 || exp.Hosts[0] != "198.51.100.1:9001" {
 		t.Errorf("explanation %+v", exp)
+	}
+}
+
+// Issue 12: the finding says what the Tor list names: relays, or exit
+// nodes for the Tor Project's exit list.
+func TestClientSaysWhatTheListNames(t *testing.T) {
+	for _, tt := range []struct{ to, name, summary string }{
+		{"198.51.100.1", "Tor relay", "relay(s) on Tor list tor-relays,"},
+		{"198.51.100.21", "Tor exit node", "relay(s) on Tor list tor-exits (a list of Tor exit nodes),"},
+	} {
+		fs := run(t, "10.0.0.5:40000 > "+tt.to+":9001 tcp data t=100 i-0abc")
+		if len(fs) != 1 {
+			t.Fatalf("%s: %d findings, want 1", tt.to, len(fs))
+		}
+		exp := fs[0].Service.AdditionalInfo.Explanation
+		if exp.ThreatName != tt.name || !strings.Contains(exp.Summary, tt.summary) {
+			t.Errorf("%s: threat name %q, summary %q; want %q, %q", tt.to, exp.ThreatName, exp.Summary, tt.name, tt.summary)
+		}
 	}
 }
 
