@@ -35,7 +35,7 @@ func (l listFlags) Set(s string) error {
 
 // addListFlags defines the list flags of a command on fs.
 func addListFlags(fs *flag.FlagSet, specs *[]intel.Spec) {
-	const how = " as [NAME=][FORMAT:]LOCATION: a file, an http(s):// URL or s3://bucket/key (repeatable; the format is detected when not given; see 'picket intel check')"
+	const how = " as [NAME=][FORMAT][,OPTION...:]LOCATION: a file, an http(s):// URL or s3://bucket/key (repeatable; the format is detected when not given; see 'picket intel check')"
 	fs.Var(listFlags{intel.KindThreat, specs}, "threat-list", "threat list whose addresses raise MaliciousIPCaller.Custom findings,"+how)
 	fs.Var(listFlags{intel.KindTrusted, specs}, "trusted-list", "trusted list whose addresses raise no finding,"+how)
 	fs.Var(listFlags{intel.KindTor, specs}, "tor-list", "list of Tor relays and exit nodes, for TorClient and TorRelay findings,"+how)
@@ -57,8 +57,12 @@ const intelUsage = `Usage: picket intel check [flags] LIST...
 
 Reads threat, trusted and Tor lists and reports, for each, the format it
 was read as, the entries it holds and every entry it could not read, with
-its line. LIST is [NAME=][FORMAT:]LOCATION: a file, an http(s):// URL or
-s3://bucket/key; the format is detected from the content when not given.
+its line. LIST is [NAME=][FORMAT][,OPTION...:]LOCATION: a file, an http(s):// URL
+or s3://bucket/key; the format is detected from the content when not
+given ("auto"). Options: allow_private keeps the entries of a threat or
+Tor list in private, loopback, link-local, multicast and reserved networks,
+which are otherwise refused and reported; relays or exits says what a Tor
+list in a format that does not tell (TXT) names.
 Formats: ` + "TXT, STIX, STIX2, OTX_CSV, ALIEN_VAULT, PROOF_POINT, FIRE_EYE, TOR_EXIT, TOR_RELAY, FIREHOL, IPSUM, CSV" + `.
 
 Exit status: 0 when every list is usable (bad entries are reported, not
@@ -108,6 +112,7 @@ func cmdIntelCheck(args []string, stdout, stderr io.Writer) int {
 		*intel.Report
 		Format string `json:"Format"`
 		Kind   string `json:"Kind"`
+		Tor    string `json:"Tor,omitempty"`
 		Error  string `json:"Error,omitempty"`
 	}
 	var out []jsonReport
@@ -120,6 +125,9 @@ func cmdIntelCheck(args []string, stdout, stderr io.Writer) int {
 			j := jsonReport{Report: r}
 			if r != nil {
 				j.Format, j.Kind = r.Format.String(), r.Kind.String()
+				if r.Kind == intel.KindTor {
+					j.Tor = r.Tor.String()
+				}
 			}
 			if err != nil {
 				j.Error = err.Error()
@@ -153,8 +161,19 @@ func writeListReport(w io.Writer, sp intel.Spec, r *intel.Report, err error, max
 		fmt.Fprintf(w, "  format:  %s (%s)\n", r.Format, how)
 		fmt.Fprintf(w, "  entries: %d (%d addresses, %d networks, %d ranges, %d domains; %d IPv6)\n",
 			r.Entries, r.Addresses, r.Networks, r.Ranges, r.Domains, r.IPv6)
+		if r.Kind == intel.KindTor {
+			fmt.Fprintf(w, "  tor:     %s (%s)\n", r.Tor, r.Tor.Purpose())
+		}
 		if r.Skipped > 0 {
 			fmt.Fprintf(w, "  skipped: %d entries of kinds lists do not match on (file hashes, e-mail, URL paths)\n", r.Skipped)
+		}
+		if r.Refused > 0 {
+			fmt.Fprintf(w, "  REFUSED: %d entries in private or reserved networks, left out (the allow_private list option keeps them)\n", r.Refused)
+			if s := r.RefusedSample; s != nil {
+				fmt.Fprintf(w, "    line %d: %s: %q\n", s.Line, s.Reason, s.Value)
+			}
+		} else if r.AllowPrivate {
+			fmt.Fprintf(w, "  private: allowed\n")
 		}
 		fmt.Fprintf(w, "  errors:  %d\n", r.Errors)
 		for i, e := range r.Samples {

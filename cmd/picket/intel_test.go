@@ -87,3 +87,52 @@ func TestAnalyzeWithListFlags(t *testing.T) {
 		t.Errorf("missing list: exit %d\n%s", code, errOut)
 	}
 }
+
+// Issue 12: intel check reports the entries a threat list refuses (bogon
+// networks) and what a Tor list names.
+func TestIntelCheckRefusedAndTor(t *testing.T) {
+	dir := t.TempDir()
+	scanners := filepath.Join(dir, "scanners.txt")
+	os.WriteFile(scanners, []byte("203.0.113.9\n10.0.0.0/8\n192.168.1.7\n"), 0o644)
+	torlist := filepath.Join(dir, "torlist.txt")
+	os.WriteFile(torlist, []byte("198.51.100.5\n198.51.100.6\n"), 0o644)
+	exits := filepath.Join("..", "..", "internal", "intel", "testdata", "tor-exit.txt")
+
+	code, out, errOut := runCLI(t, "", "intel", "check", scanners, "internal=auto,allow_private:"+scanners)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"entries: 1 (1 addresses", "REFUSED: 2 entries in private or reserved networks", `line 2: in private network 10.0.0.0/8: "10.0.0.0/8"`,
+		`(threat list "internal")`, "entries: 3 (2 addresses, 1 networks", "private: allowed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, out, errOut = runCLI(t, "", "intel", "check", "--kind", "tor", torlist, "all=TXT,relays:"+torlist, exits)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		`(tor list "torlist")` + "\n  format:  TXT (detected)\n  entries: 2 (2 addresses, 0 networks, 0 ranges, 0 domains; 0 IPv6)\n  tor:     unknown (Tor relay or exit node)",
+		`(tor list "all")` + "\n  format:  TXT (given)\n  entries: 2 (2 addresses, 0 networks, 0 ranges, 0 domains; 0 IPv6)\n  tor:     relays (Tor relay)",
+		"format:  TOR_EXIT (detected)\n  entries: 3 (3 addresses, 0 networks, 0 ranges, 0 domains; 1 IPv6)\n  tor:     exits (Tor exit node)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, out, _ = runCLI(t, "", "intel", "check", "-o", "json", "--kind", "tor", exits)
+	var doc struct {
+		Lists []struct{ Tor string } `json:"lists"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Lists) != 1 || doc.Lists[0].Tor != "exits" {
+		t.Errorf("json: exit %d\n%s", code, out)
+	}
+	if code, _, _ := runCLI(t, "", "intel", "check", "TXT,exits:"+scanners); code != 2 {
+		t.Errorf("a Tor option on a threat list: exit %d, want 2", code)
+	}
+}
