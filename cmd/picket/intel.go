@@ -205,6 +205,10 @@ func writeIntelSummary(w io.Writer, reports []intel.Report) {
 		if r.Errors > 0 && len(r.Samples) > 0 {
 			fmt.Fprintf(w, ", %d bad entries skipped (first: line %d: %s)", r.Errors, r.Samples[0].Line, r.Samples[0].Reason)
 		}
+		if r.Refused > 0 && r.RefusedSample != nil {
+			fmt.Fprintf(w, ", %d entries in private or reserved networks refused (first: line %d: %s; allow_private keeps them)",
+				r.Refused, r.RefusedSample.Line, r.RefusedSample.Reason)
+		}
 		if r.Incomplete != "" {
 			fmt.Fprintf(w, ", incomplete: %s", r.Incomplete)
 		}

@@ -69,7 +69,7 @@ func TestAnalyzeWithListFlags(t *testing.T) {
 		"2 111122223333 eni-0abc 10.0.0.5 198.51.100.7 40000 443 6 10 2000 1767225600 1767225660 ACCEPT OK egress\n"+
 		"2 111122223333 eni-0abc 198.51.100.7 10.0.0.5 443 40000 6 12 9000 1767225600 1767225660 ACCEPT OK ingress\n"), 0o644)
 	list := filepath.Join(dir, "c2.txt")
-	os.WriteFile(list, []byte("198.51.100.0/24\n"), 0o644)
+	os.WriteFile(list, []byte("198.51.100.0/24\n10.0.0.0/8\n"), 0o644)
 	trusted := filepath.Join(dir, "ok.txt")
 	os.WriteFile(trusted, []byte("203.0.113.1\n"), 0o644)
 	code, out, errOut := runCLI(t, "", "analyze", "-o", "json", "--threat-list", "command-and-control="+list, "--trusted-list", trusted, flows)
@@ -79,7 +79,8 @@ func TestAnalyzeWithListFlags(t *testing.T) {
 	if !strings.Contains(out, `"threatListName": "command-and-control"`) || !strings.Contains(out, "MaliciousIPCaller.Custom") {
 		t.Errorf("finding does not name the list:\n%s", out)
 	}
-	if !strings.Contains(errOut, `threat list "command-and-control": 1 entries (TXT)`) || !strings.Contains(errOut, `trusted list "ok": 1 entries`) {
+	if !strings.Contains(errOut, `threat list "command-and-control": 1 entries (TXT), 1 entries in private or reserved networks refused (first: line 2: in private network 10.0.0.0/8`) ||
+		!strings.Contains(errOut, `trusted list "ok": 1 entries`) {
 		t.Errorf("summary does not report the lists:\n%s", errOut)
 	}
 	code, _, errOut = runCLI(t, "", "analyze", "--threat-list", filepath.Join(dir, "missing.txt"), flows)
