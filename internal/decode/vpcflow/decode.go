@@ -63,11 +63,48 @@ var (
 	ErrLineTooLong = errors.New("line too long")
 	ErrBinary      = errors.New("line contains binary data")
 	ErrNoFormat    = errors.New("record does not match the default format and the input has no header line")
+	// ErrUnknownField is the reason for a header line that names a field
+	// picket does not know, wrapped by an *UnknownFieldError.
+	ErrUnknownField = errors.New("unknown field name")
 )
+
+// UnknownFieldError is the reason a header line is reported: it names
+// fields picket does not know. Each comes with the known field whose name
+// is nearest to it, as a misspelling ("srcadr") is more likely than a
+// field newer than this decoder.
+type UnknownFieldError struct {
+	Names   []string // as the header writes them, with "_" read as "-"
+	Nearest []string // for each name, the nearest known field name
+}
+
+func (e *UnknownFieldError) Error() string {
+	b := make([]byte, 0, 96)
+	b = append(b, "the header names unknown field"...)
+	if len(e.Names) > 1 {
+		b = append(b, 's')
+	}
+	for i, name := range e.Names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, ' ')
+		b = strconv.AppendQuote(b, name)
+		b = append(b, " (nearest known field: "...)
+		b = strconv.AppendQuote(b, e.Nearest[i])
+		b = append(b, ')')
+	}
+	if len(e.Names) > 1 {
+		return string(append(b, "; their columns are skipped"...))
+	}
+	return string(append(b, "; its column is skipped"...))
+}
+
+// Unwrap returns ErrUnknownField.
+func (e *UnknownFieldError) Unwrap() error { return ErrUnknownField }
 
 // Reason returns a short, stable name for the reason err was rejected, for
 // counting: "field-count", "syntax", "range", "line-too-long", "binary",
-// "no-format" or "other".
+// "no-format", "unknown-field" or "other".
 func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrFieldCount):
@@ -82,6 +119,8 @@ func Reason(err error) string {
 		return "binary"
 	case errors.Is(err, ErrNoFormat):
 		return "no-format"
+	case errors.Is(err, ErrUnknownField):
+		return "unknown-field"
 	}
 	return "other"
 }
@@ -154,6 +193,12 @@ func (d *Decoder) SetLine(n int64) { d.line = n }
 // line names, LineBlank for an empty line, or a *ParseError. f is reset
 // before it is filled; on error its contents are unspecified.
 //
+// A header line that names a field picket does not know returns
+// LineHeader with a *ParseError wrapping an *UnknownFieldError: the
+// format has switched, the unknown columns are skipped, and the caller is
+// told once, at the header, rather than finding every record without
+// the field.
+//
 // Decode does not keep line: the caller may reuse it once Decode returns.
 func (d *Decoder) Decode(line []byte, f *event.Flow) (LineKind, error) {
 	d.line++
@@ -175,6 +220,9 @@ func (d *Decoder) Decode(line []byte, f *event.Flow) (LineKind, error) {
 	}
 	c0 := d.cols[0][0]
 	if c0 >= 'a' && c0 <= 'z' && d.isHeader(n) {
+		if err := d.unknownFields(); err != nil {
+			return LineHeader, err
+		}
 		return LineHeader, nil
 	}
 	if n != len(d.format.Columns) {
@@ -197,6 +245,16 @@ func (d *Decoder) Decode(line []byte, f *event.Flow) (LineKind, error) {
 // if so switches to the format they name. A line is a header when every
 // column looks like a field name and at least one is a field picket knows;
 // no record can look like that, since records hold numbers and addresses.
+//
+// A header may name fields picket does not know. AWS adds fields in new
+// flow log versions, and refusing the header would lose every record of
+// such a log for one column picket cannot use; so the header is taken,
+// the unknown columns are skipped and the known ones decoded, as before.
+// But the header is also reported (see unknownFields), because the
+// unknown name is as likely a misspelling ("srcadr") that leaves every
+// record without a field the detectors need: reported, a strict run
+// stops on it and any other run counts and logs it with the name of the
+// known field nearest to it.
 func (d *Decoder) isHeader(n int) bool {
 	known := 0
 	for i := 0; i < n; i++ {
@@ -229,6 +287,63 @@ func (d *Decoder) isHeader(n int) bool {
 	d.format = fm
 	d.seenHdr = true
 	return true
+}
+
+// unknownFields returns the error for the format just taken from a header
+// line if it has columns of unknown fields, or nil. It runs once per
+// header line.
+func (d *Decoder) unknownFields() error {
+	var e *UnknownFieldError
+	for i, c := range d.format.Columns {
+		if c != FieldOther {
+			continue
+		}
+		if e == nil {
+			e = &UnknownFieldError{}
+		}
+		name := d.format.Names[i]
+		e.Names = append(e.Names, name)
+		e.Nearest = append(e.Nearest, nearestField(name))
+	}
+	if e == nil {
+		return nil
+	}
+	return d.fail("", "", e)
+}
+
+// nearestField returns the known field name with the fewest single-byte
+// insertions, deletions and substitutions from name (the first in the
+// order of the AWS documentation on a tie).
+func nearestField(name string) string {
+	best, bestDist := "", -1
+	for f := Field(1); f < numFields; f++ {
+		known := fieldTable[f].name
+		if d := editDistance(name, known); bestDist < 0 || d < bestDist {
+			best, bestDist = known, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func hyphenate(b []byte) string {

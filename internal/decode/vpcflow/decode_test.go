@@ -342,3 +342,62 @@ func TestSharedDatasets(t *testing.T) {
 	}
 	t.Logf("%d records from %d files", total, len(files))
 }
+
+// TestHeaderUnknownField checks a header naming a field picket does not
+// know is reported at its line, with the nearest known name, and that
+// the known columns are still decoded.
+func TestHeaderUnknownField(t *testing.T) {
+	tests := []struct {
+		name, header, record string
+		err                  string
+		src, dst             string
+	}{
+		{
+			name:   "misspelled",
+			header: "version account-id interface-id srcadr dstaddr srcport dstport protocol packets bytes start end action log-status",
+			record: "2 111122223333 eni-1 10.0.0.1 10.0.0.2 40000 22 6 1 40 1767225600 1767225660 ACCEPT OK",
+			err:    `h.log:1: the header names unknown field "srcadr" (nearest known field: "srcaddr"); its column is skipped`,
+			src:    "invalid IP", dst: "10.0.0.2",
+		},
+		{
+			name:   "misspelled and newer",
+			header: "srcaddr dst_adr version some-future-field",
+			record: "10.0.0.1 10.0.0.2 2 x",
+			err:    `h.log:1: the header names unknown fields "dst-adr" (nearest known field: "dstaddr"), "some-future-field" (nearest known field: "interface-id"); their columns are skipped`,
+			src:    "10.0.0.1", dst: "invalid IP",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.header + "\n" + tt.record + "\n"
+			r := vpcflow.NewReader(strings.NewReader(in), "h.log", nil)
+			var f event.Flow
+			err := r.Next(&f)
+			var pe *vpcflow.ParseError
+			var ue *vpcflow.UnknownFieldError
+			if !errors.As(err, &pe) || !errors.As(err, &ue) || vpcflow.Reason(err) != "unknown-field" || pe.Line != 1 {
+				t.Fatalf("header: %v, want an unknown-field error at line 1", err)
+			}
+			if err.Error() != tt.err {
+				t.Errorf("error\n%s\nwant\n%s", err, tt.err)
+			}
+			if r.Header() != tt.header || r.Offset() != int64(len(tt.header)+1) {
+				t.Errorf("header %q at offset %d: the reported header must still be taken", r.Header(), r.Offset())
+			}
+			if err := r.Next(&f); err != nil {
+				t.Fatalf("record: %v", err)
+			}
+			if f.Src.String() != tt.src || f.Dst.String() != tt.dst || f.Version != 2 {
+				t.Errorf("record %s>%s version %d, want %s>%s version 2", f.Src, f.Dst, f.Version, tt.src, tt.dst)
+			}
+			// A reader resuming after the header does not report it again.
+			r2 := vpcflow.NewReader(strings.NewReader(tt.record+"\n"), "h.log", nil)
+			if err := r2.Resume(int64(len(tt.header)+1), 1, tt.header); err != nil {
+				t.Fatal(err)
+			}
+			if err := r2.Next(&f); err != nil || f.Origin.Line != 2 {
+				t.Errorf("resumed: %v at line %d", err, f.Origin.Line)
+			}
+		})
+	}
+}

@@ -117,6 +117,9 @@ func readText(t *testing.T, format string, lines []string) []event.Flow {
 		if err == io.EOF {
 			return out
 		}
+		if errors.Is(err, ErrUnknownField) && r.Decoder().Line() == 1 {
+			continue // the text header is told of a future field; Parquet columns are not
+		}
 		if err != nil {
 			t.Fatalf("text: %v", err)
 		}

@@ -90,7 +90,8 @@ func (r *Reader) Header() string { return r.header }
 
 // Next decodes the next record into f. It returns nil for a record (which
 // may be a NODATA or SKIPDATA record: see f.Status), a *ParseError for a
-// bad record, after which Next may be called again, io.EOF at the end of
+// bad record or a header line naming an unknown field (whose format is
+// taken all the same), after which Next may be called again, io.EOF at the end of
 // the input, or another error when the input cannot be read further (a
 // truncated gzip stream, say); records before that error were delivered.
 func (r *Reader) Next(f *event.Flow) error {
@@ -100,14 +101,16 @@ func (r *Reader) Next(f *event.Flow) error {
 			return err
 		}
 		kind, derr := r.dec.Decode(line, f)
+		if kind == LineHeader {
+			// Kept even when reported (an unknown field): the format
+			// follows it, and a resumed reader must take it up.
+			r.header = strings.TrimSuffix(string(line), "\r")
+		}
 		if derr != nil {
 			return derr
 		}
-		switch kind {
-		case LineRecord:
+		if kind == LineRecord {
 			return nil
-		case LineHeader:
-			r.header = strings.TrimSuffix(string(line), "\r")
 		}
 	}
 }
