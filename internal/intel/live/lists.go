@@ -324,11 +324,13 @@ func (ls *Lists) refresh(ctx context.Context) {
 // The detectors' view: the current loader's, through its adapter; no
 // loader means no lists.
 
+// Trusted reports whether addr is on a trusted list in use.
 func (ls *Lists) Trusted(addr netip.Addr) bool {
 	l := ls.cur.Load()
 	return l != nil && l.Trusted(addr)
 }
 
+// Threat returns the threat list entry that addr matches, if any.
 func (ls *Lists) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
 	if l := ls.cur.Load(); l != nil {
 		return adapter{l}.Threat(addr)
@@ -336,11 +338,14 @@ func (ls *Lists) Threat(addr netip.Addr) (detect.ThreatMatch, bool) {
 	return detect.ThreatMatch{}, false
 }
 
+// TrustedDomain reports whether a domain name is on a trusted list in use.
 func (ls *Lists) TrustedDomain(name string) bool {
 	l := ls.cur.Load()
 	return l != nil && l.TrustedDomain(name)
 }
 
+// ThreatDomain returns the threat list entry that a domain name matches,
+// if any.
 func (ls *Lists) ThreatDomain(name string) (detect.ThreatMatch, bool) {
 	if l := ls.cur.Load(); l != nil {
 		return adapter{l}.ThreatDomain(name)
