@@ -567,7 +567,8 @@ func (g *Loop) read(ctx context.Context, t *source.Task) {
 // keeps *pos at the position after the last record processed (the loop
 // reads it at commits) and returns it with nil at the end, ErrStopped on
 // shutdown (or for a capture still being written, read once complete),
-// or the error that ended it.
+// an error wrapping source.ErrUnreadable for an input in no format it
+// reads, or the error that ended it.
 func (g *Loop) readTask(ctx context.Context, t *source.Task, pos *source.Position) (source.Position, error) {
 	*pos = t.Start
 	st, err := t.Open()
@@ -590,8 +591,10 @@ func (g *Loop) readTask(ctx context.Context, t *source.Task, pos *source.Positio
 	case errors.Is(err, decode.ErrIncomplete):
 		return *pos, source.ErrStopped
 	case errors.Is(err, decode.ErrUnrecognized):
+		// Counted once here; the source holds the input back until it
+		// changes rather than hand it over, and count it, at every poll.
 		g.bad("unrecognized-format", fmt.Errorf("%s: %w", t.Name, err))
-		return *pos, nil
+		return *pos, fmt.Errorf("%w: %w", source.ErrUnreadable, err)
 	case err != nil:
 		return *pos, err
 	}

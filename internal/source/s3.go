@@ -359,6 +359,12 @@ func (p *S3Poller) report(key, etag string, pos Position, final bool, err error)
 		p.cp.Key, p.cp.ETag, p.cp.Pos = key, etag, pos
 		return
 	}
+	if errors.Is(err, ErrUnreadable) {
+		// Trying again would read the same object the same way and
+		// count it again: an object does not change under its ETag.
+		p.cfg.Log.Warn("s3: cannot read object; passing over it", "key", key, "error", err)
+		err = nil
+	}
 	if err == nil {
 		p.cp.Key, p.cp.ETag, p.cp.Pos = "", "", Position{}
 		delete(p.failures, key)

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -174,5 +175,37 @@ func TestDayFloor(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("dayFloor(%q) = %q, %v; want %q", key, got, ok, want)
 		}
+	}
+}
+
+// TestS3PollerPassesOverUnreadable finishes an object as the ingest loop
+// does for one in no known format: it is handed over once, not retried.
+func TestS3PollerPassesOverUnreadable(t *testing.T) {
+	const bucket = "logs"
+	client := newS3(t, bucket)
+	putObject(t, client, bucket, "p/1.bin", "not a flow log\n")
+	putObject(t, client, bucket, "p/2.log", "two\n")
+	p := NewS3Poller(S3Config{Client: client, Bucket: bucket, Prefix: "p/", Poll: 5 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	tasks := make(chan *Task)
+	go p.Run(ctx, tasks)
+	var got []string
+	deadline := time.After(10 * time.Second)
+	for len(got) < 2 {
+		select {
+		case task := <-tasks:
+			got = append(got, task.Name)
+			if strings.HasSuffix(task.Name, ".bin") {
+				task.Finish(task.Start, fmt.Errorf("%w: unrecognized format", ErrUnreadable))
+			} else {
+				readLines(t, task, 0)
+			}
+		case <-deadline:
+			t.Fatalf("tasks so far %q", got)
+		}
+	}
+	if diff := cmp.Diff([]string{"s3://logs/p/1.bin", "s3://logs/p/2.log"}, got); diff != "" {
+		t.Errorf("tasks (-want +got):\n%s", diff)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -39,10 +38,14 @@ type Input struct {
 
 // Expand turns command-line paths into inputs: a file is itself, a
 // directory is every regular file below it in lexical order (which, in
-// the S3 layout, is time order), "-" is standard input. Hidden files and
-// directories, CloudTrail digest files and S3 layout marker objects are
-// skipped. A path that cannot be read yields an error and the others are
-// still expanded.
+// the S3 layout, is time order), "-" is standard input. Symbolic links
+// to files and directories are followed, inside directories too; a
+// directory reached a second time through a link is reported
+// (ErrLinkLoop) and read once. Hidden files and directories, CloudTrail
+// digest files and S3 layout marker objects are skipped. Named pipes,
+// sockets and devices are refused (ErrNotRegular): reading one may block
+// for ever. A path that cannot be read yields an error and the others
+// are still expanded.
 func Expand(paths []string) ([]Input, []error) {
 	var out []Input
 	var errs []error
@@ -56,50 +59,24 @@ func Expand(paths []string) ([]Input, []error) {
 			errs = append(errs, fmt.Errorf("reading input %q: %w", p, err))
 			continue
 		}
-		if !st.IsDir() {
+		switch {
+		case st.Mode().IsRegular():
 			out = append(out, Input{Name: p, Path: p, Size: st.Size(), Layout: ParseLayout(p)})
+			continue
+		case !st.IsDir():
+			errs = append(errs, fmt.Errorf("reading input %q: %w (use - to read standard input)", p, notRegular(st.Mode())))
 			continue
 		}
 		var files []Input
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
+		w := walker{
+			file: func(path string, info fs.FileInfo) {
+				files = append(files, Input{Name: path, Path: path, Size: info.Size(), Layout: ParseLayout(path)})
+			},
+			problem: func(path string, err error) {
 				errs = append(errs, fmt.Errorf("reading input %q: %w", path, err))
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			name := d.Name()
-			if path != p && strings.HasPrefix(name, ".") {
-				if d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() {
-				if name == "CloudTrail-Digest" {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			lay := ParseLayout(path)
-			if lay.Digest || strings.HasSuffix(name, "_$folder$") {
-				return nil
-			}
-			info, err := d.Info()
-			size := int64(-1)
-			if err == nil {
-				size = info.Size()
-			}
-			files = append(files, Input{Name: path, Path: path, Size: size, Layout: lay})
-			return nil
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reading input %q: %w", p, err))
+			},
 		}
+		w.walk(p, st)
 		slices.SortFunc(files, func(a, b Input) int { return strings.Compare(a.Path, b.Path) })
 		out = append(out, files...)
 	}

@@ -3,12 +3,16 @@ package source
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestParseLayout(t *testing.T) {
@@ -111,5 +115,76 @@ func TestOpenDetectsGzipByContent(t *testing.T) {
 	}
 	if _, err := (Input{Name: "stdin"}).Open(bytes.NewReader([]byte{0x1f, 0x8b, 0, 0})); err == nil {
 		t.Error("a broken gzip header opened without error")
+	}
+}
+
+// TestExpandFollowsLinks gives Expand a link to a directory whose tree
+// holds links to files and directories, a link loop, a second link to a
+// directory, a dangling link and a named pipe.
+func TestExpandFollowsLinks(t *testing.T) {
+	dir := t.TempDir()
+	link := func(target, name string) {
+		t.Helper()
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"real/a.log", "other/b.log", "top/c.log"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(f+"\n"), 0o644)
+	}
+	link("../real", "top/sub")          // a directory
+	link("../real", "top/sub2")         // the same directory again
+	link("../other/b.log", "top/b.log") // a file
+	link("c.log", "top/d.log")          // a file read already as c.log
+	link(".", "top/loop")               // top itself: a loop
+	link("../top", "real/back")         // a loop through sub
+	link("missing", "top/dangling")
+	link("top", "entry") // the argument itself is a link
+	if err := syscall.Mkfifo(filepath.Join(dir, "top/pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ins, errs := Expand([]string{filepath.Join(dir, "entry")})
+	var got []string
+	for _, in := range ins {
+		rel, _ := filepath.Rel(dir, in.Path)
+		got = append(got, rel)
+	}
+	want := []string{"entry/b.log", "entry/c.log", "entry/sub/a.log"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("inputs (-want +got):\n%s", diff)
+	}
+	var msgs []string
+	for _, err := range errs {
+		msgs = append(msgs, strings.ReplaceAll(err.Error(), dir+"/", ""))
+	}
+	wantErrs := []string{
+		`reading input "entry/dangling": following symbolic link: stat entry/dangling: no such file or directory`,
+		`reading input "entry/loop": directory already read as "entry" (a symbolic link loop, or a second link to it); not read again`,
+		`reading input "entry/pipe": a named pipe (FIFO): not a regular file or directory`,
+		`reading input "entry/sub/back": directory already read as "entry" (a symbolic link loop, or a second link to it); not read again`,
+		`reading input "entry/sub2": directory already read as "entry/sub" (a symbolic link loop, or a second link to it); not read again`,
+	}
+	if diff := cmp.Diff(wantErrs, msgs); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+// TestExpandRefusesSpecialFiles checks a named pipe given as an argument
+// is refused, not opened (which would block until a writer came).
+func TestExpandRefusesSpecialFiles(t *testing.T) {
+	pipe := filepath.Join(t.TempDir(), "flows.pipe")
+	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ins, errs := Expand([]string{pipe, "/dev/null"})
+	if len(ins) != 0 {
+		t.Errorf("inputs %+v, want none", ins)
+	}
+	if len(errs) != 2 || !errors.Is(errs[0], ErrNotRegular) || !strings.Contains(errs[0].Error(), pipe) || !strings.Contains(errs[0].Error(), "named pipe") ||
+		!strings.Contains(errs[1].Error(), `"/dev/null": a character device`) {
+		t.Errorf("errors %v, want the pipe and the device refused by name", errs)
 	}
 }

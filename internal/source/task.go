@@ -40,6 +40,13 @@ type Checkpoint struct {
 // is shutting down.
 var ErrStopped = errors.New("stopped before the end of the input")
 
+// ErrUnreadable is wrapped by the error a reader passes to Task.Finish
+// when it gave up on the input as it is, such as a file in no format
+// picket reads. Having counted it once, it asks the source not to hand
+// the input over again until it changes: a watched file until its size
+// or modification time does, an S3 object never.
+var ErrUnreadable = errors.New("cannot be read as it is")
+
 // Task is one input that a source hands to the ingest loop, which reads
 // its records from Start on, reports its progress with Progress as it
 // commits, and ends it with Finish. The source waits for Finish before it
@@ -83,8 +90,9 @@ func (t *Task) Progress(p Position) {
 }
 
 // Finish ends the task at p: err is nil when the reader reached the end
-// of the input, ErrStopped when it stopped early, or why reading failed.
-// Calls after the first are ignored.
+// of the input, ErrStopped when it stopped early, an error wrapping
+// ErrUnreadable when it gave up on the input as it is, or why reading
+// failed. Calls after the first are ignored.
 func (t *Task) Finish(p Position, err error) {
 	t.once.Do(func() {
 		if t.report != nil {

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -37,18 +36,26 @@ import (
 //     inode changed is a new file; a known inode under a new path was
 //     renamed (rename rotation) and keeps its progress. A fingerprint of
 //     each file's first KiB guards against a reused inode.
+//   - A file the reader gives up on (ErrUnreadable: no format picket
+//     reads) is remembered with its size and modification time, and not
+//     handed over again, nor counted again, until one of them changes.
 //
-// Hidden files and directories, CloudTrail digest files and S3 folder
-// markers are skipped, as picket analyze skips them.
+// The tree is listed as picket analyze lists it (see Expand): symbolic
+// links are followed, a directory reached twice through links is read
+// once, hidden files and directories, CloudTrail digest files and S3
+// folder markers are skipped, and named pipes, sockets and devices are
+// refused. A path that cannot be read is logged when it first fails, not
+// at every poll.
 type Watcher struct {
 	dir      string
 	poll     time.Duration
 	defaults Defaults
 	log      *slog.Logger
 
-	mu    sync.Mutex
-	files map[string]*fileState
-	scans uint64
+	mu       sync.Mutex
+	files    map[string]*fileState
+	scans    uint64
+	problems map[string]string // paths that cannot be read, with why, as last logged
 }
 
 // FileCheckpoint is the saved progress of one watched file.
@@ -62,6 +69,11 @@ type FileCheckpoint struct {
 	// FP is the SHA-256 of the file's first FPLen bytes (at most 1 KiB).
 	FP    string `json:"fp,omitempty"`
 	FPLen int64  `json:"fplen,omitempty"`
+	// Unreadable says the reader gave up on the file as it was (ErrUnreadable),
+	// at Size bytes and modification time MTime (Unix nanoseconds): it is
+	// not read again until one of them changes.
+	Unreadable bool  `json:"unreadable,omitempty"`
+	MTime      int64 `json:"mtime,omitempty"`
 }
 
 type fileKind uint8
@@ -78,6 +90,7 @@ type fileState struct {
 	path     string
 	kind     fileKind
 	seenSize int64 // size at the last scan
+	seenTime int64 // modification time at the last scan, Unix nanoseconds
 	stable   int   // consecutive scans with an unchanged size
 	busy     bool  // a task is out
 	dirty    bool  // changed since the last checkpoint
@@ -216,6 +229,7 @@ func (w *Watcher) release(t *Task) {
 type found struct {
 	path     string
 	size     int64
+	mtime    int64 // Unix nanoseconds
 	dev, ino uint64
 }
 
@@ -223,48 +237,28 @@ type found struct {
 // returns the tasks of the files ready to read, in path order.
 func (w *Watcher) scan() []*Task {
 	var list []found
-	err := filepath.WalkDir(w.dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if path == w.dir {
-				return err
-			}
-			w.log.Warn("watch: cannot read", "path", path, "error", err)
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		name := d.Name()
-		if path != w.dir && strings.HasPrefix(name, ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			if name == "CloudTrail-Digest" {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() || strings.HasSuffix(name, "_$folder$") || ParseLayout(path).Digest {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil // removed since listed
-		}
-		f := found{path: path, size: info.Size()}
-		if sys, ok := info.Sys().(*syscall.Stat_t); ok {
-			f.dev, f.ino = uint64(sys.Dev), uint64(sys.Ino) // not uint64 on every platform
+	problems := map[string]string{}
+	add := func(path string, info fs.FileInfo) {
+		f := found{path: path, size: info.Size(), mtime: info.ModTime().UnixNano()}
+		if id, ok := identity(info); ok {
+			f.dev, f.ino = id.dev, id.ino
 		}
 		list = append(list, f)
-		return nil
-	})
-	if err != nil {
-		w.log.Warn("watch: cannot list the directory", "dir", w.dir, "error", err)
-		return nil
 	}
+	root, err := os.Stat(w.dir)
+	switch {
+	case err != nil:
+		w.warnOnce(map[string]string{w.dir: err.Error()})
+		return nil
+	case root.IsDir():
+		wk := walker{file: add, problem: func(path string, err error) { problems[path] = err.Error() }}
+		wk.walk(w.dir, root)
+	case root.Mode().IsRegular():
+		add(w.dir, root)
+	default:
+		problems[w.dir] = notRegular(root.Mode()).Error()
+	}
+	w.warnOnce(problems)
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -316,6 +310,7 @@ func (w *Watcher) scan() []*Task {
 			st.stable = 0
 			st.seenSize = f.size
 		}
+		st.seenTime = f.mtime
 		if st.Dev != f.dev || st.Ino != f.ino {
 			st.Dev, st.Ino = f.dev, f.ino
 			st.dirty = true
@@ -347,8 +342,35 @@ func (w *Watcher) scan() []*Task {
 	return tasks
 }
 
+// warnOnce logs each path that cannot be read when it first fails or
+// fails differently, not at every poll, and forgets those that recovered.
+func (w *Watcher) warnOnce(problems map[string]string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	paths := make([]string, 0, len(problems))
+	for path := range problems {
+		paths = append(paths, path)
+	}
+	slices.Sort(paths)
+	for _, path := range paths {
+		if msg := problems[path]; w.problems[path] != msg {
+			w.log.Warn("watch: cannot read", "path", path, "error", msg)
+		}
+	}
+	w.problems = problems
+}
+
+// givenUp reports whether the reader gave up on a file that has not
+// changed since.
+func givenUp(st *fileState) bool {
+	return st.Unreadable && st.seenSize == st.Size && st.seenTime == st.MTime
+}
+
 // unread reports whether a file has data past its position.
 func (w *Watcher) unread(st *fileState) bool {
+	if givenUp(st) {
+		return false
+	}
 	switch st.kind {
 	case kindGzip, kindParquet:
 		return !st.Done && st.Error == "" || st.seenSize != st.Size
@@ -359,8 +381,16 @@ func (w *Watcher) unread(st *fileState) bool {
 // ready decides whether a file is to be read now and returns its task.
 func (w *Watcher) ready(st *fileState) *Task {
 	size := st.seenSize
-	if size <= 0 {
+	if size <= 0 || givenUp(st) {
 		return nil
+	}
+	if st.Unreadable {
+		// Changed since the reader gave up: look at it afresh.
+		w.log.Info("watch: unreadable file changed; reading it again", "path", st.path)
+		st.Unreadable, st.MTime = false, 0
+		st.Done, st.Error = false, ""
+		st.kind = kindUnknown
+		st.dirty = true
 	}
 	if st.kind == kindUnknown {
 		k, err := sniff(st.path)
@@ -494,6 +524,12 @@ func (w *Watcher) report(path string, p Position, final bool, err error) {
 			st.Done = true
 		}
 	case errors.Is(err, ErrStopped):
+	case errors.Is(err, ErrUnreadable):
+		// Remember the file as it was read, so that it is handed over
+		// again only once it changes (and counted once until then).
+		st.Unreadable, st.MTime = true, st.seenTime
+		st.Done, st.Error = true, err.Error()
+		w.log.Warn("watch: cannot read file; waiting until it changes", "path", path, "error", err)
 	default:
 		// A complete-looking file that fails may still be being
 		// written; if it has changed since, try again when it settles.

@@ -6,10 +6,13 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -306,5 +309,99 @@ func TestWatcherRunHandsFilesInOrder(t *testing.T) {
 	}
 	if w.Pending() != 0 {
 		t.Errorf("%d files pending", w.Pending())
+	}
+}
+
+// TestWatcherFollowsLinks watches a link to a directory whose tree holds
+// a link to another directory, a link loop and a named pipe: the files
+// behind the links are read, and each path that cannot be read is
+// logged once, not at every poll.
+func TestWatcherFollowsLinks(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "real/a.log"), "line a\n")
+	write(t, filepath.Join(dir, "tree/b.log"), "line b\n")
+	for _, l := range [][2]string{{"../real", "tree/sub"}, {".", "tree/loop"}, {"tree", "watched"}} {
+		if err := os.Symlink(l[0], filepath.Join(dir, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "tree/pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	w, err := NewWatcher(filepath.Join(dir, "watched"), time.Hour, Defaults{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := w.scan()
+	if diff := cmp.Diff([]string{"watched/b.log", "watched/sub/a.log"}, names(tasks, dir)); diff != "" {
+		t.Fatalf("tasks (-want +got):\n%s", diff)
+	}
+	var got []string
+	for _, task := range tasks {
+		got = append(got, readLines(t, task, 0)...)
+	}
+	if diff := cmp.Diff([]string{"line b", "line a"}, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	w.scan()
+	var warned []string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "cannot read") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 2 || !strings.Contains(warned[0], "watched/loop") || !strings.Contains(warned[0], "symbolic link loop") ||
+		!strings.Contains(warned[1], "watched/pipe") || !strings.Contains(warned[1], "named pipe") {
+		t.Errorf("warnings over two scans:\n%s\nwant the loop and the pipe, once each", strings.Join(warned, ""))
+	}
+}
+
+// TestWatcherUnreadableUntilChanged finishes a task as the ingest loop
+// does for a file in no known format: the watcher does not hand it over
+// again, across polls and a restart, until the file changes.
+func TestWatcherUnreadableUntilChanged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notes.txt")
+	write(t, path, "not a flow log\n")
+	w := newTestWatcher(t, dir)
+	tasks := w.scan()
+	if len(tasks) != 1 {
+		t.Fatalf("first scan: %d tasks", len(tasks))
+	}
+	tasks[0].Finish(tasks[0].Start, fmt.Errorf("%w: unrecognized format", ErrUnreadable))
+	for i := range 3 {
+		if tasks := w.scan(); len(tasks) != 0 {
+			t.Fatalf("scan %d handed the unreadable file over again", i+2)
+		}
+	}
+	if s := w.Status(); s.Pending != 0 || s.Files != 1 {
+		t.Errorf("status %+v, want the file present and not pending", s)
+	}
+
+	w2 := newTestWatcher(t, dir)
+	if err := w2.Restore(w.Checkpoints()); err != nil {
+		t.Fatal(err)
+	}
+	if tasks := w2.scan(); len(tasks) != 0 {
+		t.Fatalf("after a restart the unreadable file was handed over again")
+	}
+
+	// Touched: same size, new modification time.
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	tasks = w2.scan()
+	if len(tasks) != 1 || !tasks[0].Start.IsZero() {
+		t.Fatalf("touched file: %+v", tasks)
+	}
+	tasks[0].Finish(tasks[0].Start, fmt.Errorf("%w: unrecognized format", ErrUnreadable))
+	if tasks := w2.scan(); len(tasks) != 0 {
+		t.Fatalf("handed over again before changing")
+	}
+	appendTo(t, path, "more\n")
+	if tasks := w2.scan(); len(tasks) != 1 {
+		t.Fatalf("grown file: %d tasks", len(tasks))
 	}
 }
