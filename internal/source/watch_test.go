@@ -405,3 +405,28 @@ func TestWatcherUnreadableUntilChanged(t *testing.T) {
 		t.Fatalf("grown file: %d tasks", len(tasks))
 	}
 }
+
+// TestWatcherUnreadableGzipTouched checks a gzip file given up on is read
+// again once touched, though its size is the same.
+func TestWatcherUnreadableGzipTouched(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "blob.gz")
+	write(t, path, gzipped("not a flow log\n"))
+	w := newTestWatcher(t, dir)
+	w.scan() // a gzip file waits until its size holds still
+	tasks := w.scan()
+	if len(tasks) != 1 {
+		t.Fatalf("stable gzip: %d tasks", len(tasks))
+	}
+	tasks[0].Finish(tasks[0].Start, fmt.Errorf("%w: unrecognized format", ErrUnreadable))
+	if tasks := w.scan(); len(tasks) != 0 {
+		t.Fatalf("handed over again before changing")
+	}
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if tasks := w.scan(); len(tasks) != 1 {
+		t.Fatalf("touched gzip file: %d tasks", len(tasks))
+	}
+}
