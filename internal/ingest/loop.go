@@ -344,7 +344,7 @@ func (g *Loop) maybeCatchUp() {
 		return
 	}
 	if g.idleFlush > 0 && now.Sub(g.lastActive) >= g.idleFlush && g.eng.CatchUp() {
-		g.changed = true
+		g.markChanged()
 		g.log.Debug("no records for a while: the watermark caught up with the newest event", "idle", g.idleFlush)
 	}
 }

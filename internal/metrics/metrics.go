@@ -57,8 +57,10 @@ type Set struct {
 	api            *prometheus.CounterVec
 	apiDuration    *prometheus.HistogramVec
 	firehose       *prometheus.CounterVec
-	uncommitted    prometheus.Gauge
-	ready          prometheus.Gauge
+	// uncommitted is set while records have been read that no commit
+	// holds yet; the collector reports it with the snapshot.
+	uncommitted atomic.Bool
+	ready       prometheus.Gauge
 
 	// mu guards the registered sources and intel refresher.
 	mu      sync.Mutex
@@ -129,16 +131,15 @@ func New(log *slog.Logger) *Set {
 			Help:    "API request latency, by operation.",
 			Buckets: apiBuckets,
 		}, []string{"operation"}),
-		firehose:    counterVec("picket_firehose_requests_total", "Firehose delivery requests, by HTTP status.", "status"),
-		uncommitted: gauge("picket_ingest_uncommitted", "1 while records have been read that no commit holds yet."),
-		ready:       gauge("picket_ready", "1 when the service is ready: store open, state restored, sources started."),
+		firehose: counterVec("picket_firehose_requests_total", "Firehose delivery requests, by HTTP status.", "status"),
+		ready:    gauge("picket_ready", "1 when the service is ready: store open, state restored, sources started."),
 	}
 	start := gauge("picket_start_time_seconds", "When the service started.")
 	start.Set(float64(time.Now().Unix()))
 
 	s.reg.MustRegister(
 		newCollector(s), commits, s.commitDuration, s.stateBytes, s.api, s.apiDuration,
-		s.firehose, s.uncommitted, s.ready, start,
+		s.firehose, s.ready, start,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	s.handler = promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
@@ -182,7 +183,7 @@ func (s *Set) Publish(c Ingest, state map[string][]detect.StateStats, newest int
 
 // SetUncommitted says whether records have been read that no commit
 // holds yet. It takes no lock.
-func (s *Set) SetUncommitted(v bool) { s.uncommitted.Set(one(v)) }
+func (s *Set) SetUncommitted(v bool) { s.uncommitted.Store(v) }
 
 // Commit counts a commit attempt that took d and failed with err (nil:
 // succeeded); a successful commit wrote a state snapshot of stateBytes
@@ -250,7 +251,7 @@ type collector struct {
 	bytes, inputs, inputErrors                *prometheus.Desc
 	findings, dropped                         *prometheus.Desc
 	stateEntries, stateCapacity, stateEvicted *prometheus.Desc
-	lag, newest                               *prometheus.Desc
+	lag, newest, uncommitted                  *prometheus.Desc
 	watchScans, watchFiles, watchPending      *prometheus.Desc
 	s3CaughtUp                                *prometheus.Desc
 	intelLists, intelRefreshes, intelFailures *prometheus.Desc
@@ -282,6 +283,7 @@ func newCollector(s *Set) *collector {
 	c.stateEvicted = desc("picket_detection_state_evictions_total", "Entries evicted from each detection state table to stay within its bound.", "component", "table")
 	c.lag = desc("picket_ingest_lag_seconds", "Wall clock time minus the newest event time ingested.")
 	c.newest = desc("picket_newest_event_timestamp_seconds", "The newest event time ingested.")
+	c.uncommitted = desc("picket_ingest_uncommitted", "1 while records have been read that no commit holds yet.")
 	c.watchScans = desc("picket_watch_scans_total", "Listings of each watched directory.", "source")
 	c.watchFiles = desc("picket_watch_files", "Files in each watched directory at its last listing.", "source")
 	c.watchPending = desc("picket_watch_pending_files", "Files of each watched directory with data not yet read.", "source")
@@ -300,6 +302,25 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	// One scrape is consistent in the order a reader relies on: the
+	// sources' pending files are read first, then the uncommitted flag,
+	// then the ingest snapshot. The loop marks records uncommitted before
+	// a source's file counts as read, and publishes a commit's snapshot
+	// before it clears the flag; so a scrape that shows no pending file
+	// and nothing uncommitted also shows every record read.
+	// The callbacks take their owners' locks: call them outside ours.
+	c.s.mu.Lock()
+	watches, s3, intel := c.s.watches, c.s.s3, c.s.intel
+	c.s.mu.Unlock()
+	status := make([]WatchStatus, len(watches))
+	for i, w := range watches {
+		status[i] = w.status()
+	}
+	caughtUp := make([]bool, len(s3))
+	for i, p := range s3 {
+		caughtUp[i] = p.caughtUp()
+	}
+	uncommitted := c.s.uncommitted.Load()
 	var snap snapshot
 	if p := c.s.snap.Load(); p != nil {
 		snap = *p
@@ -335,18 +356,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	emit(ch, c.lag, prometheus.GaugeValue, lag)
 	emit(ch, c.newest, prometheus.GaugeValue, float64(snap.newest))
 
-	// The callbacks take their owners' locks: call them outside ours.
-	c.s.mu.Lock()
-	watches, s3, intel := c.s.watches, c.s.s3, c.s.intel
-	c.s.mu.Unlock()
-	for _, w := range watches {
-		st := w.status()
+	emit(ch, c.uncommitted, prometheus.GaugeValue, one(uncommitted))
+	for i, w := range watches {
+		st := status[i]
 		emit(ch, c.watchScans, prometheus.CounterValue, float64(st.Scans), w.name)
 		emit(ch, c.watchFiles, prometheus.GaugeValue, float64(st.Files), w.name)
 		emit(ch, c.watchPending, prometheus.GaugeValue, float64(st.Pending), w.name)
 	}
-	for _, p := range s3 {
-		emit(ch, c.s3CaughtUp, prometheus.GaugeValue, one(p.caughtUp()), p.name)
+	for i, p := range s3 {
+		emit(ch, c.s3CaughtUp, prometheus.GaugeValue, one(caughtUp[i]), p.name)
 	}
 	if intel != nil {
 		st := intel()
