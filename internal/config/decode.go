@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"picket/internal/suggest"
 )
 
 // decode fills cfg from YAML, walking the document and the struct side by
@@ -217,33 +219,10 @@ func kindName(k reflect.Kind) string {
 // closest returns the candidate closest to s, if one is within an edit
 // distance of a quarter of its length (at least 1).
 func closest(s string, candidates []string) string {
-	best, bestD := "", max(1, len(s)/4)+1
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
+	if best, d := suggest.Nearest(s, candidates); d >= 0 && d <= max(1, len(s)/4) {
+		return best
 	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }
 
 // lineOf extracts the line from a YAML syntax error ("yaml: line 3: ...").

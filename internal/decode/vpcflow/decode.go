@@ -8,7 +8,8 @@
 // The hot path works on []byte and allocates nothing per record: a Decoder
 // fills an event.Flow in place, interns repeated identifiers, and builds an
 // error value only for a bad record. Only this package knows the wire
-// format; it imports event and nothing else of picket's.
+// format; it imports event (and suggest, to name the field a misspelt
+// header meant) and nothing else of picket's.
 package vpcflow
 
 import (
@@ -18,6 +19,7 @@ import (
 	"unsafe"
 
 	"picket/internal/event"
+	"picket/internal/suggest"
 )
 
 // ParseError describes one bad record: where it is, which field is wrong,
@@ -315,35 +317,12 @@ func (d *Decoder) unknownFields() error {
 // insertions, deletions and substitutions from name (the first in the
 // order of the AWS documentation on a tie).
 func nearestField(name string) string {
-	best, bestDist := "", -1
+	known := make([]string, 0, numFields-1)
 	for f := Field(1); f < numFields; f++ {
-		known := fieldTable[f].name
-		if d := editDistance(name, known); bestDist < 0 || d < bestDist {
-			best, bestDist = known, d
-		}
+		known = append(known, fieldTable[f].name)
 	}
+	best, _ := suggest.Nearest(name, known)
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func hyphenate(b []byte) string {
