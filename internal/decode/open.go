@@ -173,13 +173,13 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 		} else {
 			r = cloudtrail.NewReader(c, name)
 		}
-		return &trail{r: r, in: c, skip: start.Records, pool: opt.Pool}, nil
+		return &trail{replay: replay{in: c, skip: start.Records}, r: r, pool: opt.Pool}, nil
 	case Pcap, Pcapng, ZeekConn:
 		if opt.Partial {
 			return nil, ErrIncomplete
 		}
 		c := &counting{r: in}
-		m := &metered{in: c, format: format, skip: start.Records}
+		m := &metered{replay: replay{in: c, skip: start.Records}, format: format}
 		if format == ZeekConn {
 			m.zeek = zeek.NewReader(c, name, opt.Capture)
 			return m, nil
@@ -292,12 +292,9 @@ func (t *flowParquet) Close()             {}
 // trail reads CloudTrail events; a resumed input passes over the events
 // already read.
 type trail struct {
+	replay
 	r    *cloudtrail.Reader
-	in   *counting
 	c    event.APICall
-	n    int64 // events, bad events and errors returned or passed over
-	skip int64
-	eof  bool
 	pool *Pool
 }
 
@@ -315,8 +312,7 @@ func (t *trail) Next() (event.Record, error) {
 		// Events and bad events count alike, and so do the errors of
 		// the file's structure that belong to no event: reading again
 		// meets them in the same order.
-		t.n++
-		if t.n <= t.skip {
+		if t.pass() {
 			continue
 		}
 		if err != nil {
@@ -324,14 +320,6 @@ func (t *trail) Next() (event.Record, error) {
 		}
 		return &t.c, nil
 	}
-}
-
-func (t *trail) Position() Position {
-	p := Position{Records: t.n}
-	if t.eof {
-		p.Offset = t.in.n
-	}
-	return p
 }
 
 func (t *trail) Format() Format { return CloudTrail }
@@ -357,14 +345,11 @@ func (e trailError) Unwrap() error  { return e.ParseError }
 // read again from its start, passing over the records already returned:
 // the meter's windows depend on everything before them.
 type metered struct {
-	in     *counting
+	replay
 	format Format
 	pcap   *pcap.Reader
 	zeek   *zeek.Reader
 	f      event.Flow
-	n      int64 // records and bad records returned or passed over
-	skip   int64
-	eof    bool
 }
 
 func (m *metered) Next() (event.Record, error) {
@@ -386,8 +371,7 @@ func (m *metered) Next() (event.Record, error) {
 		}
 		// Bad packets and lines count with the records: reading again
 		// meets them in the same order.
-		m.n++
-		if m.n <= m.skip {
+		if m.pass() {
 			continue
 		}
 		if err != nil {
@@ -395,14 +379,6 @@ func (m *metered) Next() (event.Record, error) {
 		}
 		return &m.f, nil
 	}
-}
-
-func (m *metered) Position() Position {
-	p := Position{Records: m.n}
-	if m.eof {
-		p.Offset = m.in.n
-	}
-	return p
 }
 
 func (m *metered) Format() Format { return m.format }
@@ -533,6 +509,33 @@ func (l *logEvents) Position() Position {
 func (l *logEvents) Format() Format { return VPCFlowCloudWatch }
 func (l *logEvents) Stats() Stats   { return Stats{} }
 func (l *logEvents) Close()         {}
+
+// replay is the position of a reader that resumes by reading its input
+// again from the start and passing over what an earlier reader returned:
+// records and bad records alike, which a reading meets in the same order
+// every time.
+type replay struct {
+	in   *counting
+	n    int64 // records and bad records returned or passed over
+	skip int64 // how many to pass over
+	eof  bool
+}
+
+// pass counts one record or bad record and reports whether to pass over
+// it.
+func (r *replay) pass() bool {
+	r.n++
+	return r.n <= r.skip
+}
+
+// Position is the count so far and, at the end, the bytes read.
+func (r *replay) Position() Position {
+	p := Position{Records: r.n}
+	if r.eof {
+		p.Offset = r.in.n
+	}
+	return p
+}
 
 // counting counts the bytes read through it: the decompressed bytes a
 // Position's Offset gives. source.Stream has a reader like it, which
