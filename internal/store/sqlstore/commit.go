@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -27,14 +29,39 @@ type pending struct {
 // Commit merges a batch's findings into the stored ones and saves its
 // checkpoints and state, all in one transaction.
 func (db *DB) Commit(ctx context.Context, b store.Batch) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error { return db.commit(ctx, tx, b) })
+	var archived map[ruleKey]int
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// A retried transaction counts again from nothing.
+		archived = map[ruleKey]int{}
+		return db.commit(ctx, tx, b, archived)
+	})
 	if err != nil {
 		return fmt.Errorf("committing a batch of %d findings: %w", len(b.Findings), err)
 	}
+	db.logArchived(ctx, archived)
 	return nil
 }
 
-func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch) error {
+// ruleKey names a suppression rule: its detector and its name.
+type ruleKey struct{ detector, filter string }
+
+// logArchived logs, once per rule, how many new findings a commit's
+// suppression rules archived, in the order of detector and rule name.
+func (db *DB) logArchived(ctx context.Context, archived map[ruleKey]int) {
+	if db.log == nil || len(archived) == 0 {
+		return
+	}
+	keys := slices.SortedFunc(maps.Keys(archived), func(a, b ruleKey) int {
+		return cmp.Or(strings.Compare(a.detector, b.detector), strings.Compare(a.filter, b.filter))
+	})
+	for _, k := range keys {
+		db.log.LogAttrs(ctx, slog.LevelInfo, "suppression rule archived new findings",
+			slog.String("detector_id", k.detector), slog.String("filter", k.filter),
+			slog.Int("archived", archived[k]))
+	}
+}
+
+func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived map[ruleKey]int) error {
 	seqs := map[string]int64{}
 	byDet := map[int64][]string{}
 	keys := make([]findingKey, len(b.Findings))
@@ -99,7 +126,7 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch) error {
 	}
 
 	// Suppression rules archive the findings the batch creates.
-	rules := map[int64][]store.Criteria{}
+	rules := map[int64][]rule{}
 	for _, k := range order {
 		e := entries[k]
 		if e.existed || e.f.Service.Archived {
@@ -118,10 +145,11 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch) error {
 		}
 		v := store.Values(e.f)
 		for _, c := range crits {
-			if c.MatchValues(v) {
+			if c.criteria.MatchValues(v) {
 				// A shallow copy's Service is its own: setting a field
 				// leaves the caller's report alone.
 				e.f.Service.Archived = true
+				archived[ruleKey{e.f.Service.DetectorID, c.name}]++
 				break
 			}
 		}

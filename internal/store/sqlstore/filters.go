@@ -199,15 +199,20 @@ func (db *DB) DeleteFilter(ctx context.Context, detectorID, name string) error {
 	return nil
 }
 
-// archiveFilters returns the criteria of a detector's ARCHIVE filters in
-// rank order.
-func (db *DB) archiveFilters(ctx context.Context, q querier, seq int64) ([]store.Criteria, error) {
+// rule is a suppression rule's name and criteria.
+type rule struct {
+	name     string
+	criteria store.Criteria
+}
+
+// archiveFilters returns a detector's ARCHIVE filters in rank order.
+func (db *DB) archiveFilters(ctx context.Context, q querier, seq int64) ([]rule, error) {
 	rows, err := q.QueryContext(ctx, db.d.bind(`SELECT name, filter_rank, body FROM filters WHERE det = ? AND action = 'ARCHIVE' ORDER BY filter_rank, name`), seq)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Criteria
+	var out []rule
 	for rows.Next() {
 		var name string
 		var rank int
@@ -219,7 +224,7 @@ func (db *DB) archiveFilters(ctx context.Context, q querier, seq int64) ([]store
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, f.Criteria)
+		out = append(out, rule{name, f.Criteria})
 	}
 	return out, rows.Err()
 }

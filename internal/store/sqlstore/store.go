@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"picket/internal/store"
@@ -28,7 +29,12 @@ type DB struct {
 	read   *sql.DB
 	write  *sql.DB
 	values *valueCache
+	log    *slog.Logger // nil: nothing logged
 }
+
+// SetLogger sets where the store logs what it does on its own: the new
+// findings a commit's suppression rules archive. Call it before use.
+func (db *DB) SetLogger(l *slog.Logger) { db.log = l }
 
 // Open migrates the schema to the latest version and returns the store.
 // Reads go to read; writes and migrations to write, which may be the same
