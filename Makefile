@@ -52,6 +52,21 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzZeek -fuzztime 30s ./internal/decode/zeek
 	$(GO) test -run '^$$' -fuzz FuzzValue -fuzztime 30s ./internal/jsonscan
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/decode
+	$(GO) test -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzTXT$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzFireHOL$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzIPSum$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzSTIX1$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzSTIX2$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzOTXCSV$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzAlienVault$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzProofPoint$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzFireEye$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzTorExit$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzTorRelay$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzParseIndicator$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAddr$$' -fuzztime 30s ./internal/intel
 
 # Regenerate the bundled example data.
 examples:
