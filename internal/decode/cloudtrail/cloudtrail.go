@@ -43,7 +43,10 @@
 // the next event: a malformed event whose brackets still balance is
 // skipped to its end; one whose structure is broken (a cut-off string, a
 // lost brace) is skipped to where the next event visibly starts (a line
-// indented like it, or an object whose first key is eventVersion).
+// indented like it, or an object whose first key is eventVersion). A line
+// at the top level that holds no JSON (a line of another format among
+// events one per line) is one bad event, and Reader.Foreign hands it to
+// the caller, which may read it as that format.
 //
 // Only this package knows CloudTrail's wire format; it imports event and
 // jsonscan and nothing else of picket's.

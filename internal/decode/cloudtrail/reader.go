@@ -66,6 +66,8 @@ type Reader struct {
 	depth  int
 	msg    []byte // the unescaped event of a logEvents or Events element
 	indent [32]byte
+
+	foreign []byte // the line of the last error, when it holds no JSON
 }
 
 // NewReader returns a reader for the input called name.
@@ -85,6 +87,7 @@ func (r *Reader) Reset(rd io.Reader, name string) {
 	r.err = nil
 	r.line, r.mark, r.record = 1, 0, 0
 	r.depth = 0
+	r.foreign = nil
 	if cap(r.buf) > 4*bufSize {
 		r.buf = make([]byte, bufSize) // let an oversized buffer go
 	}
@@ -107,6 +110,7 @@ func (r *Reader) Records() int64 { return r.record }
 // c is reset and filled in place. Its borrowed fields point into the
 // reader's buffer and are valid until the next call to Next or Reset.
 func (r *Reader) Next(c *event.APICall) error {
+	r.foreign = nil
 	for {
 		ch, err := r.peek()
 		if err != nil {
@@ -134,7 +138,7 @@ func (r *Reader) Next(c *event.APICall) error {
 				r.record++
 				line := r.lineAt(r.start)
 				pe := r.errorAt(line, r.record, ErrNotEvent, "not a JSON object or array")
-				r.resync(r.start+1, nil, true)
+				r.notJSON()
 				return pe
 			}
 			continue
@@ -168,6 +172,44 @@ func (r *Reader) Next(c *event.APICall) error {
 		if err := r.element(c, f.elem, false); !errors.Is(err, errContinue) {
 			return err
 		}
+	}
+}
+
+// Foreign returns the rest of the line that the last error of Next was
+// about when that error is ErrNotEvent at the top level of the input and
+// the line holds no event (a line of another format, such as a flow log
+// record among events one per line, which a caller may decode as such),
+// without its newline; otherwise nil. It is valid until the next call to
+// Next or Reset.
+func (r *Reader) Foreign() []byte { return r.foreign }
+
+// notJSON passes over what starts at r.start, at the top level, that is
+// not JSON. If an event visibly starts later on the same line (after a
+// prefix picket does not know, say), the stream resumes there; otherwise
+// the rest of the line is one bad record, and Foreign returns it, so
+// that each line of another format costs one bad record and no more.
+func (r *Reader) notJSON() {
+	for {
+		b := r.buf[r.start:r.end]
+		end := bytes.IndexByte(b, '\n')
+		switch {
+		case end < 0 && r.err == nil && r.end-r.start < len(r.buf):
+			r.fill(false)
+			continue
+		case end < 0 && r.err == nil:
+			// A line longer than the buffer: no more of it is held.
+			r.resync(r.start+1, nil, false)
+			return
+		case end < 0:
+			end = len(b)
+		}
+		if p, _ := r.candidate(b[1:end], nil, false); p >= 0 {
+			r.resync(r.start+1, nil, false)
+			return
+		}
+		r.foreign = b[:end]
+		r.start += min(end+1, len(b))
+		return
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -257,6 +258,8 @@ func TestShapes(t *testing.T) {
 		{"wrapper key with a bad escape", `{"Records":[` + a + `],"k\q":1}` + "\n" + b, "A B", "syntax"},
 		{"wrapper key with a control character", `{"Records":[` + a + `],"k` + "\x01" + `":1}` + "\n" + b, "A B", "syntax"},
 		{"garbage line", "junk\n" + a, "A", "not-an-event"},
+		{"garbage lines, one bad record each", a + "\njunk\n2 123456789012 eni-1 x\n\n" + b + "\n[1]\nmore", "A B", "not-an-event not-an-event not-an-event not-an-event"},
+		{"an unknown prefix before an event", "Mar  1 12:00:00 host " + a, "A", "not-an-event"},
 		{"timestamped line", "2024-03-01 12:00:00.000 " + a, "A", ""},
 	}
 	for _, tt := range tests {
@@ -279,4 +282,31 @@ func TestShapes(t *testing.T) {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestForeign checks that a line at the top level that is not JSON is
+// one bad record, and that Foreign hands it over whole for a caller to
+// read as another format.
+func TestForeign(t *testing.T) {
+	line := "2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 1772618400 1772618460 ACCEPT OK"
+	r := cloudtrail.NewReader(strings.NewReader(smallEvent("A")+"\n"+line+"\r\n"+smallEvent("B")), "f")
+	var c event.APICall
+	var got []string
+	for {
+		err := r.Next(&c)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			got = append(got, "foreign "+strings.TrimSpace(string(r.Foreign())))
+			continue
+		}
+		if r.Foreign() != nil {
+			t.Errorf("Foreign after an event: %q", r.Foreign())
+		}
+		got = append(got, c.EventName.String())
+	}
+	if want := []string{"A", "foreign " + line, "B"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }

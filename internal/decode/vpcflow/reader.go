@@ -30,6 +30,8 @@ type Reader struct {
 	partial bool  // the input may grow: leave a last line without newline
 	offset  int64 // bytes consumed, through the last line returned
 	header  string
+	bad     []byte // the line of the last error Next returned
+	badAt   int64  // the offset of its first byte
 }
 
 // NewReader returns a reader for the input called name. format is as for
@@ -53,6 +55,7 @@ func (r *Reader) Reset(rd io.Reader, name string, format *Format) {
 	r.partial = false
 	r.offset = 0
 	r.header = ""
+	r.bad = nil
 }
 
 // SetPartial says whether the input may still grow (a file being
@@ -96,8 +99,10 @@ func (r *Reader) Header() string { return r.header }
 // truncated gzip stream, say); records before that error were delivered.
 func (r *Reader) Next(f *event.Flow) error {
 	for {
+		at := r.offset
 		line, err := r.line()
 		if err != nil {
+			r.bad = nil
 			return err
 		}
 		kind, derr := r.dec.Decode(line, f)
@@ -107,6 +112,7 @@ func (r *Reader) Next(f *event.Flow) error {
 			r.header = strings.TrimSuffix(string(line), "\r")
 		}
 		if derr != nil {
+			r.bad, r.badAt = line, at
 			return derr
 		}
 		if kind == LineRecord {
@@ -114,6 +120,13 @@ func (r *Reader) Next(f *event.Flow) error {
 		}
 	}
 }
+
+// Bad returns the line that the last *ParseError of Next was about,
+// without its newline, and the offset of its first byte: a caller may
+// read it as another format. The line is nil when it was too long to
+// hold or Next returned no *ParseError, and valid until the next call to
+// Next or Reset.
+func (r *Reader) Bad() (line []byte, offset int64) { return r.bad, r.badAt }
 
 // line returns the next line without its newline. The slice is valid until
 // the next call. An overlong line is reported, once its end is reached,
