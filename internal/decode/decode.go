@@ -6,6 +6,18 @@
 // themselves live in one package each below (decode/vpcflow,
 // decode/cloudtrail, decode/pcap, decode/zeek), each turning bytes into
 // event records with typed parse errors.
+//
+// Detect knows a text input by the majority of its first lines, so a junk
+// first line is one bad record of the file rather than the reason to
+// refuse it. Files of lines may mix flow log records with CloudTrail
+// events, and are split per record kind: flow log text gives the events
+// of its JSON lines (one event, or a {"Records":[...]} document, on a
+// line) as API calls, and CloudTrail read one event per line gives its
+// flow log lines as flows. What cannot be split is counted, one bad
+// record for each line lost: in flow log text, each line of a JSON
+// document spread over many lines, or of JSON that holds no CloudTrail
+// event, is a bad record with ErrOtherFormat ("other-format"). So the
+// records and bad records of an input always add up to what it holds.
 package decode
 
 import (
@@ -51,11 +63,20 @@ func ParseFormat(s string) (Format, bool) {
 
 // Detect identifies the format of an input from its first bytes
 // (decompressed). It looks at structure, not file names: Parquet's magic
-// number, a JSON document and its telltale keys, or text whose first line
-// is a flow log header or record. Packet captures are known by their
-// magic numbers (pcap's a1b2c3d4 and a1b23c4d in either byte order,
-// pcapng's section header block 0a0d0d0a), Zeek's conn.log by its
-// #separator header and "#path conn", or by JSON lines with "id.orig_h".
+// number, a JSON document and its telltale keys, or lines of text. Packet
+// captures are known by their magic numbers (pcap's a1b2c3d4 and a1b23c4d
+// in either byte order, pcapng's section header block 0a0d0d0a), Zeek's
+// conn.log by its #separator header and "#path conn", or by JSON lines
+// with "id.orig_h".
+//
+// An input of lines (flow log text, JSON lines) is known by the majority
+// of its first lines (up to maxVoteLines, in the bytes given), not by the
+// first alone: one junk line does not hide a file of flow records, and a
+// CloudTrail event before them does not make them a trail. A flow log
+// header line anywhere among them settles it as flow log text. The format
+// wins only with at least as many lines as those of no format picket
+// knows. A multi-line JSON document (pretty-printed, or an object longer
+// than its first line) is known by its keys, as a whole.
 func Detect(head []byte) Format {
 	if bytes.HasPrefix(head, []byte("PAR1")) {
 		return VPCFlowParquet
@@ -78,67 +99,205 @@ func Detect(head []byte) Format {
 		}
 		return Unknown
 	}
-	if b[0] == '{' || b[0] == '[' {
-		switch {
-		case b[0] == '{' && bytes.Contains(b, []byte(`"id.orig_h"`)):
-			return ZeekConn
-		case bytes.Contains(b, []byte(`"eventVersion"`)), bytes.Contains(b, []byte(`"Records"`)) && bytes.Contains(b, []byte(`"eventName"`)),
-			// Events as JSON strings: CloudWatch Logs subscription
-			// payloads, lookup-events output.
-			bytes.Contains(b, []byte(`\"eventVersion\"`)),
-			// A digest file, which the CloudTrail decoder skips.
-			bytes.Contains(b, []byte(`"digestStartTime"`)):
-			return CloudTrail
-		case bytes.Contains(b, []byte(`"query_name"`)):
-			return Resolver
-		case b[0] == '{' && bytes.Contains(b, []byte(`"logEvents"`)):
-			// A CloudWatch Logs subscription payload whose messages are
-			// not CloudTrail events: flow log lines.
-			return VPCFlowCloudWatch
+	if (b[0] == '{' || b[0] == '[') && !valueEndsLine(b) {
+		if f := jsonFormat(b); f != Unknown {
+			return f
 		}
+	}
+	return vote(b)
+}
+
+// maxVoteLines bounds the lines Detect classifies.
+const maxVoteLines = 100
+
+// vote returns the format of most of the first non-blank lines of b, or
+// Unknown.
+func vote(b []byte) Format {
+	var votes [len(names)]int
+	other, first := 0, Unknown
+	for n := 0; len(b) > 0 && n < maxVoteLines; {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		line = bytes.Trim(line, " \t\r")
+		if len(line) == 0 {
+			continue
+		}
+		n++
+		f, counts := lineFormat(line)
+		switch {
+		case f == VPCFlow && flowKind(line) == lineHeader:
+			return VPCFlow
+		case f == Unknown && counts:
+			other++
+		case f != Unknown:
+			votes[f]++
+			if first == Unknown {
+				first = f
+			}
+		}
+	}
+	best := first
+	for f, n := range votes {
+		if n > votes[best] {
+			best = Format(f)
+		}
+	}
+	if best == Unknown || votes[best] < other {
 		return Unknown
 	}
-	// A CloudWatch Logs export of CloudTrail: a timestamp, a space, the
-	// event.
-	if i := bytes.Index(b, []byte(" {")); i > 0 && i <= 40 && b[0] >= '0' && b[0] <= '9' && bytes.Contains(b, []byte(`"eventVersion"`)) {
+	return best
+}
+
+// lineFormat returns the format of one line, trimmed, or Unknown; counts
+// is false for a line that says nothing either way (a CloudWatch Logs
+// control message).
+func lineFormat(line []byte) (f Format, counts bool) {
+	if line[0] == '{' || line[0] == '[' {
+		if line[0] == '{' && bytes.Contains(line, []byte(`"logEvents"`)) && bytes.Contains(line, []byte(`"CONTROL_MESSAGE"`)) {
+			return Unknown, false
+		}
+		return jsonFormat(line), true
+	}
+	if isTrailExport(line) {
+		return CloudTrail, true
+	}
+	if flowKind(line) != lineNone {
+		return VPCFlow, true
+	}
+	return Unknown, true
+}
+
+// jsonFormat returns the format of a JSON document or line from its keys,
+// or Unknown.
+func jsonFormat(b []byte) Format {
+	switch {
+	case b[0] == '{' && bytes.Contains(b, []byte(`"id.orig_h"`)):
+		return ZeekConn
+	case isTrail(b):
 		return CloudTrail
-	}
-	line := b
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = line[:i]
-	}
-	if isFlowLine(line) {
-		return VPCFlow
+	case bytes.Contains(b, []byte(`"query_name"`)):
+		return Resolver
+	case b[0] == '{' && bytes.Contains(b, []byte(`"logEvents"`)):
+		// A CloudWatch Logs subscription payload whose messages are
+		// not CloudTrail events: flow log lines.
+		return VPCFlowCloudWatch
 	}
 	return Unknown
 }
 
-// isFlowLine reports whether a line is a flow log header (it names known
-// fields) or a plausible record (several space-separated tokens, printable
-// ASCII only, at least one of them a number).
-func isFlowLine(line []byte) bool {
-	toks := bytes.Fields(line)
-	if len(toks) < 2 {
-		return false
-	}
-	for _, t := range toks {
-		switch string(t) {
-		case "version", "account-id", "interface-id", "srcaddr", "dstaddr", "action", "log-status", "tgw-id", "resource-type":
-			return true
-		}
-	}
-	numbers := 0
-	for _, t := range toks {
-		for _, c := range t {
-			if c < 0x21 || c > 0x7e {
-				return false
+// isTrail reports whether JSON holds CloudTrail events by its keys.
+func isTrail(b []byte) bool {
+	return bytes.Contains(b, []byte(`"eventVersion"`)) || bytes.Contains(b, []byte(`"Records"`)) && bytes.Contains(b, []byte(`"eventName"`)) ||
+		// Events as JSON strings: CloudWatch Logs subscription
+		// payloads, lookup-events output.
+		bytes.Contains(b, []byte(`\"eventVersion\"`)) ||
+		// A digest file, which the CloudTrail decoder skips.
+		bytes.Contains(b, []byte(`"digestStartTime"`))
+}
+
+// isTrailExport reports whether a line is a CloudTrail event in a
+// CloudWatch Logs export: a timestamp, a space, the event.
+func isTrailExport(b []byte) bool {
+	i := bytes.Index(b, []byte(" {"))
+	return i > 0 && i <= 40 && b[0] >= '0' && b[0] <= '9' && bytes.Contains(b, []byte(`"eventVersion"`))
+}
+
+// valueEndsLine reports whether b starts with a JSON object or array that
+// ends on its first line, with nothing but blanks after it there: a JSON
+// line rather than a document over many lines. It goes by brackets and
+// strings only.
+func valueEndsLine(b []byte) bool {
+	depth, inStr, esc := 0, false, false
+	for i, c := range b {
+		switch {
+		case c == '\n':
+			return false
+		case esc:
+			esc = false
+		case inStr:
+			switch c {
+			case '\\':
+				esc = true
+			case '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				rest := b[i+1:]
+				if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+					rest = rest[:j]
+				}
+				return len(bytes.Trim(rest, " \t\r")) == 0
 			}
 		}
-		if t[0] >= '0' && t[0] <= '9' {
+	}
+	return false
+}
+
+// The kinds of line flowKind tells apart.
+const (
+	lineNone   = iota // neither
+	lineRecord        // a plausible record
+	lineHeader        // a header line
+)
+
+// flowKind says whether a line is a flow log header (every token looks
+// like a field name, and one at least is a known one), a plausible record
+// (several space-separated tokens, printable ASCII only, at least one of
+// them a number or a known field name) or neither.
+func flowKind(line []byte) int {
+	tokens, numbers, known, names, printable := 0, 0, 0, 0, true
+	for i := 0; i < len(line); {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		j := i
+		name := line[i] >= 'a' && line[i] <= 'z'
+		for ; j < len(line) && line[j] != ' ' && line[j] != '\t'; j++ {
+			c := line[j]
+			if c < 0x21 || c > 0x7e {
+				printable = false
+			}
+			switch {
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+			default:
+				name = false
+			}
+		}
+		switch string(line[i:j]) {
+		case "version", "account-id", "interface-id", "srcaddr", "dstaddr", "action", "log-status", "tgw-id", "resource-type":
+			known++
+		}
+		if name {
+			names++
+		}
+		if line[i] >= '0' && line[i] <= '9' {
 			numbers++
 		}
+		tokens++
+		i = j
 	}
-	return numbers > 0
+	switch {
+	case tokens < 2 || !printable:
+		return lineNone
+	case known > 0 && names == tokens:
+		return lineHeader
+	case known > 0 || numbers > 0:
+		return lineRecord
+	}
+	return lineNone
 }
 
 // isZeekConn reports whether a Zeek TSV header is that of a conn.log: its

@@ -1,6 +1,9 @@
 package decode
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDetectCapturesAndZeek(t *testing.T) {
 	cases := map[string]struct {
@@ -27,6 +30,35 @@ func TestDetectCapturesAndZeek(t *testing.T) {
 	for _, f := range []Format{Pcap, Pcapng, ZeekConn} {
 		if g, ok := ParseFormat(f.String()); !ok || g != f {
 			t.Errorf("ParseFormat(%q) = %v, %v", f, g, ok)
+		}
+	}
+}
+
+// TestDetectByMajority checks that text is known by most of its first
+// lines, not by the first alone.
+func TestDetectByMajority(t *testing.T) {
+	flows := strings.Repeat(flowLine+"\n", 5)
+	cases := map[string]struct {
+		head string
+		want Format
+	}{
+		"junk, then flows":         {"junk\n" + flows, VPCFlow},
+		"JSON junk, then flows":    {`{"hello":` + "\n" + flows, VPCFlow},
+		"an event, then flows":     {trailLine("A") + "\n" + flows, VPCFlow},
+		"events, then a flow":      {strings.Repeat(trailLine("A")+"\n", 3) + flowLine + "\n", CloudTrail},
+		"junk, then a header":      {"junk\nmore junk\nand more\n" + flowHeader, VPCFlow},
+		"a pretty-printed trail":   {"{\n  \"Records\": [\n    {\n      \"eventVersion\": \"1.09\",\n      \"code\": 200\n", CloudTrail},
+		"a trail cut in its line":  {`{"Records":[` + trailLine("A") + `,{"eventVersion":"1.0`, CloudTrail},
+		"prose with a number":      {"Notes\nwe saw 3 things\nnothing else\nthe end\n", Unknown},
+		"one prose line":           {"this is not a flow log, nor any log picket reads\n", Unknown},
+		"a control message first":  {`{"messageType":"CONTROL_MESSAGE","logEvents":[{"message":"CWL CONTROL MESSAGE"}]}` + "\n" + `{"messageType":"DATA_MESSAGE","logEvents":[{"message":"{\"eventVersion\":\"1.09\"}"}]}`, CloudTrail},
+		"zeek lines and a flow":    {`{"ts":1,"id.orig_h":"10.0.0.1"}` + "\n" + `{"ts":2,"id.orig_h":"10.0.0.1"}` + "\n" + flowLine, ZeekConn},
+		"payloads back to back":    {`{"messageType":"DATA_MESSAGE","logEvents":[]}{"messageType":"DATA_MESSAGE","logEvents":[]}`, VPCFlowCloudWatch},
+		"one line, maybe a record": {"take action 5 now\n", VPCFlow},
+	}
+	for name, c := range cases {
+		if got := Detect([]byte(c.head)); got != c.want {
+			t.Errorf("%s: Detect = %s, want %s", name, got, c.want)
 		}
 	}
 }

@@ -32,14 +32,16 @@ type Input interface {
 
 // Position is how far a Reader has read an input: enough to resume
 // exactly after the last record it returned. Text flow logs resume by
-// offset, line and the header in effect; every other format by the
-// number of records to pass over (Parquet rows, CloudTrail events,
-// CloudWatch Logs events, the flow records of a capture or Zeek log),
-// and reports at its end, in Offset, the bytes it read.
+// offset, line and the header in effect (inside a line of CloudTrail
+// events, at its start, with Records the events of it already read);
+// every other format by the number of records to pass over (Parquet
+// rows, CloudTrail events, CloudWatch Logs events, the flow records of a
+// capture or Zeek log), and reports at its end, in Offset, the bytes it
+// read.
 type Position struct {
 	Offset  int64  `json:"offset,omitempty"`  // decompressed bytes consumed
 	Line    int64  `json:"line,omitempty"`    // lines consumed (text)
-	Records int64  `json:"records,omitempty"` // records consumed, good and bad
+	Records int64  `json:"records,omitempty"` // records consumed, good and bad (text: of the line at Offset)
 	Header  string `json:"header,omitempty"`  // the flow log header line in effect (text)
 }
 
@@ -116,6 +118,10 @@ var (
 	ErrIncomplete = errors.New("input is still being written")
 )
 
+// headSize is how much of an input Detect sees: the lines that vote on
+// the format of a text input are in it.
+const headSize = 64 << 10
+
 // maxInMemory bounds an input that must be held in memory: Parquet that
 // is not a plain file, a CloudWatch Logs payload.
 const (
@@ -127,7 +133,7 @@ const (
 // origins and errors give). The input stays the caller's to close.
 func Open(in Input, name string, opt Options) (Reader, error) {
 	format := opt.Format
-	head := in.Head(4096)
+	head := in.Head(headSize)
 	if format == Unknown {
 		format = Detect(head)
 		if format == Unknown && len(head) > 0 && opt.Fallback != Unknown {
@@ -152,7 +158,7 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 		if err := r.Resume(start.Offset, start.Line, start.Header); err != nil {
 			return nil, fmt.Errorf("resuming: saved header: %w", err)
 		}
-		return &flowText{r: r, pool: opt.Pool}, nil
+		return &flowText{r: r, pool: opt.Pool, name: name, skip: start.Records, skipAt: start.Offset}, nil
 	case VPCFlowParquet:
 		ra, size, err := in.ReaderAt(maxParquetInMemory)
 		if err != nil {
@@ -173,7 +179,7 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 		} else {
 			r = cloudtrail.NewReader(c, name)
 		}
-		return &trail{replay: replay{in: c, skip: start.Records}, r: r, pool: opt.Pool}, nil
+		return &trail{replay: replay{in: c, skip: start.Records}, r: r, pool: opt.Pool, name: name, flowFormat: opt.FlowFormat}, nil
 	case Pcap, Pcapng, ZeekConn:
 		if opt.Partial {
 			return nil, ErrIncomplete
@@ -231,21 +237,67 @@ func (p *Pool) trailReader(in io.Reader, name string) *cloudtrail.Reader {
 	return cloudtrail.NewReader(in, name)
 }
 
-// flowText reads flow log text.
+// flowText reads flow log text, and the CloudTrail events that come as
+// lines of JSON among its records (one event, or a {"Records":[...]}
+// document, on a line). Lines of any other format are bad records,
+// ErrOtherFormat. Only a line that is no flow record is looked at again,
+// so flow records take the path they would without it.
 type flowText struct {
-	r    *vpcflow.Reader
-	f    event.Flow
-	pool *Pool
+	r      *vpcflow.Reader
+	f      event.Flow
+	pool   *Pool
+	name   string
+	js     *jsonLine // the events of the JSON line being read
+	skip   int64     // events to pass over in the JSON line at skipAt (resuming inside it)
+	skipAt int64
 }
 
 func (t *flowText) Next() (event.Record, error) {
-	if err := t.r.Next(&t.f); err != nil {
-		return nil, err
+	for {
+		if t.js != nil && t.js.active {
+			rec, err := t.js.next()
+			if errors.Is(err, io.EOF) {
+				continue // the line is done
+			}
+			return rec, err
+		}
+		err := t.r.Next(&t.f)
+		if err == nil {
+			return &t.f, nil
+		}
+		var pe *vpcflow.ParseError
+		if !errors.As(err, &pe) {
+			return nil, err
+		}
+		line, offset := t.r.Bad()
+		switch jsonKind(line) {
+		case notJSON:
+			return nil, err
+		case otherJSON:
+			return nil, &otherFormatError{name: t.name, line: pe.Line, doc: !valueEndsLine(bytes.TrimLeft(line, " \t"))}
+		}
+		if t.js == nil {
+			t.js = &jsonLine{name: t.name, file: event.Intern(t.name)}
+			if t.pool != nil {
+				t.js.r = t.pool.trailReader(nil, t.name)
+			} else {
+				t.js.r = cloudtrail.NewReader(nil, t.name)
+			}
+		}
+		skip := int64(0)
+		if offset == t.skipAt {
+			skip = t.skip
+		}
+		t.js.start(line, pe.Line, offset, skip)
 	}
-	return &t.f, nil
 }
 
 func (t *flowText) Position() Position {
+	if t.js != nil && t.js.active {
+		// Inside a JSON line: resume at its start, passing over the
+		// events already read.
+		return Position{Offset: t.js.offset, Line: t.js.line - 1, Records: t.js.n, Header: t.r.Header()}
+	}
 	return Position{Offset: t.r.Offset(), Line: t.r.Decoder().Line(), Header: t.r.Header()}
 }
 
@@ -257,8 +309,109 @@ func (t *flowText) Close() {
 		t.r.Reset(nil, "", nil)
 		t.pool.flows = append(t.pool.flows, t.r)
 	}
-	t.r = nil
+	if t.pool != nil && t.js != nil && len(t.pool.trails) < poolSize {
+		t.js.r.Reset(nil, "")
+		t.pool.trails = append(t.pool.trails, t.js.r)
+	}
+	t.r, t.js = nil, nil
 }
+
+// jsonLine reads the CloudTrail events of one line of flow log text.
+type jsonLine struct {
+	r      *cloudtrail.Reader
+	src    bytes.Reader
+	c      event.APICall
+	name   string
+	file   event.ID
+	line   int64 // the line's number
+	offset int64 // the offset of its first byte
+	n      int64 // events and bad events returned or passed over
+	skip   int64 // how many to pass over
+	active bool
+}
+
+func (j *jsonLine) start(line []byte, n, offset, skip int64) {
+	j.src.Reset(line)
+	j.r.Reset(&j.src, j.name)
+	j.line, j.offset, j.n, j.skip, j.active = n, offset, 0, skip, true
+}
+
+// next returns the line's next event, or io.EOF at its end.
+func (j *jsonLine) next() (event.Record, error) {
+	for {
+		err := j.r.Next(&j.c)
+		if errors.Is(err, io.EOF) {
+			j.active = false
+			return nil, io.EOF
+		}
+		j.n++
+		if j.n <= j.skip {
+			continue
+		}
+		var pe *cloudtrail.ParseError
+		if errors.As(err, &pe) {
+			pe.Line = j.line
+			return nil, trailError{pe}
+		}
+		if err != nil {
+			return nil, err
+		}
+		j.c.Origin = event.Origin{File: j.file, Line: j.line}
+		return &j.c, nil
+	}
+}
+
+// The kinds of line jsonKind tells apart.
+const (
+	notJSON   = iota // not JSON: a bad flow record
+	trailJSON        // JSON with CloudTrail's keys: events
+	otherJSON        // other JSON, or a line of a JSON document
+)
+
+// jsonKind says whether a line that is no flow record is JSON, and if so
+// whether it holds CloudTrail events.
+func jsonKind(line []byte) int {
+	line = bytes.TrimLeft(line, " \t\xef\xbb\xbf")
+	if len(line) == 0 {
+		return notJSON
+	}
+	switch line[0] {
+	case '{', '[':
+		if isTrail(line) {
+			return trailJSON
+		}
+		return otherJSON
+	case '}', ']', '"':
+		return otherJSON
+	}
+	if isTrailExport(line) {
+		return trailJSON
+	}
+	return notJSON
+}
+
+// ErrOtherFormat is the reason of a line of another format among the
+// lines of a file that cannot be read as such: in flow log text, a line
+// of a JSON document that spans many lines, or a JSON line that is not a
+// CloudTrail event. Its bad records count as "other-format".
+var ErrOtherFormat = errors.New("a line of another format")
+
+// otherFormatError is a line of ErrOtherFormat.
+type otherFormatError struct {
+	name string
+	line int64
+	doc  bool // inside a JSON document, not a JSON line of its own
+}
+
+func (e *otherFormatError) Error() string {
+	what := "a JSON line that is not a CloudTrail event"
+	if e.doc {
+		what = "a line of a JSON document over many lines, which is read only as a file of its own"
+	}
+	return fmt.Sprintf("%s:%d: %v among flow log records: %s", e.name, e.line, ErrOtherFormat, what)
+}
+func (e *otherFormatError) Unwrap() error  { return ErrOtherFormat }
+func (e *otherFormatError) Reason() string { return "other-format" }
 
 // flowParquet reads Parquet flow logs; a resumed input passes over the
 // rows already read.
@@ -290,12 +443,18 @@ func (t *flowParquet) Stats() Stats       { return Stats{} }
 func (t *flowParquet) Close()             {}
 
 // trail reads CloudTrail events; a resumed input passes over the events
-// already read.
+// already read. Lines at its top level that are not JSON but flow log
+// records or header lines (events one per line with flow log lines among
+// them) are read as flow log text.
 type trail struct {
 	replay
-	r    *cloudtrail.Reader
-	c    event.APICall
-	pool *Pool
+	r          *cloudtrail.Reader
+	c          event.APICall
+	pool       *Pool
+	name       string
+	flowFormat *vpcflow.Format
+	flows      *vpcflow.Decoder // for flow log lines, once one is met
+	f          event.Flow
 }
 
 func (t *trail) Next() (event.Record, error) {
@@ -309,6 +468,23 @@ func (t *trail) Next() (event.Record, error) {
 		if err != nil && !errors.As(err, &pe) {
 			return nil, err
 		}
+		var rec event.Record = &t.c
+		if err != nil {
+			err = trailError{pe}
+			if line := bytes.TrimSuffix(t.r.Foreign(), []byte("\r")); flowKind(line) != lineNone {
+				// Decoded even when passed over: a header line sets the
+				// format of the lines after it.
+				if t.flows == nil {
+					t.flows = vpcflow.NewDecoder(t.name, t.flowFormat)
+				}
+				t.flows.SetLine(pe.Line - 1)
+				kind, ferr := t.flows.Decode(line, &t.f)
+				if kind == vpcflow.LineHeader && ferr == nil {
+					continue // not a record, and reading again meets it too
+				}
+				rec, err = &t.f, ferr
+			}
+		}
 		// Events and bad events count alike, and so do the errors of
 		// the file's structure that belong to no event: reading again
 		// meets them in the same order.
@@ -316,9 +492,9 @@ func (t *trail) Next() (event.Record, error) {
 			continue
 		}
 		if err != nil {
-			return nil, trailError{pe}
+			return nil, err
 		}
-		return &t.c, nil
+		return rec, nil
 	}
 }
 

@@ -93,7 +93,14 @@ func TestOpenResumes(t *testing.T) {
 		"flow text":  flowHeader + flowLine + "\nnot a record\n\n" + strings.Replace(flowLine, "443", "80", 1) + "\n",
 		"cloudwatch": cwl,
 		"cloudtrail": `{"Records":[{"eventVersion":"1.09","eventTime":"2026-03-04T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}},{"eventVersion":"1.09","eventTime":"2026-03-04T10:00:01Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}}]}`,
-		"zeek conn":  "{\"ts\":1772618400.5,\"uid\":\"C1\",\"id.orig_h\":\"203.0.113.9\",\"id.orig_p\":40000,\"id.resp_h\":\"10.0.0.5\",\"id.resp_p\":22,\"proto\":\"tcp\",\"conn_state\":\"REJ\",\"history\":\"Sr\",\"orig_pkts\":1,\"orig_ip_bytes\":40,\"resp_pkts\":1,\"resp_ip_bytes\":40}\n",
+		// Mixed lines: CloudTrail events among flow records, a document
+		// of two events and a bad one on one line; flow lines, a header
+		// among them, after CloudTrail lines; a junk first line.
+		"flows and events": flowHeader + flowLine + "\n" + trailLine("A") + "\n" + `{"Records":[` + trailLine("B") + `,{"eventTime":1},` + trailLine("C") + "]}\n" +
+			`{"other":1}` + "\n" + strings.Replace(flowLine, "443", "80", 1) + "\n",
+		"events and flows": trailLine("A") + "\n" + trailLine("B") + "\n" + flowLine + "\njunk\n" + flowHeader + strings.Replace(flowLine, "443", "80", 1) + "\n" + trailLine("C"),
+		"junk first":       "junk\n" + flowLine + "\n" + strings.Replace(flowLine, "443", "80", 1) + "\n",
+		"zeek conn":        "{\"ts\":1772618400.5,\"uid\":\"C1\",\"id.orig_h\":\"203.0.113.9\",\"id.orig_p\":40000,\"id.resp_h\":\"10.0.0.5\",\"id.resp_p\":22,\"proto\":\"tcp\",\"conn_state\":\"REJ\",\"history\":\"Sr\",\"orig_pkts\":1,\"orig_ip_bytes\":40,\"resp_pkts\":1,\"resp_ip_bytes\":40}\n",
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -183,6 +190,11 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"eventVersion":"1.09","eventTime":"2026-03-04T10:00:00Z","eventName":"ListBuckets"}]}`))
 	f.Add([]byte("{\"ts\":1772618400.5,\"id.orig_h\":\"203.0.113.9\",\"id.orig_p\":1,\"id.resp_h\":\"10.0.0.5\",\"id.resp_p\":22,\"proto\":\"tcp\"}\n"))
 	f.Add([]byte("\xd4\xc3\xb2\xa1\x02\x00\x04\x00"))
+	// Mixed lines: CloudTrail events, one a document on one line, among
+	// flow records; flow lines after CloudTrail lines; a junk first line.
+	f.Add([]byte(flowHeader + flowLine + "\n" + `{"Records":[` + trailLine("A") + `,{"eventTime":1}]}` + "\n{\"x\":1}\n" + flowLine + "\n"))
+	f.Add([]byte(trailLine("A") + "\n" + flowLine + "\njunk\n" + flowHeader + flowLine + "\n" + trailLine("B")))
+	f.Add([]byte("junk\n" + flowLine + "\n" + flowLine))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		whole, pos, err := readAll(t, b, Options{})
 		if err != nil {
