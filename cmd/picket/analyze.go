@@ -134,6 +134,9 @@ func writeSummary(w io.Writer, s *app.Summary) {
 			parts = append(parts, fmt.Sprintf("%s %d", r, s.Skipped[r]))
 		}
 		fmt.Fprintf(w, "  skipped %d bad record(s): %s\n", n, strings.Join(parts, ", "))
+		if s.Skipped["other-format"] > 0 {
+			fmt.Fprintln(w, "    other-format: lines of another format among flow log records, each counted; a JSON document over many lines is not read there: give such a document as a file of its own")
+		}
 		for _, e := range s.Examples {
 			fmt.Fprintf(w, "    %s\n", e)
 		}

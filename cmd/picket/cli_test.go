@@ -106,6 +106,16 @@ func TestExitStatus(t *testing.T) {
 	zw.Close()
 	truncated := filepath.Join(dir, "cut.log.gz")
 	os.WriteFile(truncated, gz.Bytes()[:gz.Len()/2], 0o644)
+	// Issue 12: a CloudTrail event before flow lines, a junk first line,
+	// and a pretty-printed document after flow lines.
+	flows := "2 111122223333 eni-1 198.51.100.7 10.0.0.5 40000 22 6 1 60 1767225600 1767225660 REJECT OK\n" +
+		"2 111122223333 eni-1 198.51.100.7 10.0.0.5 40001 22 6 1 60 1767225600 1767225660 REJECT OK\n"
+	trailFirst := filepath.Join(dir, "trail-first.log")
+	os.WriteFile(trailFirst, []byte(`{"eventVersion":"1.09","eventTime":"2026-01-01T00:00:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}}`+"\n"+flows), 0o644)
+	junkFirst := filepath.Join(dir, "junk-first.log")
+	os.WriteFile(junkFirst, []byte("junk\n"+flows), 0o644)
+	docAfter := filepath.Join(dir, "doc-after.log")
+	os.WriteFile(docAfter, []byte(flows+flows+"{\n  \"Records\": []\n}\n"), 0o644)
 
 	tests := []struct {
 		name   string
@@ -128,6 +138,11 @@ func TestExitStatus(t *testing.T) {
 		{"truncated gzip keeps what came before", "", []string{"analyze", truncated}, 1, "cut.log.gz"},
 		{"stdin", "2 111122223333 eni-1 198.51.100.7 10.0.0.5 40000 22 6 1 60 1767225600 1767225660 REJECT OK\n", []string{"analyze", "-"}, 0, "1 records"},
 		{"empty stdin", "", []string{"analyze", "-"}, 1, "empty"},
+		{"a CloudTrail event before flow lines", "", []string{"analyze", trailFirst}, 0, "records by kind: api-call 1, flow 2"},
+		{"a junk first line", "", []string{"analyze", junkFirst}, 0, "2 records"},
+		{"a junk first line is counted", "", []string{"analyze", junkFirst}, 0, "skipped 1 bad record(s): no-format 1"},
+		{"a document among flow lines is counted", "", []string{"analyze", docAfter}, 0, "skipped 3 bad record(s): other-format 3"},
+		{"and explained", "", []string{"analyze", docAfter}, 0, "give such a document as a file of its own"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -161,7 +161,7 @@ func (m *Merge) open(in source.Input, idx int) (*cursor, error) {
 	}
 	input, err := m.Feed.Open(st, Spec{Name: in.Name, Layout: in.Layout})
 	if err != nil {
-		m.Formats[decode.Detect(st.Head(4096)).String()]++
+		m.Formats[decode.Detect(st.Head(64<<10)).String()]++
 		st.Close()
 		return nil, err
 	}
