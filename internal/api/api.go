@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,31 @@ import (
 // DefaultMaxBodyBytes bounds a request body. GuardDuty's largest requests
 // (a filter with 50 attributes of 50 values) are a few hundred kilobytes.
 const DefaultMaxBodyBytes = 1 << 20
+
+// Defaults of the limits on how requests arrive and are admitted (see
+// Config).
+const (
+	// DefaultMaxHeaderBytes bounds the request line and header fields:
+	// an SDK's signed request has about a kilobyte of them, and 64 KiB is
+	// what load balancers commonly allow.
+	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultBodyTimeout and DefaultMinBodyRate give a body five seconds
+	// (a few TCP retransmissions) plus its length at 64 KiB/s: a body of
+	// a few kilobytes has about 5 s, the largest allowed (1 MiB) 21 s.
+	DefaultBodyTimeout = 5 * time.Second
+	DefaultMinBodyRate = 64 << 10
+	// DefaultMaxUnauthenticatedPerClient bounds the requests of one
+	// client being read and verified at once. A client's signed requests
+	// pass that stage in well under a millisecond each, so even 50 SDK
+	// clients behind one address rarely have more than a few there; a
+	// client that stalls its bodies holds at most this many.
+	DefaultMaxUnauthenticatedPerClient = 64
+	// DefaultMaxQueueWait bounds the wait for a slot under MaxInFlight.
+	// A request is served in milliseconds; a queue ten seconds long means
+	// the service is overloaded, and the client is better told so (and
+	// retries, as the SDKs do on a 503) than left waiting.
+	DefaultMaxQueueWait = 10 * time.Second
+)
 
 // Config configures a Handler.
 type Config struct {
@@ -70,11 +96,43 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds a request body. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request line and header fields, counted
+	// as the lines "METHOD TARGET PROTO" and "Name: value" with their line
+	// ends; a request over it answers 431 BadRequestException. The
+	// http.Server's own MaxHeaderBytes must be larger: above that the
+	// server answers 431 in plain text before the Handler sees the
+	// request. Default DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// BodyTimeout and MinBodyRate bound the time a request's body may
+	// take to arrive, from when the Handler gets the request: BodyTimeout
+	// plus the body's length (its Content-Length, else MaxBodyBytes) at
+	// MinBodyRate bytes a second. A body not in by then answers 400 and
+	// the connection is closed. Defaults DefaultBodyTimeout and
+	// DefaultMinBodyRate. The bound is a read deadline on the
+	// connection, so it holds only under an http.Server (a
+	// ResponseWriter that supports http.ResponseController).
+	BodyTimeout time.Duration
+	MinBodyRate int64
+	// MaxUnauthenticatedPerClient bounds the requests of one client (an
+	// IPv4 address, or an IPv6 /64) that are being read and verified at
+	// once; a request over it answers 429 TooManyRequestsException at
+	// once, without its body being read, and the connection is closed.
+	// Behind a reverse proxy every client is the proxy. Default
+	// DefaultMaxUnauthenticatedPerClient.
+	MaxUnauthenticatedPerClient int
 
-	// MaxInFlight bounds the requests served at once; a request over the
-	// bound waits for a slot, or answers 400 if its client goes away
-	// first. Zero means no bound.
+	// MaxInFlight bounds the requests served at once. Only a request
+	// whose body is read and whose signature is verified takes a slot (a
+	// request is refused without one if it fails either), so clients
+	// that are slow to send cannot hold slots. A request over the bound
+	// waits for a slot, in order of arrival, for at most MaxQueueWait,
+	// then answers 503 ServiceUnavailableException; it answers 400 if
+	// its client goes away first. A slot is held while the operation
+	// runs, not while its answer is written. Zero means no bound.
 	MaxInFlight int
+	// MaxQueueWait bounds the wait for a slot under MaxInFlight. Default
+	// DefaultMaxQueueWait.
+	MaxQueueWait time.Duration
 	// Observe, if set, is told of every request once it is answered.
 	Observe Observer
 	// RejectLogInterval is how often, at most, a rejected (4xx) request
@@ -143,9 +201,16 @@ type Handler struct {
 	maxBody  int64
 	observe  Observer
 	rejects  *rejectLog
+
+	maxHeader   int
+	bodyTimeout time.Duration
+	minBodyRate int64
+	// unauth counts each client's requests being read and verified.
+	unauth *clientGate
 	// slots holds a token for each request being served (nil: no
 	// bound).
-	slots chan struct{}
+	slots     chan struct{}
+	queueWait time.Duration
 
 	// setMu serializes changes of lists' status: API updates and the
 	// outcomes of loads.
@@ -186,11 +251,8 @@ func New(cfg Config) (*Handler, error) {
 		every = DefaultRejectLogInterval
 	}
 	h.rejects = newRejectLog(every)
-	if cfg.MaxInFlight < 0 {
-		return nil, fmt.Errorf("api: MaxInFlight is %d, want 0 (no bound) or more", cfg.MaxInFlight)
-	}
-	if cfg.MaxInFlight > 0 {
-		h.slots = make(chan struct{}, cfg.MaxInFlight)
+	if err := h.admission(cfg); err != nil {
+		return nil, err
 	}
 	if h.account == "" {
 		h.account = "000000000000"
@@ -244,8 +306,12 @@ type request struct {
 	labels []string // path labels, unescaped, in path order
 }
 
-// ServeHTTP answers one API call: request ID, a slot, body limit,
-// signature, route, operation, response or error.
+// ServeHTTP answers one API call: request ID, header limit, body read
+// under a deadline, signature, route, a slot, operation, response or
+// error. The body is read and the signature verified before the request
+// competes for a slot, so only callers that hold a key can make others
+// wait; while a client's request is being read and verified it counts
+// against the client's cap (Config.MaxUnauthenticatedPerClient).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	rq := &request{ctx: r.Context(), id: newRequestID()}
@@ -276,22 +342,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if h.slots != nil {
-		select {
-		case h.slots <- struct{}{}:
-			defer func() { <-h.slots }()
-		case <-r.Context().Done():
-			status = h.respondError(w, rq, op, fmt.Errorf("waiting to be served: %w", context.Cause(r.Context())))
-			return
-		}
-	}
-	body, err := h.readBody(w, r)
-	if err != nil {
-		status = h.respondError(w, rq, op, err)
+	if n := headerBytes(r); n > h.maxHeader {
+		hangUp(w, r)
+		status = h.respondError(w, rq, op, headerTooLarge(n, h.maxHeader))
 		return
 	}
-	rq.body = body
-	rq.caller, err = h.authenticate(r, body)
+	var err error
+	rq.body, rq.caller, err = h.verify(w, r)
 	if err != nil {
 		status = h.respondError(w, rq, op, err)
 		return
@@ -306,7 +363,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = h.respondError(w, rq, op, invalidParam("query string", err))
 		return
 	}
-	out, err := rt.fn(h, rq)
+	out, err := h.run(rq, rt)
 	if err != nil {
 		status = h.respondError(w, rq, op, err)
 		return
@@ -314,19 +371,63 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status = h.respond(w, rq, op, rt.status, out)
 }
 
-// readBody reads the request body up to the limit.
+// verify reads the body of r and verifies its signature, counting the
+// request against its client's cap meanwhile. A client over its cap is
+// answered at once: the body is left unread and the connection closed.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) ([]byte, caller, error) {
+	client := clientOf(r.RemoteAddr)
+	if !h.unauth.enter(client) {
+		hangUp(w, r)
+		return nil, caller{}, tooManyRequests(fmt.Errorf("client %v has %d requests being read and verified", client, h.unauth.max))
+	}
+	defer h.unauth.leave(client)
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return nil, caller{}, err
+	}
+	c, err := h.authenticate(r, body)
+	if err != nil {
+		return nil, caller{}, err
+	}
+	return body, c, nil
+}
+
+// run serves an authenticated request's operation in a slot.
+func (h *Handler) run(rq *request, rt route) (any, error) {
+	release, err := h.admit(rq.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return rt.fn(h, rq)
+}
+
+// readBody reads the request body up to the limit, under the body's
+// read deadline. The deadline is lifted once the body is in, so that it
+// cannot cut off the operation (the server watches the connection for
+// the client going away); after a failure the connection is closed.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > h.maxBody {
+		hangUp(w, r)
 		return nil, tooLarge(r.ContentLength, h.maxBody)
 	}
+	rc := http.NewResponseController(w)
+	// A ResponseWriter without deadlines (a test's recorder) reads
+	// without one.
+	_ = rc.SetReadDeadline(time.Now().Add(h.bodyAllowance(r.ContentLength)))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
+		hangUp(w, r)
 		var tl *http.MaxBytesError
-		if errors.As(err, &tl) {
+		switch {
+		case errors.As(err, &tl):
 			return nil, tooLarge(-1, h.maxBody)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, badRequest(msgBodyTimeout, fmt.Errorf("reading the request body: %d bytes in %v: %w", len(body), h.bodyAllowance(r.ContentLength), err))
 		}
 		return nil, badRequest(msgJSON, fmt.Errorf("reading the request body: %w", err))
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	return body, nil
 }
 

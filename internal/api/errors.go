@@ -25,6 +25,13 @@ const (
 	msgTooLarge      = "The request is rejected because the request body is too large."
 	msgToken         = "The request is rejected because the parameter nextToken has an invalid value."
 	msgInternal      = "The request failed because of an internal server error."
+
+	// picket's own, in GuardDuty's manner, for the limits on how requests
+	// arrive (see Config).
+	msgBodyTimeout    = "The request is rejected because the request body did not arrive in time."
+	msgHeaderTooLarge = "The request is rejected because the request headers are too large."
+	msgTooMany        = "The request is rejected because this client has too many requests being received; retry later."
+	msgUnavailable    = "The request could not be served because the service is busy; retry later."
 )
 
 // apiError is an error with its GuardDuty shape: HTTP status, the modeled
@@ -75,6 +82,27 @@ func authError(code, message string) *apiError {
 	return &apiError{status: http.StatusForbidden, code: code, subtype: code, message: message}
 }
 
+// headerTooLarge is the 431 of a request whose header fields are over
+// the limit: BadRequestException, so that SDKs read it as GuardDuty's
+// invalid input.
+func headerTooLarge(n, limit int) *apiError {
+	return &apiError{status: http.StatusRequestHeaderFieldsTooLarge, code: "BadRequestException", subtype: "InvalidInputException",
+		message: msgHeaderTooLarge, cause: fmt.Errorf("%d bytes of request line and header fields, over the limit of %d", n, limit)}
+}
+
+// tooManyRequests is the 429 of a client over its cap of requests being
+// read and verified. The SDKs treat the code as throttling and retry
+// after a backoff.
+func tooManyRequests(cause error) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: "TooManyRequestsException", subtype: "TooManyRequestsException", message: msgTooMany, cause: cause}
+}
+
+// unavailable is the 503 of a request that waited too long for a slot;
+// the SDKs retry a 503 after a backoff.
+func unavailable(cause error) *apiError {
+	return &apiError{status: http.StatusServiceUnavailable, code: "ServiceUnavailableException", subtype: "ServiceUnavailableException", message: msgUnavailable, cause: cause}
+}
+
 // errorBody is the body of every error: GuardDuty's message and type
 // members plus the __type that SDKs fall back on.
 type errorBody struct {
@@ -114,6 +142,9 @@ func (h *Handler) respondError(w http.ResponseWriter, rq *request, op string, er
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("X-Amzn-Errortype", e.code)
+	if e.status == http.StatusTooManyRequests || e.status == http.StatusServiceUnavailable {
+		hdr.Set("Retry-After", "1")
+	}
 	w.WriteHeader(e.status)
 	b, _ := json.Marshal(errorBody{Message: e.message, Type: e.subtype, SubType: e.subtype})
 	_, _ = w.Write(b)
@@ -121,17 +152,17 @@ func (h *Handler) respondError(w http.ResponseWriter, rq *request, op string, er
 }
 
 // logError logs an error answer. Server errors are logged every time,
-// at ERROR. Rejections (4xx) go through the handler's rejectLog: the
-// first of an operation and code in an interval is logged at INFO with
-// the count of those left out since the previous line; the ones left
-// out are logged at DEBUG only.
+// at ERROR. Rejections (4xx) and the 503s of an overloaded service go
+// through the handler's rejectLog: the first of an operation and code in
+// an interval is logged at INFO with the count of those left out since
+// the previous line; the ones left out are logged at DEBUG only.
 func (h *Handler) logError(rq *request, op string, e *apiError) {
 	attrs := []slog.Attr{
 		slog.String("request_id", rq.id), slog.String("operation", op),
 		slog.Int("status", e.status), slog.String("code", e.code),
 		slog.String("message", e.message), slog.Any("cause", e.cause),
 	}
-	if e.status >= 500 {
+	if e.status >= 500 && e.status != http.StatusServiceUnavailable {
 		h.log.LogAttrs(rq.ctx, slog.LevelError, "api error", attrs...)
 		return
 	}
