@@ -192,8 +192,8 @@ func (g *Loop) marshalState() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(serveState{Version: serveStateVersion, Engine: e, Directions: d}); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, len(e)+len(d)+1024))
+	if err := gob.NewEncoder(buf).Encode(serveState{Version: serveStateVersion, Engine: e, Directions: d}); err != nil {
 		return nil, fmt.Errorf("encoding detection state: %w", err)
 	}
 	return buf.Bytes(), nil

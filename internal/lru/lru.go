@@ -7,6 +7,12 @@
 // Any package may import lru; it depends on the standard library only.
 package lru
 
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
 // Table is a map from K to V with a capacity. Entries live in one slice and
 // are linked by index into a recency list, so a full table allocates nothing
 // on insert: the oldest entry's slot is reused. Keys should be small,
@@ -204,6 +210,19 @@ type Snapshot[K comparable, V any] struct {
 	Keys    []K
 	Vals    []V
 	Evicted uint64
+	// of is the table a View reads; its entries are then not in Keys
+	// and Vals.
+	of *Table[K, V]
+}
+
+// View returns a snapshot that reads the table's entries only when
+// EncodeParts writes them, a part at a time, rather than copying them
+// all first. It holds its entries for EncodeParts and Restore alone:
+// Keys and Vals are empty, so encoded whole, as a value of
+// encoding/gob, it saves no entry. It is valid until the table next
+// changes.
+func (t *Table[K, V]) View() Snapshot[K, V] {
+	return Snapshot[K, V]{Evicted: t.evicted, of: t}
 }
 
 // Snapshot copies the table's content.
@@ -216,10 +235,90 @@ func (t *Table[K, V]) Snapshot() Snapshot[K, V] {
 	return s
 }
 
+// partsHeader precedes the parts of a snapshot that EncodeParts writes.
+type partsHeader struct {
+	Len     int
+	Evicted uint64
+}
+
+// EncodeParts hands a snapshot to encode as a sequence of values: a
+// header with the number of entries and the eviction count, then the
+// entries in parts of at most n, each a Snapshot that shares s's arrays.
+// An encoder that holds each value it encodes in memory whole, as
+// encoding/gob's does, so holds one part of a large table at a time
+// rather than all of it.
+func (s *Snapshot[K, V]) EncodeParts(n int, encode func(any) error) error {
+	n = max(n, 1)
+	if t := s.of; t != nil {
+		if err := encode(partsHeader{Len: t.Len(), Evicted: s.Evicted}); err != nil {
+			return err
+		}
+		p := Snapshot[K, V]{Keys: make([]K, 0, min(n, t.Len())), Vals: make([]V, 0, min(n, t.Len()))}
+		for i := t.tail; i >= 0; i = t.entries[i].prev {
+			p.Keys = append(p.Keys, t.entries[i].key)
+			p.Vals = append(p.Vals, t.entries[i].val)
+			if len(p.Keys) == n || t.entries[i].prev < 0 {
+				if err := encode(p); err != nil {
+					return err
+				}
+				p.Keys, p.Vals = p.Keys[:0], p.Vals[:0]
+			}
+		}
+		return nil
+	}
+	if len(s.Keys) != len(s.Vals) {
+		return fmt.Errorf("snapshot of %d keys and %d values", len(s.Keys), len(s.Vals))
+	}
+	if err := encode(partsHeader{Len: len(s.Keys), Evicted: s.Evicted}); err != nil {
+		return err
+	}
+	for i := 0; i < len(s.Keys); i += n {
+		j := min(i+n, len(s.Keys))
+		if err := encode(Snapshot[K, V]{Keys: s.Keys[i:j], Vals: s.Vals[i:j]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeParts reads with decode what EncodeParts wrote and appends it to
+// s. It returns decode's error unchanged when the header cannot be read
+// (io.EOF at the end of the input), and io.ErrUnexpectedEOF when the
+// input ends before the last part.
+func (s *Snapshot[K, V]) DecodeParts(decode func(any) error) error {
+	var h partsHeader
+	if err := decode(&h); err != nil {
+		return err
+	}
+	if h.Len < 0 {
+		return fmt.Errorf("snapshot of %d entries", h.Len)
+	}
+	s.Evicted = h.Evicted
+	for got := 0; got < h.Len; {
+		var p Snapshot[K, V]
+		if err := decode(&p); err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if len(p.Keys) == 0 || len(p.Keys) != len(p.Vals) || len(p.Keys) > h.Len-got {
+			return fmt.Errorf("part of %d keys and %d values in a snapshot of %d entries, %d read", len(p.Keys), len(p.Vals), h.Len, got)
+		}
+		s.Keys = append(s.Keys, p.Keys...)
+		s.Vals = append(s.Vals, p.Vals...)
+		got += len(p.Keys)
+	}
+	return nil
+}
+
 // Restore replaces the table's content with a snapshot, keeping the
 // entries' recency. Entries beyond the table's capacity (a snapshot taken
 // with a larger bound) are evicted, oldest first, and counted.
 func (t *Table[K, V]) Restore(s Snapshot[K, V]) {
+	if s.of != nil {
+		s = s.of.Snapshot()
+	}
 	t.Clear()
 	t.evicted = s.Evicted
 	for i, k := range s.Keys {

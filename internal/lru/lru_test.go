@@ -1,8 +1,15 @@
 package lru
 
 import (
+	"bytes"
+	"encoding/gob"
+	"errors"
 	"fmt"
+	"io"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestEvictsLeastRecentlyUsed(t *testing.T) {
@@ -126,4 +133,56 @@ func TestSnapshotRestore(t *testing.T) {
 	if small.Len() != 2 || small.Evicted() != a.Evicted()+2 || small.Peek(3) == nil {
 		t.Errorf("restore into a smaller table: len %d evicted %d", small.Len(), small.Evicted())
 	}
+}
+
+// TestEncodeParts writes a table in parts, from a copy and from a view,
+// through encoding/gob, and reads it back: the same entries in the same
+// recency, whatever the part size.
+func TestEncodeParts(t *testing.T) {
+	src := New[int, string](10, nil)
+	for k := range 13 {
+		v, _ := src.Put(k)
+		*v = string(rune('a' + k))
+	}
+	src.Get(5)
+	want := src.Snapshot()
+	for _, n := range []int{1, 3, 10, 100} {
+		for name, snap := range map[string]Snapshot[int, string]{"copy": src.Snapshot(), "view": src.View()} {
+			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
+				var buf bytes.Buffer
+				enc := gob.NewEncoder(&buf)
+				if err := snap.EncodeParts(n, enc.Encode); err != nil {
+					t.Fatal(err)
+				}
+				var got Snapshot[int, string]
+				dec := gob.NewDecoder(&buf)
+				if err := got.DecodeParts(dec.Decode); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Snapshot[int, string]{})); diff != "" {
+					t.Errorf("read back (-want +got):\n%s", diff)
+				}
+				if err := got.DecodeParts(dec.Decode); !errors.Is(err, io.EOF) {
+					t.Errorf("past the end: %v, want io.EOF", err)
+				}
+			})
+		}
+	}
+	t.Run("cut short", func(t *testing.T) {
+		var short bytes.Buffer
+		enc := gob.NewEncoder(&short)
+		enc.Encode(partsHeader{Len: 10})
+		enc.Encode(Snapshot[int, string]{Keys: []int{1}, Vals: []string{"a"}})
+		var got Snapshot[int, string]
+		if err := got.DecodeParts(gob.NewDecoder(&short).Decode); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("got %v, want io.ErrUnexpectedEOF", err)
+		}
+	})
+	t.Run("restore a view", func(t *testing.T) {
+		b := New[int, string](10, nil)
+		b.Restore(src.View())
+		if diff := cmp.Diff(want, b.Snapshot(), cmpopts.IgnoreUnexported(Snapshot[int, string]{})); diff != "" {
+			t.Errorf("restored (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -508,7 +508,7 @@ var _ detect.Snapshotter = (*Detector)(nil)
 
 // MarshalState saves the counted attempts and the reports not yet made.
 func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Pairs: d.pairs.Snapshot(), Sprays: d.sprays.Snapshot(), Reports: map[string]report{}}
+	st := detectorState{Pairs: d.pairs.View(), Sprays: d.sprays.View(), Reports: map[string]report{}}
 	for k, r := range d.reports {
 		st.Reports[k] = *r
 	}

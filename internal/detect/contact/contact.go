@@ -106,7 +106,11 @@ type conv struct {
 	FirstT, LastT event.Time
 	Out, In       event.Half // from the interface's side, to it
 	PktLocal      netip.Addr
-	Pos           int32 // index of the key in its bucket's list
+	// pos is the index of the key in its bucket's list. It is not
+	// saved (gob leaves unexported fields out): UnmarshalState rebuilds
+	// the lists in another order, and a saved pos would make a restored
+	// stage save other bytes than the stage it was restored from.
+	pos int32
 }
 
 // iface is what the stage remembers about an interface to describe its
@@ -179,7 +183,7 @@ func New(cfg Config) *Stage {
 	s.owners = lru.New[owner, event.ID](cfg.MaxInterfaces*4, nil)
 	s.held = lru.New(max(16, cfg.MaxConversations/4), func(k key, c *conv) {
 		s.stats.Unresolved += uint64(c.Out.Records + c.In.Records)
-		unindex(s.held, s.heldBuckets, k, c.Pos)
+		unindex(s.held, s.heldBuckets, k, c.pos)
 	})
 	recent := cfg.MaxConversations
 	if cfg.Budget > 0 {
@@ -189,7 +193,7 @@ func New(cfg Config) *Stage {
 	s.convs = lru.New(cfg.MaxConversations, func(k key, c *conv) {
 		s.stats.EvictedConv++
 		s.pending = append(s.pending, s.contact(k, c))
-		s.unindex(k, c.Pos)
+		s.unindex(k, c.pos)
 	})
 	return s
 }
@@ -249,7 +253,7 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	}
 	c, created := s.convs.Put(k)
 	if created {
-		c.Pos = int32(len(s.buckets[k.Bucket]))
+		c.pos = int32(len(s.buckets[k.Bucket]))
 		s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
 	}
 	if dir == event.Inbound && f.PktDst.IsValid() && f.PktDst != f.Dst {
@@ -414,7 +418,7 @@ func (s *Stage) hold(k key, f *event.Flow, t event.Time, out func(event.Record))
 	k.Local, k.Remote, k.LPort, k.RPort = keyOf(lo), keyOf(hi), lp, hp
 	c, created := s.held.Put(k)
 	if created {
-		c.Pos = int32(len(s.heldBuckets[k.Bucket]))
+		c.pos = int32(len(s.heldBuckets[k.Bucket]))
 		s.heldBuckets[k.Bucket] = append(s.heldBuckets[k.Bucket], k)
 	}
 	c.fold(f, t, f.Src == lo, created)
@@ -452,7 +456,7 @@ func (s *Stage) settle(b event.Time) {
 		c, created := s.convs.Put(k)
 		if created {
 			*c = h
-			c.Pos = int32(len(s.buckets[k.Bucket]))
+			c.pos = int32(len(s.buckets[k.Bucket]))
 			s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
 			continue
 		}
@@ -489,7 +493,7 @@ func unindex(tbl *lru.Table[key, conv], idx map[event.Time][]key, k key, pos int
 		moved := list[last]
 		list[pos] = moved
 		if c := tbl.Peek(moved); c != nil {
-			c.Pos = pos
+			c.pos = pos
 		}
 	}
 	list = list[:last]
@@ -794,17 +798,8 @@ var _ detect.Snapshotter = (*Stage)(nil)
 // MarshalState saves the open conversations, the recently reported ones
 // and what is known of each interface.
 func (s *Stage) MarshalState() ([]byte, error) {
-	convs, held := s.convs.Snapshot(), s.held.Snapshot()
-	// Pos indexes the bucket lists, which UnmarshalState rebuilds in
-	// another order: saved, it would make a restored stage save other
-	// bytes than the stage it was restored from.
-	for _, vals := range [][]conv{convs.Vals, held.Vals} {
-		for i := range vals {
-			vals[i].Pos = 0
-		}
-	}
-	return detect.EncodeState(stageState{Convs: convs, Recent: s.recent.Snapshot(), Ifaces: s.ifaces.Snapshot(),
-		Held: held, Owners: s.owners.Snapshot(), Stats: s.stats})
+	return detect.EncodeState(stageState{Convs: s.convs.View(), Recent: s.recent.View(), Ifaces: s.ifaces.View(),
+		Held: s.held.View(), Owners: s.owners.View(), Stats: s.stats})
 }
 
 // UnmarshalState restores them and rebuilds the bucket index.
@@ -820,7 +815,7 @@ func (s *Stage) UnmarshalState(b []byte) error {
 	s.ifaces.Restore(st.Ifaces)
 	s.stats = st.Stats
 	s.convs.All(func(k key, c *conv) bool {
-		c.Pos = int32(len(s.buckets[k.Bucket]))
+		c.pos = int32(len(s.buckets[k.Bucket]))
 		s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
 		return true
 	})
@@ -828,7 +823,7 @@ func (s *Stage) UnmarshalState(b []byte) error {
 	s.held.Restore(st.Held)
 	s.owners.Restore(st.Owners)
 	s.held.All(func(k key, c *conv) bool {
-		c.Pos = int32(len(s.heldBuckets[k.Bucket]))
+		c.pos = int32(len(s.heldBuckets[k.Bucket]))
 		s.heldBuckets[k.Bucket] = append(s.heldBuckets[k.Bucket], k)
 		return true
 	})

@@ -630,7 +630,7 @@ type detectorState struct {
 // MarshalState saves the learned addresses, the held calls and the
 // findings not yet reported.
 func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Instances: d.instances.Snapshot(), FlowAddrs: d.flowAddrs.Snapshot(), Issued: d.issued.Snapshot(), Held: d.held.Snapshot(), Pending: d.pending,
+	st := detectorState{Instances: d.instances.View(), FlowAddrs: d.flowAddrs.View(), Issued: d.issued.View(), Held: d.held.View(), Pending: d.pending,
 		Undecided: d.undecided, Lost: d.lost}
 	for k := range d.dirty {
 		st.Dirty = append(st.Dirty, k)

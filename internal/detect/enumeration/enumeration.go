@@ -612,7 +612,7 @@ type detectorState struct {
 
 // MarshalState saves the principals' recent calls.
 func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Principals: d.principals.Snapshot(), Lost: d.lost}
+	st := detectorState{Principals: d.principals.View(), Lost: d.lost}
 	for k := range d.dirty {
 		st.Dirty = append(st.Dirty, k)
 	}

@@ -785,7 +785,7 @@ type detectorState struct {
 
 // MarshalState saves the profiles and their open windows.
 func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Profiles: d.profiles.Snapshot()}
+	st := detectorState{Profiles: d.profiles.View()}
 	for k := range d.dirty {
 		st.Dirty = append(st.Dirty, k)
 	}

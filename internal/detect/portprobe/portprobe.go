@@ -769,8 +769,8 @@ var _ detect.Snapshotter = (*Detector)(nil)
 // MarshalState saves the detector's tables and sketch.
 func (d *Detector) MarshalState() ([]byte, error) {
 	st := detectorState{
-		Sources: d.sources.Snapshot(), Sketch: d.sketch.State(), Peers: d.friends.Snapshot(),
-		Ports: d.ports.Snapshot(), Targets: d.targets.Snapshot(), Refused: d.refused,
+		Sources: d.sources.View(), Sketch: d.sketch.State(), Peers: d.friends.View(),
+		Ports: d.ports.View(), Targets: d.targets.View(), Refused: d.refused,
 	}
 	for id := range d.dirty {
 		st.Dirty = append(st.Dirty, id)

@@ -463,7 +463,7 @@ type pending struct {
 // MarshalState saves the tracked hosts and the reports not yet made, in
 // key order.
 func (d *Detector) MarshalState() ([]byte, error) {
-	st := saved{Layout: savedLayout, Hosts: d.tr.inits.Snapshot()}
+	st := saved{Layout: savedLayout, Hosts: d.tr.inits.View()}
 	for _, b := range d.books {
 		p := make([]pending, 0, len(b.dirty))
 		for k, r := range b.dirty {

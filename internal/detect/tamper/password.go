@@ -141,7 +141,7 @@ type detectorState struct {
 // MarshalState saves the password policies and the findings not yet
 // reported.
 func (d *Detector) MarshalState() ([]byte, error) {
-	return detect.EncodeState(detectorState{Policies: d.policies.Snapshot(), Pending: d.pending})
+	return detect.EncodeState(detectorState{Policies: d.policies.View(), Pending: d.pending})
 }
 
 // UnmarshalState restores them.

@@ -347,7 +347,7 @@ type detectorState struct {
 
 // MarshalState saves the pairs and the reports not yet made.
 func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Pairs: d.pairs.Snapshot(), Lost: d.lost}
+	st := detectorState{Pairs: d.pairs.View(), Lost: d.lost}
 	for k := range d.dirty {
 		st.Dirty = append(st.Dirty, k)
 	}

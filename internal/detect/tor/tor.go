@@ -383,7 +383,7 @@ type detectorState struct {
 
 // MarshalState saves the interfaces.
 func (d *Detector) MarshalState() ([]byte, error) {
-	return detect.EncodeState(detectorState{Ifaces: d.ifaces.Snapshot()})
+	return detect.EncodeState(detectorState{Ifaces: d.ifaces.View()})
 }
 
 // UnmarshalState restores them.
