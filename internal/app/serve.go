@@ -168,32 +168,41 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		return err
 	}
 	var ready atomic.Bool
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready: starting or stopping", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ready\n")
-	})
-	mux.Handle("GET /metrics", m)
-	if f := cfg.Sources.Firehose; f != nil {
-		mux.Handle(f.Path, fh)
+	get := map[string]http.Handler{
+		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "ok\n")
+		}),
+		"/readyz": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !ready.Load() {
+				http.Error(w, "not ready: starting or stopping", http.StatusServiceUnavailable)
+				return
+			}
+			io.WriteString(w, "ready\n")
+		}),
+		"/metrics": m,
 	}
-	mux.Handle("/", handler)
+	all := map[string]http.Handler{}
+	if f := cfg.Sources.Firehose; f != nil {
+		all[f.Path] = fh
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler: edge(get, all, handler),
+		// Headers must arrive within ReadHeaderTimeout, and they may be
+		// up to maxHeaderBytes; the API refuses more than
+		// api.DefaultMaxHeaderBytes of them in its own error shape.
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       3 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    maxHeaderBytes,
+		// The API bounds the time of each body with its own read
+		// deadline (21 s at most, for the largest body allowed), so
+		// ReadTimeout bounds what else reads bodies: a Firehose delivery
+		// of up to 96 MiB must come at 1.6 MB/s or more.
+		ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
@@ -384,6 +393,31 @@ func s3Client(ctx context.Context, s config.S3) (*s3.Client, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	}), nil
+}
+
+// maxHeaderBytes is the server's hard limit on a request's header
+// fields: above it Go's server answers 431 in plain text and closes the
+// connection. It is well over api.DefaultMaxHeaderBytes, so that the API
+// answers the requests between the two in GuardDuty's error shape.
+const maxHeaderBytes = 2 << 20
+
+// edge dispatches the listener's requests: GET and HEAD of the paths in
+// get, and any method of the paths in all, to their handlers, matching
+// the path exactly; everything else to the API as it came. Unlike
+// http.ServeMux it neither cleans paths nor redirects, so a path with
+// "..", "." or "//" segments reaches the API, which answers it (a 4xx in
+// GuardDuty's shape) only after checking its signature.
+func edge(get, all map[string]http.Handler, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, ok := all[r.URL.Path]
+		if !ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			h, ok = get[r.URL.Path]
+		}
+		if !ok {
+			h = api
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // apiConcurrency bounds the API requests served at once. Go shares the
