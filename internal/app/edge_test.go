@@ -247,51 +247,66 @@ func TestServeSlowLoris(t *testing.T) {
 		pause = time.Second
 	}
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 100, IdleConnTimeout: time.Minute}}
-	var mu sync.Mutex
-	var lat []time.Duration
-	var errs []string
-	end := time.Now().Add(duration)
-	var cwg sync.WaitGroup
-	for c := range clients {
-		cwg.Add(1)
-		go func() {
-			defer cwg.Done()
-			gd := guardduty.New(guardduty.Options{
-				BaseEndpoint: aws.String(s.url()), Region: "us-east-1", HTTPClient: httpClient,
-				Credentials: credentials.NewStaticCredentialsProvider(cred.AccessKeyID, string(cred.SecretAccessKey), ""),
-				Retryer:     aws.NopRetryer{}, // every failure shows
-			})
-			time.Sleep(time.Duration(c) * pause / clients) // clients are not in step
-			for time.Now().Before(end) {
-				ctx, cancel := context.WithTimeout(context.Background(), perCall)
-				start := time.Now()
-				_, err := gd.ListDetectors(ctx, &guardduty.ListDetectorsInput{})
-				d := time.Since(start)
-				cancel()
-				mu.Lock()
-				lat = append(lat, d)
-				if err != nil && len(errs) < 10 {
-					errs = append(errs, err.Error())
+	// round runs the signed clients for duration and returns their
+	// latencies, sorted, and their errors.
+	round := func() (lat []time.Duration, errs []string) {
+		var mu sync.Mutex
+		end := time.Now().Add(duration)
+		var cwg sync.WaitGroup
+		for c := range clients {
+			cwg.Add(1)
+			go func() {
+				defer cwg.Done()
+				gd := guardduty.New(guardduty.Options{
+					BaseEndpoint: aws.String(s.url()), Region: "us-east-1", HTTPClient: httpClient,
+					Credentials: credentials.NewStaticCredentialsProvider(cred.AccessKeyID, string(cred.SecretAccessKey), ""),
+					Retryer:     aws.NopRetryer{}, // every failure shows
+				})
+				time.Sleep(time.Duration(c) * pause / clients) // clients are not in step
+				for time.Now().Before(end) {
+					ctx, cancel := context.WithTimeout(context.Background(), perCall)
+					start := time.Now()
+					_, err := gd.ListDetectors(ctx, &guardduty.ListDetectorsInput{})
+					d := time.Since(start)
+					cancel()
+					mu.Lock()
+					lat = append(lat, d)
+					if err != nil && len(errs) < 10 {
+						errs = append(errs, err.Error())
+					}
+					mu.Unlock()
+					time.Sleep(pause)
 				}
-				mu.Unlock()
-				time.Sleep(pause)
-			}
-		}()
+			}()
+		}
+		cwg.Wait()
+		slices.Sort(lat)
+		return lat, errs
 	}
-	cwg.Wait()
+	// Starvation by stalled sockets holds for as long as they stall, so
+	// it fails every round; a machine busy with other tests (CI runs
+	// packages side by side) may slow one round. The bound must hold in
+	// one of up to three rounds, and no signed request may fail in any.
+	const rounds = 3
+	var p99 time.Duration
+	for r := range rounds {
+		lat, errs := round()
+		var p50 time.Duration
+		p50, p99 = percentile(lat, .5), percentile(lat, .99)
+		t.Logf("round %d: %d signed requests beside %d stalled sockets: p50 %v p99 %v max %v", r+1,
+			len(lat), stalled, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), lat[len(lat)-1].Round(time.Millisecond))
+		if len(errs) > 0 {
+			t.Errorf("signed requests failed:\n%s", strings.Join(errs, "\n"))
+		}
+		if p99 <= time.Second {
+			break
+		}
+	}
 	close(stop)
 	wg.Wait()
-
-	slices.Sort(lat)
-	p50, p99 := percentile(lat, .5), percentile(lat, .99)
-	t.Logf("%d signed requests beside %d stalled sockets: p50 %v p99 %v max %v; stalled requests refused at once %d, timed out %d, other %d",
-		len(lat), stalled, p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), lat[len(lat)-1].Round(time.Millisecond),
-		refused.Load(), timedOut.Load(), other.Load())
-	if len(errs) > 0 {
-		t.Errorf("signed requests failed:\n%s", strings.Join(errs, "\n"))
-	}
+	t.Logf("stalled requests refused at once %d, timed out %d, other %d", refused.Load(), timedOut.Load(), other.Load())
 	if p99 > time.Second {
-		t.Errorf("signed p99 %v, want under 1s", p99)
+		t.Errorf("signed p99 %v in each of %d rounds, want under 1s", p99, rounds)
 	}
 	if refused.Load() == 0 {
 		t.Error("no stalled request was refused by the per-client cap")

@@ -89,7 +89,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	}
 
 	// 2. The store.
-	st, err := openStore(ctx, cfg, dd.Path())
+	st, err := openStore(ctx, cfg, dd.Path(), log.With("component", "store"))
 	if err != nil {
 		return err
 	}
@@ -318,13 +318,14 @@ type serviceStore interface {
 }
 
 // openStore opens PostgreSQL when the configuration gives a DSN, else
-// SQLite in the data directory dir.
-func openStore(ctx context.Context, cfg *config.Config, dir string) (serviceStore, error) {
+// SQLite in the data directory dir; the store logs to log.
+func openStore(ctx context.Context, cfg *config.Config, dir string, log *slog.Logger) (serviceStore, error) {
 	if dsn := string(cfg.Store.Postgres); dsn != "" {
 		s, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("store.postgres: %w", err)
 		}
+		s.SetLogger(log)
 		return s, nil
 	}
 	path := cfg.Store.SQLite
@@ -335,6 +336,7 @@ func openStore(ctx context.Context, cfg *config.Config, dir string) (serviceStor
 	if err != nil {
 		return nil, err
 	}
+	s.SetLogger(log)
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -176,7 +177,7 @@ func TestServeResumesMidFile(t *testing.T) {
 func storedRecords(t testing.TB, dir string) float64 {
 	t.Helper()
 	cfg := testConfig(dir)
-	st, err := openStore(context.Background(), cfg, dir)
+	st, err := openStore(context.Background(), cfg, dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
