@@ -125,7 +125,7 @@ var allowed = map[string][]string{
 	"internal/source":     {},
 	"internal/config":     {"internal/decode/vpcflow", "internal/suggest"},
 	"internal/suggest":    {},
-	"internal/decode":     {"internal/decode/", "internal/event", "internal/flowmeter"},
+	"internal/decode":     {"internal/decode/", "internal/event", "internal/flowmeter", "internal/jsonscan"},
 	"internal/decode/":    {"internal/event", "internal/suggest"},
 	"internal/intel":      {"internal/lru"},
 	"internal/intel/":     {},

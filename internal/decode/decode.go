@@ -23,6 +23,8 @@ package decode
 import (
 	"bytes"
 	"strings"
+
+	"picket/internal/jsonscan"
 )
 
 // Format is an input format picket can identify.
@@ -211,36 +213,14 @@ func isTrailExport(b []byte) bool {
 // line rather than a document over many lines. It goes by brackets and
 // strings only.
 func valueEndsLine(b []byte) bool {
-	depth, inStr, esc := 0, false, false
-	for i, c := range b {
-		switch {
-		case c == '\n':
-			return false
-		case esc:
-			esc = false
-		case inStr:
-			switch c {
-			case '\\':
-				esc = true
-			case '"':
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-			if depth == 0 {
-				rest := b[i+1:]
-				if j := bytes.IndexByte(rest, '\n'); j >= 0 {
-					rest = rest[:j]
-				}
-				return len(bytes.Trim(rest, " \t\r")) == 0
-			}
-		}
+	if len(b) == 0 || b[0] != '{' && b[0] != '[' {
+		return false
 	}
-	return false
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	end, broken, _, err := jsonscan.Balance(b, 0)
+	return err == nil && !broken && len(bytes.Trim(b[end:], " \t\r")) == 0
 }
 
 // The kinds of line flowKind tells apart.
