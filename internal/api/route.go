@@ -48,6 +48,7 @@ var routes = func() []route {
 		{"POST", p("tags", "{}"), "TagResource", (*Handler).tagResource, http.StatusNoContent},
 		{"DELETE", p("tags", "{}"), "UntagResource", (*Handler).untagResource, http.StatusNoContent},
 	}
+	r = append(r, accountRoutes...)
 	for _, k := range setKinds {
 		with := func(fn func(*Handler, *request, setKind) (any, error)) func(*Handler, *request) (any, error) {
 			return func(h *Handler, rq *request) (any, error) { return fn(h, rq, k) }

@@ -1,0 +1,5 @@
+package api
+
+// accountRoutes are the operations on the accounts a detector speaks
+// for: members, administrator and organization.
+var accountRoutes = []route{}
