@@ -158,6 +158,9 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived ma
 	if err := db.writeFindings(ctx, tx, order, entries); err != nil {
 		return err
 	}
+	if err := db.writeOutbox(ctx, tx, order, entries); err != nil {
+		return err
+	}
 	return db.saveProgress(ctx, tx, b)
 }
 

@@ -110,6 +110,28 @@ func migrations(t Types) []migration {
 				`CREATE INDEX findings_resource ON findings (det, resource_id) WHERE resource_id IS NOT NULL`,
 			),
 		},
+		{
+			Version: 3,
+			Name:    "the outbox of findings to push",
+			// outbox holds the findings commits created or changed until
+			// every push target has sent them; outbox_sent, which entries
+			// each target has sent.
+			SQL: spell(
+				`CREATE TABLE outbox (
+					seq {seq},
+					detector_id {text} NOT NULL,
+					finding_id {text} NOT NULL,
+					kind {text} NOT NULL,
+					created_ms {int} NOT NULL,
+					due_ms {int} NOT NULL)`,
+				`CREATE INDEX outbox_due ON outbox (due_ms, seq)`,
+				`CREATE TABLE outbox_sent (
+					target {text} NOT NULL,
+					seq {int} NOT NULL,
+					PRIMARY KEY (target, seq))`,
+				`CREATE INDEX outbox_sent_seq ON outbox_sent (seq)`,
+			),
+		},
 	}
 }
 

@@ -1,0 +1,11 @@
+package postgres
+
+import (
+	"testing"
+
+	"picket/internal/store/storetest"
+)
+
+func TestOutbox(t *testing.T) {
+	storetest.RunOutbox(t, openTemp(t))
+}
