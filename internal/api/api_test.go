@@ -64,10 +64,13 @@ func TestRouting(t *testing.T) {
 		{"DELETE", "/tags/" + arn, "UntagResource", []string{"arn:aws:guardduty:us-east-1:123456789012:detector/abc"}},
 		// Labels are unescaped after matching: an escaped '/' stays in the label.
 		{"GET", "/detector/d1/filter/a%2Fb", "GetFilter", []string{"d1", "a/b"}},
-		// Operations of the model that picket does not serve, and nonsense.
-		{"GET", "/detector/d1/administrator", "", nil},
-		{"POST", "/detector/d1/member", "", nil},
-		{"GET", "/detector/d1/publishingDestination", "", nil},
+		// Operations of features picket does not offer route to their
+		// not-offered answers (offRoutes).
+		{"GET", "/detector/d1/malware-scan-settings", "GetMalwareScanSettings", []string{"d1"}},
+		{"PATCH", "/malware-protection-plan/p1", "UpdateMalwareProtectionPlan", []string{"p1"}},
+		{"GET", "/organization/statistics", "GetOrganizationStatistics", nil},
+		// Paths outside the model, and nonsense.
+		{"GET", "/detector/d1/nonsense", "", nil},
 		{"POST", "/malware-scan-settings", "", nil},
 		{"POST", "/usage/statistics", "", nil},
 		{"PUT", "/detector", "", nil},
@@ -243,7 +246,8 @@ func TestValidation(t *testing.T) {
 		{"tag: tags required", "POST", "/tags/arn%3Aaws%3Aguardduty%3Aus-east-1%3A123456789012%3Adetector%2F" + det, `{}`, "BadRequestException", "The request is rejected because the parameter tags has an invalid value."},
 		{"tag: value too long", "POST", "/tags/arn%3Aaws%3Aguardduty%3Aus-east-1%3A123456789012%3Adetector%2F" + det, `{"tags":{"k":"` + strings.Repeat("v", 257) + `"}}`, "BadRequestException", msgRange},
 		{"untag: keys required", "DELETE", "/tags/arn%3Aaws%3Aguardduty%3Aus-east-1%3A123456789012%3Adetector%2F" + det, ``, "BadRequestException", "The request is rejected because the parameter tagKeys has an invalid value."},
-		{"unsupported operation", "GET", d + "/administrator", ``, "BadRequestException", msgUnsupported},
+		{"unsupported operation", "GET", d + "/nonsense", ``, "BadRequestException", msgUnsupported},
+		{"operation of a feature not offered", "POST", d + "/malware-scans", `{}`, "BadRequestException", notOffered(featureMalware)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

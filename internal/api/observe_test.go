@@ -71,7 +71,7 @@ func TestObserver(t *testing.T) {
 			return f.request(t, "GET", "/detector/0123456789abcdef0123456789abcdef", "")
 		}, "GetDetector", 400},
 		{"unsigned", func(t *testing.T) *http.Request { return unsigned("POST", "/detector/"+det+"/findings", `{}`) }, "ListFindings", 403},
-		{"unknown path", func(t *testing.T) *http.Request { return f.request(t, "GET", "/detector/"+det+"/administrator", "") }, OtherOperation, 400},
+		{"unknown path", func(t *testing.T) *http.Request { return f.request(t, "GET", "/detector/"+det+"/nonsense", "") }, OtherOperation, 400},
 		{"unknown method", func(t *testing.T) *http.Request { return f.request(t, "PUT", "/detector", "") }, OtherOperation, 400},
 		{"unsigned unknown path", func(t *testing.T) *http.Request { return unsigned("GET", "/no/such/thing", "") }, OtherOperation, 403},
 		{"body too large", func(t *testing.T) *http.Request {

@@ -70,16 +70,28 @@ func p(segments ...string) []string { return segments }
 // a few hundred characters).
 const maxLabelLength = 1024
 
-var errUnsupported = errors.New("no such operation")
+var (
+	errUnsupported = errors.New("no such operation")
+	errNotOffered  = errors.New("an operation of a feature picket does not offer")
+)
 
 // match finds the route of a request from its method and raw path, and
-// returns its labels unescaped. Any other request, including the
-// operations of the GuardDuty model that picket does not serve
-// (organizations, members, publishing destinations, malware protection,
-// coverage, usage), answers 400 BadRequestException.
+// returns its labels unescaped: first among the operations picket
+// serves, then among those of features it does not offer (offRoutes).
+// Any other request answers 400 BadRequestException.
 func match(method, rawPath string) (route, []string, error) {
 	segs := strings.Split(strings.TrimPrefix(rawPath, "/"), "/")
-	for _, rt := range routes {
+	for _, table := range [][]route{routes, offRoutes} {
+		if rt, labels, ok, err := matchIn(table, method, segs); ok {
+			return rt, labels, err
+		}
+	}
+	return route{}, nil, badRequest(msgUnsupported, fmt.Errorf("%s %s: %w", method, truncate(rawPath, 256), errUnsupported))
+}
+
+// matchIn finds the route of method and path segments in table.
+func matchIn(table []route, method string, segs []string) (route, []string, bool, error) {
+	for _, rt := range table {
 		if rt.method != method || len(rt.pattern) != len(segs) {
 			continue
 		}
@@ -107,11 +119,11 @@ func match(method, rawPath string) (route, []string, error) {
 			}
 			v, err := url.PathUnescape(segs[i])
 			if err != nil || len(v) > maxLabelLength {
-				return rt, nil, badRequest(msgJSON, fmt.Errorf("path label %q: %w", truncate(segs[i], 64), err))
+				return rt, nil, true, badRequest(msgJSON, fmt.Errorf("path label %q: %w", truncate(segs[i], 64), err))
 			}
 			labels = append(labels, v)
 		}
-		return rt, labels, nil
+		return rt, labels, true, nil
 	}
-	return route{}, nil, badRequest(msgUnsupported, fmt.Errorf("%s %s: %w", method, truncate(rawPath, 256), errUnsupported))
+	return route{}, nil, false, nil
 }

@@ -720,9 +720,9 @@ func sdkErrors(t *testing.T, l *live, gdc *guardduty.Client, det string) {
 		FindingCriteria: &gd.FindingCriteria{Criterion: map[string]gd.Condition{"severity": {Gt: aws.Int32(1)}}}})
 	wantErr(t, "token of another query", err, "BadRequestException", msgToken)
 
-	// An operation picket does not serve.
-	_, err = gdc.ListMembers(ctx, &guardduty.ListMembersInput{DetectorId: &det})
-	wantErr(t, "ListMembers", err, "BadRequestException", msgUnsupported)
+	// An operation of a feature picket does not offer.
+	_, err = gdc.DescribeMalwareScans(ctx, &guardduty.DescribeMalwareScansInput{DetectorId: &det})
+	wantErr(t, "DescribeMalwareScans", err, "BadRequestException", notOffered(featureMalware))
 
 	// Signatures.
 	_, err = l.client(aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: "wrong"}, aws.NopRetryer{}).ListDetectors(ctx, &guardduty.ListDetectorsInput{})
