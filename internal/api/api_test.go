@@ -362,32 +362,33 @@ func TestDetectorLifecycle(t *testing.T) {
 		"serviceRole":                "arn:aws:iam::123456789012:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty",
 		"status":                     "ENABLED",
 		"tags":                       map[string]any{"team": "sec"},
+		// Only what picket reads is ENABLED, whatever the request asked.
 		"dataSources": map[string]any{
 			"cloudTrail": map[string]any{"status": "ENABLED"},
-			"dnsLogs":    map[string]any{"status": "ENABLED"},
+			"dnsLogs":    map[string]any{"status": "DISABLED"},
 			"flowLogs":   map[string]any{"status": "ENABLED"},
-			"s3Logs":     map[string]any{"status": "ENABLED"},
-			"kubernetes": map[string]any{"auditLogs": map[string]any{"status": "ENABLED"}},
+			"s3Logs":     map[string]any{"status": "DISABLED"},
+			"kubernetes": map[string]any{"auditLogs": map[string]any{"status": "DISABLED"}},
 			"malwareProtection": map[string]any{
-				"scanEc2InstanceWithFindings": map[string]any{"ebsVolumes": map[string]any{"status": "ENABLED"}},
+				"scanEc2InstanceWithFindings": map[string]any{"ebsVolumes": map[string]any{"status": "DISABLED"}},
 				"serviceRole":                 "arn:aws:iam::123456789012:role/aws-service-role/malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection",
 			},
 		},
 		"features": []any{
 			map[string]any{"name": "FLOW_LOGS", "status": "ENABLED", "updatedAt": ts},
 			map[string]any{"name": "CLOUD_TRAIL", "status": "ENABLED", "updatedAt": ts},
-			map[string]any{"name": "DNS_LOGS", "status": "ENABLED", "updatedAt": ts},
-			map[string]any{"name": "S3_DATA_EVENTS", "status": "ENABLED", "updatedAt": ts},
-			map[string]any{"name": "EKS_AUDIT_LOGS", "status": "ENABLED", "updatedAt": ts},
-			map[string]any{"name": "EBS_MALWARE_PROTECTION", "status": "ENABLED", "updatedAt": ts},
-			map[string]any{"name": "RDS_LOGIN_EVENTS", "status": "ENABLED", "updatedAt": ts},
-			map[string]any{"name": "EKS_RUNTIME_MONITORING", "status": "ENABLED", "updatedAt": ts, "additionalConfiguration": []any{
+			map[string]any{"name": "DNS_LOGS", "status": "DISABLED", "updatedAt": ts},
+			map[string]any{"name": "S3_DATA_EVENTS", "status": "DISABLED", "updatedAt": ts},
+			map[string]any{"name": "EKS_AUDIT_LOGS", "status": "DISABLED", "updatedAt": ts},
+			map[string]any{"name": "EBS_MALWARE_PROTECTION", "status": "DISABLED", "updatedAt": ts},
+			map[string]any{"name": "RDS_LOGIN_EVENTS", "status": "DISABLED", "updatedAt": ts},
+			map[string]any{"name": "EKS_RUNTIME_MONITORING", "status": "DISABLED", "updatedAt": ts, "additionalConfiguration": []any{
 				map[string]any{"name": "EKS_ADDON_MANAGEMENT", "status": "DISABLED", "updatedAt": ts}}},
-			map[string]any{"name": "LAMBDA_NETWORK_LOGS", "status": "ENABLED", "updatedAt": ts},
-			map[string]any{"name": "RUNTIME_MONITORING", "status": "ENABLED", "updatedAt": ts, "additionalConfiguration": []any{
+			map[string]any{"name": "LAMBDA_NETWORK_LOGS", "status": "DISABLED", "updatedAt": ts},
+			map[string]any{"name": "RUNTIME_MONITORING", "status": "DISABLED", "updatedAt": ts, "additionalConfiguration": []any{
 				map[string]any{"name": "EKS_ADDON_MANAGEMENT", "status": "DISABLED", "updatedAt": ts},
 				map[string]any{"name": "ECS_FARGATE_AGENT_MANAGEMENT", "status": "DISABLED", "updatedAt": ts},
-				map[string]any{"name": "EC2_AGENT_MANAGEMENT", "status": "ENABLED", "updatedAt": ts}}},
+				map[string]any{"name": "EC2_AGENT_MANAGEMENT", "status": "DISABLED", "updatedAt": ts}}},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

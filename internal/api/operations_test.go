@@ -1,9 +1,10 @@
-//lint:file-ignore SA1019 the deprecated master-account operations are in the model, and tested, on purpose
+//lint:file-ignore SA1019 the deprecated master-account operations and dataSources are in the model, and tested, on purpose
 
 package api
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -64,8 +65,23 @@ func operationCases() []opCase {
 			return err
 		}),
 		works("GetDetector", func(ctx context.Context, c *guardduty.Client, s *opState) error {
-			_, err := c.GetDetector(ctx, &guardduty.GetDetectorInput{DetectorId: &s.det})
-			return err
+			out, err := c.GetDetector(ctx, &guardduty.GetDetectorInput{DetectorId: &s.det})
+			if err != nil {
+				return err
+			}
+			// Only the sources picket reads are on.
+			var on []string
+			for _, f := range out.Features {
+				if f.Status == gd.FeatureStatusEnabled {
+					on = append(on, string(f.Name))
+				}
+			}
+			ds := out.DataSources //nolint:staticcheck // the deprecated block is served on purpose
+			if !slices.Equal(on, []string{"FLOW_LOGS", "CLOUD_TRAIL"}) || ds.DNSLogs.Status != gd.DataSourceStatusDisabled ||
+				ds.S3Logs.Status != gd.DataSourceStatusDisabled || ds.CloudTrail.Status != gd.DataSourceStatusEnabled {
+				return fmt.Errorf("features on: %v; data sources %+v", on, ds)
+			}
+			return nil
 		}),
 		works("UpdateDetector", func(ctx context.Context, c *guardduty.Client, s *opState) error {
 			_, err := c.UpdateDetector(ctx, &guardduty.UpdateDetectorInput{DetectorId: &s.det})

@@ -26,7 +26,7 @@ var routes = func() []route {
 	r := []route{
 		{"POST", p("detector"), "CreateDetector", (*Handler).createDetector, http.StatusOK},
 		{"GET", p("detector"), "ListDetectors", (*Handler).listDetectors, http.StatusOK},
-		{"GET", p("detector", "{}"), "GetDetector", (*Handler).getDetector, http.StatusOK},
+		{"GET", p("detector", "{}"), "GetDetector", (*Handler).getDetectorAsRead, http.StatusOK},
 		{"POST", p("detector", "{}"), "UpdateDetector", (*Handler).updateDetector, http.StatusOK},
 		{"DELETE", p("detector", "{}"), "DeleteDetector", (*Handler).deleteDetector, http.StatusOK},
 
