@@ -241,7 +241,7 @@ func (m *memStore) Statistics(_ context.Context, detectorID string, q store.Stat
 		case store.GroupType:
 			key = f.Type
 		case store.GroupResource:
-			key = f.Resource.InstanceDetails.InstanceID
+			key = f.Resource.ID()
 		case store.GroupSeverity:
 			key = strconv.FormatFloat(float64(f.Severity), 'f', 1, 64)
 		}

@@ -55,7 +55,7 @@ type InstanceDetails struct {
 	IamInstanceProfile *IamInstanceProfile `json:"iamInstanceProfile,omitempty"`
 	ImageDescription   string              `json:"imageDescription,omitempty"`
 	ImageID            string              `json:"imageId,omitempty"`
-	InstanceID         string              `json:"instanceId,omitempty"`
+	InstanceID         string              `json:"instanceId"`
 	InstanceState      string              `json:"instanceState,omitempty"`
 	InstanceType       string              `json:"instanceType,omitempty"`
 	OutpostArn         string              `json:"outpostArn,omitempty"`

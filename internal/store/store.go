@@ -125,9 +125,11 @@ type StatsQuery struct {
 }
 
 // Group is one group of finding statistics. The date of a finding is
-// the UTC day of its updatedAt; its resource ID is the instance, else the
-// access key, else the ECS cluster (ARN, then name), else the container
-// ID, else "".
+// the UTC day of its updatedAt; its resource ID is finding.Resource.ID:
+// the instance, else its network interface or address when the records
+// did not name the instance, else the access key, else the ECS cluster
+// (ARN, then name), else the container ID, else "". Findings committed
+// before the interface fallback keep "" until they are next updated.
 type Group struct {
 	Key             string  // account, date (YYYY-MM-DD), type, resource ID or severity as text ("8.0")
 	ResourceType    string  // for GroupResource

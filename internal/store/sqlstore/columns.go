@@ -152,24 +152,8 @@ func rowOf(f *finding.Finding) row {
 }
 
 // resourceID returns the resource a finding is about, as statistics group
-// findings by resource: the instance, else the access key, else the ECS
-// cluster, else the container; "" when the finding names none.
-func resourceID(f *finding.Finding) string {
-	res := f.Resource
-	switch {
-	case res.InstanceDetails != nil && res.InstanceDetails.InstanceID != "":
-		return res.InstanceDetails.InstanceID
-	case res.AccessKeyDetails != nil && res.AccessKeyDetails.AccessKeyID != "":
-		return res.AccessKeyDetails.AccessKeyID
-	case res.EcsClusterDetails != nil && res.EcsClusterDetails.Arn != "":
-		return res.EcsClusterDetails.Arn
-	case res.EcsClusterDetails != nil && res.EcsClusterDetails.Name != "":
-		return res.EcsClusterDetails.Name
-	case res.ContainerDetails != nil && res.ContainerDetails.ID != "":
-		return res.ContainerDetails.ID
-	}
-	return ""
-}
+// findings by resource (finding.Resource.ID).
+func resourceID(f *finding.Finding) string { return f.Resource.ID() }
 
 // findingColumns are the columns a finding row has besides det and body,
 // in the order values returns them.

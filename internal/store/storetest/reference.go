@@ -131,14 +131,31 @@ func (sn snapshot) list(c store.Criteria, s store.Sort) []string {
 	return ids
 }
 
-// ResourceID is the resource statistics group a finding under: its
-// instance, else its access key, else its ECS cluster (ARN, then name),
-// else its container, else "".
+// resourceID is the resource statistics group a finding under, spelled
+// out again as the reference: the instance, else the first interface,
+// else the first private address, else the access key, else the ECS
+// cluster (ARN, then name), else the container, else "".
 func resourceID(f *finding.Finding) string {
 	r := f.Resource
+	if d := r.InstanceDetails; d != nil {
+		if d.InstanceID != "" {
+			return d.InstanceID
+		}
+		for _, ni := range d.NetworkInterfaces {
+			if ni.NetworkInterfaceID != "" {
+				return ni.NetworkInterfaceID
+			}
+		}
+		for _, ni := range d.NetworkInterfaces {
+			if ni.PrivateIPAddress != "" {
+				return ni.PrivateIPAddress
+			}
+			if len(ni.Ipv6Addresses) > 0 {
+				return ni.Ipv6Addresses[0]
+			}
+		}
+	}
 	switch {
-	case r.InstanceDetails != nil && r.InstanceDetails.InstanceID != "":
-		return r.InstanceDetails.InstanceID
 	case r.AccessKeyDetails != nil && r.AccessKeyDetails.AccessKeyID != "":
 		return r.AccessKeyDetails.AccessKeyID
 	case r.EcsClusterDetails != nil && r.EcsClusterDetails.Arn != "":
