@@ -60,6 +60,8 @@ func New(typeName string, k Key, detectorID string, first, last time.Time, count
 // the details (action, title, description, explanation) take the latest
 // report's values, except that port probe details and threat intelligence
 // accumulate. The archived flag and user feedback of dst are kept.
+// createdAt takes the earlier and updatedAt the later of the two, so that
+// the times do not depend on the order reports are merged in.
 func Merge(dst, src *Finding) {
 	newer := !src.Service.EventLastSeen.Before(dst.Service.EventLastSeen.Time)
 	dst.Service.Count += src.Service.Count
