@@ -147,6 +147,7 @@ var allowed = map[string][]string{
 	"internal/synth":      {"internal/event", "internal/decode/vpcflow"},
 	"internal/app":        {"internal/"},
 	"internal/metrics":    {"internal/detect"},
+	"internal/publish":    {"internal/finding", "internal/store"},
 	"internal/ingest": {"internal/decode", "internal/decode/", "internal/detect", "internal/enrich", "internal/event",
 		"internal/finding", "internal/flowmeter", "internal/metrics", "internal/source", "internal/store"},
 	"cmd/picket": {"internal/"},
