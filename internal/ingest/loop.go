@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"picket/internal/decode"
@@ -71,6 +72,10 @@ type Loop struct {
 	// the loop last saw it change.
 	observed, seen uint64
 	lastActive     time.Time
+	// usage counts what was read, by data source, account and
+	// interface; committed is its table as of the last commit.
+	usage     *usage
+	committed atomic.Pointer[[]store.Usage]
 }
 
 // Store is what the loop needs of the store.
@@ -108,6 +113,8 @@ type LoopConfig struct {
 	// event (0: never); AckDelay how long a Firehose delivery waits for
 	// the commit that acknowledges it.
 	CommitInterval, IdleFlush, AckDelay time.Duration
+	// MaxUsageKeys bounds the usage table (0: DefaultMaxUsageKeys).
+	MaxUsageKeys int
 }
 
 // NewLoop builds the detection engine and the loop around it.
@@ -118,6 +125,7 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 		pushes: make(chan *push), stopped: make(chan struct{}),
 		c: metrics.NewIngest(), logged: map[string]uint64{},
 		dirs: enrich.NewDirections(cfg.MaxInterfaces), dirCap: cfg.MaxInterfaces,
+		usage: newUsage(cfg.MaxUsageKeys),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -172,18 +180,21 @@ const pollEvery = 4096
 // serveState is the detection state the store keeps with each commit.
 // It is a versioned gob, as the engine's own envelope is (see
 // detect.Engine.MarshalState), and holds that with the directions'
-// table. The two codecs stay apart: each has its fields and its version
+// table, and the usage table. The two codecs stay apart: each has its fields and its version
 // and names itself in errors, and moving either to detect.EncodeState,
 // which compresses, would make the states stored so far unreadable.
 type serveState struct {
 	Version    int
 	Engine     []byte
 	Directions []byte
+	// Usage was added within version 1: gob leaves it empty in a state
+	// saved before, and a picket of before ignores it.
+	Usage []store.Usage
 }
 
 const serveStateVersion = 1
 
-func (g *Loop) marshalState() ([]byte, error) {
+func (g *Loop) marshalState(usage []store.Usage) ([]byte, error) {
 	e, err := g.eng.MarshalState()
 	if err != nil {
 		return nil, err
@@ -193,7 +204,7 @@ func (g *Loop) marshalState() ([]byte, error) {
 		return nil, err
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, len(e)+len(d)+1024))
-	if err := gob.NewEncoder(buf).Encode(serveState{Version: serveStateVersion, Engine: e, Directions: d}); err != nil {
+	if err := gob.NewEncoder(buf).Encode(serveState{Version: serveStateVersion, Engine: e, Directions: d, Usage: usage}); err != nil {
 		return nil, fmt.Errorf("encoding detection state: %w", err)
 	}
 	return buf.Bytes(), nil
@@ -211,7 +222,24 @@ func (g *Loop) UnmarshalState(b []byte) error {
 	if err := g.eng.UnmarshalState(st.Engine); err != nil {
 		return err
 	}
-	return g.dirs.UnmarshalState(st.Directions)
+	if err := g.dirs.UnmarshalState(st.Directions); err != nil {
+		return err
+	}
+	g.usage.restore(st.Usage)
+	rows := g.usage.rows()
+	g.committed.Store(&rows)
+	return nil
+}
+
+// Usage returns what the loop had read as of its last commit: records and
+// bytes by data source, account, region and interface, with the event
+// times of the first and last record. It is safe to call from any
+// goroutine; the slice must not be modified.
+func (g *Loop) Usage() []store.Usage {
+	if p := g.committed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Restore loads the last committed state and checkpoints. A state this
@@ -401,7 +429,8 @@ func (g *Loop) commit(final bool) error {
 		g.lastCommit = start
 		return nil
 	}
-	state, err := g.marshalState()
+	usage := g.usage.rows()
+	state, err := g.marshalState(usage)
 	if err != nil {
 		return fmt.Errorf("saving detection state: %w", err)
 	}
@@ -425,6 +454,7 @@ func (g *Loop) commit(final bool) error {
 		time.Sleep(min(time.Duration(attempt)*time.Second, 30*time.Second))
 	}
 	g.commitCount++
+	g.committed.Store(&usage)
 	g.log.Debug("committed", "findings", len(findings), "checkpoints", len(cps), "state_bytes", len(state), "took", time.Since(start))
 	g.pending = finding.NewSet()
 	g.changed = false
@@ -599,18 +629,22 @@ func (g *Loop) readTask(ctx context.Context, t *source.Task, pos *source.Positio
 		return *pos, err
 	}
 	defer g.feed.Close(in)
+	g.usage.last = nil
 	for n := 1; ; n++ {
 		if n%pollEvery == 0 && g.poll(ctx) {
 			return *pos, source.ErrStopped
 		}
+		before := pos.Offset
 		rec, err := g.feed.Next(in)
 		*pos = source.Position(in.Reader.Position())
 		if err != nil {
 			if errors.Is(err, io.EOF) {
+				g.usage.addBytes(pos.Offset - before)
 				return *pos, nil
 			}
 			return *pos, err
 		}
+		g.usage.add(rec, pos.Offset-before)
 		g.observed++
 		g.eng.Observe(rec)
 	}

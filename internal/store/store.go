@@ -145,6 +145,21 @@ type Stats struct {
 	Groups     []Group
 }
 
+// Usage is what picket read from one resource of an account and region
+// in one data source: the records and their bytes (decompressed), and the
+// event times of the first and last. Source is a GuardDuty data source
+// name (FLOW_LOGS, CLOUD_TRAIL); Resource is the network interface of
+// flow records and "" for CloudTrail, and Instance the instance the
+// records named last, if any. The ingest loop keeps these counts with its
+// committed detection state; the API reports them as usage and coverage.
+type Usage struct {
+	Account, Region    string
+	Source             string
+	Resource, Instance string
+	Records, Bytes     uint64
+	First, Last        time.Time
+}
+
 // Checkpoint is how far an ingest source has read; Position is the
 // source's own encoding.
 type Checkpoint struct {
