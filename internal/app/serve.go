@@ -110,6 +110,11 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		return fmt.Errorf("enrich: %w", err)
 	}
 	defer closeIPInfo()
+	stopPublish, err := startPublish(ctx, cfg, st, m, log)
+	if err != nil {
+		return err
+	}
+	defer stopPublish() // before the store closes
 	g, err := newLoop(cfg, st, m, log, lists, ipinfo)
 	if err != nil {
 		return err

@@ -51,6 +51,7 @@ type Config struct {
 	Intel       Intel        `yaml:"intel"`
 	Enrich      Enrich       `yaml:"enrich"`
 	Sources     Sources      `yaml:"sources"`
+	Publish     Publish      `yaml:"publish"`
 }
 
 // Enrich names the databases that give the addresses of API callers
@@ -243,7 +244,8 @@ func Default() *Config {
 			IdleFlush:      Duration(DefaultIdleFlush),
 			MaxInterfaces:  DefaultMaxInterfaces,
 		},
-		Intel: Intel{RefreshInterval: Duration(DefaultIntelRefresh)},
+		Intel:   Intel{RefreshInterval: Duration(DefaultIntelRefresh)},
+		Publish: Publish{PollInterval: Duration(DefaultPublishPoll), MaxBackoff: Duration(DefaultMaxBackoff)},
 	}
 }
 
@@ -318,6 +320,7 @@ func Load(path string, override func(*Config), getenv func(string) string) (*Con
 		probs.add(0, "environment", "%s and %s must be set together", EnvAccessKeyID, EnvSecretAccessKey)
 	}
 	cfg.fillDefaults()
+	cfg.fillPublishDefaults(getenv, &probs)
 	cfg.validate(&probs)
 	if len(probs.list) > 0 {
 		return cfg, &probs
@@ -331,6 +334,7 @@ func Parse(data []byte) (*Config, error) {
 	cfg := Default()
 	probs := decode(data, cfg)
 	cfg.fillDefaults()
+	cfg.fillPublishDefaults(nil, &probs)
 	cfg.validate(&probs)
 	if len(probs.list) > 0 {
 		return cfg, &probs
@@ -492,6 +496,7 @@ func (c *Config) validate(p *Problems) {
 		p.add(0, "intel.refresh_interval", "%v is outside 1s to 168h", d)
 	}
 	c.validateSources(p)
+	c.validatePublish(p)
 }
 
 func (c *Config) validateSources(p *Problems) {

@@ -99,6 +99,16 @@ func TestFullConfig(t *testing.T) {
 				AckTimeout: Duration(2 * time.Minute), CommitDelay: Duration(500 * time.Millisecond),
 			},
 		},
+		Publish: Publish{
+			PollInterval: Duration(100 * time.Millisecond), MaxBackoff: Duration(time.Minute),
+			Webhooks: []Webhook{{Name: "soc", URL: "https://hooks.example.com/picket", Format: "ocsf",
+				Secret: "a-webhook-secret-of-32-characters", Headers: map[string]string{"X-Team": "security"}}},
+			Syslog: []Syslog{{Name: "siem", Address: "siem.example.com:6514", TLS: true, ServerName: "siem.example.com",
+				Format: "finding", Facility: 13, Hostname: "picket-1"}},
+			EventBridge: []EventBridge{{Name: "bus", Region: "eu-west-1", Endpoint: "http://127.0.0.1:4010", EventBus: "security", Source: "picket.findings"}},
+			S3: []PublishS3{{Name: "archive", Bucket: "guardduty-exports", Prefix: "picket/", Region: "eu-central-1",
+				KMSKeyARN: "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}},
+		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
