@@ -216,12 +216,20 @@ func applyFeatures(fs []store.Feature, in []featureConfig, ds *dataSources, now 
 
 // listDetectors lists the caller's detector in its region: GuardDuty
 // allows one per account and region, so there is never a second page.
+// The administrator's detector is created here when the region has
+// members but no detector of its own (see scope.go).
 func (h *Handler) listDetectors(rq *request) (any, error) {
 	if _, err := h.pageOf(rq, "ListDetectors", "", 50); err != nil {
 		return nil, err
 	}
 	ids := []string{}
 	d, err := h.store.DetectorFor(rq.ctx, rq.caller.Account, rq.caller.Region)
+	if errors.Is(err, store.ErrNotFound) && h.administrator(rq.caller) {
+		d, err = h.ensureAdministratorDetector(rq.ctx, rq.caller.Region)
+		if err == nil && d == nil {
+			err = store.ErrNotFound
+		}
+	}
 	switch {
 	case err == nil:
 		ids = append(ids, d.ID)
@@ -319,13 +327,24 @@ func (h *Handler) getDetector(rq *request) (any, error) {
 	for _, name := range foundationalFeatures {
 		out.Features = append(out.Features, featureResult{Name: name, Status: enabled, UpdatedAt: epochSeconds(d.CreatedAt)})
 	}
+	var optional []featureResult
+	out.DataSources, optional = detectorSources(d)
+	out.Features = append(out.Features, optional...)
+	return out, nil
+}
+
+// detectorSources returns the deprecated dataSources block of a detector
+// and its optional features, as GetDetector and GetMemberDetectors
+// report them.
+func detectorSources(d *store.Detector) (dataSourcesResult, []featureResult) {
+	var features []featureResult
 	status := map[string]string{}
 	for _, f := range d.Features {
 		fr := featureResult{Name: f.Name, Status: f.Status, UpdatedAt: epochSeconds(f.UpdatedAt)}
 		for _, a := range f.Additional {
 			fr.AdditionalConfiguration = append(fr.AdditionalConfiguration, featureResult{Name: a.Name, Status: a.Status, UpdatedAt: epochSeconds(a.UpdatedAt)})
 		}
-		out.Features = append(out.Features, fr)
+		features = append(features, fr)
 		status[f.Name] = f.Status
 	}
 	or := func(s string) string {
@@ -334,14 +353,14 @@ func (h *Handler) getDetector(rq *request) (any, error) {
 		}
 		return s
 	}
-	ds := &out.DataSources
+	var ds dataSourcesResult
 	ds.CloudTrail.Status, ds.DNSLogs.Status, ds.FlowLogs.Status = enabled, enabled, enabled
 	ds.S3Logs.Status = or(status["S3_DATA_EVENTS"])
 	ds.Kubernetes.AuditLogs.Status = or(status["EKS_AUDIT_LOGS"])
 	ds.MalwareProtection.ScanEc2InstanceWithFindings.EbsVolumes.Status = or(status["EBS_MALWARE_PROTECTION"])
-	ds.MalwareProtection.ServiceRole = "arn:" + partition + ":iam::" + d.Account +
+	ds.MalwareProtection.ServiceRole = "arn:" + finding.Partition(d.Region) + ":iam::" + d.Account +
 		":role/aws-service-role/malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection"
-	return out, nil
+	return ds, features
 }
 
 type updateDetectorInput struct {

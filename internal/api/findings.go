@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -45,13 +44,31 @@ func (h *Handler) listFindings(rq *request) (any, error) {
 		return nil, err
 	}
 	scope := "ListFindings\x00" + d.ID + "\x00" + queryDigest(c, s)
+	if h.administrator(rq.caller) {
+		// The administrator's listing covers its members: its cursor is a
+		// position in each of their detectors.
+		scope = "ListFindings/members\x00" + d.ID + "\x00" + queryDigest(c, s)
+	}
 	p, err := h.page(scope, in.MaxResults, in.NextToken, 50, 50)
 	if err != nil {
 		return nil, err
 	}
-	ids, next, err := h.store.ListFindings(rq.ctx, d.ID, store.Query{Criteria: c, Sort: s, Page: p})
-	if err != nil {
-		return nil, fmt.Errorf("listing findings of detector %s: %w", d.ID, err)
+	var ids []string
+	var next string
+	if h.administrator(rq.caller) {
+		dets, err := h.scope(rq, d)
+		if err != nil {
+			return nil, err
+		}
+		ids, next, err = h.listMerged(rq.ctx, dets, store.Query{Criteria: c, Sort: s, Page: p})
+		if err != nil {
+			return nil, fmt.Errorf("listing findings of detector %s and its members: %w", d.ID, err)
+		}
+	} else {
+		ids, next, err = h.store.ListFindings(rq.ctx, d.ID, store.Query{Criteria: c, Sort: s, Page: p})
+		if err != nil {
+			return nil, fmt.Errorf("listing findings of detector %s: %w", d.ID, err)
+		}
 	}
 	if ids == nil {
 		ids = []string{}
@@ -115,9 +132,13 @@ func (h *Handler) getFindings(rq *request) (any, error) {
 	}
 	fs := []*finding.Finding{}
 	if len(ids) > 0 {
-		got, err := h.store.Findings(rq.ctx, d.ID, ids)
+		dets, err := h.scope(rq, d)
 		if err != nil {
-			return nil, fmt.Errorf("reading findings of detector %s: %w", d.ID, err)
+			return nil, err
+		}
+		got, err := h.findingsIn(rq.ctx, dets, ids)
+		if err != nil {
+			return nil, err
 		}
 		// Answer in the order asked, unless a sort says otherwise.
 		pos := make(map[string]int, len(ids))
@@ -180,7 +201,12 @@ func (h *Handler) setArchived(rq *request, archived bool) (any, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if err := h.store.SetArchived(rq.ctx, d.ID, ids, archived); err != nil && !errors.Is(err, store.ErrNotFound) {
+	dets, err := h.scope(rq, d)
+	if err != nil {
+		return nil, err
+	}
+	err = eachDetector(dets, func(id string) error { return h.store.SetArchived(rq.ctx, id, ids, archived) })
+	if err != nil {
 		return nil, fmt.Errorf("setting archived=%t on %d findings of detector %s: %w", archived, len(ids), d.ID, err)
 	}
 	return nil, nil
@@ -225,7 +251,12 @@ func (h *Handler) updateFindingsFeedback(rq *request) (any, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if err := h.store.SetFeedback(rq.ctx, d.ID, ids, *in.Feedback, comments); err != nil && !errors.Is(err, store.ErrNotFound) {
+	dets, err := h.scope(rq, d)
+	if err != nil {
+		return nil, err
+	}
+	err = eachDetector(dets, func(id string) error { return h.store.SetFeedback(rq.ctx, id, ids, *in.Feedback, comments) })
+	if err != nil {
 		return nil, fmt.Errorf("setting feedback on %d findings of detector %s: %w", len(ids), d.ID, err)
 	}
 	return nil, nil

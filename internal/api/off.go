@@ -6,7 +6,7 @@ import "net/http"
 // answering for them name them.
 const (
 	featureMalware      = "malware protection"
-	featureAccounts     = "member accounts, administrator accounts or organizations"
+	featureAccounts     = "changes to membership: the API's account administers every account whose logs arrive"
 	featurePublishing   = "publishing destinations"
 	featureFreeTrial    = "a free trial"
 	featureCoverage     = "runtime monitoring coverage"
@@ -34,33 +34,16 @@ var offRoutes = func() []route {
 	}
 	d := func(segments ...string) []string { return append([]string{"detector", "{}"}, segments...) }
 	offs := []off{
-		// Members, administrator, invitations and organizations.
-		{"POST", d("member"), "CreateMembers", featureAccounts},
-		{"GET", d("member"), "ListMembers", featureAccounts},
-		{"POST", d("member", "get"), "GetMembers", featureAccounts},
-		{"POST", d("member", "delete"), "DeleteMembers", featureAccounts},
-		{"POST", d("member", "disassociate"), "DisassociateMembers", featureAccounts},
-		{"POST", d("member", "invite"), "InviteMembers", featureAccounts},
-		{"POST", d("member", "start"), "StartMonitoringMembers", featureAccounts},
-		{"POST", d("member", "stop"), "StopMonitoringMembers", featureAccounts},
-		{"POST", d("member", "detector", "get"), "GetMemberDetectors", featureAccounts},
-		{"POST", d("member", "detector", "update"), "UpdateMemberDetectors", featureAccounts},
+		// Changes to membership and to the organization: the API's
+		// account administers every account whose logs arrive (see
+		// accounts.go, which serves the rest of these operations).
 		{"POST", d("administrator"), "AcceptAdministratorInvitation", featureAccounts},
-		{"GET", d("administrator"), "GetAdministratorAccount", featureAccounts},
 		{"POST", d("administrator", "disassociate"), "DisassociateFromAdministratorAccount", featureAccounts},
 		{"POST", d("master"), "AcceptInvitation", featureAccounts},
-		{"GET", d("master"), "GetMasterAccount", featureAccounts},
 		{"POST", d("master", "disassociate"), "DisassociateFromMasterAccount", featureAccounts},
-		{"GET", p("invitation"), "ListInvitations", featureAccounts},
-		{"GET", p("invitation", "count"), "GetInvitationsCount", featureAccounts},
-		{"POST", p("invitation", "decline"), "DeclineInvitations", featureAccounts},
-		{"POST", p("invitation", "delete"), "DeleteInvitations", featureAccounts},
-		{"GET", p("admin"), "ListOrganizationAdminAccounts", featureAccounts},
 		{"POST", p("admin", "enable"), "EnableOrganizationAdminAccount", featureAccounts},
 		{"POST", p("admin", "disable"), "DisableOrganizationAdminAccount", featureAccounts},
-		{"GET", d("admin"), "DescribeOrganizationConfiguration", featureAccounts},
 		{"POST", d("admin"), "UpdateOrganizationConfiguration", featureAccounts},
-		{"GET", p("organization", "statistics"), "GetOrganizationStatistics", featureAccounts},
 
 		// Publishing destinations.
 		{"POST", d("publishingDestination"), "CreatePublishingDestination", featurePublishing},

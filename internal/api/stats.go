@@ -110,7 +110,11 @@ func (h *Handler) getFindingsStatistics(rq *request) (any, error) {
 			q.Limit = int(*in.MaxResults)
 		}
 	}
-	st, err := h.store.Statistics(rq.ctx, d.ID, q)
+	dets, err := h.scope(rq, d)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.statisticsIn(rq.ctx, dets, q)
 	if err != nil {
 		return nil, fmt.Errorf("finding statistics of detector %s: %w", d.ID, err)
 	}

@@ -14,8 +14,11 @@ import (
 // the next page of the same listing.
 const (
 	tokenVersion = 1
-	// maxTokenLength bounds a token on input (store cursors are short).
-	maxTokenLength = 4096
+	// maxTokenLength bounds a token on input. A store's cursor is short,
+	// but the administrator's listing of findings carries one for each
+	// member's detector (about 170 characters each), so the bound allows
+	// some thousand members; it stays far under the body limit.
+	maxTokenLength = 256 << 10
 )
 
 var errToken = errors.New("pagination token is malformed, tampered with or from another listing")
