@@ -135,6 +135,14 @@ type Config struct {
 	MaxQueueWait time.Duration
 	// Observe, if set, is told of every request once it is answered.
 	Observe Observer
+	// Usage returns what ingest read and committed, for
+	// GetUsageStatistics, ListCoverage and GetCoverageStatistics. Nil:
+	// they answer with nothing read.
+	Usage UsageFunc
+	// SilentAfter is how far a resource's last record may trail the
+	// newest record read, in event time, before ListCoverage calls it
+	// UNHEALTHY. Default DefaultSilentAfter; negative is an error.
+	SilentAfter time.Duration
 	// RejectLogInterval is how often, at most, a rejected (4xx) request
 	// of one operation and error code is logged at INFO; each such line
 	// counts the rejections left out since the previous one, which are
@@ -202,6 +210,9 @@ type Handler struct {
 	observe  Observer
 	rejects  *rejectLog
 
+	usage       UsageFunc
+	silentAfter time.Duration
+
 	maxHeader   int
 	bodyTimeout time.Duration
 	minBodyRate int64
@@ -242,6 +253,15 @@ func New(cfg Config) (*Handler, error) {
 		maxBody:  cfg.MaxBodyBytes,
 		observe:  cfg.Observe,
 		loads:    make(map[setRef]uint64),
+
+		usage:       cfg.Usage,
+		silentAfter: cfg.SilentAfter,
+	}
+	switch {
+	case h.silentAfter < 0:
+		return nil, fmt.Errorf("api: SilentAfter is %v, want 0 (the default) or more", h.silentAfter)
+	case h.silentAfter == 0:
+		h.silentAfter = DefaultSilentAfter
 	}
 	if cfg.RejectLogInterval < 0 {
 		return nil, fmt.Errorf("api: RejectLogInterval is %v, want 0 (the default) or more", cfg.RejectLogInterval)

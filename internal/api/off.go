@@ -9,8 +9,6 @@ const (
 	featureAccounts     = "changes to membership: the API's account administers every account whose logs arrive"
 	featurePublishing   = "publishing destinations"
 	featureFreeTrial    = "a free trial"
-	featureCoverage     = "runtime monitoring coverage"
-	featureUsage        = "usage statistics"
 	msgNotOfferedPrefix = "The request is rejected because picket does not offer "
 )
 
@@ -69,11 +67,6 @@ var offRoutes = func() []route {
 
 		// Billing.
 		{"POST", d("freeTrial", "daysRemaining"), "GetRemainingFreeTrialDays", featureFreeTrial},
-
-		// Coverage and usage, until they are served.
-		{"POST", d("coverage"), "ListCoverage", featureCoverage},
-		{"POST", d("coverage", "statistics"), "GetCoverageStatistics", featureCoverage},
-		{"POST", d("usage", "statistics"), "GetUsageStatistics", featureUsage},
 	}
 	out := make([]route, 0, len(offs))
 	for _, o := range offs {

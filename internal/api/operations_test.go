@@ -250,16 +250,16 @@ func operationCases() []opCase {
 		}),
 
 		// Coverage and usage.
-		off("ListCoverage", featureCoverage, func(ctx context.Context, c *guardduty.Client, s *opState) error {
+		works("ListCoverage", func(ctx context.Context, c *guardduty.Client, s *opState) error {
 			_, err := c.ListCoverage(ctx, &guardduty.ListCoverageInput{DetectorId: &s.det})
 			return err
 		}),
-		off("GetCoverageStatistics", featureCoverage, func(ctx context.Context, c *guardduty.Client, s *opState) error {
+		works("GetCoverageStatistics", func(ctx context.Context, c *guardduty.Client, s *opState) error {
 			_, err := c.GetCoverageStatistics(ctx, &guardduty.GetCoverageStatisticsInput{DetectorId: &s.det,
 				StatisticsType: []gd.CoverageStatisticsType{gd.CoverageStatisticsTypeCountByCoverageStatus}})
 			return err
 		}),
-		off("GetUsageStatistics", featureUsage, func(ctx context.Context, c *guardduty.Client, s *opState) error {
+		works("GetUsageStatistics", func(ctx context.Context, c *guardduty.Client, s *opState) error {
 			_, err := c.GetUsageStatistics(ctx, &guardduty.GetUsageStatisticsInput{DetectorId: &s.det,
 				UsageStatisticType: gd.UsageStatisticTypeSumByAccount, UsageCriteria: &gd.UsageCriteria{Features: []gd.UsageFeature{gd.UsageFeatureFlowLogs}}})
 			return err

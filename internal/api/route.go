@@ -44,6 +44,10 @@ var routes = func() []route {
 		{"POST", p("detector", "{}", "filter", "{}"), "UpdateFilter", (*Handler).updateFilter, http.StatusOK},
 		{"DELETE", p("detector", "{}", "filter", "{}"), "DeleteFilter", (*Handler).deleteFilter, http.StatusOK},
 
+		{"POST", p("detector", "{}", "coverage"), "ListCoverage", (*Handler).listCoverage, http.StatusOK},
+		{"POST", p("detector", "{}", "coverage", "statistics"), "GetCoverageStatistics", (*Handler).getCoverageStatistics, http.StatusOK},
+		{"POST", p("detector", "{}", "usage", "statistics"), "GetUsageStatistics", (*Handler).getUsageStatistics, http.StatusOK},
+
 		{"GET", p("tags", "{}"), "ListTagsForResource", (*Handler).listTags, http.StatusOK},
 		{"POST", p("tags", "{}"), "TagResource", (*Handler).tagResource, http.StatusNoContent},
 		{"DELETE", p("tags", "{}"), "UntagResource", (*Handler).untagResource, http.StatusNoContent},

@@ -38,7 +38,7 @@ type usageCount struct {
 type usage struct {
 	m      map[usageKey]*usageCount
 	max    int
-	folded uint64 // records counted under their account because the table was full
+	folded uint64      // records counted under their account because the table was full
 	last   *usageCount // the row of the last record added
 }
 
