@@ -165,7 +165,6 @@ type OCSFResource struct {
 	UID    string `json:"uid"`
 	Type   string `json:"type"`
 	Region string `json:"region,omitempty"`
-	Role   string `json:"role,omitempty"`
 }
 
 // ocsfSeverity maps GuardDuty's severity to OCSF's severity_id: Low 2,
@@ -201,18 +200,18 @@ func OCSF(e Event) OCSFFinding {
 	o.StartTime, o.EndTime = f.Service.EventFirstSeen.UnixMilli(), f.Service.EventLastSeen.UnixMilli()
 	o.Count = f.Service.Count
 	o.IsAlert = true
-	o.Message = f.Title
+	o.Message = titleOf(f)
 	o.Metadata.Version = ocsfVersion
 	o.Metadata.Product.Name, o.Metadata.Product.VendorName = "picket", "picket"
 	o.Metadata.UID = EventID(f)
 	o.Metadata.ModifiedTime = f.UpdatedAt.UnixMilli()
 	fi := &o.FindingInfo
-	fi.UID, fi.Title, fi.Desc, fi.Types = f.Arn, f.Title, f.Description, []string{f.Type}
+	fi.UID, fi.Title, fi.Desc, fi.Types = f.Arn, titleOf(f), descriptionOf(f), []string{f.Type}
 	fi.CreatedTime, fi.ModifiedTime = f.CreatedAt.UnixMilli(), f.UpdatedAt.UnixMilli()
 	fi.FirstSeenTime, fi.LastSeenTime = o.StartTime, o.EndTime
 	o.Cloud.Provider, o.Cloud.Region, o.Cloud.Account.UID = "AWS", f.Region, f.AccountID
 	for _, r := range resources(f) {
-		o.Resources = append(o.Resources, OCSFResource{UID: r.id, Type: r.asffType, Region: f.Region, Role: f.Service.ResourceRole})
+		o.Resources = append(o.Resources, OCSFResource{UID: r.id, Type: r.asffType, Region: f.Region})
 	}
 	o.Unmapped = f
 	return o
@@ -332,7 +331,7 @@ func ASFF(f *finding.Finding) ASFFFinding {
 	a.Severity.Label = strings.ToUpper(f.Severity.Label())
 	a.Severity.Original = strconv.FormatFloat(float64(f.Severity), 'f', -1, 64)
 	// ASFF's limits: a title of 256 characters, a description of 1024.
-	a.Title, a.Description = truncate(f.Title, 256), truncate(f.Description, 1024)
+	a.Title, a.Description = truncate(titleOf(f), 256), truncate(descriptionOf(f), 1024)
 	a.ProductFields = map[string]string{
 		"picket/type":         f.Type,
 		"picket/id":           f.ID,
@@ -357,4 +356,22 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// titleOf returns a finding's title, its type when it has none: OCSF and
+// ASFF require one.
+func titleOf(f *finding.Finding) string {
+	if f.Title != "" {
+		return f.Title
+	}
+	return f.Type
+}
+
+// descriptionOf returns a finding's description, its title when it has
+// none: ASFF requires one.
+func descriptionOf(f *finding.Finding) string {
+	if f.Description != "" {
+		return f.Description
+	}
+	return titleOf(f)
 }
