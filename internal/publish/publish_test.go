@@ -21,18 +21,32 @@ import (
 
 var secret = []byte("webhook-test-secret")
 
-// fixture is a SQLite store with one detector.
+// testStore is what the tests use of a store.
+type testStore interface {
+	publish.Store
+	CreateDetector(ctx context.Context, d *store.Detector) error
+	Commit(ctx context.Context, b store.Batch) error
+	Close() error
+}
+
+// fixture is a store with one detector.
 type fixture struct {
-	st  *sqlite.Store
+	st  testStore
 	det *store.Detector
 }
 
+// newFixture opens a SQLite store with one detector.
 func newFixture(t *testing.T, freq string) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "picket.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return withDetector(t, st, freq)
+}
+
+func withDetector(t *testing.T, st testStore, freq string) *fixture {
+	t.Helper()
 	t.Cleanup(func() { st.Close() })
 	det := &store.Detector{ID: finding.DetectorID("111122223333", "us-east-1"), Account: "111122223333", Region: "us-east-1",
 		Enabled: true, FindingPublishingFrequency: freq}
@@ -144,7 +158,10 @@ func run(t *testing.T, cfg publish.Config) *publish.Publisher {
 // TestWebhookWithinTwoSeconds commits findings and measures the time from
 // each commit's return to the webhook's receipt, with the default poll.
 func TestWebhookWithinTwoSeconds(t *testing.T) {
-	fx := newFixture(t, "SIX_HOURS")
+	webhookWithinTwoSeconds(t, newFixture(t, "SIX_HOURS"))
+}
+
+func webhookWithinTwoSeconds(t *testing.T, fx *fixture) {
 	r := newReceiver(t)
 	run(t, publish.Config{Store: fx.st, Targets: []publish.Target{r.webhook("hook")}})
 	var worst time.Duration
