@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"picket/internal/finding"
 	"picket/internal/store"
 )
 
@@ -23,14 +24,18 @@ const DefaultSilentAfter = time.Hour
 // called on request goroutines and must be safe for concurrent use.
 type UsageFunc func() []store.Usage
 
-// usageFor returns the usage rows of d's account and region.
-func (h *Handler) usageFor(d *store.Detector) []store.Usage {
+// usageFor returns the usage rows an operation on the caller's detector
+// d covers: those of d's account and region, and for the administrator
+// those of every account in the region, since each account whose logs
+// arrive is its member (see scope).
+func (h *Handler) usageFor(rq *request, d *store.Detector) []store.Usage {
 	if h.usage == nil {
 		return nil
 	}
+	all := h.administrator(rq.caller)
 	var out []store.Usage
 	for _, u := range h.usage() {
-		if u.Account == d.Account && u.Region == d.Region {
+		if u.Region == d.Region && (all || u.Account == d.Account) {
 			out = append(out, u)
 		}
 	}
@@ -81,12 +86,13 @@ type coverageDetails struct {
 }
 
 // coverage returns a coverage resource for each interface that sent flow
-// logs and each account that sent CloudTrail to d. One is UNHEALTHY when
+// logs and each account that sent CloudTrail, of the accounts usageFor
+// covers, each with the detector of its account. One is UNHEALTHY when
 // its last record trails the newest record of any source by more than
 // silentAfter: event time, so that a replay of old logs judges as the
 // live stream did.
-func (h *Handler) coverage(d *store.Detector) []coverageResource {
-	rows := h.usageFor(d)
+func (h *Handler) coverage(rq *request, d *store.Detector) []coverageResource {
+	rows := h.usageFor(rq, d)
 	var newest time.Time
 	for _, u := range rows {
 		if u.Last.After(newest) {
@@ -95,7 +101,7 @@ func (h *Handler) coverage(d *store.Detector) []coverageResource {
 	}
 	out := make([]coverageResource, 0, len(rows))
 	for _, u := range rows {
-		c := coverageResource{AccountID: u.Account, CoverageStatus: healthy, DetectorID: d.ID, UpdatedAt: epochSeconds(u.Last)}
+		c := coverageResource{AccountID: u.Account, CoverageStatus: healthy, DetectorID: finding.DetectorID(u.Account, u.Region), UpdatedAt: epochSeconds(u.Last)}
 		what := "flow log records"
 		switch u.Source {
 		case "FLOW_LOGS":
@@ -198,7 +204,7 @@ func (h *Handler) listCoverage(rq *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := filterCoverage(h.coverage(d), in.FilterCriteria)
+	rs, err := filterCoverage(h.coverage(rq, d), in.FilterCriteria)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +278,7 @@ func (h *Handler) getCoverageStatistics(rq *request) (any, error) {
 			return nil, err
 		}
 	}
-	rs, err := filterCoverage(h.coverage(d), in.FilterCriteria)
+	rs, err := filterCoverage(h.coverage(rq, d), in.FilterCriteria)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +382,7 @@ func (h *Handler) getUsageStatistics(rq *request) (any, error) {
 		limit = int(*in.MaxResults)
 	}
 	var rows []store.Usage
-	for _, u := range h.usageFor(d) {
+	for _, u := range h.usageFor(rq, d) {
 		switch {
 		case len(c.AccountIDs) > 0 && !slices.Contains(c.AccountIDs, u.Account),
 			len(c.DataSources) > 0 && !slices.Contains(c.DataSources, u.Source),

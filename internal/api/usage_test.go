@@ -3,6 +3,7 @@
 package api
 
 import (
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	gd "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 	"github.com/google/go-cmp/cmp"
 
+	"picket/internal/finding"
 	"picket/internal/store"
 )
 
@@ -140,4 +142,55 @@ func TestUsageAndCoverage(t *testing.T) {
 			FilterCriterion: []gd.CoverageFilterCriterion{{CriterionKey: "NOPE", FilterCondition: &gd.CoverageFilterCondition{}}}}})
 		wantErr(t, "unknown criterion key", err, "BadRequestException", "The request is rejected because the parameter filterCriteria.filterCriterion.criterionKey has an invalid value.")
 	})
+}
+
+// TestUsageOfMembers: the administrator's detector covers the usage and
+// coverage of every account in its region, each coverage resource under
+// its own account's detector.
+func TestUsageOfMembers(t *testing.T) {
+	rows := []store.Usage{
+		{Account: testAccount, Region: testRegion, Source: "FLOW_LOGS", Resource: "eni-1", Records: 1, Bytes: 100, Last: testNow},
+		{Account: "210987654321", Region: testRegion, Source: "FLOW_LOGS", Resource: "eni-9", Records: 1, Bytes: 99, Last: testNow},
+		{Account: "210987654321", Region: "eu-west-1", Source: "FLOW_LOGS", Resource: "eni-8", Records: 1, Bytes: 88, Last: testNow},
+	}
+	f := newFixture(t, newSQLite(t), func(c *Config) {
+		c.Account = testAccount // the test key is the administrator's
+		c.Clock = time.Now
+		c.Usage = func() []store.Usage { return rows }
+	})
+	srv := httptest.NewServer(f.h)
+	t.Cleanup(srv.Close)
+	gdc := (&live{url: srv.URL}).client(testCreds, aws.NopRetryer{})
+	ctx := t.Context()
+	cd, err := gdc.CreateDetector(ctx, &guardduty.CreateDetectorInput{Enable: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := gdc.GetUsageStatistics(ctx, &guardduty.GetUsageStatisticsInput{DetectorId: cd.DetectorId,
+		UsageStatisticType: gd.UsageStatisticTypeSumByAccount, UsageCriteria: &gd.UsageCriteria{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range u.UsageStatistics.SumByAccount {
+		got = append(got, aws.ToString(r.AccountId)+" "+aws.ToString(r.Total.Amount))
+	}
+	if diff := cmp.Diff([]string{testAccount + " 100", "210987654321 99"}, got); diff != "" {
+		t.Errorf("SUM_BY_ACCOUNT (-want +got):\n%s", diff)
+	}
+	cov, err := gdc.ListCoverage(ctx, &guardduty.ListCoverageInput{DetectorId: cd.DetectorId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, r := range cov.Resources {
+		got = append(got, aws.ToString(r.AccountId)+" "+aws.ToString(r.ResourceId)+" "+aws.ToString(r.DetectorId))
+	}
+	want := []string{
+		testAccount + " eni-1 " + finding.DetectorID(testAccount, testRegion),
+		"210987654321 eni-9 " + finding.DetectorID("210987654321", testRegion),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListCoverage (-want +got):\n%s", diff)
+	}
 }
