@@ -8,8 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"picket/internal/app"
 	"picket/internal/config"
@@ -98,7 +101,10 @@ func cmdCredentials(args []string, stdout, stderr io.Writer) int {
 	profile := fs.String("profile", "picket", "AWS CLI profile name")
 	endpoint := fs.String("endpoint-url", "", "URL clients reach the service at (default: from the listen address)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: picket credentials [flags]\n\nPrints an AWS CLI profile for the API key of a picket serve: the configured key if there\nis one, else the key generated in the data directory on first start.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: picket credentials [flags]\n\nPrints how to use the API key of a picket serve (the configured key if there is one, else\n"+
+			"the key generated in the data directory on first start): environment variables and\n"+
+			"--endpoint-url, which every AWS CLI version takes, and an AWS CLI profile, which AWS CLI\n"+
+			"v1 1.29+ and v2 2.13+ take; it says which the aws on PATH takes.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if _, err := parse(fs, args); err != nil {
@@ -132,6 +138,25 @@ func cmdCredentials(args []string, stdout, stderr io.Writer) int {
 	if url == "" {
 		url = datadir.EndpointURL(cfg.Listen)
 	}
-	datadir.WriteAWSProfile(stdout, cred, *profile, cfg.Region, url)
+	datadir.WriteClientSetup(stdout, datadir.ClientSetup{Credential: cred, Profile: *profile, Region: cfg.Region, Endpoint: url,
+		Account: cfg.Account, AWSCLI: awsCLIVersion()})
 	return 0
+}
+
+// awsCLIVersion is what the aws on PATH says its version is, "" when
+// there is none or it does not answer within seconds.
+func awsCLIVersion() string {
+	bin, err := exec.LookPath("aws")
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--version") //nolint:gosec // the aws on PATH, asked only for its version
+	// AWS CLI v1 printed its version to standard error.
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -342,6 +342,9 @@ func TestCredentialsPrintsAProfile(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
+		"export AWS_ACCESS_KEY_ID='PKEXAMPLEEXAMPLE0001'\nexport AWS_SECRET_ACCESS_KEY='c2VjcmV0LXNlY3JldC1zZWNyZXQ'\nexport AWS_DEFAULT_REGION='us-east-1'\n",
+		"aws guardduty list-detectors --endpoint-url http://127.0.0.1:8080\n",
+		"account 000000000000, the administrator",
 		"[profile picket]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:8080\n",
 		"[picket]\naws_access_key_id = PKEXAMPLEEXAMPLE0001\naws_secret_access_key = c2VjcmV0LXNlY3JldC1zZWNyZXQ\n",
 		"aws --profile picket guardduty list-detectors",

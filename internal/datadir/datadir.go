@@ -2,8 +2,9 @@
 // keeps a second service out of it, the API key pair generated in it when
 // none is configured, and the key that seals pagination tokens, each a
 // file written whole or not at all. It also says how a client reaches the
-// service: the endpoint URL of a listen address and the AWS CLI profile
-// for a key. Only the composition root and the command import it.
+// service: the endpoint URL of a listen address, and the environment and
+// AWS CLI profile for a key with the AWS CLI versions each works with.
+// Only the composition root and the command import it.
 package datadir
 
 import (
@@ -17,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"picket/internal/config"
@@ -184,16 +186,102 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// WriteAWSProfile writes the AWS CLI configuration for a credential: the
-// lines to add to ~/.aws/config and to ~/.aws/credentials, and an example
-// command.
-func WriteAWSProfile(w io.Writer, c Credential, profile, region, endpoint string) {
-	fmt.Fprintf(w, "# ~/.aws/config\n[profile %s]\nregion = %s\nendpoint_url = %s\n\n", profile, region, endpoint)
-	fmt.Fprintf(w, "# ~/.aws/credentials\n[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", profile, c.AccessKeyID, string(c.SecretAccessKey))
-	fmt.Fprintf(w, "# then:\n#   aws --profile %s guardduty list-detectors\n", profile)
-	if c.Account != "" {
-		fmt.Fprintf(w, "# (the key acts as account %s)\n", c.Account)
+// ClientSetup is what a client needs to reach a picket serve: the key,
+// the endpoint and region, and the AWS CLI profile to name it.
+type ClientSetup struct {
+	Credential Credential
+	Profile    string
+	Region     string
+	Endpoint   string
+	// Account is the service's own account, the administrator of every
+	// account whose logs it reads: a key that names no account acts as it.
+	Account string
+	// AWSCLI is what `aws --version` printed on this machine, "" when it
+	// is not known.
+	AWSCLI string
+}
+
+// WriteClientSetup writes how to use a key with the AWS CLI, boto3 and
+// the SDKs, in two forms: environment variables plus --endpoint-url on
+// each command, which every version honours, and an AWS CLI profile that
+// carries the endpoint, which only newer versions honour (see
+// ProfileEndpoint). It says which versions each form works with and,
+// when it knows the installed CLI's version, which forms work with it.
+func WriteClientSetup(w io.Writer, s ClientSetup) {
+	c := s.Credential
+	fmt.Fprintf(w, "# The API key of picket serve at %s, region %s.\n", s.Endpoint, s.Region)
+	if c.Account == "" || c.Account == s.Account {
+		fmt.Fprintf(w, "# It acts as account %s, the administrator: its detector shows the findings of\n# every account whose logs picket reads, each under its own accountId.\n", s.Account)
+	} else {
+		fmt.Fprintf(w, "# It acts as account %s, a member: it sees that account's findings only.\n", c.Account)
 	}
+	fmt.Fprintf(w, "\n# 1. Every AWS CLI version (v1 and v2), boto3 and the SDKs: export the key and\n#    give the endpoint to each command.\n")
+	fmt.Fprintf(w, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=%s\n",
+		shellQuote(c.AccessKeyID), shellQuote(string(c.SecretAccessKey)), shellQuote(s.Region))
+	fmt.Fprintf(w, "#   aws guardduty list-detectors --endpoint-url %s\n", s.Endpoint)
+	fmt.Fprintf(w, "#   boto3.client(\"guardduty\", endpoint_url=\"%s\")\n", s.Endpoint)
+	fmt.Fprintf(w, "\n# 2. A profile that carries the endpoint: AWS CLI v1 %s and later, v2 %s and\n"+
+		"#    later, boto3 %s and later. Older versions (Debian 12's awscli is 2.9)\n"+
+		"#    ignore endpoint_url and would send the signed request to AWS itself: use 1.\n",
+		profileV1, profileV2, profileBoto3)
+	fmt.Fprintf(w, "# ~/.aws/config\n[profile %s]\nregion = %s\nendpoint_url = %s\n\n", s.Profile, s.Region, s.Endpoint)
+	fmt.Fprintf(w, "# ~/.aws/credentials\n[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", s.Profile, c.AccessKeyID, string(c.SecretAccessKey))
+	fmt.Fprintf(w, "#   aws --profile %s guardduty list-detectors\n", s.Profile)
+	if s.AWSCLI == "" {
+		return
+	}
+	version := strings.Fields(s.AWSCLI)[0]
+	switch ok, known := ProfileEndpoint(s.AWSCLI); {
+	case !known:
+		fmt.Fprintf(w, "\n# The aws on this machine (%s): its version is not known here; form 1 works.\n", version)
+	case ok:
+		fmt.Fprintf(w, "\n# The aws on this machine (%s) takes both forms.\n", version)
+	default:
+		fmt.Fprintf(w, "\n# The aws on this machine (%s) ignores endpoint_url in a profile: use form 1.\n", version)
+	}
+}
+
+// The first versions that take endpoint_url from a profile (the
+// service-specific endpoints of the AWS SDKs and tools, 2023).
+const (
+	profileV1    = "1.29"
+	profileV2    = "2.13"
+	profileBoto3 = "1.28"
+)
+
+// ProfileEndpoint says whether an AWS CLI, by what its --version printed
+// ("aws-cli/2.9.19 Python/3.11.2 ..."), takes endpoint_url from a
+// profile; known is false when the text names no version it can read.
+func ProfileEndpoint(versionOutput string) (ok, known bool) {
+	f := strings.Fields(versionOutput)
+	if len(f) == 0 {
+		return false, false
+	}
+	v, found := strings.CutPrefix(f[0], "aws-cli/")
+	if !found {
+		return false, false
+	}
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 {
+		return false, false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false, false
+	}
+	switch major {
+	case 1:
+		return minor >= 29, true
+	case 2:
+		return minor >= 13, true
+	}
+	return major > 2, major > 2
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // EndpointURL is the URL clients use for a listen address.
