@@ -204,6 +204,20 @@ func TestAdministrator(t *testing.T) {
 		})
 	}
 
+	t.Run("ListFindings tokens", func(t *testing.T) {
+		page, err := admin.ListFindings(ctx, &guardduty.ListFindingsInput{DetectorId: &det, MaxResults: aws.Int32(3)})
+		if err != nil || page.NextToken == nil {
+			t.Fatalf("first page: %v %v", page, err)
+		}
+		tok := []byte(*page.NextToken)
+		tok[len(tok)/2] ^= 1
+		_, err = admin.ListFindings(ctx, &guardduty.ListFindingsInput{DetectorId: &det, MaxResults: aws.Int32(3), NextToken: aws.String(string(tok))})
+		wantErr(t, "tampered token", err, "BadRequestException", msgToken)
+		_, err = admin.ListFindings(ctx, &guardduty.ListFindingsInput{DetectorId: &det, NextToken: page.NextToken,
+			SortCriteria: &gd.SortCriteria{AttributeName: aws.String("severity")}})
+		wantErr(t, "token of another sort", err, "BadRequestException", msgToken)
+	})
+
 	t.Run("ListFindings with criteria", func(t *testing.T) {
 		got := listAll(t, admin, &guardduty.ListFindingsInput{DetectorId: &det, MaxResults: aws.Int32(4),
 			FindingCriteria: &gd.FindingCriteria{Criterion: map[string]gd.Condition{"severity": {GreaterThanOrEqual: aws.Int64(8)}}}}, nil)
@@ -284,6 +298,18 @@ func TestAdministrator(t *testing.T) {
 		}
 		if diff := cmp.Diff(counts, got); diff != "" {
 			t.Errorf("grouped by account (-want +got):\n%s", diff)
+		}
+		bySev, err := admin.GetFindingsStatistics(ctx, &guardduty.GetFindingsStatisticsInput{DetectorId: &det,
+			FindingStatisticTypes: []gd.FindingStatisticType{gd.FindingStatisticTypeCountBySeverity}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, c := range bySev.FindingStatistics.CountBySeverity {
+			n += int(c)
+		}
+		if n != len(all) {
+			t.Errorf("COUNT_BY_SEVERITY adds up to %d, want %d", n, len(all))
 		}
 		sev, err := admin.GetFindingsStatistics(ctx, &guardduty.GetFindingsStatisticsInput{DetectorId: &det, GroupBy: gd.GroupByTypeSeverity, MaxResults: aws.Int32(2)})
 		if err != nil || len(sev.FindingStatistics.GroupedBySeverity) != 2 {
