@@ -8,9 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/guardduty"
+	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
+	"github.com/google/go-cmp/cmp"
 
 	"picket/internal/datadir"
 	"picket/internal/metrics"
@@ -47,6 +53,10 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("ingested %d records, generated %d", got, records)
 	}
 	before := apiFindings(t, gd)
+	usage := apiUsage(t, gd)
+	if len(usage) != 1 || usage[0].source != "FLOW_LOGS" || usage[0].bytes == 0 || usage[0].resources == 0 {
+		t.Errorf("usage and coverage after ingest: %+v", usage)
+	}
 	types := map[string]bool{}
 	for _, f := range before {
 		types[f.Type] = true
@@ -80,6 +90,9 @@ func TestServeEndToEnd(t *testing.T) {
 	after := apiFindings(t, gd)
 	if diff := diffFindings(before, after); diff != "" {
 		t.Errorf("findings changed across the restart:\n%s", diff)
+	}
+	if diff := cmp.Diff(usage, apiUsage(t, gd), cmp.AllowUnexported(usageSum{})); diff != "" {
+		t.Errorf("usage changed across the restart (-before +after):\n%s", diff)
 	}
 
 	// The next hour arrives: the detection state restored from the last
@@ -233,4 +246,44 @@ func TestServeInsecureNoAuthOnLoopback(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "detectorIds") {
 		t.Errorf("unsigned ListDetectors: %d %s", resp.StatusCode, body)
 	}
+}
+
+// usageSum is the bytes GetUsageStatistics reports for a data source, with
+// the count of resources ListCoverage lists.
+type usageSum struct {
+	source    string
+	bytes     uint64
+	resources int
+}
+
+// apiUsage returns the usage by data source of the caller's detector and
+// the number of resources ListCoverage lists with each total.
+func apiUsage(t testing.TB, gd *guardduty.Client) []usageSum {
+	t.Helper()
+	ctx := context.Background()
+	dets, err := gd.ListDetectors(ctx, &guardduty.ListDetectorsInput{})
+	if err != nil || len(dets.DetectorIds) == 0 {
+		t.Fatalf("ListDetectors: %v %v", dets, err)
+	}
+	det := &dets.DetectorIds[0]
+	out, err := gd.GetUsageStatistics(ctx, &guardduty.GetUsageStatisticsInput{DetectorId: det,
+		UsageStatisticType: gdtypes.UsageStatisticTypeSumByDataSource, UsageCriteria: &gdtypes.UsageCriteria{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := 0
+	p := guardduty.NewListCoveragePaginator(gd, &guardduty.ListCoverageInput{DetectorId: det})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resources += len(page.Resources)
+	}
+	var sums []usageSum
+	for _, r := range out.UsageStatistics.SumByDataSource {
+		n, _ := strconv.ParseUint(aws.ToString(r.Total.Amount), 10, 64)
+		sums = append(sums, usageSum{string(r.DataSource), n, resources})
+	}
+	return sums
 }
