@@ -167,7 +167,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	handler, err := api.New(api.Config{
 		Store: st, Credentials: api.StaticCredentials(creds...), InsecureNoAuth: cfg.InsecureNoAuth,
 		Account: cfg.Account, Region: cfg.Region, TokenKey: tokenKey, Logger: log.With("component", "api"), Sets: lists,
-		MaxInFlight: apiConcurrency(), Observe: m.APIRequest, Usage: g.Usage,
+		MaxInFlight: apiConcurrency(), Observe: m.APIRequest, Usage: g.Usage, SilentAfter: cfg.Ingest.SilentAfter.D(),
 	})
 	if err != nil {
 		return err

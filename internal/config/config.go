@@ -131,6 +131,10 @@ type Ingest struct {
 	// MaxInterfaces bounds the interfaces whose addresses the flow
 	// direction resolver remembers.
 	MaxInterfaces int `yaml:"max_interfaces"`
+	// SilentAfter is how far, in event time, an interface's or
+	// account's last record may trail the newest record read before the
+	// API's coverage calls it silent (UNHEALTHY).
+	SilentAfter Duration `yaml:"silent_after"`
 }
 
 // Detectors tunes the detectors.
@@ -219,6 +223,7 @@ const (
 	DefaultCommitInterval = 30 * time.Second
 	DefaultLateness       = 15 * time.Minute
 	DefaultIdleFlush      = 15 * time.Minute
+	DefaultSilentAfter    = time.Hour
 	DefaultMaxInterfaces  = 100_000
 	DefaultWatchPoll      = 5 * time.Second
 	DefaultS3Poll         = time.Minute
@@ -243,6 +248,7 @@ func Default() *Config {
 			Lateness:       Duration(DefaultLateness),
 			IdleFlush:      Duration(DefaultIdleFlush),
 			MaxInterfaces:  DefaultMaxInterfaces,
+			SilentAfter:    Duration(DefaultSilentAfter),
 		},
 		Intel:   Intel{RefreshInterval: Duration(DefaultIntelRefresh)},
 		Publish: Publish{PollInterval: Duration(DefaultPublishPoll), MaxBackoff: Duration(DefaultMaxBackoff)},
@@ -458,6 +464,9 @@ func (c *Config) validate(p *Problems) {
 	}
 	if d := in.IdleFlush.D(); d < time.Second || d > 7*24*time.Hour {
 		p.add(0, "ingest.idle_flush", "%v is outside 1s to 168h", d)
+	}
+	if d := in.SilentAfter.D(); d < time.Minute || d > 30*24*time.Hour {
+		p.add(0, "ingest.silent_after", "%v is outside 1m to 720h", d)
 	}
 	if d := in.Lateness.D(); d < 0 || d > 24*time.Hour {
 		p.add(0, "ingest.lateness", "%v is outside 0 to 24h", d)

@@ -75,6 +75,7 @@ func TestFullConfig(t *testing.T) {
 			CommitInterval: Duration(10 * time.Second), Lateness: Duration(20 * time.Minute),
 			FlowFormat: "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
 			MaxKeys:    50000, MemoryBudget: 512 << 20, MaxInterfaces: 20000, IdleFlush: Duration(5 * time.Minute),
+			SilentAfter: Duration(2 * time.Hour),
 		},
 		Detectors: Detectors{
 			Thresholds: map[string]map[string]float64{"portscan": {"min_ports": 20}},
