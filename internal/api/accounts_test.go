@@ -300,12 +300,12 @@ func TestAdministrator(t *testing.T) {
 			t.Errorf("grouped by account (-want +got):\n%s", diff)
 		}
 		bySev, err := admin.GetFindingsStatistics(ctx, &guardduty.GetFindingsStatisticsInput{DetectorId: &det,
-			FindingStatisticTypes: []gd.FindingStatisticType{gd.FindingStatisticTypeCountBySeverity}})
+			FindingStatisticTypes: []gd.FindingStatisticType{gd.FindingStatisticTypeCountBySeverity}}) //nolint:staticcheck // the deprecated COUNT_BY_SEVERITY is served on purpose
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := 0
-		for _, c := range bySev.FindingStatistics.CountBySeverity {
+		for _, c := range bySev.FindingStatistics.CountBySeverity { //nolint:staticcheck // as above
 			n += int(c)
 		}
 		if n != len(all) {
