@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -345,6 +346,18 @@ func openStore(ctx context.Context, cfg *config.Config, dir string, log *slog.Lo
 	return s, nil
 }
 
+// credentialsCommand is the picket credentials command that prints how
+// to reach a service listening on listen with the key in data directory
+// dir: it names the endpoint when the listener is not the default one
+// the command assumes (and is not a port the system picks).
+func credentialsCommand(listen, dir string) string {
+	cmd := "picket credentials --data-dir " + dir
+	if listen != config.DefaultListen && !strings.HasSuffix(listen, ":0") {
+		cmd += " --endpoint-url " + datadir.EndpointURL(listen)
+	}
+	return cmd
+}
+
 // apiCredentials gathers the keys the API accepts: from the configuration
 // and environment, else the data directory's generated key (created on
 // first start, with a notice saying how to use it; the secret is never
@@ -363,8 +376,8 @@ func apiCredentials(cfg *config.Config, dd *datadir.Dir, notice io.Writer, log *
 		if created {
 			fmt.Fprintf(notice, "picket: created an API key for this service in %s (readable by you only).\n"+
 				"  access key ID: %s\n"+
-				"  For an AWS CLI profile with it, run:  picket credentials --data-dir %s\n",
-				dd.File(datadir.CredentialsFile), c.AccessKeyID, dd.Path())
+				"  To use it with the AWS CLI or an SDK, run:  %s\n",
+				dd.File(datadir.CredentialsFile), c.AccessKeyID, credentialsCommand(cfg.Listen, dd.Path()))
 		}
 	}
 	ids := make([]string, len(out))

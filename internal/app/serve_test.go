@@ -18,6 +18,7 @@ import (
 	gdtypes "github.com/aws/aws-sdk-go-v2/service/guardduty/types"
 	"github.com/google/go-cmp/cmp"
 
+	"picket/internal/config"
 	"picket/internal/datadir"
 	"picket/internal/metrics"
 )
@@ -286,4 +287,19 @@ func apiUsage(t testing.TB, gd *guardduty.Client) []usageSum {
 		sums = append(sums, usageSum{string(r.DataSource), n, resources})
 	}
 	return sums
+}
+
+// TestCredentialsCommand: the command serve suggests on creating a key
+// reaches the service where it listens.
+func TestCredentialsCommand(t *testing.T) {
+	for _, c := range []struct{ listen, want string }{
+		{config.DefaultListen, "picket credentials --data-dir d"},
+		{"127.0.0.1:18443", "picket credentials --data-dir d --endpoint-url http://127.0.0.1:18443"},
+		{"0.0.0.0:9000", "picket credentials --data-dir d --endpoint-url http://127.0.0.1:9000"},
+		{"127.0.0.1:0", "picket credentials --data-dir d"},
+	} {
+		if got := credentialsCommand(c.listen, "d"); got != c.want {
+			t.Errorf("credentialsCommand(%q) = %q, want %q", c.listen, got, c.want)
+		}
+	}
 }
