@@ -170,6 +170,26 @@ func accountIDs(ids *[]string) ([]string, error) {
 	return out, nil
 }
 
+// requestedAccounts reads a request that names accounts (accountIds and
+// nothing else) and returns them checked, without repeats.
+func requestedAccounts(rq *request) ([]string, error) {
+	var in accountIDsInput
+	if err := decodeBody(rq.body, &in); err != nil {
+		return nil, err
+	}
+	return accountIDs(in.AccountIDs)
+}
+
+// requestedMembers reads a request that names accounts and looks them
+// up among the caller's members (see sortMembers).
+func (h *Handler) requestedMembers(rq *request) (ids []string, found []*store.Detector, unprocessed []unprocessedAccount, err error) {
+	if ids, err = requestedAccounts(rq); err != nil {
+		return nil, nil, nil, err
+	}
+	found, unprocessed, err = h.sortMembers(rq, ids)
+	return ids, found, unprocessed, err
+}
+
 // sortMembers looks up accounts among the caller's members: the members
 // found, in the order asked, and why each other account was not.
 func (h *Handler) sortMembers(rq *request, ids []string) ([]*store.Detector, []unprocessedAccount, error) {
@@ -196,15 +216,7 @@ func (h *Handler) sortMembers(rq *request, ids []string) ([]*store.Detector, []u
 }
 
 func (h *Handler) getMembers(rq *request) (any, error) {
-	var in accountIDsInput
-	if err := decodeBody(rq.body, &in); err != nil {
-		return nil, err
-	}
-	ids, err := accountIDs(in.AccountIDs)
-	if err != nil {
-		return nil, err
-	}
-	found, unprocessed, err := h.sortMembers(rq, ids)
+	_, found, unprocessed, err := h.requestedMembers(rq)
 	if err != nil {
 		return nil, err
 	}
@@ -228,15 +240,7 @@ type memberDetectorOutput struct {
 // detectors, as GetDetector reports them to the member: enabled only
 // where picket reads the data.
 func (h *Handler) getMemberDetectors(rq *request) (any, error) {
-	var in accountIDsInput
-	if err := decodeBody(rq.body, &in); err != nil {
-		return nil, err
-	}
-	ids, err := accountIDs(in.AccountIDs)
-	if err != nil {
-		return nil, err
-	}
-	found, unprocessed, err := h.sortMembers(rq, ids)
+	_, found, unprocessed, err := h.requestedMembers(rq)
 	if err != nil {
 		return nil, err
 	}
@@ -457,11 +461,7 @@ func (h *Handler) inviteMembers(rq *request) (any, error) {
 }
 
 func (h *Handler) startMonitoringMembers(rq *request) (any, error) {
-	var in accountIDsInput
-	if err := decodeBody(rq.body, &in); err != nil {
-		return nil, err
-	}
-	ids, err := accountIDs(in.AccountIDs)
+	ids, err := requestedAccounts(rq)
 	if err != nil {
 		return nil, err
 	}
@@ -482,15 +482,7 @@ func (h *Handler) alreadyMembers(rq *request, ids []string) (any, error) {
 // monitoring them (StopMonitoringMembers, DisassociateMembers,
 // DeleteMembers): each account is unprocessed, saying why.
 func (h *Handler) keepMembers(rq *request) (any, error) {
-	var in accountIDsInput
-	if err := decodeBody(rq.body, &in); err != nil {
-		return nil, err
-	}
-	ids, err := accountIDs(in.AccountIDs)
-	if err != nil {
-		return nil, err
-	}
-	found, unprocessed, err := h.sortMembers(rq, ids)
+	ids, found, unprocessed, err := h.requestedMembers(rq)
 	if err != nil {
 		return nil, err
 	}
@@ -532,11 +524,7 @@ func (h *Handler) updateMemberDetectors(rq *request) (any, error) {
 // noInvitations answers DeclineInvitations and DeleteInvitations: there
 // is no invitation from any account.
 func (h *Handler) noInvitations(rq *request) (any, error) {
-	var in accountIDsInput
-	if err := decodeBody(rq.body, &in); err != nil {
-		return nil, err
-	}
-	ids, err := accountIDs(in.AccountIDs)
+	ids, err := requestedAccounts(rq)
 	if err != nil {
 		return nil, err
 	}
