@@ -143,12 +143,7 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 	start := opt.Start
 	switch format {
 	case VPCFlow:
-		var r *vpcflow.Reader
-		if opt.Pool != nil {
-			r = opt.Pool.flowReader(in, name, opt.FlowFormat)
-		} else {
-			r = vpcflow.NewReader(in, name, opt.FlowFormat)
-		}
+		r := opt.Pool.flowReader(in, name, opt.FlowFormat)
 		r.SetPartial(opt.Partial)
 		if start.Offset > 0 {
 			if err := in.Skip(start.Offset); err != nil {
@@ -173,12 +168,7 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 		return newLogEvents(in, name, opt)
 	case CloudTrail:
 		c := &counting{r: in}
-		var r *cloudtrail.Reader
-		if opt.Pool != nil {
-			r = opt.Pool.trailReader(c, name)
-		} else {
-			r = cloudtrail.NewReader(c, name)
-		}
+		r := opt.Pool.trailReader(c, name)
 		return &trail{replay: replay{in: c, skip: start.Records}, r: r, pool: opt.Pool, name: name, flowFormat: opt.FlowFormat}, nil
 	case Pcap, Pcapng, ZeekConn:
 		if opt.Partial {
@@ -217,7 +207,12 @@ type Pool struct {
 // poolSize bounds the readers a pool keeps of each kind.
 const poolSize = 16
 
+// flowReader takes a flow log reader from the pool, or makes one when the
+// pool (which may be nil) has none.
 func (p *Pool) flowReader(in io.Reader, name string, format *vpcflow.Format) *vpcflow.Reader {
+	if p == nil {
+		return vpcflow.NewReader(in, name, format)
+	}
 	if n := len(p.flows); n > 0 {
 		r := p.flows[n-1]
 		p.flows = p.flows[:n-1]
@@ -227,7 +222,12 @@ func (p *Pool) flowReader(in io.Reader, name string, format *vpcflow.Format) *vp
 	return vpcflow.NewReader(in, name, format)
 }
 
+// trailReader takes a CloudTrail reader from the pool, or makes one when
+// the pool (which may be nil) has none.
 func (p *Pool) trailReader(in io.Reader, name string) *cloudtrail.Reader {
+	if p == nil {
+		return cloudtrail.NewReader(in, name)
+	}
 	if n := len(p.trails); n > 0 {
 		r := p.trails[n-1]
 		p.trails = p.trails[:n-1]
@@ -235,6 +235,24 @@ func (p *Pool) trailReader(in io.Reader, name string) *cloudtrail.Reader {
 		return r
 	}
 	return cloudtrail.NewReader(in, name)
+}
+
+// putFlow gives r (which may be nil) back to the pool (which may be nil)
+// unless it is full.
+func (p *Pool) putFlow(r *vpcflow.Reader) {
+	if p != nil && r != nil && len(p.flows) < poolSize {
+		r.Reset(nil, "", nil)
+		p.flows = append(p.flows, r)
+	}
+}
+
+// putTrail gives r (which may be nil) back to the pool (which may be nil)
+// unless it is full.
+func (p *Pool) putTrail(r *cloudtrail.Reader) {
+	if p != nil && r != nil && len(p.trails) < poolSize {
+		r.Reset(nil, "")
+		p.trails = append(p.trails, r)
+	}
 }
 
 // flowText reads flow log text, and the CloudTrail events that come as
@@ -278,11 +296,7 @@ func (t *flowText) Next() (event.Record, error) {
 		}
 		if t.js == nil {
 			t.js = &jsonLine{name: t.name, file: event.Intern(t.name)}
-			if t.pool != nil {
-				t.js.r = t.pool.trailReader(nil, t.name)
-			} else {
-				t.js.r = cloudtrail.NewReader(nil, t.name)
-			}
+			t.js.r = t.pool.trailReader(nil, t.name)
 		}
 		skip := int64(0)
 		if offset == t.skipAt {
@@ -305,13 +319,9 @@ func (t *flowText) Format() Format { return VPCFlow }
 func (t *flowText) Stats() Stats   { return Stats{} }
 
 func (t *flowText) Close() {
-	if t.pool != nil && t.r != nil && len(t.pool.flows) < poolSize {
-		t.r.Reset(nil, "", nil)
-		t.pool.flows = append(t.pool.flows, t.r)
-	}
-	if t.pool != nil && t.js != nil && len(t.pool.trails) < poolSize {
-		t.js.r.Reset(nil, "")
-		t.pool.trails = append(t.pool.trails, t.js.r)
+	t.pool.putFlow(t.r)
+	if t.js != nil {
+		t.pool.putTrail(t.js.r)
 	}
 	t.r, t.js = nil, nil
 }
@@ -502,10 +512,7 @@ func (t *trail) Format() Format { return CloudTrail }
 func (t *trail) Stats() Stats   { return Stats{} }
 
 func (t *trail) Close() {
-	if t.pool != nil && t.r != nil && len(t.pool.trails) < poolSize {
-		t.r.Reset(nil, "")
-		t.pool.trails = append(t.pool.trails, t.r)
-	}
+	t.pool.putTrail(t.r)
 	t.r = nil
 }
 
