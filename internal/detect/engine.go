@@ -219,6 +219,30 @@ func (e *Engine) CatchUp() bool {
 	return true
 }
 
+// Foresee passes to emit what the detectors would report beyond what they
+// have reported if the input ended now: it advances every stage and
+// detector to the end of time, as Flush does, then restores the engine
+// from saved, a state MarshalState returned since the last record was
+// observed. The engine
+// is left exactly as it was, so foreseeing changes nothing of what it
+// reports later; picket serve shows the foreseen findings at once and
+// replaces them with what the detectors decide once the watermark passes.
+// It reports whether there was anything to foresee: a record observed,
+// and the engine not flushed.
+func (e *Engine) Foresee(saved []byte, emit Emit) (bool, error) {
+	if e.maxSeen == event.Never || e.watermark == event.Forever {
+		return false, nil
+	}
+	keep := e.emit
+	e.emit = emit
+	e.advance(event.Forever)
+	e.emit = keep
+	if err := e.UnmarshalState(saved); err != nil {
+		return true, fmt.Errorf("restoring the state after foreseeing: %w", err)
+	}
+	return true, nil
+}
+
 // Watermark returns the current watermark.
 func (e *Engine) Watermark() event.Time { return e.watermark }
 

@@ -80,6 +80,11 @@ type Case struct {
 //     changes nothing; the restored tables report the sizes and
 //     evictions of the saved ones; a restored component saves the same
 //     bytes as the original where saving is deterministic.
+//   - Foresee: foreseeing (detect.Engine.Foresee) at points of the input
+//     changes nothing of what the pipeline reports after, and at the
+//     end of the input the reports so far and the foreseen ones merge
+//     into the findings of the reference run: what picket serve shows
+//     early is what picket analyze reports over the same records.
 //   - Lateness: records that arrive late, but by less than the engine's
 //     lateness, give the same findings. The newest event time, and with
 //     it the sequence of watermarks, stays (nearly) that of the input.
@@ -141,6 +146,8 @@ func Conformance(t *testing.T, c Case) {
 
 	c.property(t, "Snapshot", func(t *testing.T) { c.testSnapshot(t, in, ref) })
 
+	c.property(t, "Foresee", func(t *testing.T) { c.testForesee(t, in, ref) })
+
 	reorder := func(t *testing.T, what string, order func([]event.Record, event.Time, uint64) []event.Record) {
 		lateness := c.config().Lateness
 		if lateness <= 0 {
@@ -179,7 +186,7 @@ func Conformance(t *testing.T, c Case) {
 }
 
 // properties are the names of the suite's subtests.
-var properties = []string{"Reports", "Empty", "Snapshot", "Lateness", "Reorder", "Borrowed", "WallClock", "BoundedState"}
+var properties = []string{"Reports", "Empty", "Snapshot", "Foresee", "Lateness", "Reorder", "Borrowed", "WallClock", "BoundedState"}
 
 // property runs one property's subtest, or skips it when it is known to
 // fail.
@@ -473,6 +480,55 @@ func (c *Case) testSnapshot(t *testing.T, in []event.Record, ref output) {
 		restored.finish()
 		compare(t, "restoring the state saved "+what, ref, second.output(t))
 	}
+}
+
+// testForesee foresees at several points of the input, and at its end,
+// in one pipeline that then finishes.
+func (c *Case) testForesee(t *testing.T, in []event.Record, ref output) {
+	tr := &trace{}
+	r := c.start(t, 0, tr)
+	const points = 6
+	fed := 0
+	for p := 1; p <= points; p++ {
+		cut := len(in) * p / points
+		r.feed(in[fed:cut])
+		fed = cut
+		what := fmt.Sprintf("after %d of %d records", cut, len(in))
+		state, err := r.eng.MarshalState()
+		if err != nil {
+			t.Fatalf("%s: saving the state: %v", what, err)
+		}
+		tables := r.eng.State()
+		derived := len(tr.derived)
+		var foreseen []report
+		ok, err := r.eng.Foresee(state, func(f *finding.Finding) {
+			b, err := json.Marshal(f)
+			if err != nil {
+				t.Errorf("foreseen finding %s %s does not render as JSON: %v", f.Type, f.ID, err)
+			}
+			foreseen = append(foreseen, report{f, b})
+		})
+		if err != nil {
+			t.Fatalf("%s: foreseeing: %v", what, err)
+		}
+		if !ok && cut > 0 {
+			t.Errorf("%s: nothing to foresee after records were observed", what)
+		}
+		// The stages' derived records of the foresight are not the run's.
+		tr.derived = tr.derived[:derived]
+		if d := gocmp.Diff(tables, r.eng.State()); d != "" {
+			t.Errorf("%s: foreseeing left the tables changed (-before +after):\n%s", what, d)
+		}
+		if cut == len(in) {
+			end := &trace{reports: append(slices.Clone(tr.reports), foreseen...)}
+			got := end.output(t)
+			if d := diffFindings(ref.findings, got.findings); d != "" {
+				t.Errorf("at the end of the input, the reports so far and the foreseen ones differ from the reference run's findings (-reference +foreseen):\n%s", d)
+			}
+		}
+	}
+	r.finish()
+	compare(t, "foreseeing at points of the input and going on", ref, tr.output(t))
 }
 
 // varySaves is how many times the Snapshot property saves a component's
