@@ -55,6 +55,17 @@ type Loop struct {
 	// stopped is closed when the loop no longer takes deliveries.
 	stopped chan struct{}
 
+	// early is the set of early findings the last commit stored, as
+	// foreseen with foreseenAt records observed and the watermark at
+	// foreseenMark; a commit foresees again when either has moved.
+	early        []*finding.Finding
+	foreseenAt   uint64
+	foreseenMark event.Time
+	foresaw      bool
+	// committedAt is how many records had been observed at the last
+	// commit.
+	committedAt uint64
+
 	cur         *source.Task // the task being read
 	pos         source.Position
 	inPush      bool
@@ -194,20 +205,21 @@ type serveState struct {
 
 const serveStateVersion = 1
 
-func (g *Loop) marshalState(usage []store.Usage) ([]byte, error) {
+// marshalState returns the state to commit and, within it, the engine's.
+func (g *Loop) marshalState(usage []store.Usage) (state, engine []byte, err error) {
 	e, err := g.eng.MarshalState()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d, err := g.dirs.MarshalState()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, len(e)+len(d)+1024))
 	if err := gob.NewEncoder(buf).Encode(serveState{Version: serveStateVersion, Engine: e, Directions: d, Usage: usage}); err != nil {
-		return nil, fmt.Errorf("encoding detection state: %w", err)
+		return nil, nil, fmt.Errorf("encoding detection state: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), e, nil
 }
 
 // UnmarshalState restores the detection state a commit saved.
@@ -302,7 +314,7 @@ func (g *Loop) Run(ctx context.Context) error {
 	g.done = ctx.Done()
 	g.lastCommit = time.Now()
 	g.lastActive = g.lastCommit
-	tick := time.NewTicker(min(g.every, time.Second))
+	tick := time.NewTicker(min(g.every, earlyDelay))
 	defer tick.Stop()
 	for {
 		select {
@@ -360,6 +372,14 @@ func (g *Loop) stopping() bool {
 // save).
 const findingsDelay = 5 * time.Second
 
+// earlyDelay is how soon after the last commit the records read since
+// are committed, with the findings they make and the early findings they
+// let the engine foresee, so that a finding shows within about a second
+// of the record that completes its evidence. So that commits take at most
+// about a tenth of the loop's time, they also wait ten times as long as
+// the last commit took.
+const earlyDelay = 250 * time.Millisecond
+
 // maybeCatchUp lets the watermark reach the newest event time once no
 // record has arrived for idleFlush. A replay or a busy stream never
 // waits that long between records, so its findings are those of
@@ -383,7 +403,8 @@ func (g *Loop) maybeCommit() error {
 	now := time.Now()
 	since := now.Sub(g.lastCommit)
 	if since >= g.every || (!g.ackDue.IsZero() && !now.Before(g.ackDue)) ||
-		(g.pending.Len() > 0 && since >= max(findingsDelay, 10*g.commitTook)) {
+		(g.pending.Len() > 0 && since >= max(findingsDelay, 10*g.commitTook)) ||
+		(g.observed != g.committedAt && since >= max(earlyDelay, 10*g.commitTook)) {
 		return g.commit(false)
 	}
 	return nil
@@ -430,17 +451,23 @@ func (g *Loop) commit(final bool) error {
 		return nil
 	}
 	usage := g.usage.rows()
-	state, err := g.marshalState(usage)
+	state, engine, err := g.marshalState(usage)
 	if err != nil {
 		return fmt.Errorf("saving detection state: %w", err)
+	}
+	if err := g.foresee(engine); err != nil {
+		return err
 	}
 	findings := g.pending.Sorted()
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		var kept []*finding.Finding
-		kept, err = g.fileUnderDetectors(ctx, findings)
+		var kept, early []*finding.Finding
+		kept, err = g.fileUnderDetectors(ctx, findings, true)
 		if err == nil {
-			err = g.store.Commit(ctx, store.Batch{Findings: kept, Checkpoints: cps, State: state})
+			early, err = g.fileUnderDetectors(ctx, g.early, false)
+		}
+		if err == nil {
+			err = g.store.Commit(ctx, store.Batch{Findings: kept, Early: early, Checkpoints: cps, State: state})
 		}
 		cancel()
 		g.metrics.Commit(time.Since(start), err, len(state))
@@ -458,6 +485,7 @@ func (g *Loop) commit(final bool) error {
 	g.log.Debug("committed", "findings", len(findings), "checkpoints", len(cps), "state_bytes", len(state), "took", time.Since(start))
 	g.pending = finding.NewSet()
 	g.changed = false
+	g.committedAt = g.observed
 	g.lastCommit = time.Now()
 	g.commitTook = g.lastCommit.Sub(start)
 	// What a commit made durable shows at once, before the flag says
@@ -473,6 +501,24 @@ func (g *Loop) commit(final bool) error {
 	return nil
 }
 
+// foresee sets g.early to what the detectors would report beyond what they
+// have if the input ended now (detect.Engine.Foresee), from engine, the
+// engine's state as the commit saves it. It foresees again only when
+// records were observed or the watermark moved since it last did; the
+// store replaces the early findings of the last commit with these.
+func (g *Loop) foresee(engine []byte) error {
+	if g.foresaw && g.foreseenAt == g.observed && g.foreseenMark == g.eng.Watermark() {
+		return nil
+	}
+	set := finding.NewSet()
+	if _, err := g.eng.Foresee(engine, func(f *finding.Finding) { set.Add(f) }); err != nil {
+		return fmt.Errorf("foreseeing findings: %w", err)
+	}
+	g.early = set.Sorted()
+	g.foresaw, g.foreseenAt, g.foreseenMark = true, g.observed, g.eng.Watermark()
+	return nil
+}
+
 // markChanged notes that there is progress to commit.
 func (g *Loop) markChanged() {
 	if !g.changed {
@@ -484,8 +530,10 @@ func (g *Loop) markChanged() {
 // fileUnderDetectors files each finding under the store's detector of its
 // account and region, creating the detector if the region has none (with
 // the ID the API would give it), and drops the findings of a disabled
-// detector, as GuardDuty generates none while suspended.
-func (g *Loop) fileUnderDetectors(ctx context.Context, fs []*finding.Finding) ([]*finding.Finding, error) {
+// detector, as GuardDuty generates none while suspended; count says
+// whether to count those (not for early findings, foreseen again at every
+// commit).
+func (g *Loop) fileUnderDetectors(ctx context.Context, fs []*finding.Finding, count bool) ([]*finding.Finding, error) {
 	type region struct{ account, region string }
 	dets := map[region]*store.Detector{}
 	out := make([]*finding.Finding, 0, len(fs))
@@ -500,7 +548,9 @@ func (g *Loop) fileUnderDetectors(ctx context.Context, fs []*finding.Finding) ([
 			dets[k] = d
 		}
 		if !d.Enabled {
-			g.c.Dropped["detector-disabled"]++
+			if count {
+				g.c.Dropped["detector-disabled"]++
+			}
 			continue
 		}
 		if f.Service.DetectorID != d.ID {

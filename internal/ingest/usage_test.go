@@ -79,7 +79,7 @@ func TestUsage(t *testing.T) {
 	}
 
 	// The committed state carries the table to a new loop.
-	b, err := g.marshalState(rows)
+	b, _, err := g.marshalState(rows)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,7 +175,15 @@ type Checkpoint struct {
 // that point. After a crash the service resumes from the last batch: no
 // activity is lost and none is counted twice.
 type Batch struct {
-	Findings    []*finding.Finding
+	Findings []*finding.Finding
+	// Early is the complete set of early reports: what the detectors
+	// would report, beyond Findings and the reports before them, if the
+	// input ended at this batch (detect.Engine.Foresee). A stored finding
+	// shows its reports merged with its early report until a batch
+	// leaves that out; then it shows its reports alone, and a finding
+	// that had nothing but an early report is withdrawn. Each batch
+	// replaces the last one's set: nil withdraws every early report.
+	Early       []*finding.Finding
 	Checkpoints []Checkpoint
 	State       []byte // nil leaves the stored state as it is
 }

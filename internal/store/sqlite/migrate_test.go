@@ -64,8 +64,8 @@ func TestMigrate(t *testing.T) {
 
 	check := func(s *Store) {
 		t.Helper()
-		if v, err := sqlstore.Version(t.Context(), s.Write()); err != nil || v != 3 {
-			t.Fatalf("schema version = %d, %v; want 3 (the latest)", v, err)
+		if v, err := sqlstore.Version(t.Context(), s.Write()); err != nil || v != sqlstore.LatestVersion() {
+			t.Fatalf("schema version = %d, %v; want %d (the latest)", v, err, sqlstore.LatestVersion())
 		}
 		ids, _, err := s.ListFindings(t.Context(), det.ID, store.Query{Criteria: store.Criteria{
 			"service.action.networkConnectionAction.remoteIpDetails.ipAddressV4": {Equals: []string{"198.51.100.7"}}},

@@ -63,37 +63,84 @@ func (db *DB) logArchived(ctx context.Context, archived map[ruleKey]int) {
 
 func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived map[ruleKey]int) error {
 	seqs := map[string]int64{}
-	byDet := map[int64][]string{}
-	keys := make([]findingKey, len(b.Findings))
-	for i, f := range b.Findings {
+	keyOf := func(f *finding.Finding) (findingKey, error) {
 		if f == nil || f.ID == "" {
-			return errors.New("a finding without an ID")
+			return findingKey{}, errors.New("a finding without an ID")
 		}
 		did := f.Service.DetectorID
 		seq, ok := seqs[did]
 		if !ok {
 			var err error
 			if seq, err = db.detSeq(ctx, tx, did); err != nil {
-				return err
+				return findingKey{}, err
 			}
 			seqs[did] = seq
 		}
-		keys[i] = findingKey{seq, f.ID}
-		byDet[seq] = append(byDet[seq], f.ID)
+		return findingKey{seq, f.ID}, nil
+	}
+	// The keys the batch touches, in the order of their first report,
+	// then those of early reports and of earlier early reports.
+	var order []findingKey
+	touched := map[findingKey]bool{}
+	touch := func(k findingKey) {
+		if !touched[k] {
+			touched[k] = true
+			order = append(order, k)
+		}
+	}
+	reports := map[findingKey][]*finding.Finding{}
+	for _, f := range b.Findings {
+		k, err := keyOf(f)
+		if err != nil {
+			return err
+		}
+		reports[k] = append(reports[k], f)
+		touch(k)
+	}
+	early := map[findingKey]*finding.Finding{}
+	for _, f := range b.Early {
+		k, err := keyOf(f)
+		if err != nil {
+			return err
+		}
+		if e := early[k]; e != nil {
+			e = e.Clone()
+			finding.Merge(e, f)
+			early[k] = e
+		} else {
+			early[k] = f
+		}
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(early), compareKeys) {
+		touch(k)
+	}
+	bases, err := db.earlyBases(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(bases), compareKeys) {
+		touch(k)
+	}
+	if len(order) == 0 {
+		return db.saveProgress(ctx, tx, b)
 	}
 
 	// Read (and, where the dialect says so, lock) the stored findings the
-	// batch reports again, in key order so that concurrent commits queue
+	// batch touches, in key order so that concurrent commits queue
 	// rather than deadlock.
-	existing := map[findingKey]*finding.Finding{}
+	byDet := map[int64][]string{}
+	for _, k := range order {
+		byDet[k.det] = append(byDet[k.det], k.id)
+	}
+	existing := map[findingKey]*storedFinding{}
 	for _, seq := range slices.Sorted(maps.Keys(byDet)) {
-		ids := slices.Compact(slices.Sorted(slices.Values(byDet[seq])))
+		ids := slices.Sorted(slices.Values(byDet[seq]))
 		for _, part := range chunks(ids) {
 			qb := &builder{d: db.d}
 			qb.WriteString(`SELECT id, body, archived, feedback FROM findings WHERE det = ` + qb.arg(seq) +
 				` AND id IN (` + qb.list(anys(part)) + `) ORDER BY id` + db.d.LockRows)
-			err := readFindings(ctx, tx, qb.String(), qb.args, func(id string, f *finding.Finding) {
-				existing[findingKey{seq, id}] = f
+			err := readStored(ctx, tx, qb.String(), qb.args, func(id string, s *storedFinding) {
+				existing[findingKey{seq, id}] = s
 			})
 			if err != nil {
 				return err
@@ -102,32 +149,83 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived ma
 	}
 
 	entries := map[findingKey]*pending{}
-	var order []findingKey
-	for i, f := range b.Findings {
-		k := keys[i]
-		e := entries[k]
+	var writes []findingKey
+	var gone []findingKey
+	var earlyPut []earlyBase
+	var earlyDel []findingKey
+	for _, k := range order {
+		cur := existing[k]
+		base, wasEarly := bases[k]
+		// final is the finding's reports without an early one: the
+		// stored finding, or the base kept beside it while it shows an
+		// early report.
+		var final *pending
 		switch {
-		case e == nil && existing[k] != nil:
-			e = &pending{f: existing[k], existed: true}
-			finding.Merge(e.f, f)
-		case e == nil:
-			c := *f
-			e = &pending{f: &c, shared: true}
-		default:
-			if e.shared {
-				e.f, e.shared = e.f.Clone(), false
+		case wasEarly && base != nil:
+			f, err := decodeFinding(base)
+			if err != nil {
+				return fmt.Errorf("finding %s: %w", k.id, err)
 			}
-			finding.Merge(e.f, f)
+			final = &pending{f: f}
+		case !wasEarly && cur != nil:
+			final = &pending{f: cur.f}
 		}
-		if entries[k] == nil {
-			entries[k] = e
-			order = append(order, k)
+		for _, r := range reports[k] {
+			switch {
+			case final == nil:
+				c := *r
+				final = &pending{f: &c, shared: true}
+			default:
+				if final.shared {
+					final.f, final.shared = final.f.Clone(), false
+				}
+				finding.Merge(final.f, r)
+			}
 		}
+		e := early[k]
+		if e != nil {
+			var b []byte
+			if final != nil {
+				if b, err = json.Marshal(final.f); err != nil {
+					return fmt.Errorf("encoding finding %s: %w", k.id, err)
+				}
+			}
+			if !wasEarly || string(b) != string(base) || (b == nil) != (base == nil) {
+				earlyPut = append(earlyPut, earlyBase{k, b})
+			}
+		} else if wasEarly {
+			earlyDel = append(earlyDel, k)
+		}
+		shown := final
+		switch {
+		case e != nil && final == nil:
+			c := *e
+			shown = &pending{f: &c, shared: true}
+		case e != nil:
+			if shown.shared {
+				shown.f, shown.shared = shown.f.Clone(), false
+			}
+			finding.Merge(shown.f, e)
+		}
+		if shown == nil {
+			if cur != nil {
+				gone = append(gone, k)
+			}
+			continue
+		}
+		shown.existed = cur != nil
+		if cur != nil {
+			// The user's state stays the columns' (see findingOf).
+			shown.f.Service.Archived = cur.f.Service.Archived
+			shown.f.Service.UserFeedback = cur.f.Service.UserFeedback
+		}
+		entries[k] = shown
+		writes = append(writes, k)
 	}
 
 	// Suppression rules archive the findings the batch creates.
 	rules := map[int64][]rule{}
-	for _, k := range order {
+	for _, k := range writes {
 		e := entries[k]
 		if e.existed || e.f.Service.Archived {
 			continue
@@ -155,13 +253,110 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived ma
 		}
 	}
 
-	if err := db.writeFindings(ctx, tx, order, entries); err != nil {
+	changed, err := db.writeFindings(ctx, tx, writes, entries, existing)
+	if err != nil {
 		return err
 	}
-	if err := db.writeOutbox(ctx, tx, order, entries); err != nil {
+	if err := db.writeEarly(ctx, tx, earlyPut, earlyDel, gone); err != nil {
+		return err
+	}
+	if err := db.writeOutbox(ctx, tx, changed, entries); err != nil {
 		return err
 	}
 	return db.saveProgress(ctx, tx, b)
+}
+
+func compareKeys(a, b findingKey) int {
+	return cmp.Or(cmp.Compare(a.det, b.det), strings.Compare(a.id, b.id))
+}
+
+// storedFinding is a stored finding as a commit reads it: decoded, with
+// the user's state laid over, and its JSON as stored.
+type storedFinding struct {
+	f    *finding.Finding
+	body []byte
+}
+
+// readStored runs query, which selects the id, body, archived and
+// feedback columns of findings, and passes each finding to visit.
+func readStored(ctx context.Context, q querier, query string, args []any, visit func(id string, s *storedFinding)) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var body []byte
+		var archived int64
+		var feedback sql.NullString
+		if err := rows.Scan(&id, &body, &archived, &feedback); err != nil {
+			return err
+		}
+		f, err := findingOf(body, archived, feedback)
+		if err != nil {
+			return fmt.Errorf("finding %s: %w", id, err)
+		}
+		visit(id, &storedFinding{f: f, body: body})
+	}
+	return rows.Err()
+}
+
+// earlyBase is a finding that shows an early report, with the JSON of
+// its reports without it (nil when it has none).
+type earlyBase struct {
+	k    findingKey
+	base []byte
+}
+
+// earlyBases reads the findings that show an early report, with their
+// bases. They are few: the findings of the last minutes' activity.
+func (db *DB) earlyBases(ctx context.Context, tx *sql.Tx) (map[findingKey][]byte, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT det, id, base FROM early_findings ORDER BY det, id`+db.d.LockRows)
+	if err != nil {
+		return nil, fmt.Errorf("reading early findings: %w", err)
+	}
+	defer rows.Close()
+	out := map[findingKey][]byte{}
+	for rows.Next() {
+		var k findingKey
+		var base []byte
+		if err := rows.Scan(&k.det, &k.id, &base); err != nil {
+			return nil, fmt.Errorf("reading early findings: %w", err)
+		}
+		out[k] = base
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading early findings: %w", err)
+	}
+	return out, nil
+}
+
+// writeEarly records which findings show an early report, and deletes
+// the findings that showed nothing but an early report the batch left
+// out (gone).
+func (db *DB) writeEarly(ctx context.Context, tx *sql.Tx, put []earlyBase, del, gone []findingKey) error {
+	for _, e := range put {
+		if _, err := tx.ExecContext(ctx, db.d.bind(`INSERT INTO early_findings (det, id, base) VALUES (?, ?, ?)
+			ON CONFLICT (det, id) DO UPDATE SET base = excluded.base`), e.k.det, e.k.id, e.base); err != nil {
+			return fmt.Errorf("noting early finding %s: %w", e.k.id, err)
+		}
+	}
+	for _, k := range del {
+		if _, err := tx.ExecContext(ctx, db.d.bind(`DELETE FROM early_findings WHERE det = ? AND id = ?`), k.det, k.id); err != nil {
+			return fmt.Errorf("clearing early finding %s: %w", k.id, err)
+		}
+	}
+	for _, k := range gone {
+		if _, err := tx.ExecContext(ctx, db.d.bind(`DELETE FROM findings WHERE det = ? AND id = ?`), k.det, k.id); err != nil {
+			return fmt.Errorf("withdrawing early finding %s: %w", k.id, err)
+		}
+	}
+	if len(gone) > 0 && db.log != nil {
+		db.log.LogAttrs(ctx, slog.LevelInfo, "early findings withdrawn: later records did not bear them out",
+			slog.Int("count", len(gone)))
+	}
+	return nil
 }
 
 var (
@@ -176,41 +371,50 @@ var (
 	}()
 )
 
-func (db *DB) writeFindings(ctx context.Context, tx *sql.Tx, order []findingKey, entries map[findingKey]*pending) error {
+// writeFindings writes the findings of order, skipping those whose JSON
+// is what is stored (an early report foreseen again unchanged), and
+// returns the keys it wrote.
+func (db *DB) writeFindings(ctx context.Context, tx *sql.Tx, order []findingKey, entries map[findingKey]*pending, existing map[findingKey]*storedFinding) ([]findingKey, error) {
 	if len(order) == 0 {
-		return nil
+		return nil, nil
 	}
 	ins, err := tx.PrepareContext(ctx, db.d.bind(insertFinding))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer ins.Close()
 	upd, err := tx.PrepareContext(ctx, db.d.bind(updateFinding))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer upd.Close()
+	written := order[:0:0]
 	for _, k := range order {
 		e := entries[k]
 		body, err := json.Marshal(e.f)
 		if err != nil {
-			return fmt.Errorf("encoding finding %s: %w", k.id, err)
+			return nil, fmt.Errorf("encoding finding %s: %w", k.id, err)
 		}
 		r := rowOf(e.f)
 		vals := r.values()
 		if e.existed {
+			if cur := existing[k]; cur != nil && string(cur.body) == string(body) {
+				continue
+			}
 			args := append(vals[1:], body, k.det, k.id)
 			if _, err := upd.ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("updating finding %s: %w", k.id, err)
+				return nil, fmt.Errorf("updating finding %s: %w", k.id, err)
 			}
+			written = append(written, k)
 			continue
 		}
 		args := append(append([]any{k.det}, vals...), body)
 		if _, err := ins.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("inserting finding %s: %w", k.id, err)
+			return nil, fmt.Errorf("inserting finding %s: %w", k.id, err)
 		}
+		written = append(written, k)
 	}
-	return nil
+	return written, nil
 }
 
 // Checkpoints returns every source's checkpoint, by source.

@@ -15,7 +15,8 @@ import (
 // changed, in the commit's transaction, unless the finding is archived
 // (GuardDuty does not export what suppression rules or users archived).
 // A changed finding is due at the next boundary of its detector's
-// publishing frequency.
+// publishing frequency, once: a finding that changes at every commit (an
+// early report growing) adds no entry while one waits for that boundary.
 func (db *DB) writeOutbox(ctx context.Context, tx *sql.Tx, order []findingKey, entries map[findingKey]*pending) error {
 	if len(order) == 0 {
 		return nil
@@ -27,6 +28,11 @@ func (db *DB) writeOutbox(ctx context.Context, tx *sql.Tx, order []findingKey, e
 		return err
 	}
 	defer stmt.Close()
+	waiting, err := tx.PrepareContext(ctx, db.d.bind(`SELECT COUNT(*) FROM outbox WHERE finding_id = ? AND detector_id = ? AND due_ms = ?`))
+	if err != nil {
+		return err
+	}
+	defer waiting.Close()
 	for _, k := range order {
 		e := entries[k]
 		if e.f.Service.Archived {
@@ -42,6 +48,14 @@ func (db *DB) writeOutbox(ctx context.Context, tx *sql.Tx, order []findingKey, e
 				periods[k.det] = p
 			}
 			kind, due = store.OutboxUpdate, store.NextBoundary(now, p)
+			// No target sends an entry before it is due.
+			var n int
+			if err := waiting.QueryRowContext(ctx, k.id, e.f.Service.DetectorID, due.UnixMilli()).Scan(&n); err != nil {
+				return fmt.Errorf("reading the outbox: %w", err)
+			}
+			if n > 0 {
+				continue
+			}
 		}
 		if _, err := stmt.ExecContext(ctx, e.f.Service.DetectorID, k.id, kind, now.UnixMilli(), due.UnixMilli()); err != nil {
 			return fmt.Errorf("adding finding %s to the outbox: %w", k.id, err)

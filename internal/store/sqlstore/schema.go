@@ -132,6 +132,22 @@ func migrations(t Types) []migration {
 				`CREATE INDEX outbox_sent_seq ON outbox_sent (seq)`,
 			),
 		},
+		{
+			Version: 4,
+			Name:    "early findings",
+			// early_findings lists the findings whose stored JSON holds
+			// an early report (store.Batch.Early), each with base, the
+			// JSON of its reports without it (NULL when it has none).
+			// outbox_finding finds a finding's update already waiting.
+			SQL: spell(
+				`CREATE TABLE early_findings (
+					det {int} NOT NULL REFERENCES detectors (seq) ON DELETE CASCADE,
+					id {text} NOT NULL,
+					base {blob},
+					PRIMARY KEY (det, id))`,
+				`CREATE INDEX outbox_finding ON outbox (finding_id, detector_id, due_ms)`,
+			),
+		},
 	}
 }
 

@@ -71,7 +71,15 @@ func RunOutbox(t *testing.T, s OutboxStore) {
 	if err := s.Commit(ctx, store.Batch{Findings: []*finding.Finding{again}}); err != nil {
 		t.Fatal(err)
 	}
+	// A second change before the boundary adds no entry: one waits.
+	t0 := time.Now()
+	if err := s.Commit(ctx, store.Batch{Findings: []*finding.Finding{again}}); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
+	if n, _, err := s.OutboxBacklog(ctx, "a", now); err != nil || n != 3 && store.NextBoundary(t0, 15*time.Minute).Equal(store.NextBoundary(now, 15*time.Minute)) {
+		t.Errorf("backlog after two changes before a boundary = %d, %v; want 3 entries (two new, one update)", n, err)
+	}
 	if got, err := s.Outbox(ctx, "a", now, 100); err != nil || len(got) != 2 {
 		t.Fatalf("outbox before the boundary: %v entries, %v; want the 2 new ones", len(got), err)
 	}

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"CommitMerge", testCommitMerge},
 		{"CommitKeepsReports", testCommitKeepsReports},
 		{"CommitSuppression", testCommitSuppression},
+		{"CommitEarly", testCommitEarly},
 		{"CommitAtomic", testCommitAtomic},
 		{"Progress", testProgress},
 		{"Criteria", testCriteria},
