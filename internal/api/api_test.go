@@ -104,8 +104,9 @@ func TestRouting(t *testing.T) {
 
 func TestEveryOperationIsRouted(t *testing.T) {
 	// The operation index of the reference (40 operations), usage and
-	// coverage (3), and the 19 of members, administrator, invitations
-	// and organization that accountRoutes serves.
+	// coverage (3), publishing destinations (5), and the 19 of members,
+	// administrator, invitations and organization that accountRoutes
+	// serves.
 	ops := map[string]bool{}
 	for _, r := range routes {
 		if ops[r.op] {
@@ -113,8 +114,8 @@ func TestEveryOperationIsRouted(t *testing.T) {
 		}
 		ops[r.op] = true
 	}
-	if len(ops) != 40+3+len(accountRoutes) || len(accountRoutes) != 19 {
-		t.Errorf("%d operations routed, want 40 + 3 + 19", len(ops))
+	if len(ops) != 40+3+5+len(accountRoutes) || len(accountRoutes) != 19 {
+		t.Errorf("%d operations routed, want 40 + 3 + 5 + 19", len(ops))
 	}
 	for _, r := range routes {
 		want := http.StatusOK

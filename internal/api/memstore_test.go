@@ -23,6 +23,7 @@ type memStore struct {
 	findings  map[string]map[string]*finding.Finding
 	filters   map[string]map[string]*store.Filter
 	sets      map[string]map[string]*store.Set
+	dests     map[string]map[string]*store.Destination
 	tags      map[string]map[string]string
 	fail      func(method string) error
 }
@@ -35,6 +36,7 @@ func newMemStore() *memStore {
 		findings:  map[string]map[string]*finding.Finding{},
 		filters:   map[string]map[string]*store.Filter{},
 		sets:      map[string]map[string]*store.Set{},
+		dests:     map[string]map[string]*store.Destination{},
 		tags:      map[string]map[string]string{},
 	}
 }
@@ -135,6 +137,7 @@ func (m *memStore) DeleteDetector(_ context.Context, id string) error {
 	delete(m.detectors, id)
 	delete(m.findings, id)
 	delete(m.filters, id)
+	delete(m.dests, id)
 	for k := range m.sets {
 		if len(k) > len(id) && k[:len(id)] == id {
 			delete(m.sets, k)
@@ -407,6 +410,64 @@ func (m *memStore) DeleteSet(_ context.Context, detectorID string, kind store.Se
 		return store.ErrNotFound
 	}
 	delete(m.sets[k], id)
+	return nil
+}
+
+func (m *memStore) CreateDestination(_ context.Context, d *store.Destination) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("CreateDestination"); err != nil {
+		return err
+	}
+	if _, ok := m.detectors[d.DetectorID]; !ok {
+		return store.ErrNotFound
+	}
+	if len(m.dests[d.DetectorID]) > 0 {
+		return store.ErrExists
+	}
+	m.dests[d.DetectorID] = map[string]*store.Destination{d.ID: clone(d)}
+	return nil
+}
+
+func (m *memStore) UpdateDestination(_ context.Context, d *store.Destination) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.dests[d.DetectorID][d.ID]
+	if !ok {
+		return store.ErrNotFound
+	}
+	c := clone(d)
+	c.CreatedAt = old.CreatedAt
+	m.dests[d.DetectorID][d.ID] = c
+	return nil
+}
+
+func (m *memStore) Destination(_ context.Context, detectorID, id string) (*store.Destination, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("Destination"); err != nil {
+		return nil, err
+	}
+	d, ok := m.dests[detectorID][id]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return clone(d), nil
+}
+
+func (m *memStore) Destinations(_ context.Context, detectorID string, p store.Page) ([]string, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return page(slices.Sorted(maps.Keys(m.dests[detectorID])), p)
+}
+
+func (m *memStore) DeleteDestination(_ context.Context, detectorID, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.dests[detectorID][id]; !ok {
+		return store.ErrNotFound
+	}
+	delete(m.dests[detectorID], id)
 	return nil
 }
 

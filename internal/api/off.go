@@ -7,7 +7,6 @@ import "net/http"
 const (
 	featureMalware      = "malware protection"
 	featureAccounts     = "changes to membership: the API's account administers every account whose logs arrive"
-	featurePublishing   = "publishing destinations"
 	featureFreeTrial    = "a free trial"
 	msgNotOfferedPrefix = "The request is rejected because picket does not offer "
 )
@@ -42,13 +41,6 @@ var offRoutes = func() []route {
 		{"POST", p("admin", "enable"), "EnableOrganizationAdminAccount", featureAccounts},
 		{"POST", p("admin", "disable"), "DisableOrganizationAdminAccount", featureAccounts},
 		{"POST", d("admin"), "UpdateOrganizationConfiguration", featureAccounts},
-
-		// Publishing destinations.
-		{"POST", d("publishingDestination"), "CreatePublishingDestination", featurePublishing},
-		{"GET", d("publishingDestination"), "ListPublishingDestinations", featurePublishing},
-		{"GET", d("publishingDestination", "{}"), "DescribePublishingDestination", featurePublishing},
-		{"POST", d("publishingDestination", "{}"), "UpdatePublishingDestination", featurePublishing},
-		{"DELETE", d("publishingDestination", "{}"), "DeletePublishingDestination", featurePublishing},
 
 		// Malware protection: picket reads logs and never scans a volume
 		// or an object.

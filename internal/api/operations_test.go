@@ -19,18 +19,16 @@ import (
 type opState struct {
 	det, filter                           string
 	ipSet, threatIntel, threatEnt, truste string
+	dest                                  string
 }
 
 // opCase is one operation of the service model called through the SDK
 // with minimal valid input. feature is empty for an operation that
-// works, else the feature whose not-offered error it answers; others
-// marks the features another part of picket is building, whose
-// operations may work by the time this runs.
+// works, else the feature whose not-offered error it answers.
 type opCase struct {
 	op      string
 	call    func(context.Context, *guardduty.Client, *opState) error
 	feature string
-	others  bool
 }
 
 // operationCases lists every operation of GuardDuty's model, in an order
@@ -42,11 +40,7 @@ func operationCases() []opCase {
 	off := func(op, feature string, call func(context.Context, *guardduty.Client, *opState) error) opCase {
 		return opCase{op: op, call: call, feature: feature}
 	}
-	publishing := func(op string, call func(context.Context, *guardduty.Client, *opState) error) opCase {
-		return opCase{op: op, call: call, feature: featurePublishing, others: true}
-	}
 	ids := []string{"210987654321"}
-	const destID = "0123456789abcdef0123456789abcdef"
 	const planID = "0123456789abcdef0123"
 	s3 := aws.String("s3://lists/x.txt")
 	return []opCase{
@@ -320,26 +314,36 @@ func operationCases() []opCase {
 			return err
 		}),
 
-		// Publishing destinations (another part of picket).
-		publishing("CreatePublishingDestination", func(ctx context.Context, c *guardduty.Client, s *opState) error {
-			_, err := c.CreatePublishingDestination(ctx, &guardduty.CreatePublishingDestinationInput{DetectorId: &s.det, DestinationType: gd.DestinationTypeS3,
+		// Publishing destinations.
+		works("CreatePublishingDestination", func(ctx context.Context, c *guardduty.Client, s *opState) error {
+			out, err := c.CreatePublishingDestination(ctx, &guardduty.CreatePublishingDestinationInput{DetectorId: &s.det, DestinationType: gd.DestinationTypeS3,
 				DestinationProperties: &gd.DestinationProperties{DestinationArn: aws.String("arn:aws:s3:::findings"), KmsKeyArn: aws.String("arn:aws:kms:us-east-1:123456789012:key/k")}})
+			if err == nil {
+				s.dest = *out.DestinationId
+			}
 			return err
 		}),
-		publishing("ListPublishingDestinations", func(ctx context.Context, c *guardduty.Client, s *opState) error {
-			_, err := c.ListPublishingDestinations(ctx, &guardduty.ListPublishingDestinationsInput{DetectorId: &s.det})
+		works("ListPublishingDestinations", func(ctx context.Context, c *guardduty.Client, s *opState) error {
+			out, err := c.ListPublishingDestinations(ctx, &guardduty.ListPublishingDestinationsInput{DetectorId: &s.det})
+			if err == nil && (len(out.Destinations) != 1 || *out.Destinations[0].DestinationId != s.dest) {
+				return fmt.Errorf("destinations %+v, want %s", out.Destinations, s.dest)
+			}
 			return err
 		}),
-		publishing("DescribePublishingDestination", func(ctx context.Context, c *guardduty.Client, s *opState) error {
-			_, err := c.DescribePublishingDestination(ctx, &guardduty.DescribePublishingDestinationInput{DetectorId: &s.det, DestinationId: aws.String(destID)})
+		works("DescribePublishingDestination", func(ctx context.Context, c *guardduty.Client, s *opState) error {
+			out, err := c.DescribePublishingDestination(ctx, &guardduty.DescribePublishingDestinationInput{DetectorId: &s.det, DestinationId: &s.dest})
+			if err == nil && (out.Status != gd.PublishingStatusPendingVerification || *out.DestinationProperties.DestinationArn != "arn:aws:s3:::findings") {
+				return fmt.Errorf("status %s, properties %+v", out.Status, out.DestinationProperties)
+			}
 			return err
 		}),
-		publishing("UpdatePublishingDestination", func(ctx context.Context, c *guardduty.Client, s *opState) error {
-			_, err := c.UpdatePublishingDestination(ctx, &guardduty.UpdatePublishingDestinationInput{DetectorId: &s.det, DestinationId: aws.String(destID)})
+		works("UpdatePublishingDestination", func(ctx context.Context, c *guardduty.Client, s *opState) error {
+			_, err := c.UpdatePublishingDestination(ctx, &guardduty.UpdatePublishingDestinationInput{DetectorId: &s.det, DestinationId: &s.dest,
+				DestinationProperties: &gd.DestinationProperties{DestinationArn: aws.String("arn:aws:s3:::findings/picket")}})
 			return err
 		}),
-		publishing("DeletePublishingDestination", func(ctx context.Context, c *guardduty.Client, s *opState) error {
-			_, err := c.DeletePublishingDestination(ctx, &guardduty.DeletePublishingDestinationInput{DetectorId: &s.det, DestinationId: aws.String(destID)})
+		works("DeletePublishingDestination", func(ctx context.Context, c *guardduty.Client, s *opState) error {
+			_, err := c.DeletePublishingDestination(ctx, &guardduty.DeletePublishingDestinationInput{DetectorId: &s.det, DestinationId: &s.dest})
 			return err
 		}),
 
@@ -502,8 +506,6 @@ func TestOperations(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", c.op, err)
 				}
-			case c.others && err == nil:
-				// Served by now by the part of picket that owns it.
 			default:
 				wantErr(t, c.op, err, "BadRequestException", notOffered(c.feature))
 			}

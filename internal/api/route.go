@@ -44,6 +44,12 @@ var routes = func() []route {
 		{"POST", p("detector", "{}", "filter", "{}"), "UpdateFilter", (*Handler).updateFilter, http.StatusOK},
 		{"DELETE", p("detector", "{}", "filter", "{}"), "DeleteFilter", (*Handler).deleteFilter, http.StatusOK},
 
+		{"POST", p("detector", "{}", "publishingDestination"), "CreatePublishingDestination", (*Handler).createDestination, http.StatusOK},
+		{"GET", p("detector", "{}", "publishingDestination"), "ListPublishingDestinations", (*Handler).listDestinations, http.StatusOK},
+		{"GET", p("detector", "{}", "publishingDestination", "{}"), "DescribePublishingDestination", (*Handler).describeDestination, http.StatusOK},
+		{"POST", p("detector", "{}", "publishingDestination", "{}"), "UpdatePublishingDestination", (*Handler).updateDestination, http.StatusOK},
+		{"DELETE", p("detector", "{}", "publishingDestination", "{}"), "DeletePublishingDestination", (*Handler).deleteDestination, http.StatusOK},
+
 		{"POST", p("detector", "{}", "coverage"), "ListCoverage", (*Handler).listCoverage, http.StatusOK},
 		{"POST", p("detector", "{}", "coverage", "statistics"), "GetCoverageStatistics", (*Handler).getCoverageStatistics, http.StatusOK},
 		{"POST", p("detector", "{}", "usage", "statistics"), "GetUsageStatistics", (*Handler).getUsageStatistics, http.StatusOK},

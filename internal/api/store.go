@@ -42,6 +42,14 @@ type Store interface {
 	Sets(ctx context.Context, detectorID string, kind store.SetKind, p store.Page) ([]string, string, error)
 	DeleteSet(ctx context.Context, detectorID string, kind store.SetKind, id string) error
 
+	// CreateDestination returns store.ErrExists when the detector has a
+	// publishing destination already (storetest.DestinationStore).
+	CreateDestination(ctx context.Context, d *store.Destination) error
+	UpdateDestination(ctx context.Context, d *store.Destination) error
+	Destination(ctx context.Context, detectorID, id string) (*store.Destination, error)
+	Destinations(ctx context.Context, detectorID string, p store.Page) ([]string, string, error)
+	DeleteDestination(ctx context.Context, detectorID, id string) error
+
 	Tags(ctx context.Context, arn string) (map[string]string, error)
 	Tag(ctx context.Context, arn string, tags map[string]string) error
 	Untag(ctx context.Context, arn string, keys []string) error

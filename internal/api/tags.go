@@ -15,7 +15,8 @@ import (
 var arnPattern = regexp.MustCompile(`^arn:[A-Za-z_.-]{1,20}:guardduty:[A-Za-z0-9_/.-]{0,63}:\d+:detector/[A-Za-z0-9_/.-]{32,264}$`)
 
 // resource resolves the ARN of a tag operation to the canonical ARN of a
-// resource the caller owns: a detector, or a filter or list of one.
+// resource the caller owns: a detector, or a filter, list or publishing
+// destination of one.
 func (h *Handler) resource(rq *request, op string) (string, error) {
 	arn := rq.labels[0]
 	if !arnPattern.MatchString(arn) {
@@ -48,6 +49,14 @@ func (h *Handler) resource(rq *request, op string) (string, error) {
 				return "", err
 			}
 			return filterARN(d, f.Name), nil
+		}
+		if segs[1] == "publishingDestination" {
+			sub.labels = []string{d.ID, segs[2]}
+			dest, err := h.destination(&sub, d)
+			if err != nil {
+				return "", err
+			}
+			return destinationARN(d, dest.ID), nil
 		}
 		for _, k := range setKinds {
 			if segs[1] == string(k.kind) {

@@ -24,8 +24,10 @@ import (
 
 // startPublish builds the push targets of the configuration and starts
 // the publisher that sends the store's outbox to them, beside the ingest
-// loop. With no targets it still runs, to prune the outbox. The returned
-// stop ends it; call it before the store closes.
+// loop, and to the publishing destinations the API creates, which it
+// reads from the store as they come and go. With no targets it still
+// runs, to prune the outbox. The returned stop ends it; call it before
+// the store closes.
 func startPublish(ctx context.Context, cfg *config.Config, st any, m *metrics.Set, log *slog.Logger) (stop func(), err error) {
 	ps, ok := st.(publish.Store)
 	if !ok {
@@ -47,11 +49,19 @@ func startPublish(ctx context.Context, cfg *config.Config, st any, m *metrics.Se
 		}
 		return out
 	})
-	p = publish.New(publish.Config{
+	pcfg := publish.Config{
 		Store: ps, Targets: targets, Poll: cfg.Publish.PollInterval.D(), MaxBackoff: cfg.Publish.MaxBackoff.D(),
 		Observer: publish.Observer{Sent: obs.Sent, Failed: obs.Failed},
 		Log:      log.With("component", "publish"),
-	})
+	}
+	if ds, ok := st.(publish.DestinationStore); ok {
+		dests, err := destinations(ctx, cfg, ds, log)
+		if err != nil {
+			return nil, err
+		}
+		pcfg.Dynamic = dests.Targets
+	}
+	p = publish.New(pcfg)
 	if len(targets) > 0 {
 		log.Info("push targets", "targets", names)
 	}
@@ -134,6 +144,32 @@ func pushTargets(ctx context.Context, cfg *config.Config) ([]publish.Target, err
 		out = append(out, &publish.S3{TargetName: s.Name, Client: client, Bucket: s.Bucket, Prefix: s.Prefix, KMSKeyARN: s.KMSKeyARN})
 	}
 	return out, nil
+}
+
+// destinations returns the publishing destinations of the API as push
+// targets, writing through the S3 client of publish.destinations; with
+// no such section, destinations get no client and are shown as unable to
+// publish.
+func destinations(ctx context.Context, cfg *config.Config, st publish.DestinationStore, log *slog.Logger) (*publish.Destinations, error) {
+	d := &publish.Destinations{Store: st, Administrator: cfg.Account, Log: log.With("component", "publish")}
+	dc := cfg.Publish.Destinations
+	if dc == nil {
+		return d, nil
+	}
+	acfg, err := awsConfig(ctx, dc.Region, dc.AccessKeyID, dc.SecretAccessKey)
+	if err != nil {
+		return nil, fmt.Errorf("publish.destinations: AWS configuration: %w", err)
+	}
+	d.Client = s3.NewFromConfig(acfg, func(o *s3.Options) {
+		if dc.Endpoint != "" {
+			o.BaseEndpoint = aws.String(dc.Endpoint)
+		}
+		o.UsePathStyle = dc.PathStyle
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	d.KMS = dc.SSEKMS
+	return d, nil
 }
 
 // awsConfig loads the AWS SDK's configuration for a region, with static

@@ -26,6 +26,33 @@ type Publish struct {
 	Syslog      []Syslog      `yaml:"syslog"`
 	EventBridge []EventBridge `yaml:"eventbridge"`
 	S3          []PublishS3   `yaml:"s3"`
+	// Destinations is where the publishing destinations created through
+	// the API (CreatePublishingDestination) are written: the S3 endpoint
+	// and credentials for all of them; each names its own bucket and
+	// prefix. Nil (no destinations key) means picket cannot write to
+	// them: they are created, and shown as unable to publish.
+	Destinations *Destinations `yaml:"destinations"`
+}
+
+// Destinations is how picket reaches the buckets of the API's publishing
+// destinations: AWS S3 (the default) or an S3-compatible store.
+type Destinations struct {
+	// Endpoint overrides the S3 endpoint (http:// or https://), for an
+	// S3-compatible store.
+	Endpoint  string `yaml:"endpoint"`
+	Region    string `yaml:"region"` // default: Config.Region
+	PathStyle bool   `yaml:"path_style"`
+	// AccessKeyID and SecretAccessKey (or SecretAccessKeyEnv, naming an
+	// environment variable that holds the secret) sign the requests;
+	// without them the AWS SDK's default chain does.
+	AccessKeyID        string `yaml:"access_key_id"`
+	SecretAccessKey    Secret `yaml:"secret_access_key"`
+	SecretAccessKeyEnv string `yaml:"secret_access_key_env"`
+	// SSEKMS has the store encrypt each object with the destination's
+	// kmsKeyArn (x-amz-server-side-encryption: aws:kms). Off by default:
+	// the key is then kept and shown, and the bucket's own encryption
+	// applies. Turn it on only for a store that has that key (AWS S3).
+	SSEKMS bool `yaml:"sse_kms"`
 }
 
 // Webhook is an HTTPS endpoint that receives each finding in a POST.
@@ -97,6 +124,11 @@ const (
 	DefaultMaxBackoff  = 5 * time.Minute
 )
 
+// destinationTargetPrefix begins the names under which the publisher
+// keeps what each of the API's publishing destinations sent
+// (publish.DestinationPrefix).
+const destinationTargetPrefix = "publishingDestination/"
+
 // publishFormats are the formats a target may name.
 var publishFormats = []string{"eventbridge", "finding", "ocsf", "asff"}
 
@@ -120,6 +152,20 @@ func (c *Config) fillPublishDefaults(getenv func(string) string, p *Problems) {
 	for i := range pb.S3 {
 		if pb.S3[i].Region == "" {
 			pb.S3[i].Region = c.Region
+		}
+	}
+	if d := pb.Destinations; d != nil {
+		if d.Region == "" {
+			d.Region = c.Region
+		}
+		if d.SecretAccessKeyEnv != "" && d.SecretAccessKey != "" {
+			p.add(0, "publish.destinations", "secret_access_key and secret_access_key_env are alternatives; give one")
+		} else if d.SecretAccessKeyEnv != "" && getenv != nil {
+			v := getenv(d.SecretAccessKeyEnv)
+			if v == "" {
+				p.add(0, "publish.destinations.secret_access_key_env", "$%s is not set", d.SecretAccessKeyEnv)
+			}
+			d.SecretAccessKey = Secret(v)
 		}
 	}
 	if pb.Syslog != nil {
@@ -147,6 +193,8 @@ func (c *Config) validatePublish(p *Problems) {
 			p.add(0, path+".name", "required")
 		case strings.ContainsAny(n, " \t\n"):
 			p.add(0, path+".name", "%q has white space", n)
+		case strings.HasPrefix(n, destinationTargetPrefix):
+			p.add(0, path+".name", "%q begins with %s, which names the API's publishing destinations", n, destinationTargetPrefix)
 		case names[n] != "":
 			p.add(0, path+".name", "%q is also %s", n, names[n])
 		default:
@@ -235,5 +283,14 @@ func (c *Config) validatePublish(p *Problems) {
 		checkRegion(p, path+".region", s.Region, false)
 		endpoint(path, s.Endpoint)
 		keys(path, s.AccessKeyID, s.SecretAccessKey)
+	}
+	if d := pb.Destinations; d != nil {
+		const path = "publish.destinations"
+		checkRegion(p, path+".region", d.Region, false)
+		endpoint(path, d.Endpoint)
+		if d.SecretAccessKeyEnv == "" || d.SecretAccessKey != "" {
+			// (An unset variable is reported already.)
+			keys(path, d.AccessKeyID, d.SecretAccessKey)
+		}
 	}
 }

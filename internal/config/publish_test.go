@@ -30,3 +30,41 @@ func TestWebhookSecretFromEnvironment(t *testing.T) {
 		t.Errorf("Load without the variable: %v", err)
 	}
 }
+
+// TestDestinations: publish.destinations takes its region from the
+// configuration's and its secret from the environment; without the key
+// picket has no way to the API's destinations.
+func TestDestinations(t *testing.T) {
+	cfg, err := Parse([]byte("region: eu-west-1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Publish.Destinations != nil {
+		t.Errorf("destinations without the key: %+v", cfg.Publish.Destinations)
+	}
+	path := filepath.Join(t.TempDir(), "picket.yaml")
+	data := "region: eu-west-1\npublish:\n  destinations:\n    endpoint: http://127.0.0.1:9000\n    path_style: true\n" +
+		"    access_key_id: AKIDDEST\n    secret_access_key_env: DEST_SECRET\n"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DEST_SECRET": "a-secret-from-the-environment"}
+	cfg, err = Load(path, nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Publish.Destinations
+	if d == nil || d.Region != "eu-west-1" || d.Endpoint != "http://127.0.0.1:9000" || !d.PathStyle || d.AccessKeyID != "AKIDDEST" ||
+		string(d.SecretAccessKey) != env["DEST_SECRET"] || d.SSEKMS {
+		t.Errorf("destinations = %+v", d)
+	}
+	_, err = Load(path, nil, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "publish.destinations.secret_access_key_env: $DEST_SECRET is not set") {
+		t.Errorf("Load without the variable: %v", err)
+	}
+	// An empty block means AWS S3 with the SDK's credentials.
+	cfg, err = Parse([]byte("publish:\n  destinations: {}\n"))
+	if err != nil || cfg.Publish.Destinations == nil || cfg.Publish.Destinations.Region != DefaultRegion {
+		t.Errorf("an empty destinations block: %+v, %v", cfg.Publish.Destinations, err)
+	}
+}

@@ -12,7 +12,11 @@
 // Delivery is at least once: a target that fails, or a process killed
 // between sending and marking, sends the entries again. Each target runs
 // on its own goroutine, beside the ingest loop, so a dead endpoint holds
-// back only its own backlog, never ingest or the other targets.
+// back only its own backlog, never ingest or the other targets. Besides
+// the targets of the configuration, the publisher runs targets that come
+// and go while it runs (Config.Dynamic): the publishing destinations
+// created through the API, each exporting one detector's findings to its
+// own bucket (Destinations).
 //
 // Only the composition root imports publish. It may import finding and
 // store.
@@ -58,6 +62,31 @@ type Target interface {
 	Send(ctx context.Context, events []Event) error
 }
 
+// Selector is an optional capability of a Target that takes only some
+// of the outbox. The entries it does not take are marked sent without
+// being sent: TakesEntry is asked first, before the entry's finding is
+// read, then Takes of each finding read.
+type Selector interface {
+	TakesEntry(e store.OutboxEntry) bool
+	Takes(f *finding.Finding) bool
+}
+
+// Verifier is an optional capability of a Target: Verify is called once
+// when the target starts, before its first round and within Timeout, to
+// check that it can deliver. It reports what it finds its own way (a publishing
+// destination records its status); the rounds run whatever it finds.
+type Verifier interface {
+	Verify(ctx context.Context)
+}
+
+// Specced is an optional capability of a dynamic Target: when a target
+// of the same name comes back with another Spec, the publisher stops the
+// old one (after its round) and starts the new one. The marks of what
+// was sent stay with the name.
+type Specced interface {
+	Spec() string
+}
+
 // Observer is told what the publisher does, for metrics; nil methods are
 // not called.
 type Observer struct {
@@ -72,6 +101,19 @@ type Observer struct {
 type Config struct {
 	Store   Store
 	Targets []Target
+	// Dynamic, if set, returns the targets that come and go while the
+	// publisher runs (Destinations.Targets). The publisher asks for them
+	// at start, every Reload, and right before each prune, so that a
+	// prune keeps what any target it returns has yet to send. A target
+	// it stops returning is stopped after its round; its marks go as its
+	// entries are pruned. After an error the targets running keep
+	// running, and the prune waits for a complete list. Names must
+	// differ from those of Targets (one that does not is left out).
+	Dynamic func(ctx context.Context) ([]Target, error)
+	// Reload is how often Dynamic is asked (default Poll): the bound on
+	// the wait between a destination's creation, change or deletion and
+	// the publisher acting on it.
+	Reload time.Duration
 	// Poll is how often a target with nothing to send looks at the
 	// outbox again (default 250ms): the bound on the wait between a
 	// commit and a delivery's start.
@@ -95,11 +137,22 @@ type Config struct {
 
 // Publisher sends the outbox to every target.
 type Publisher struct {
-	cfg  Config
-	wake []chan struct{}
+	cfg    Config
+	static map[string]bool // the names of cfg.Targets
+	reload chan struct{}
 
 	mu      sync.Mutex
 	backlog map[string]Backlog
+	runs    map[string]*run // the targets running, by name
+}
+
+// run is one target's goroutine.
+type run struct {
+	t    Target
+	spec string
+	wake chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // Backlog is what a target has not sent yet.
@@ -137,14 +190,16 @@ func New(cfg Config) *Publisher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Publisher{cfg: cfg, backlog: map[string]Backlog{}}
-	seen := map[string]bool{}
+	if cfg.Reload <= 0 {
+		cfg.Reload = cfg.Poll
+	}
+	p := &Publisher{cfg: cfg, static: map[string]bool{}, reload: make(chan struct{}, 1),
+		backlog: map[string]Backlog{}, runs: map[string]*run{}}
 	for _, t := range cfg.Targets {
-		if seen[t.Name()] {
+		if p.static[t.Name()] {
 			panic("publish: two targets named " + t.Name())
 		}
-		seen[t.Name()] = true
-		p.wake = append(p.wake, make(chan struct{}, 1))
+		p.static[t.Name()] = true
 	}
 	return p
 }
@@ -152,54 +207,208 @@ func New(cfg Config) *Publisher {
 // Notify tells every target to look at the outbox now rather than at its
 // next poll: after a commit.
 func (p *Publisher) Notify() {
-	for _, w := range p.wake {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.runs {
 		select {
-		case w <- struct{}{}:
+		case r.wake <- struct{}{}:
 		default:
 		}
 	}
 }
 
+// Reload tells the publisher to ask Config.Dynamic for its targets now
+// rather than at the next Reload interval.
+func (p *Publisher) Reload() {
+	select {
+	case p.reload <- struct{}{}:
+	default:
+	}
+}
+
 // Backlogs returns each target's backlog as of its last look at the
-// outbox, in target order.
+// outbox: the configuration's targets in order, then the dynamic ones
+// running, by name.
 func (p *Publisher) Backlogs() []Backlog {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]Backlog, 0, len(p.cfg.Targets))
-	for _, t := range p.cfg.Targets {
-		b := p.backlog[t.Name()]
-		b.Target = t.Name()
+	out := make([]Backlog, 0, len(p.runs))
+	for _, name := range p.namesLocked() {
+		b := p.backlog[name]
+		b.Target = name
 		out = append(out, b)
 	}
 	return out
+}
+
+// namesLocked returns the names of the targets running, the
+// configuration's first; p.mu is held.
+func (p *Publisher) namesLocked() []string {
+	names := make([]string, 0, len(p.runs))
+	for _, t := range p.cfg.Targets {
+		if p.runs[t.Name()] != nil {
+			names = append(names, t.Name())
+		}
+	}
+	var dynamic []string
+	for name := range p.runs {
+		if !p.static[name] {
+			dynamic = append(dynamic, name)
+		}
+	}
+	slices.Sort(dynamic)
+	return append(names, dynamic...)
 }
 
 // Run sends until ctx is done. With no targets, it only prunes: the
 // outbox then keeps nothing.
 func (p *Publisher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for i, t := range p.cfg.Targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.runTarget(ctx, t, p.wake[i])
-		}()
+	for _, t := range p.cfg.Targets {
+		p.start(ctx, &wg, t, nil)
 	}
-	names := make([]string, len(p.cfg.Targets))
-	for i, t := range p.cfg.Targets {
-		names[i] = t.Name()
+	var reload <-chan time.Time
+	if p.cfg.Dynamic != nil {
+		p.sync(ctx, &wg)
+		tick := time.NewTicker(p.cfg.Reload)
+		defer tick.Stop()
+		reload = tick.C
 	}
+	prune := time.NewTimer(0)
+	defer prune.Stop()
 	for {
-		if _, err := p.cfg.Store.PruneOutbox(ctx, names); err != nil && ctx.Err() == nil {
-			p.cfg.Log.Warn("pruning the outbox", "error", err)
-		}
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return
-		case <-time.After(p.cfg.Prune):
+		case <-reload:
+			p.sync(ctx, &wg)
+		case <-p.reload:
+			if p.cfg.Dynamic != nil {
+				p.sync(ctx, &wg)
+			}
+		case <-prune.C:
+			p.prune(ctx, &wg)
+			prune.Reset(p.cfg.Prune)
 		}
 	}
+}
+
+// prune deletes the entries every target has sent. The dynamic targets
+// are asked for first, so that one just created keeps what it has yet
+// to send; without their complete list nothing is pruned.
+func (p *Publisher) prune(ctx context.Context, wg *sync.WaitGroup) {
+	if p.cfg.Dynamic != nil && !p.sync(ctx, wg) {
+		return
+	}
+	p.mu.Lock()
+	names := p.namesLocked()
+	p.mu.Unlock()
+	if _, err := p.cfg.Store.PruneOutbox(ctx, names); err != nil && ctx.Err() == nil {
+		p.cfg.Log.Warn("pruning the outbox", "error", err)
+	}
+}
+
+func specOf(t Target) string {
+	if s, ok := t.(Specced); ok {
+		return s.Spec()
+	}
+	return ""
+}
+
+// sync starts the dynamic targets that are new, stops those that are
+// gone and replaces those whose Spec changed. It reports whether it got
+// their list.
+func (p *Publisher) sync(ctx context.Context, wg *sync.WaitGroup) bool {
+	ts, err := p.cfg.Dynamic(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.cfg.Log.Warn("listing the publishing destinations; the running ones carry on", "error", err)
+		}
+		return false
+	}
+	want := map[string]Target{}
+	for _, t := range ts {
+		name := t.Name()
+		if p.static[name] || want[name] != nil {
+			p.cfg.Log.Warn("a push target of the same name runs already; this one is left out", "target", name)
+			continue
+		}
+		want[name] = t
+	}
+	p.mu.Lock()
+	var stopped []string
+	after := map[string]chan struct{}{}
+	for name, r := range p.runs {
+		if p.static[name] {
+			continue
+		}
+		t, ok := want[name]
+		if ok && specOf(t) == r.spec {
+			continue
+		}
+		r.stop()
+		delete(p.runs, name)
+		after[name] = r.done
+		if !ok {
+			stopped = append(stopped, name)
+		}
+	}
+	var started []string
+	for name, t := range want {
+		if p.runs[name] == nil {
+			p.startLocked(ctx, wg, t, after[name])
+			started = append(started, name)
+		}
+	}
+	p.mu.Unlock()
+	if len(started) > 0 || len(stopped) > 0 {
+		slices.Sort(started)
+		slices.Sort(stopped)
+		p.cfg.Log.Info("push targets changed", "started", started, "stopped", stopped)
+	}
+	return true
+}
+
+func (p *Publisher) start(ctx context.Context, wg *sync.WaitGroup, t Target, after <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.startLocked(ctx, wg, t, after)
+}
+
+// startLocked starts t's goroutine once after is closed (nil: at once);
+// p.mu is held.
+func (p *Publisher) startLocked(ctx context.Context, wg *sync.WaitGroup, t Target, after <-chan struct{}) {
+	rctx, stop := context.WithCancel(ctx)
+	r := &run{t: t, spec: specOf(t), wake: make(chan struct{}, 1), stop: stop, done: make(chan struct{})}
+	p.runs[t.Name()] = r
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(r.done)
+		defer stop()
+		defer func() {
+			// A target stopped for good leaves no backlog behind.
+			p.mu.Lock()
+			if p.runs[t.Name()] != r {
+				delete(p.backlog, t.Name())
+			}
+			p.mu.Unlock()
+		}()
+		if after != nil {
+			select {
+			case <-after:
+			case <-rctx.Done():
+				return
+			}
+		}
+		if v, ok := t.(Verifier); ok {
+			vctx, cancel := context.WithTimeout(rctx, p.cfg.Timeout)
+			v.Verify(vctx)
+			cancel()
+		}
+		p.runTarget(rctx, t, r.wake)
+	}()
 }
 
 func (p *Publisher) runTarget(ctx context.Context, t Target, wake <-chan struct{}) {
@@ -279,9 +488,17 @@ func (p *Publisher) round(ctx context.Context, t Target) (int, error) {
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
-	events, err := p.events(ctx, entries)
+	take := entries
+	sel, selects := t.(Selector)
+	if selects {
+		take = slices.DeleteFunc(slices.Clone(entries), func(e store.OutboxEntry) bool { return !sel.TakesEntry(e) })
+	}
+	events, err := p.events(ctx, take)
 	if err != nil {
 		return 0, err
+	}
+	if selects {
+		events = slices.DeleteFunc(events, func(e Event) bool { return !sel.Takes(e.Finding) })
 	}
 	if len(events) > 0 {
 		sctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)

@@ -22,8 +22,9 @@ type PutObjectAPI interface {
 // gzip-compressed JSON-lines object (a finding per line, as GuardDuty
 // exports them) under
 // <prefix>AWSLogs/<account>/GuardDuty/<region>/<yyyy>/<mm>/<dd>/, one
-// object per account and region. An object's name is a hash of what it
-// holds, so a round sent again after a failure writes the same object.
+// object per account and region, named <uuid>.jsonl.gz as GuardDuty
+// names its objects. The UUID is a hash of what the object holds, so a
+// round sent again after a failure writes the same object.
 type S3 struct {
 	TargetName string
 	Client     PutObjectAPI
@@ -72,9 +73,8 @@ func (d *S3) Send(ctx context.Context, events []Event) error {
 		if err := zw.Close(); err != nil {
 			return err
 		}
-		h := sha256.Sum256([]byte(strings.Join(g.ids, ",")))
 		day := events[0].CommittedAt.UTC()
-		key := fmt.Sprintf("%sAWSLogs/%s/GuardDuty/%s/%s/%s.jsonl.gz", d.Prefix, g.account, g.region, day.Format("2006/01/02"), hex.EncodeToString(h[:16]))
+		key := fmt.Sprintf("%sAWSLogs/%s/GuardDuty/%s/%s/%s.jsonl.gz", d.Prefix, g.account, g.region, day.Format("2006/01/02"), objectUUID(g.ids))
 		in := &s3.PutObjectInput{
 			Bucket: aws.String(d.Bucket), Key: aws.String(key), Body: bytes.NewReader(z.Bytes()),
 			ContentType: aws.String("application/gzip"),
@@ -88,4 +88,13 @@ func (d *S3) Send(ctx context.Context, events []Event) error {
 		}
 	}
 	return nil
+}
+
+// objectUUID returns a name-based UUID of the event IDs an object holds.
+func objectUUID(ids []string) string {
+	h := sha256.Sum256([]byte(strings.Join(ids, ",")))
+	h[6] = h[6]&0x0f | 0x50 // the version and variant bits of a name-based UUID
+	h[8] = h[8]&0x3f | 0x80
+	s := hex.EncodeToString(h[:16])
+	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
 }

@@ -12,8 +12,8 @@ import (
 
 // resourceARN is a GuardDuty resource named by an ARN:
 // arn:PARTITION:guardduty:REGION:ACCOUNT:detector/ID, optionally followed
-// by /filter/NAME or /KIND/ID for a set (ipset, threatintelset,
-// threatentityset, trustedentityset).
+// by /filter/NAME, /KIND/ID for a set (ipset, threatintelset,
+// threatentityset, trustedentityset) or /publishingDestination/ID.
 type resourceARN struct {
 	region, account, detector string
 	child, name               string // "" for the detector itself
@@ -34,7 +34,7 @@ func parseARN(arn string) (resourceARN, bool) {
 		switch store.SetKind(r.child) {
 		case store.IPSet, store.ThreatIntelSet, store.ThreatEntitySet, store.TrustedEntitySet:
 		default:
-			if r.child != "filter" {
+			if r.child != "filter" && r.child != destinationKind {
 				return resourceARN{}, false
 			}
 		}
@@ -138,6 +138,19 @@ func (db *DB) retag(ctx context.Context, tx querier, arn string, change func(map
 			}
 		}
 		return f.Tags, nil
+	case destinationKind:
+		d, err := db.destination(ctx, tx, seq, r.detector, r.name)
+		if err != nil {
+			return nil, err
+		}
+		if change != nil {
+			c := *d
+			c.Tags = change(d.Tags)
+			if err := putBody(ctx, db, tx, destinationBody, &c, `UPDATE sets SET body = ? WHERE det = ? AND kind = ? AND id = ?`, seq, destinationKind, r.name); err != nil {
+				return nil, err
+			}
+		}
+		return d.Tags, nil
 	default:
 		kind := store.SetKind(r.child)
 		s, err := db.set(ctx, tx, seq, r.detector, kind, r.name)
