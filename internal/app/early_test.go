@@ -16,8 +16,14 @@ import (
 // as genLogs does, and returns the record count.
 func genLogsWith(t testing.TB, dir string, start time.Time, d time.Duration, specs ...string) int {
 	t.Helper()
+	return genLogsLoad(t, dir, start, d, 1, specs...)
+}
+
+// genLogsLoad is genLogsWith at a background load.
+func genLogsLoad(t testing.TB, dir string, start time.Time, d time.Duration, load float64, specs ...string) int {
+	t.Helper()
 	cfg := synth.DefaultConfig
-	cfg.Start, cfg.Duration, cfg.Load = start, d, 1
+	cfg.Start, cfg.Duration, cfg.Load = start, d, load
 	g := attackGen(t, cfg, specs...)
 	format, _ := synth.FormatFor(2)
 	w := &synth.Writer{Format: format, Layout: synth.LayoutS3, Header: true, Gzip: true, Dir: dir, Account: cfg.Account, Region: cfg.Region, Seed: cfg.Seed}
