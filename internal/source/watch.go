@@ -19,18 +19,33 @@ import (
 	"time"
 )
 
-// Watcher polls a directory tree for new and growing files and hands
+// Watcher watches a directory tree for new and growing files and hands
 // them to the ingest loop as Tasks, oldest delivery first (by the time in
 // S3-layout names, then by path). Each file has its own
 // checkpoint (FileCheckpoint), so a restart resumes every file exactly
 // where the last commit left it.
 //
+// The tree is listed every poll, and, where the system tells of changes
+// (inotify on Linux; see notify_linux.go), again shortly after anything
+// in it changes, so that a file is read within a fraction of a second of
+// being written. The listing every poll stays as the safety net: it finds
+// what notification misses (file systems without it, such as some
+// network mounts, and directories beyond the watch limit).
+//
 //   - Plain text is read as it grows; a last line without its newline
-//     waits until the file's size has held still for a poll.
-//   - Gzip and Parquet files are read once their size has held still
-//     across two polls (S3 delivery writes objects whole, but a copy may
-//     still be under way). A gzip file that grows later (a member
-//     appended) is resumed at its decompressed offset.
+//     waits until the file is complete.
+//   - Gzip and Parquet files are read once complete (S3 delivery writes
+//     objects whole, but a copy may still be under way). A gzip file
+//     that grows later (a member appended) is resumed at its
+//     decompressed offset.
+//   - A file is complete when its writer closed it, or moved it into
+//     place, and it has not changed since (known from notification);
+//     otherwise once its size has held still across two listings a
+//     poll apart. A file that was already in a directory when that
+//     directory's watch began (a folder created, and filled at once,
+//     while picket runs) and that no change was seen to since needs its
+//     size to hold still for only a second (quietSettle), as nothing
+//     seen says it is still being written.
 //   - A file whose size drops below what was read was truncated (copy and
 //     truncate rotation) and is read again from the start; a path whose
 //     inode changed is a new file; a known inode under a new path was
@@ -52,11 +67,78 @@ type Watcher struct {
 	defaults Defaults
 	log      *slog.Logger
 
+	notify     bool          // learn of changes from the system, where it tells
+	maxWatches int           // most directories watched at once; 0 for the default
+	debounce   time.Duration // from a change to the listing it causes
+	now        func() time.Time
+
+	// Set and used by Run's goroutine (and scan's callers) only.
+	nextCheck time.Time     // when a file waiting for its size to settle may be complete
+	scanTook  time.Duration // how long the last listing took
+	scanEnd   time.Time     // when it ended
+
 	mu       sync.Mutex
 	files    map[string]*fileState
 	scans    uint64
 	problems map[string]string // paths that cannot be read, with why, as last logged
+	note     notifier          // while Run runs with change notification
 }
+
+// notifier tells a watcher of changes in its tree. The Linux one uses
+// inotify (notify_linux.go); elsewhere there is none and the tree is
+// listed every poll only.
+type notifier interface {
+	// wake is signalled after changes.
+	wake() <-chan struct{}
+	// take returns what changed to files since the last call, by path,
+	// and whether changes may have been missed since (events lost; the
+	// changes returned are then those seen after the loss).
+	take() (notes map[string]fileNote, lost bool)
+	// watched reports whether changes in a directory are seen.
+	watched(dir string) bool
+	// sync watches the directories a listing found files in (each with
+	// the newest modification time of its files), within the limit.
+	sync(dirs map[string]int64)
+	status() NotifyStatus
+	close()
+}
+
+// fileNote is the last change seen to a file: its writer closed it (or
+// moved it into place), when closed is true, with its size, modification
+// time and identity just after; otherwise it changed or went away.
+type fileNote struct {
+	closed   bool
+	size     int64
+	mtime    int64 // Unix nanoseconds
+	dev, ino uint64
+}
+
+// NotifyStatus says how a watcher learns of changes in its tree.
+type NotifyStatus struct {
+	Active    bool   // change notification is in use; otherwise the tree is listed every poll only
+	Watches   int    // directories watched
+	Limit     int    // the most directories watched at once
+	Unwatched int    // directories with files but no watch, at the last listing: listed every poll only
+	Evicted   uint64 // watches given up for directories that changed more recently
+	Overflows uint64 // times changes were lost (the kernel's queue overflowed), each followed by a listing
+}
+
+// Timings of change notification.
+const (
+	// notifyDebounce is the wait from a change to the listing it
+	// causes, so that a burst of changes (a copy, a busy log, a day's
+	// folder synced) costs one listing.
+	notifyDebounce = 50 * time.Millisecond
+	// scanGap bounds the share of time spent listing a large, busy
+	// tree: after a listing that took d, the next one caused by a
+	// change waits scanGap*d, so listing takes at most a fifth of the
+	// time.
+	scanGap = 4
+	// quietSettle is how long the size of a file that was already in a
+	// directory when its watch began must hold still when no change
+	// was seen to it (see Watcher).
+	quietSettle = time.Second
+)
 
 // FileCheckpoint is the saved progress of one watched file.
 type FileCheckpoint struct {
@@ -95,6 +177,13 @@ type fileState struct {
 	busy     bool  // a task is out
 	dirty    bool  // changed since the last checkpoint
 	present  bool  // seen by the current scan
+
+	sizeSince time.Time // when seenSize was first listed
+	note      fileNote  // the last change notification about the file
+	// fresh says the file was first listed in a watched directory with
+	// no change seen to it: it was there before the directory's watch,
+	// written while nothing watched (see Watcher).
+	fresh bool
 }
 
 // fingerprintLen is how much of a file's beginning identifies it.
@@ -110,7 +199,25 @@ func NewWatcher(dir string, poll time.Duration, defaults Defaults, log *slog.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{dir: abs, poll: poll, defaults: defaults, log: log, files: map[string]*fileState{}}, nil
+	return &Watcher{
+		dir: abs, poll: poll, defaults: defaults, log: log, files: map[string]*fileState{},
+		notify: true, debounce: notifyDebounce, now: time.Now,
+	}, nil
+}
+
+// SetNotify turns change notification on (the default) or off; off, the
+// tree is listed every poll only. It must be called before Run.
+func (w *Watcher) SetNotify(on bool) { w.notify = on }
+
+// NotifyStatus returns how the watcher learns of changes, while Run runs.
+func (w *Watcher) NotifyStatus() NotifyStatus {
+	w.mu.Lock()
+	n := w.note
+	w.mu.Unlock()
+	if n == nil {
+		return NotifyStatus{}
+	}
+	return n.status()
 }
 
 // Name names the source in logs and metrics.
@@ -187,9 +294,14 @@ func (w *Watcher) Status() WatchStatus {
 // Pending returns how many files have unread data as of the last scan.
 func (w *Watcher) Pending() int { return w.Status().Pending }
 
-// Run polls until ctx is done, handing each file with unread data to
+// Run watches until ctx is done, handing each file with unread data to
 // tasks and waiting for the ingest loop to finish it before the next.
 func (w *Watcher) Run(ctx context.Context, tasks chan<- *Task) error {
+	var wake <-chan struct{}
+	if n := w.startNotify(); n != nil {
+		defer w.stopNotify(n)
+		wake = n.wake()
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -197,6 +309,15 @@ func (w *Watcher) Run(ctx context.Context, tasks chan<- *Task) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-wake:
+			if !sleep(ctx, w.afterChange()) {
+				return nil
+			}
+			// The listing below sees every change so far.
+			select {
+			case <-wake:
+			default:
+			}
 		}
 		for _, task := range w.scan() {
 			select {
@@ -213,7 +334,62 @@ func (w *Watcher) Run(ctx context.Context, tasks chan<- *Task) error {
 				return nil
 			}
 		}
-		t.Reset(w.poll)
+		t.Reset(w.untilNext())
+	}
+}
+
+// startNotify starts change notification, if it is on and the system
+// has it, and returns the notifier, or nil.
+func (w *Watcher) startNotify() notifier {
+	if !w.notify {
+		return nil
+	}
+	n, err := newNotifier(w.dir, w.maxWatches, w.log)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.log.Info("watch: no change notification; listing every poll interval only", "error", err)
+		return nil
+	}
+	w.note = n
+	return n
+}
+
+func (w *Watcher) stopNotify(n notifier) {
+	w.mu.Lock()
+	w.note = nil
+	w.mu.Unlock()
+	n.close()
+}
+
+// afterChange returns how long to wait from a change to the listing it
+// causes: notifyDebounce, and more after a listing that took long (see
+// scanGap).
+func (w *Watcher) afterChange() time.Duration {
+	return max(w.debounce, time.Until(w.scanEnd.Add(scanGap*w.scanTook)))
+}
+
+// untilNext returns how long to wait for the next listing when nothing
+// changes: a poll, or less when a file's size will have held still long
+// enough sooner.
+func (w *Watcher) untilNext() time.Duration {
+	d := w.poll
+	if !w.nextCheck.IsZero() {
+		d = min(d, max(w.nextCheck.Sub(w.now()), w.debounce))
+	}
+	return d
+}
+
+// sleep waits for d, or until ctx is done, and reports whether ctx is
+// still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -236,6 +412,23 @@ type found struct {
 // scan lists the directory, updates what is known of each file and
 // returns the tasks of the files ready to read, in path order.
 func (w *Watcher) scan() []*Task {
+	start := time.Now()
+	defer func() { w.scanTook, w.scanEnd = time.Since(start), time.Now() }()
+	w.nextCheck = time.Time{}
+	w.mu.Lock()
+	n := w.note
+	w.mu.Unlock()
+	var (
+		notes map[string]fileNote
+		lost  bool
+		dirs  map[string]int64 // with files, and the newest modification time of those
+	)
+	if n != nil {
+		// Taken before listing: a change after this is seen by the next
+		// listing, which it causes.
+		notes, lost = n.take()
+		dirs = map[string]int64{}
+	}
 	var list []found
 	problems := map[string]string{}
 	add := func(path string, info fs.FileInfo) {
@@ -244,6 +437,10 @@ func (w *Watcher) scan() []*Task {
 			f.dev, f.ino = id.dev, id.ino
 		}
 		list = append(list, f)
+		if dirs != nil {
+			dir := parentDir(path)
+			dirs[dir] = max(dirs[dir], f.mtime)
+		}
 	}
 	root, err := os.Stat(w.dir)
 	switch {
@@ -259,10 +456,14 @@ func (w *Watcher) scan() []*Task {
 		problems[w.dir] = notRegular(root.Mode()).Error()
 	}
 	w.warnOnce(problems)
+	if n != nil {
+		defer n.sync(dirs) // after the lock below is released
+	}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.scans++
+	now := w.now()
 	for _, st := range w.files {
 		st.present = false
 	}
@@ -301,6 +502,10 @@ func (w *Watcher) scan() []*Task {
 			st = &fileState{path: f.path, seenSize: -1}
 			st.Dev, st.Ino = f.dev, f.ino
 			st.dirty = true
+			if n != nil && w.scans > 1 && !lost {
+				_, noted := notes[f.path]
+				st.fresh = !noted && n.watched(parentDir(f.path))
+			}
 		}
 		w.files[f.path] = st
 		st.present = true
@@ -309,11 +514,25 @@ func (w *Watcher) scan() []*Task {
 		} else {
 			st.stable = 0
 			st.seenSize = f.size
+			st.sizeSince = now
 		}
 		st.seenTime = f.mtime
 		if st.Dev != f.dev || st.Ino != f.ino {
 			st.Dev, st.Ino = f.dev, f.ino
 			st.dirty = true
+		}
+	}
+	if lost {
+		// A change may have followed a close unseen. The notes taken
+		// are of changes since the loss.
+		for _, st := range w.files {
+			st.note = fileNote{}
+		}
+	}
+	for path, note := range notes {
+		if st := w.files[path]; st != nil && st.present {
+			st.note = note
+			st.fresh = false
 		}
 	}
 	var tasks []*Task
@@ -327,7 +546,7 @@ func (w *Watcher) scan() []*Task {
 		if st.busy {
 			continue
 		}
-		if t := w.ready(st); t != nil {
+		if t := w.ready(st, now); t != nil {
 			tasks = append(tasks, t)
 		}
 	}
@@ -378,8 +597,54 @@ func (w *Watcher) unread(st *fileState) bool {
 	return st.seenSize > st.Pos.Offset || st.seenSize < st.Pos.Offset
 }
 
+// parentDir returns the directory of a listed path.
+func parentDir(path string) string {
+	return path[:max(strings.LastIndexByte(path, filepath.Separator), 1)]
+}
+
+// complete reports whether a file is complete: its writer closed it and
+// it has not changed since, or its size has held still long enough.
+// If not, it returns when it may be, if its size holds (zero if only a
+// listing can tell).
+func (w *Watcher) complete(st *fileState, now time.Time) (bool, time.Time) {
+	if st.closedAsSeen() {
+		return true, time.Time{}
+	}
+	var settle time.Duration
+	switch {
+	case w.note == nil:
+		// Listings are a poll apart.
+		return st.stable >= 1, time.Time{}
+	case st.fresh:
+		settle = min(quietSettle, w.poll)
+	default:
+		// Listings caused by changes can be moments apart; the size must
+		// hold for as long as it would without them.
+		settle = w.poll
+	}
+	at := st.sizeSince.Add(settle)
+	if st.stable >= 1 && !now.Before(at) {
+		return true, time.Time{}
+	}
+	return false, at
+}
+
+// closedAsSeen reports whether the file's writer closed it as it was
+// last listed.
+func (st *fileState) closedAsSeen() bool {
+	n := st.note
+	return n.closed && n.size == st.seenSize && n.mtime == st.seenTime && n.dev == st.Dev && n.ino == st.Ino
+}
+
+// waitUntil notes that a file may be complete at at.
+func (w *Watcher) waitUntil(at time.Time) {
+	if !at.IsZero() && (w.nextCheck.IsZero() || at.Before(w.nextCheck)) {
+		w.nextCheck = at
+	}
+}
+
 // ready decides whether a file is to be read now and returns its task.
-func (w *Watcher) ready(st *fileState) *Task {
+func (w *Watcher) ready(st *fileState, now time.Time) *Task {
 	size := st.seenSize
 	if size <= 0 || givenUp(st) {
 		return nil
@@ -399,10 +664,14 @@ func (w *Watcher) ready(st *fileState) *Task {
 		}
 		st.kind = k
 	}
-	complete := st.stable >= 1
+	complete, at := w.complete(st, now)
 	switch st.kind {
 	case kindGzip, kindParquet:
-		if !complete || !w.unread(st) {
+		if !w.unread(st) {
+			return nil
+		}
+		if !complete {
+			w.waitUntil(at)
 			return nil
 		}
 		if size < st.Size {
@@ -417,6 +686,9 @@ func (w *Watcher) ready(st *fileState) *Task {
 			st.dirty = true
 		case size == st.Pos.Offset:
 			return nil
+		}
+		if !complete {
+			w.waitUntil(at) // for a last line without its newline
 		}
 	}
 	if err := w.checkFingerprint(st, size); err != nil {
@@ -536,6 +808,7 @@ func (w *Watcher) report(path string, p Position, final bool, err error) {
 		if fi, serr := os.Stat(path); serr == nil && fi.Size() != st.Size {
 			st.stable = 0
 			st.seenSize = fi.Size()
+			st.sizeSince = w.now()
 			w.log.Info("watch: file changed while read; reading the rest when it settles", "path", path, "error", err)
 			return
 		}
