@@ -67,6 +67,7 @@ type Loop struct {
 	committedAt uint64
 
 	cur         *source.Task // the task being read
+	next        *source.Task // a task taken, to be read next
 	pos         source.Position
 	inPush      bool
 	changed     bool // records or progress since the last commit
@@ -317,22 +318,55 @@ func (g *Loop) Run(ctx context.Context) error {
 	tick := time.NewTicker(min(g.every, earlyDelay))
 	defer tick.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return g.stop()
-		case t := <-g.tasks:
+		if t := g.next; t != nil {
+			g.next = nil
+			if ctx.Err() != nil {
+				return g.stop()
+			}
 			g.read(ctx, t)
-		case p := <-g.pushes:
-			g.push(p)
-		case <-tick.C:
+		} else {
+			select {
+			case <-ctx.Done():
+				return g.stop()
+			case t := <-g.tasks:
+				g.read(ctx, t)
+			case p := <-g.pushes:
+				g.push(p)
+			case <-tick.C:
+			}
 		}
 		g.maybeCatchUp()
-		if err := g.maybeCommit(); err != nil {
+		if err := g.maybeCommit(g.quiet()); err != nil {
 			return err
 		}
 		g.publish(false)
 	}
 }
+
+// quiet reports whether no task comes within nextTaskWait; a task that
+// does is taken, to be read next. (Sources hand over one task at a time,
+// the next as soon as the last is finished.) While Firehose deliveries
+// wait for their commit the loop is not quiet: those share one commit
+// within the acknowledgement delay, as configured.
+func (g *Loop) quiet() bool {
+	if g.next != nil || len(g.acks) > 0 {
+		return false
+	}
+	t := time.NewTimer(nextTaskWait)
+	defer t.Stop()
+	select {
+	case task := <-g.tasks:
+		g.next = task
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// nextTaskWait is how long the loop waits for a source's next task
+// before it takes itself for quiet: a source with more to read hands
+// over the next task within microseconds of the last one's end.
+const nextTaskWait = 20 * time.Millisecond
 
 func (g *Loop) stop() error {
 	for {
@@ -374,10 +408,10 @@ const findingsDelay = 5 * time.Second
 
 // earlyDelay is how soon after the last commit the records read since
 // are committed, with the findings they make and the early findings they
-// let the engine foresee, so that a finding shows within about a second
-// of the record that completes its evidence. So that commits take at most
-// about a tenth of the loop's time, they also wait ten times as long as
-// the last commit took.
+// let the engine foresee, while the loop has more to read; once it has
+// read everything it was given they are committed at once. So that
+// commits take at most about a tenth of a busy loop's time, they also
+// wait ten times as long as the last commit took.
 const earlyDelay = 250 * time.Millisecond
 
 // maybeCatchUp lets the watermark reach the newest event time once no
@@ -397,14 +431,20 @@ func (g *Loop) maybeCatchUp() {
 	}
 }
 
-// maybeCommit commits when the interval is up, a delivery waits, or new
-// findings have waited long enough.
-func (g *Loop) maybeCommit() error {
+// maybeCommit commits when the interval is up, a delivery waits, new
+// findings or records have waited long enough, or, when the loop is
+// quiet (it has read everything it was given), at once if it read records
+// since the last commit, unless commits would then take more than a third
+// of its time: a large detection state takes a second or more to save and
+// foresee, and a stream that arrives in small pieces would otherwise
+// leave no time to read.
+func (g *Loop) maybeCommit(quiet bool) error {
 	now := time.Now()
 	since := now.Sub(g.lastCommit)
+	read := g.observed != g.committedAt
 	if since >= g.every || (!g.ackDue.IsZero() && !now.Before(g.ackDue)) ||
 		(g.pending.Len() > 0 && since >= max(findingsDelay, 10*g.commitTook)) ||
-		(g.observed != g.committedAt && since >= max(earlyDelay, 10*g.commitTook)) {
+		(read && (quiet && since >= 2*g.commitTook || since >= max(earlyDelay, 10*g.commitTook))) {
 		return g.commit(false)
 	}
 	return nil
@@ -424,7 +464,7 @@ func (g *Loop) poll(ctx context.Context) bool {
 		g.push(p)
 	default:
 	}
-	if err := g.maybeCommit(); err != nil {
+	if err := g.maybeCommit(false); err != nil {
 		return true
 	}
 	g.publish(false)
