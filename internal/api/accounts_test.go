@@ -610,3 +610,48 @@ func TestCLIAdministrator(t *testing.T) {
 	wantCLIError(t, "a member's key on the administrator's detector", member.fail("list-findings", "--detector-id", det),
 		"ListFindings", "BadRequestException", msgNotOwned)
 }
+
+// TestAdministratorSuppressionRule creates ARCHIVE filters as the
+// administrator and as a member: the administrator's archives the
+// matching findings of every member in the region, a member's only its
+// own.
+func TestAdministratorSuppressionRule(t *testing.T) {
+	o := newOrg(t)
+	ctx := t.Context()
+	admin, b := o.client(adminCreds), o.client(memberBCreds)
+	start := time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)
+	o.arrive(t, memberA, 9, start)
+	o.arrive(t, memberB, 9, start)
+	ld, err := admin.ListDetectors(ctx, &guardduty.ListDetectorsInput{})
+	if err != nil || len(ld.DetectorIds) != 1 {
+		t.Fatalf("ListDetectors: %v %v", ld, err)
+	}
+	det := ld.DetectorIds[0]
+	archivedOf := func(account string) int {
+		t.Helper()
+		ids := listAll(t, admin, &guardduty.ListFindingsInput{DetectorId: &det, FindingCriteria: &gd.FindingCriteria{Criterion: map[string]gd.Condition{
+			"accountId":        {Equals: []string{account}},
+			"service.archived": {Equals: []string{"true"}},
+		}}}, nil)
+		return len(ids)
+	}
+
+	// A member's rule: its own brute force findings only.
+	bDet := finding.DetectorID(memberB, testRegion)
+	if _, err := b.CreateFilter(ctx, &guardduty.CreateFilterInput{DetectorId: &bDet, Name: aws.String("b-brute"), Action: gd.FilterActionArchive,
+		FindingCriteria: &gd.FindingCriteria{Criterion: map[string]gd.Condition{"type": {Equals: []string{finding.TypeSSHBruteForce}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, bn := archivedOf(memberA), archivedOf(memberB); a != 0 || bn != 3 {
+		t.Errorf("after the member's rule: %d of A's and %d of B's findings archived, want 0 and 3", a, bn)
+	}
+
+	// The administrator's rule: port scans of every member.
+	if _, err := admin.CreateFilter(ctx, &guardduty.CreateFilterInput{DetectorId: &det, Name: aws.String("scans"), Action: gd.FilterActionArchive,
+		FindingCriteria: &gd.FindingCriteria{Criterion: map[string]gd.Condition{"type": {Equals: []string{finding.TypePortscan}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, bn := archivedOf(memberA), archivedOf(memberB); a != 3 || bn != 6 {
+		t.Errorf("after the administrator's rule: %d of A's and %d of B's findings archived, want 3 and 6", a, bn)
+	}
+}

@@ -204,11 +204,21 @@ func normalized(c store.Criteria) store.Criteria {
 }
 
 // archiveMatching applies a suppression rule to the findings there are
-// now; the store applies it to the findings to come.
+// now; the store applies it to the findings to come. The administrator's
+// rules apply to its members' findings in the region too, as GuardDuty's
+// do.
 func (h *Handler) archiveMatching(rq *request, d *store.Detector, f *store.Filter) error {
-	n, err := h.store.ArchiveMatching(rq.ctx, d.ID, f.Criteria)
+	dets, err := h.scope(rq, d)
 	if err != nil {
-		return fmt.Errorf("archiving the findings that filter %q matches: %w", f.Name, err)
+		return err
+	}
+	n := 0
+	for _, sd := range dets {
+		m, err := h.store.ArchiveMatching(rq.ctx, sd.ID, f.Criteria)
+		if err != nil {
+			return fmt.Errorf("archiving the findings of %s that filter %q matches: %w", sd.ID, f.Name, err)
+		}
+		n += m
 	}
 	h.log.LogAttrs(rq.ctx, slog.LevelInfo, "suppression rule archived findings",
 		slog.String("request_id", rq.id), slog.String("detector_id", d.ID),

@@ -501,12 +501,11 @@ func TestOperations(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.op, func(t *testing.T) {
 			err := c.call(t.Context(), gdc, s)
-			switch {
-			case c.feature == "":
+			if c.feature == "" {
 				if err != nil {
 					t.Fatalf("%s: %v", c.op, err)
 				}
-			default:
+			} else {
 				wantErr(t, c.op, err, "BadRequestException", notOffered(c.feature))
 			}
 		})

@@ -311,6 +311,7 @@ func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logg
 		Engine: detect.Config{Lateness: event.Time(cfg.Ingest.Lateness.D() / time.Second), Tick: detect.DefaultConfig.Tick},
 		Feed:   feed, MaxInterfaces: cfg.Ingest.MaxInterfaces,
 		CommitInterval: cfg.Ingest.CommitInterval.D(), IdleFlush: cfg.Ingest.IdleFlush.D(), AckDelay: config.DefaultCommitDelay,
+		Administrator: cfg.Account,
 	})
 }
 

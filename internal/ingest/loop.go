@@ -43,6 +43,7 @@ type Loop struct {
 	feed    *Feed
 	pending *finding.Set
 
+	admin       string        // the administrator's account
 	every       time.Duration // commit interval
 	idleFlush   time.Duration // quiet time after which the watermark catches up
 	ackDelay    time.Duration // Firehose commit delay
@@ -127,6 +128,9 @@ type LoopConfig struct {
 	CommitInterval, IdleFlush, AckDelay time.Duration
 	// MaxUsageKeys bounds the usage table (0: DefaultMaxUsageKeys).
 	MaxUsageKeys int
+	// Administrator is the administrator's account, whose suppression
+	// rules in a region archive every account's new findings there.
+	Administrator string
 }
 
 // NewLoop builds the detection engine and the loop around it.
@@ -137,7 +141,7 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 		pushes: make(chan *push), stopped: make(chan struct{}),
 		c: metrics.NewIngest(), logged: map[string]uint64{},
 		dirs: enrich.NewDirections(cfg.MaxInterfaces), dirCap: cfg.MaxInterfaces,
-		usage: newUsage(cfg.MaxUsageKeys),
+		usage: newUsage(cfg.MaxUsageKeys), admin: cfg.Administrator,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -507,7 +511,7 @@ func (g *Loop) commit(final bool) error {
 			early, err = g.fileUnderDetectors(ctx, g.early, false)
 		}
 		if err == nil {
-			err = g.store.Commit(ctx, store.Batch{Findings: kept, Early: early, Checkpoints: cps, State: state})
+			err = g.store.Commit(ctx, store.Batch{Findings: kept, Early: early, Administrator: g.admin, Checkpoints: cps, State: state})
 		}
 		cancel()
 		g.metrics.Commit(time.Since(start), err, len(state))

@@ -183,7 +183,11 @@ type Batch struct {
 	// leaves that out; then it shows its reports alone, and a finding
 	// that had nothing but an early report is withdrawn. Each batch
 	// replaces the last one's set: nil withdraws every early report.
-	Early       []*finding.Finding
-	Checkpoints []Checkpoint
-	State       []byte // nil leaves the stored state as it is
+	Early []*finding.Finding
+	// Administrator, when set, is the administrator's account: the
+	// suppression rules of its detector in a region archive the new
+	// findings of every detector of that region, as their own do.
+	Administrator string
+	Checkpoints   []Checkpoint
+	State         []byte // nil leaves the stored state as it is
 }

@@ -171,16 +171,15 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived ma
 			final = &pending{f: cur.f}
 		}
 		for _, r := range reports[k] {
-			switch {
-			case final == nil:
+			if final == nil {
 				c := *r
 				final = &pending{f: &c, shared: true}
-			default:
-				if final.shared {
-					final.f, final.shared = final.f.Clone(), false
-				}
-				finding.Merge(final.f, r)
+				continue
 			}
+			if final.shared {
+				final.f, final.shared = final.f.Clone(), false
+			}
+			finding.Merge(final.f, r)
 		}
 		e := early[k]
 		if e != nil {
@@ -223,8 +222,10 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived ma
 		writes = append(writes, k)
 	}
 
-	// Suppression rules archive the findings the batch creates.
+	// Suppression rules archive the findings the batch creates: their
+	// detector's, then the administrator's of their region.
 	rules := map[int64][]rule{}
+	adminRules := map[string][]rule{}
 	for _, k := range writes {
 		e := entries[k]
 		if e.existed || e.f.Service.Archived {
@@ -238,6 +239,26 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived ma
 			}
 			rules[k.det] = crits
 		}
+		if b.Administrator != "" && e.f.AccountID != b.Administrator {
+			admin, ok := adminRules[e.f.Region]
+			if !ok {
+				id := finding.DetectorID(b.Administrator, e.f.Region)
+				seq, err := db.detSeq(ctx, tx, id)
+				switch {
+				case err == nil && seq != k.det:
+					if admin, err = db.archiveFilters(ctx, tx, seq); err != nil {
+						return fmt.Errorf("reading the administrator's suppression rules: %w", err)
+					}
+					for i := range admin {
+						admin[i].owner = id
+					}
+				case err != nil && !errors.Is(err, store.ErrNotFound):
+					return err
+				}
+				adminRules[e.f.Region] = admin
+			}
+			crits = append(slices.Clip(crits), admin...)
+		}
 		if len(crits) == 0 {
 			continue
 		}
@@ -247,7 +268,7 @@ func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived ma
 				// A shallow copy's Service is its own: setting a field
 				// leaves the caller's report alone.
 				e.f.Service.Archived = true
-				archived[ruleKey{e.f.Service.DetectorID, c.name}]++
+				archived[ruleKey{cmp.Or(c.owner, e.f.Service.DetectorID), c.name}]++
 				break
 			}
 		}
@@ -312,7 +333,9 @@ type earlyBase struct {
 // earlyBases reads the findings that show an early report, with their
 // bases. They are few: the findings of the last minutes' activity.
 func (db *DB) earlyBases(ctx context.Context, tx *sql.Tx) (map[findingKey][]byte, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT det, id, base FROM early_findings ORDER BY det, id`+db.d.LockRows)
+	qb := &builder{d: db.d}
+	qb.WriteString(`SELECT det, id, base FROM early_findings ORDER BY det, id` + db.d.LockRows)
+	rows, err := tx.QueryContext(ctx, qb.String(), qb.args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading early findings: %w", err)
 	}

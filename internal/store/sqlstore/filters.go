@@ -203,6 +203,9 @@ func (db *DB) DeleteFilter(ctx context.Context, detectorID, name string) error {
 type rule struct {
 	name     string
 	criteria store.Criteria
+	// owner is the ID of the detector the rule is another's of (the
+	// administrator's), "" for the finding's own detector.
+	owner string
 }
 
 // archiveFilters returns a detector's ARCHIVE filters in rank order.
@@ -224,7 +227,7 @@ func (db *DB) archiveFilters(ctx context.Context, q querier, seq int64) ([]rule,
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rule{name, f.Criteria})
+		out = append(out, rule{name: name, criteria: f.Criteria})
 	}
 	return out, rows.Err()
 }

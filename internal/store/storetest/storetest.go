@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"CommitKeepsReports", testCommitKeepsReports},
 		{"CommitSuppression", testCommitSuppression},
 		{"CommitEarly", testCommitEarly},
+		{"CommitAdministratorRules", testCommitAdministratorRules},
 		{"CommitAtomic", testCommitAtomic},
 		{"Progress", testProgress},
 		{"Criteria", testCriteria},
