@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 
 	"picket/internal/config"
 	"picket/internal/metrics"
@@ -33,7 +34,7 @@ func startPublish(ctx context.Context, cfg *config.Config, st any, m *metrics.Se
 	if !ok {
 		return nil, fmt.Errorf("the store has no outbox")
 	}
-	targets, err := pushTargets(ctx, cfg)
+	targets, err := pushTargets(ctx, cfg, log.With("component", "publish"))
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +84,9 @@ func startPublish(ctx context.Context, cfg *config.Config, st any, m *metrics.Se
 	}, nil
 }
 
-// pushTargets builds every push target of the configuration.
-func pushTargets(ctx context.Context, cfg *config.Config) ([]publish.Target, error) {
+// pushTargets builds every push target of the configuration; log is
+// where the targets report what they do not fail a round for.
+func pushTargets(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]publish.Target, error) {
 	var out []publish.Target
 	pb := cfg.Publish
 	for _, w := range pb.Webhooks {
@@ -142,6 +144,18 @@ func pushTargets(ctx context.Context, cfg *config.Config) ([]publish.Target, err
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		})
 		out = append(out, &publish.S3{TargetName: s.Name, Client: client, Bucket: s.Bucket, Prefix: s.Prefix, KMSKeyARN: s.KMSKeyARN})
+	}
+	for _, h := range pb.SecurityHub {
+		acfg, err := awsConfig(ctx, h.Region, h.AccessKeyID, h.SecretAccessKey)
+		if err != nil {
+			return nil, fmt.Errorf("publish.securityhub %s: AWS configuration: %w", h.Name, err)
+		}
+		client := securityhub.NewFromConfig(acfg, func(o *securityhub.Options) {
+			if h.Endpoint != "" {
+				o.BaseEndpoint = aws.String(h.Endpoint)
+			}
+		})
+		out = append(out, &publish.SecurityHub{TargetName: h.Name, Client: client, Account: h.Account, Region: h.Region, Log: log})
 	}
 	return out, nil
 }

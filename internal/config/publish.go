@@ -26,6 +26,7 @@ type Publish struct {
 	Syslog      []Syslog      `yaml:"syslog"`
 	EventBridge []EventBridge `yaml:"eventbridge"`
 	S3          []PublishS3   `yaml:"s3"`
+	SecurityHub []SecurityHub `yaml:"securityhub"`
 	// Destinations is where the publishing destinations created through
 	// the API (CreatePublishingDestination) are written: the S3 endpoint
 	// and credentials for all of them; each names its own bucket and
@@ -100,6 +101,30 @@ type EventBridge struct {
 	// Source of the events (default aws.guardduty, which a real bus
 	// refuses from anyone but AWS: set your own there).
 	Source          string `yaml:"source"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey Secret `yaml:"secret_access_key"`
+}
+
+// SecurityHub is AWS Security Hub (or an endpoint that answers as it
+// does), into which findings are imported with BatchImportFindings.
+// Security Hub takes a finding of the default product only from the
+// account the finding names and only in its region, so a target takes
+// the findings of one account and region, and its credentials must be
+// that account's.
+type SecurityHub struct {
+	Name string `yaml:"name"`
+	// Region is where Security Hub is enabled and the findings are of;
+	// required, rather than the configuration's default, because a
+	// target sends nothing of other regions.
+	Region string `yaml:"region"`
+	// Account is the 12-digit account of the credentials and of the
+	// findings the target takes; required.
+	Account string `yaml:"account"`
+	// Endpoint overrides the Security Hub endpoint (a VPC endpoint, or
+	// a local one for tests).
+	Endpoint string `yaml:"endpoint"`
+	// AccessKeyID and SecretAccessKey sign the calls; without them the
+	// AWS SDK's default chain does.
 	AccessKeyID     string `yaml:"access_key_id"`
 	SecretAccessKey Secret `yaml:"secret_access_key"`
 }
@@ -283,6 +308,22 @@ func (c *Config) validatePublish(p *Problems) {
 		checkRegion(p, path+".region", s.Region, false)
 		endpoint(path, s.Endpoint)
 		keys(path, s.AccessKeyID, s.SecretAccessKey)
+	}
+	for i, h := range pb.SecurityHub {
+		path := fmt.Sprintf("publish.securityhub[%d]", i)
+		name(path, h.Name)
+		if h.Region == "" {
+			p.add(0, path+".region", "required: the region whose findings go to this Security Hub")
+		} else {
+			checkRegion(p, path+".region", h.Region, false)
+		}
+		if h.Account == "" {
+			p.add(0, path+".account", "required: the account of the credentials, whose findings go to this Security Hub")
+		} else {
+			checkAccount(p, path+".account", h.Account, false)
+		}
+		endpoint(path, h.Endpoint)
+		keys(path, h.AccessKeyID, h.SecretAccessKey)
 	}
 	if d := pb.Destinations; d != nil {
 		const path = "publish.destinations"

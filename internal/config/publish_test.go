@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestWebhookSecretFromEnvironment: secret_env names the variable that
@@ -66,5 +68,29 @@ func TestDestinations(t *testing.T) {
 	cfg, err = Parse([]byte("publish:\n  destinations: {}\n"))
 	if err != nil || cfg.Publish.Destinations == nil || cfg.Publish.Destinations.Region != DefaultRegion {
 		t.Errorf("an empty destinations block: %+v, %v", cfg.Publish.Destinations, err)
+	}
+}
+
+// TestSecurityHub: publish.securityhub takes its region and account as
+// given, with an endpoint and keys or without.
+func TestSecurityHub(t *testing.T) {
+	data, err := os.ReadFile("testdata/securityhub.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SecurityHub{
+		{
+			Name: "hub", Region: "eu-central-1", Account: "123456789012",
+			Endpoint:    "https://vpce-0123456789abcdef0-abcdefgh.securityhub.eu-central-1.vpce.amazonaws.com",
+			AccessKeyID: "AKIAPICKETEXAMPLE02", SecretAccessKey: "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY",
+		},
+		{Name: "hub-member", Region: "eu-west-1", Account: "210987654321"},
+	}
+	if diff := cmp.Diff(want, cfg.Publish.SecurityHub); diff != "" {
+		t.Errorf("publish.securityhub (-want +got):\n%s", diff)
 	}
 }

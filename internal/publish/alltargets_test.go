@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 
 	"picket/internal/publish"
 )
@@ -52,6 +53,16 @@ func TestEveryTargetWithinTwoSeconds(t *testing.T) {
 		arrive("s3")
 	}))
 	defer s3srv.Close()
+	hubsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if msg := verifySigV4(r, body, "securityhub"); msg != "" || r.Method != http.MethodPost || r.URL.Path != "/findings/import" {
+			http.Error(w, msg, http.StatusForbidden)
+			return
+		}
+		arrive("securityhub")
+		io.WriteString(w, `{"FailedCount":0,"SuccessCount":1,"FailedFindings":[]}`)
+	}))
+	defer hubsrv.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +86,8 @@ func TestEveryTargetWithinTwoSeconds(t *testing.T) {
 		&publish.Syslog{TargetName: "siem", Addr: ln.Addr().String(), Format: publish.FormatOCSF},
 		&publish.EventBridge{TargetName: "bus", Client: eventbridge.New(eventbridge.Options{Region: "us-east-1", Credentials: testCreds, BaseEndpoint: aws.String(eb.URL)})},
 		&publish.S3{TargetName: "archive", Bucket: "exports", Client: s3.New(s3.Options{Region: "us-east-1", Credentials: testCreds, BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true})},
+		&publish.SecurityHub{TargetName: "hub", Account: fx.det.Account, Region: fx.det.Region,
+			Client: securityhub.New(securityhub.Options{Region: "us-east-1", Credentials: testCreds, BaseEndpoint: aws.String(hubsrv.URL)})},
 	}
 	defer targets[1].(*publish.Syslog).Close()
 	run(t, publish.Config{Store: fx.st, Targets: targets})
@@ -91,14 +104,14 @@ func TestEveryTargetWithinTwoSeconds(t *testing.T) {
 		mu.Lock()
 		n := len(arrived)
 		mu.Unlock()
-		if n == 4 || time.Now().After(deadline) {
+		if n == 5 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	for _, kind := range []string{"webhook", "syslog", "eventbridge", "s3"} {
+	for _, kind := range []string{"webhook", "syslog", "eventbridge", "s3", "securityhub"} {
 		at, ok := arrived[kind]
 		if !ok {
 			t.Errorf("%s: nothing arrived within 2s of the commit", kind)
