@@ -50,6 +50,11 @@ func startPublish(ctx context.Context, cfg *config.Config, st any, m *metrics.Se
 		}
 		return out
 	})
+	for _, t := range targets {
+		if h, ok := t.(*publish.SecurityHub); ok {
+			h.Rejected = obs.Rejected
+		}
+	}
 	pcfg := publish.Config{
 		Store: ps, Targets: targets, Poll: cfg.Publish.PollInterval.D(), MaxBackoff: cfg.Publish.MaxBackoff.D(),
 		Observer: publish.Observer{Sent: obs.Sent, Failed: obs.Failed},

@@ -22,20 +22,23 @@ type PushStatus struct {
 
 // Push counts what the push targets deliver.
 type Push struct {
-	sent    *prometheus.CounterVec
-	failed  *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	sent     *prometheus.CounterVec
+	failed   *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
-// AddPush registers the metrics of the push targets: findings delivered
-// and failed attempts (each one retried) by target, the time from commit
+// AddPush registers the metrics of the push targets: findings delivered,
+// failed attempts (each one retried) and findings refused for good by
+// target, the time from commit
 // to delivery, and, asked of status at scrape time, each target's
 // pending entries, the age of its oldest due one and whether it is
 // failing. Call it once, before serving.
 func (s *Set) AddPush(targets []string, status func() []PushStatus) *Push {
 	p := &Push{
-		sent:   counterVec("picket_push_sent_total", "Findings delivered to a push target, by target.", "target"),
-		failed: counterVec("picket_push_failures_total", "Failed attempts to deliver to a push target (retried with backoff), by target.", "target"),
+		sent:     counterVec("picket_push_sent_total", "Findings delivered to a push target, by target.", "target"),
+		failed:   counterVec("picket_push_failures_total", "Failed attempts to deliver to a push target (retried with backoff), by target.", "target"),
+		rejected: counterVec("picket_push_rejected_total", "Findings a push target's receiver refused for good (not retried; Security Hub's FailedFindings), by target.", "target"),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "picket_push_latency_seconds",
 			Help:    "Time from the commit of a finding to its delivery to a push target, by target.",
@@ -45,8 +48,9 @@ func (s *Set) AddPush(targets []string, status func() []PushStatus) *Push {
 	for _, t := range targets {
 		p.sent.WithLabelValues(label(t))
 		p.failed.WithLabelValues(label(t))
+		p.rejected.WithLabelValues(label(t))
 	}
-	s.reg.MustRegister(p.sent, p.failed, p.latency, &pushCollector{status: status})
+	s.reg.MustRegister(p.sent, p.failed, p.rejected, p.latency, &pushCollector{status: status})
 	return p
 }
 
@@ -58,6 +62,11 @@ func (p *Push) Sent(target string, latency []time.Duration) {
 	for _, l := range latency {
 		h.Observe(l.Seconds())
 	}
+}
+
+// Rejected counts n findings target's receiver refused for good.
+func (p *Push) Rejected(target string, n int) {
+	p.rejected.WithLabelValues(label(target)).Add(float64(n))
 }
 
 // Failed counts a failed attempt of target.

@@ -6,7 +6,7 @@ import (
 )
 
 // TestPush checks the push targets' series: deliveries, failures,
-// latency, and the backlog asked at scrape time.
+// refusals, latency, and the backlog asked at scrape time.
 func TestPush(t *testing.T) {
 	s := New(nil)
 	oldest := time.Now().Add(-90 * time.Second)
@@ -16,6 +16,7 @@ func TestPush(t *testing.T) {
 	p.Sent("soc", []time.Duration{100 * time.Millisecond, 300 * time.Millisecond})
 	p.Failed("siem")
 	p.Failed("siem")
+	p.Rejected("soc", 3)
 	_, fams := scrape(t, s)
 	got := samples(fams)
 	want := map[string]float64{
@@ -23,6 +24,8 @@ func TestPush(t *testing.T) {
 		`picket_push_sent_total{target="siem"}`:            0,
 		`picket_push_failures_total{target="soc"}`:         0,
 		`picket_push_failures_total{target="siem"}`:        2,
+		`picket_push_rejected_total{target="soc"}`:         3,
+		`picket_push_rejected_total{target="siem"}`:        0,
 		`picket_push_latency_seconds_count{target="soc"}`:  2,
 		`picket_push_latency_seconds_sum{target="soc"}`:    0.4,
 		`picket_push_pending{target="soc"}`:                0,
