@@ -6,8 +6,9 @@
 // every target has sent; the formats a finding goes out in (EventBridge's
 // "GuardDuty Finding" event, the finding's own JSON, OCSF's Detection
 // Finding, Security Hub's ASFF); and the targets (an HTTPS webhook signed
-// with HMAC-SHA256, syslog over TCP or TLS, EventBridge's PutEvents, an
-// S3 bucket of gzip JSON-lines objects).
+// with HMAC-SHA256, syslog over TCP or TLS, EventBridge's PutEvents,
+// Security Hub's BatchImportFindings, an S3 bucket of gzip JSON-lines
+// objects).
 //
 // Delivery is at least once: a target that fails, or a process killed
 // between sending and marking, sends the entries again. Each target runs
