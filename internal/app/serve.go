@@ -129,6 +129,9 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		if err != nil {
 			return err
 		}
+		if w.Notify != nil && !*w.Notify {
+			wt.SetNotify(false)
+		}
 		sources = append(sources, wt)
 		runners = append(runners, wt)
 		m.AddWatch(wt.Name(), func() metrics.WatchStatus { return metrics.WatchStatus(wt.Status()) })

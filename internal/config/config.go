@@ -161,6 +161,9 @@ type Watch struct {
 	Path string `yaml:"path"`
 	// PollInterval is how often the directory is listed.
 	PollInterval Duration `yaml:"poll_interval"`
+	// Notify, when false, turns off change notification (inotify): the
+	// directory is then only listed every PollInterval. Unset is on.
+	Notify *bool `yaml:"notify"`
 	// Account, Region and FlowFormat apply to records that carry none
 	// and whose path is outside the S3 layout.
 	Account    string `yaml:"account"`

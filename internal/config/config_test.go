@@ -90,7 +90,7 @@ func TestFullConfig(t *testing.T) {
 			AWSIPRanges: "/var/lib/picket/ip-ranges.json",
 		},
 		Sources: Sources{
-			Watch: []Watch{{Path: "/var/log/flowlogs", PollInterval: Duration(2 * time.Second), Account: "123456789012", Region: "eu-west-1"}},
+			Watch: []Watch{{Path: "/var/log/flowlogs", PollInterval: Duration(2 * time.Second), Notify: new(false), Account: "123456789012", Region: "eu-west-1"}},
 			S3: []S3{{
 				Bucket: "my-flow-logs", Prefix: "AWSLogs/123456789012/vpcflowlogs/eu-west-1/", Region: "eu-west-1",
 				Endpoint: "http://127.0.0.1:9000", PathStyle: true, PollInterval: Duration(30 * time.Second),
