@@ -412,10 +412,10 @@ const findingsDelay = 5 * time.Second
 
 // earlyDelay is how soon after the last commit the records read since
 // are committed, with the findings they make and the early findings they
-// let the engine foresee, while the loop has more to read; once it has
-// read everything it was given they are committed at once. So that
-// commits take at most about a tenth of a busy loop's time, they also
-// wait ten times as long as the last commit took.
+// let the engine foresee, while the loop has more to read (once it has
+// read everything it was given they are committed sooner, see
+// maybeCommit). So that commits take at most about a tenth of a busy
+// loop's time, they also wait ten times as long as the last commit took.
 const earlyDelay = 250 * time.Millisecond
 
 // maybeCatchUp lets the watermark reach the newest event time once no
