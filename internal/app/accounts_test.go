@@ -30,7 +30,7 @@ func TestServeNewUser(t *testing.T) {
 	dataDir, watch, staging := t.TempDir(), t.TempDir(), t.TempDir()
 	start := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 	genLogs(t, staging, start, time.Hour, 1)
-	want := analyzed(t, staging)
+	want := summaries(analyzed(t, staging), finding.TimeFormat)
 	// serve's defaults, but for the listener and the data directory.
 	cfg := config.Default()
 	cfg.Listen, cfg.DataDir = "127.0.0.1:0", dataDir

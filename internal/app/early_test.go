@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"picket/internal/config"
+	"picket/internal/finding"
 	"picket/internal/source"
 	"picket/internal/synth"
 )
@@ -22,39 +23,24 @@ func genLogsWith(t testing.TB, dir string, start time.Time, d time.Duration, spe
 // genLogsLoad is genLogsWith at a background load.
 func genLogsLoad(t testing.TB, dir string, start time.Time, d time.Duration, load float64, specs ...string) int {
 	t.Helper()
-	cfg := synth.DefaultConfig
-	cfg.Start, cfg.Duration, cfg.Load = start, d, load
-	g := attackGen(t, cfg, specs...)
-	format, _ := synth.FormatFor(2)
-	w := &synth.Writer{Format: format, Layout: synth.LayoutS3, Header: true, Gzip: true, Dir: dir, Account: cfg.Account, Region: cfg.Region, Seed: cfg.Seed}
-	var werr error
-	if err := g.Run(func(r synth.Record) {
-		if werr == nil {
-			werr = w.Add(r)
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil || werr != nil {
-		t.Fatal(err, werr)
-	}
-	return w.Records()
+	return genLogsSpecs(t, dir, start, d, load, synth.DefaultConfig.Seed, specs...)
 }
 
 // analyzed returns what picket analyze reports over dir.
-func analyzed(t testing.TB, dir string) map[string]summary {
+func analyzed(t testing.TB, dir string) []*finding.Finding {
 	t.Helper()
 	fs, _, err := Analyze(context.Background(), AnalyzeOptions{Paths: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]summary{}
+	return fs
+}
+
+// summaries returns the summaries of fs by ID, their times in layout.
+func summaries(fs []*finding.Finding, layout string) map[string]summary {
+	out := make(map[string]summary, len(fs))
 	for _, f := range fs {
-		out[f.ID] = summary{
-			Type: f.Type, Count: f.Service.Count,
-			First: f.Service.EventFirstSeen.UTC().Format("2006-01-02T15:04:05.000Z"), Last: f.Service.EventLastSeen.UTC().Format("2006-01-02T15:04:05.000Z"),
-			UpdatedAt: f.UpdatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), Severity: float64(f.Severity),
-		}
+		out[f.ID] = summarize(f, layout)
 	}
 	return out
 }
@@ -89,15 +75,11 @@ func TestServeEarlyFindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := analyzed(t, staging)
+	fs := analyzed(t, staging)
+	want := summaries(fs, finding.TimeFormat)
 	late := 0
-	newest := cut
-	for _, f := range want {
-		last, err := time.Parse(time.RFC3339, f.Last)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last.After(newest.Add(-config.DefaultLateness)) {
+	for _, f := range fs {
+		if f.Service.EventLastSeen.After(cut.Add(-config.DefaultLateness)) {
 			late++
 		}
 	}
@@ -130,24 +112,7 @@ func TestServeEarlyFindings(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if d := diffFindings(inRFC3339(t, want), storedFindings(t, dataDir)); d != "" {
+	if d := diffFindings(summaries(fs, time.RFC3339), storedFindings(t, dataDir)); d != "" {
 		t.Errorf("stored findings after a stop differ from analyze's:\n%s", d)
 	}
-}
-
-// inRFC3339 returns m with its times as storedFindings writes them.
-func inRFC3339(t testing.TB, m map[string]summary) map[string]summary {
-	t.Helper()
-	out := make(map[string]summary, len(m))
-	for id, s := range m {
-		for _, p := range []*string{&s.First, &s.Last, &s.UpdatedAt} {
-			at, err := time.Parse(time.RFC3339, *p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			*p = at.UTC().Format(time.RFC3339)
-		}
-		out[id] = s
-	}
-	return out
 }

@@ -46,9 +46,15 @@ func genLogs(t testing.TB, dir string, start time.Time, d time.Duration, load fl
 // other names.
 func genLogsSeed(t testing.TB, dir string, start time.Time, d time.Duration, load float64, seed uint64) int {
 	t.Helper()
+	return genLogsSpecs(t, dir, start, d, load, seed, testAttacks...)
+}
+
+// genLogsSpecs is genLogsSeed with the attacks specs describe.
+func genLogsSpecs(t testing.TB, dir string, start time.Time, d time.Duration, load float64, seed uint64, specs ...string) int {
+	t.Helper()
 	cfg := synth.DefaultConfig
 	cfg.Start, cfg.Duration, cfg.Load, cfg.Seed = start, d, load, seed
-	g := attackGen(t, cfg, testAttacks...)
+	g := attackGen(t, cfg, specs...)
 	format, _ := synth.FormatFor(2)
 	w := &synth.Writer{Format: format, Layout: synth.LayoutS3, Header: true, Gzip: true, Dir: dir, Account: cfg.Account, Region: cfg.Region, Seed: cfg.Seed}
 	var werr error
@@ -330,16 +336,21 @@ func storedFindings(t testing.TB, dataDir string) map[string]summary {
 			t.Fatal(err)
 		}
 		for _, f := range fs {
-			out[f.ID] = summary{
-				Type: f.Type, Count: f.Service.Count,
-				First: f.Service.EventFirstSeen.UTC().Format(time.RFC3339), Last: f.Service.EventLastSeen.UTC().Format(time.RFC3339),
-				UpdatedAt: f.UpdatedAt.UTC().Format(time.RFC3339), Severity: float64(f.Severity),
-			}
+			out[f.ID] = summarize(f, time.RFC3339)
 		}
 		if next == "" {
 			return out
 		}
 		cursor = next
+	}
+}
+
+// summarize returns a finding's summary, its times in layout.
+func summarize(f *finding.Finding, layout string) summary {
+	return summary{
+		Type: f.Type, Count: f.Service.Count,
+		First: f.Service.EventFirstSeen.UTC().Format(layout), Last: f.Service.EventLastSeen.UTC().Format(layout),
+		UpdatedAt: f.UpdatedAt.UTC().Format(layout), Severity: float64(f.Severity),
 	}
 }
 

@@ -291,38 +291,6 @@ func compareKeys(a, b findingKey) int {
 	return cmp.Or(cmp.Compare(a.det, b.det), strings.Compare(a.id, b.id))
 }
 
-// storedFinding is a stored finding as a commit reads it: decoded, with
-// the user's state laid over, and its JSON as stored.
-type storedFinding struct {
-	f    *finding.Finding
-	body []byte
-}
-
-// readStored runs query, which selects the id, body, archived and
-// feedback columns of findings, and passes each finding to visit.
-func readStored(ctx context.Context, q querier, query string, args []any, visit func(id string, s *storedFinding)) error {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var body []byte
-		var archived int64
-		var feedback sql.NullString
-		if err := rows.Scan(&id, &body, &archived, &feedback); err != nil {
-			return err
-		}
-		f, err := findingOf(body, archived, feedback)
-		if err != nil {
-			return fmt.Errorf("finding %s: %w", id, err)
-		}
-		visit(id, &storedFinding{f: f, body: body})
-	}
-	return rows.Err()
-}
-
 // earlyBase is a finding that shows an early report, with the JSON of
 // its reports without it (nil when it has none).
 type earlyBase struct {

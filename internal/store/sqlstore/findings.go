@@ -43,6 +43,18 @@ func findingOf(body []byte, archived int64, feedback sql.NullString) (*finding.F
 // readFindings runs query, which selects the id, body, archived and
 // feedback columns of findings, and passes each finding to visit.
 func readFindings(ctx context.Context, q querier, query string, args []any, visit func(id string, f *finding.Finding)) error {
+	return readStored(ctx, q, query, args, func(id string, s *storedFinding) { visit(id, s.f) })
+}
+
+// storedFinding is a stored finding as read: decoded, with the user's
+// state laid over, and its JSON as stored.
+type storedFinding struct {
+	f    *finding.Finding
+	body []byte
+}
+
+// readStored is readFindings that also passes each finding's stored JSON.
+func readStored(ctx context.Context, q querier, query string, args []any, visit func(id string, s *storedFinding)) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -60,7 +72,7 @@ func readFindings(ctx context.Context, q querier, query string, args []any, visi
 		if err != nil {
 			return fmt.Errorf("finding %s: %w", id, err)
 		}
-		visit(id, f)
+		visit(id, &storedFinding{f: f, body: body})
 	}
 	return rows.Err()
 }
