@@ -38,10 +38,12 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	parquet := fs.Bool("parquet", false, "write Parquet objects (s3 layout only)")
 	load := fs.Float64("load", d.Load, "background traffic scale")
 	noise := fs.Float64("noise", d.Noise, "internet background noise scale")
+	interfaces := fs.Int("interfaces", 19, "interfaces in the estate: the default three-tier estate grown to about this many, every role alike")
 	account := fs.String("account", d.Account, "account ID")
 	region := fs.String("region", d.Region, "region")
 	labels := fs.String("labels", "", "write the attacks' ground truth as JSON to this file")
 	noAttacks := fs.Bool("no-attacks", false, "background traffic only")
+	preset := fs.String("preset", "", "dense: the dense estate of the performance benchmarks (2,000 interfaces, about 2,000 records a second, twenty attacks) unless --interfaces, --load or --attack say otherwise")
 	var attacks listFlagRaw
 	fs.Var(&attacks, "attack", "embed an attack, such as \"scan from=internet target=bastion:0 ports=top:100 timing=T4\" (repeatable; default: one of each kind)")
 	if _, err := parse(fs, args); err != nil {
@@ -54,6 +56,22 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	cfg := d
 	cfg.Seed, cfg.Records, cfg.Duration, cfg.Start = *seed, *records, *duration, st.UTC()
 	cfg.Load, cfg.Noise, cfg.Account, cfg.Region = *load, *noise, *account, *region
+	switch *preset {
+	case "":
+	case "dense":
+		if !isFlagSet(fs, "interfaces") {
+			*interfaces = synth.DenseInterfaces
+		}
+		if !isFlagSet(fs, "load") {
+			cfg.Load = synth.DenseLoad
+		}
+		if len(attacks) == 0 && !*noAttacks {
+			attacks = synth.DenseAttacks
+		}
+	default:
+		return usageError(stderr, fs, fmt.Errorf("--preset: %q is not a preset (dense)", *preset))
+	}
+	cfg.Estate = synth.ScaledEstate(*interfaces)
 	if *records > 0 && !isFlagSet(fs, "duration") {
 		cfg.Duration = 0
 	}

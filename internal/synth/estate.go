@@ -121,7 +121,10 @@ func NewEstate(rng *rand.Rand, account, region string, cfg EstateConfig) *Estate
 		next[sub]++
 		var priv netip.Addr
 		if tier == 0 {
-			priv = netip.AddrFrom4([4]byte{10, 0, byte(sub), byte(host)})
+			// 245 hosts a /24, then the next /24s of the public tier
+			// (10.0.2.0 to 10.0.15.255) for large estates.
+			n := host - 10
+			priv = netip.AddrFrom4([4]byte{10, 0, byte(sub + 2*(n/245)), byte(10 + n%245)})
 		} else {
 			third := 16 + 16*(sub-2) + host/250
 			priv = netip.AddrFrom4([4]byte{10, 0, byte(third), byte(host%250 + 4)})
@@ -134,8 +137,7 @@ func NewEstate(rng *rand.Rand, account, region string, cfg EstateConfig) *Estate
 			i.Instance = "i-" + hex(rng, 17)
 		}
 		if public {
-			// Documentation ranges stand in for the estate's public addresses.
-			i.Public = netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + len(e.Interfaces))})
+			i.Public = publicAddr(len(e.Interfaces))
 		}
 		e.Interfaces = append(e.Interfaces, i)
 		e.byRole[role] = append(e.byRole[role], i)
@@ -183,6 +185,63 @@ func NewEstate(rng *rand.Rand, account, region string, cfg EstateConfig) *Estate
 		w.Open[22] = OpenVPC
 	}
 	return e
+}
+
+// publicAddr is the public address of the estate's nth interface: a
+// documentation range (203.0.113.10 on) for the first 246, then the
+// benchmarking range 198.18.0.0/15 for large estates.
+func publicAddr(n int) netip.Addr {
+	if n < 246 {
+		return netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + n)})
+	}
+	n -= 246
+	return netip.AddrFrom4([4]byte{198, 18 + byte(n>>16&1), byte(n >> 8), byte(n)})
+}
+
+// ScaledEstate is DefaultEstate grown to about n interfaces (the load
+// balancers and the NAT gateway included), every role in the same
+// proportion; at least the default.
+func ScaledEstate(n int) EstateConfig {
+	d := DefaultEstate
+	base := d.Web + d.App + d.DB + d.Bastion + d.Worker + d.Windows
+	f := max(1, float64(n-3)/float64(base))
+	r := func(x int) int { return max(x, int(float64(x)*f+0.5)) }
+	return EstateConfig{Web: r(d.Web), App: r(d.App), DB: r(d.DB), Bastion: r(d.Bastion), Worker: r(d.Worker), Windows: r(d.Windows)}
+}
+
+// Dense is the dense estate the performance benchmarks use, as
+// production sees it: DenseInterfaces interfaces at DenseLoad (about
+// 2,000 records a second, both directions of every conversation recorded
+// by both ends) with the DenseAttacks embedded.
+const (
+	DenseInterfaces = 2000
+	DenseLoad       = 160
+)
+
+// DenseAttacks are twenty attackers spread over the dense estate's first
+// 40 minutes: scans from the internet and from inside, a masscan, sweeps,
+// brute force and a distributed scan.
+var DenseAttacks = []string{
+	"scan name=internet-scan-bastion-0 from=internet target=bastion:0 ports=top:100 timing=T4 at=2m",
+	"scan name=internet-scan-web-3 from=internet target=web:3 ports=top:1000 timing=T4 at=4m",
+	"scan name=internet-masscan-web-40 from=internet target=web:40 ports=1-2000 masscan=true at=6m",
+	"scan name=internet-slow-scan-bastion-7 from=internet target=bastion:7 ports=top:50 timing=T3 at=8m",
+	"scan name=app-1-scans-db-0 from=app:1 target=db:0 ports=top:200 timing=T4 at=10m",
+	"scan name=app-30-scans-db-9 from=app:30 target=db:9 ports=top:100 timing=T4 at=12m",
+	"scan name=worker-5-scans-app-60 from=worker:5 target=app:60 ports=1-1024 timing=T4 at=14m",
+	"scan name=windows-3-scans-windows-8 from=windows:3 target=windows:8 ports=top:100 timing=T4 at=16m",
+	"sweep name=worker-0-sweeps-ssh from=worker:0 port=22 hosts=200 network=vpc timing=T4 at=18m",
+	"sweep name=worker-11-sweeps-rdp from=worker:11 port=3389 hosts=150 network=vpc timing=T4 at=20m",
+	"sweep name=app-7-sweeps-postgres from=app:7 port=5432 hosts=120 network=vpc timing=T4 at=22m",
+	"sweep name=internet-sweeps-ssh from=internet port=22 hosts=300 network=internet timing=T4 at=24m",
+	"sweep name=internet-sweeps-https from=internet port=443 hosts=250 network=internet timing=T4 at=26m",
+	"bruteforce name=ssh-bruteforce-bastion-0 from=internet target=bastion:0 port=22 attempts=80 interval=3s at=28m",
+	"bruteforce name=ssh-bruteforce-bastion-3 from=internet target=bastion:3 port=22 attempts=60 interval=2s at=30m",
+	"bruteforce name=rdp-bruteforce-windows-2 from=internet target=windows:2 port=3389 attempts=60 interval=2s at=32m",
+	"bruteforce name=ssh-bruteforce-from-worker-9 from=worker:9 target=app:12 port=22 attempts=70 interval=2s at=34m",
+	"distributed name=distributed-scan-web-10 target=web:10 sources=20 ports=top:100 at=36m",
+	"scan name=internet-scan-web-77 from=internet target=web:77 ports=top:300 timing=T4 at=38m",
+	"bruteforce name=rdp-bruteforce-windows-20 from=internet target=windows:20 port=3389 attempts=50 interval=3s at=40m",
 }
 
 // Role returns the interfaces of a role.
