@@ -280,7 +280,7 @@ type Snapshotter interface {
 
 // stateVersion changes whenever a saved state's layout does; a state of
 // another version is refused (the service then starts afresh).
-const stateVersion = 2
+const stateVersion = 3
 
 type engineState struct {
 	Version   int

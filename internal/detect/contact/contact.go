@@ -21,6 +21,9 @@ package contact
 import (
 	"cmp"
 	"encoding/binary"
+	"errors"
+	"hash/maphash"
+	"io"
 	"net/netip"
 	"slices"
 
@@ -33,28 +36,32 @@ import (
 type Config struct {
 	// Bucket is the length of a conversation bucket in seconds.
 	Bucket event.Time
-	// MaxConversations bounds the conversations held at once.
+	// MaxConversations bounds the open conversations held at once; the
+	// stage also keeps at most as many of the conversations it last
+	// reported (to mark the ones that continue) and a quarter as many
+	// that wait for a direction.
 	MaxConversations int
 	// MaxInterfaces bounds the interfaces whose context is remembered.
 	MaxInterfaces int
 	// Budget, when set, lowers MaxConversations so that the stage's
-	// tables fit in this many bytes. Measured with the flood test in
-	// detect/all: an open conversation takes about 450 bytes with its
-	// share of the table's map and index, a reported one about 300 in the
-	// table that marks continued conversations.
+	// tables fit in this many bytes (see entryBytes).
 	Budget int64
 }
 
 // DefaultConfig holds one-minute buckets, up to a million open
-// conversations (about 200 MB) and 100,000 interfaces.
+// conversations (about 200 MB at the fullest) and 100,000 interfaces.
 var DefaultConfig = Config{Bucket: 60, MaxConversations: 1 << 20, MaxInterfaces: 100_000}
 
-// key identifies a conversation in one bucket. Addresses are kept as two
-// integers (see addrKey): the key holds no pointer but the interface's and
-// is 56 bytes instead of 80.
+// entryBytes is what one conversation takes in a bucket's table: the
+// entry (key and totals, 184 bytes) and its share of the index and of
+// the slack of the growing arrays. A budget pays for the open
+// conversations, as many reported ones and a quarter as many held ones.
+const entryBytes = 240
+
+// key identifies a conversation in its bucket. Addresses are kept as two
+// integers (see addrKey): the key holds no pointer but the interface's.
 type key struct {
 	Iface  event.ID
-	Bucket event.Time
 	Local  addrKey
 	Remote addrKey
 	LPort  uint16
@@ -67,15 +74,22 @@ func (k *key) remoteAddr() netip.Addr { return k.Remote.addr() }
 
 // addrKey is an address as two integers (IPv4 mapped into IPv6): pointer
 // free, ordered like the address, and encoded in saved state as two
-// varints instead of sixteen bytes one by one.
+// varints instead of sixteen bytes one by one. The zero addrKey stands
+// for no address.
 type addrKey struct{ Hi, Lo uint64 }
 
 func keyOf(a netip.Addr) addrKey {
+	if !a.IsValid() {
+		return addrKey{}
+	}
 	b := a.As16()
 	return addrKey{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
 }
 
 func (k addrKey) addr() netip.Addr {
+	if k == (addrKey{}) {
+		return netip.Addr{}
+	}
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], k.Hi)
 	binary.BigEndian.PutUint64(b[8:], k.Lo)
@@ -89,28 +103,80 @@ func (k addrKey) compare(o addrKey) int {
 	return cmp.Compare(k.Lo, o.Lo)
 }
 
-// convID is a conversation without its bucket: the same connection over
-// time.
-type convID struct {
-	Iface  event.ID
-	Local  addrKey
-	Remote addrKey
-	LPort  uint16
-	RPort  uint16
-	Proto  uint8
-}
-
+// conv is a conversation's totals. Start and End are the earliest start
+// and latest end of its records; First and Latest the records that have
+// them (ties broken by file and line, see before).
 type conv struct {
 	Start, End    event.Time
 	First, Latest event.Origin
-	FirstT, LastT event.Time
 	Out, In       event.Half // from the interface's side, to it
-	PktLocal      netip.Addr
-	// pos is the index of the key in its bucket's list. It is not
-	// saved (gob leaves unexported fields out): UnmarshalState rebuilds
-	// the lists in another order, and a saved pos would make a restored
-	// stage save other bytes than the stage it was restored from.
-	pos int32
+	PktLocal      addrKey
+}
+
+// entry is a conversation in its bucket's table.
+type entry struct {
+	k    key
+	c    conv
+	next int32 // the next entry whose key has the same fingerprint, or -1
+}
+
+// table is the conversations of one bucket: an array of entries in the
+// order they were made, and an index from a fingerprint of the key to
+// the first entry with it (the full key is compared on every lookup, so
+// two keys that share a fingerprint are chained, never confused). A
+// bucket's table is emitted by walking the array and dropped whole; its
+// memory is kept for the next bucket.
+type table struct {
+	bucket event.Time
+	index  map[uint64]int32
+	ents   []entry
+}
+
+func (t *table) find(fp uint64, k *key) *conv {
+	i, ok := t.index[fp]
+	if !ok {
+		return nil
+	}
+	for ; i >= 0; i = t.ents[i].next {
+		if t.ents[i].k == *k {
+			return &t.ents[i].c
+		}
+	}
+	return nil
+}
+
+// put returns the conversation of key k, making it if it is new.
+func (t *table) put(fp uint64, k *key) (*conv, bool) {
+	head, ok := t.index[fp]
+	if ok {
+		for i := head; i >= 0; i = t.ents[i].next {
+			if t.ents[i].k == *k {
+				return &t.ents[i].c, false
+			}
+		}
+	} else {
+		head = -1
+	}
+	n := int32(len(t.ents))
+	t.ents = append(t.ents, entry{k: *k, next: head})
+	t.index[fp] = n
+	return &t.ents[n].c, true
+}
+
+func (t *table) records() uint64 {
+	var n uint64
+	for i := range t.ents {
+		n += uint64(t.ents[i].c.Out.Records + t.ents[i].c.In.Records)
+	}
+	return n
+}
+
+// buckets are the tables of the buckets not yet emitted, and how many
+// conversations they hold.
+type buckets struct {
+	tables map[event.Time]*table
+	n      int
+	last   *table // the table the previous record went to
 }
 
 // iface is what the stage remembers about an interface to describe its
@@ -130,35 +196,39 @@ type owner struct {
 // Stage is the contact stage.
 type Stage struct {
 	cfg     Config
-	convs   *lru.Table[key, conv]
-	recent  *lru.Table[convID, event.Time] // bucket each conversation was last reported in
-	ifaces  *lru.Table[event.ID, iface]
-	owners  *lru.Table[owner, event.ID] // the interface each known address belongs to
-	buckets map[event.Time][]key        // the conversations created in each bucket
-	// held are conversations of records that came without a direction,
-	// keyed by their addresses in order, and heldBuckets indexes them.
-	held        *lru.Table[key, conv]
-	heldBuckets map[event.Time][]key
-	pending     []event.Contact // contacts of evicted conversations, in eviction order
-	ready       []ready         // reused by Advance
-	out         event.Contact   // the contact being dispatched
-	stats       Stats
+	seed    maphash.Seed
+	open    buckets // conversations with a direction
+	held    buckets // conversations of records without a direction
+	maxHeld int
+	// reported are the tables of the last bucket emitted, kept until a
+	// later one is, to mark the conversations that continue into the
+	// next bucket.
+	reported       []*table
+	reportedBucket event.Time
+	reportedN      int
+	spare          []*table // emptied tables, for reuse
+	ifaces         *lru.Table[event.ID, iface]
+	owners         *lru.Table[owner, event.ID] // the interface each known address belongs to
+	ready          []ready                     // reused by emit
+	out            event.Contact               // the contact being dispatched
+	stats          Stats
 }
 
 type ready struct {
 	Start event.Time
-	k     key
-	c     *conv // valid during Advance, which inserts nothing
+	e     *entry // valid during emit, which inserts nothing
 }
 
 // Stats counts what the stage did.
 type Stats struct {
-	Flows       uint64 // flow records joined
-	Skipped     uint64 // records without traffic, or not between two hosts
-	Held        uint64 // records held until their bucket closed, for want of a direction
-	Unresolved  uint64 // held records whose direction was still unknown when the bucket closed
-	Contacts    uint64 // contacts emitted
-	EvictedConv uint64 // conversations emitted early to stay within the bound
+	Flows        uint64 // flow records joined
+	Skipped      uint64 // records without traffic, or not between two hosts
+	Held         uint64 // records held until their bucket closed, for want of a direction
+	Unresolved   uint64 // held records whose direction was still unknown when the bucket closed
+	Contacts     uint64 // contacts emitted
+	EvictedConv  uint64 // conversations emitted early, their bucket closed to stay within the bound
+	EvictedHeld  uint64 // held conversations dropped to stay within the bound
+	ForgotReport uint64 // reported conversations forgotten to stay within the bound
 }
 
 var _ detect.Stage = (*Stage)(nil)
@@ -176,25 +246,14 @@ func New(cfg Config) *Stage {
 		cfg.MaxInterfaces = DefaultConfig.MaxInterfaces
 	}
 	if cfg.Budget > 0 {
-		cfg.MaxConversations = max(16, min(cfg.MaxConversations, int(cfg.Budget*6/10/450)))
+		cfg.MaxConversations = max(16, min(cfg.MaxConversations, int(cfg.Budget*4/9/entryBytes)))
 	}
-	s := &Stage{cfg: cfg, buckets: map[event.Time][]key{}, heldBuckets: map[event.Time][]key{}}
+	s := &Stage{cfg: cfg, seed: maphash.MakeSeed(), maxHeld: max(16, cfg.MaxConversations/4)}
+	s.open.tables = map[event.Time]*table{}
+	s.held.tables = map[event.Time]*table{}
+	s.reportedBucket = event.Never
 	s.ifaces = lru.New[event.ID, iface](cfg.MaxInterfaces, nil)
 	s.owners = lru.New[owner, event.ID](cfg.MaxInterfaces*4, nil)
-	s.held = lru.New(max(16, cfg.MaxConversations/4), func(k key, c *conv) {
-		s.stats.Unresolved += uint64(c.Out.Records + c.In.Records)
-		unindex(s.held, s.heldBuckets, k, c.pos)
-	})
-	recent := cfg.MaxConversations
-	if cfg.Budget > 0 {
-		recent = max(16, int(cfg.Budget*4/10/300))
-	}
-	s.recent = lru.New[convID, event.Time](recent, nil)
-	s.convs = lru.New(cfg.MaxConversations, func(k key, c *conv) {
-		s.stats.EvictedConv++
-		s.pending = append(s.pending, s.contact(k, c))
-		s.unindex(k, c.pos)
-	})
 	return s
 }
 
@@ -210,13 +269,81 @@ func (s *Stage) Stats() Stats { return s.stats }
 // State reports the stage's tables.
 func (s *Stage) State() []detect.StateStats {
 	return []detect.StateStats{
-		{Table: "conversations", Len: s.convs.Len(), Cap: s.convs.Cap(), Evicted: s.convs.Evicted()},
+		{Table: "conversations", Len: s.open.n, Cap: s.cfg.MaxConversations, Evicted: s.stats.EvictedConv},
 		{Table: "interfaces", Len: s.ifaces.Len(), Cap: s.ifaces.Cap(), Evicted: s.ifaces.Evicted()},
-		{Table: "recent conversations", Len: s.recent.Len(), Cap: s.recent.Cap(), Evicted: s.recent.Evicted()},
-		{Table: "held conversations", Len: s.held.Len(), Cap: s.held.Cap(), Evicted: s.held.Evicted()},
+		{Table: "reported conversations", Len: s.reportedN, Cap: s.cfg.MaxConversations, Evicted: s.stats.ForgotReport},
+		{Table: "held conversations", Len: s.held.n, Cap: s.maxHeld, Evicted: s.stats.EvictedHeld},
 		{Table: "interface addresses", Len: s.owners.Len(), Cap: s.owners.Cap(), Evicted: s.owners.Evicted()},
 	}
 }
+
+// table returns the table of bucket b in bs, making it if need be.
+func (s *Stage) table(bs *buckets, b event.Time) *table {
+	if t := bs.last; t != nil && t.bucket == b {
+		return t
+	}
+	t := bs.tables[b]
+	if t == nil {
+		if n := len(s.spare); n > 0 {
+			t = s.spare[n-1]
+			s.spare = s.spare[:n-1]
+		} else {
+			t = &table{index: map[uint64]int32{}}
+		}
+		t.bucket = b
+		bs.tables[b] = t
+	}
+	bs.last = t
+	return t
+}
+
+// take removes bucket b's table from bs and returns it (nil if none).
+func (bs *buckets) take(b event.Time) *table {
+	t := bs.tables[b]
+	if t == nil {
+		return nil
+	}
+	delete(bs.tables, b)
+	bs.n -= len(t.ents)
+	if bs.last == t {
+		bs.last = nil
+	}
+	return t
+}
+
+// oldest returns the earliest bucket of bs; bs must not be empty.
+func (bs *buckets) oldest() event.Time {
+	first := true
+	var o event.Time
+	for b := range bs.tables {
+		if first || b < o {
+			o, first = b, false
+		}
+	}
+	return o
+}
+
+// due returns the buckets of bs that end at or before w, in order.
+func (bs *buckets) due(w, size event.Time, into []event.Time) []event.Time {
+	into = into[:0]
+	for b := range bs.tables {
+		if w == event.Forever || b+size <= w {
+			into = append(into, b)
+		}
+	}
+	slices.Sort(into)
+	return into
+}
+
+// recycle empties t and keeps it for a later bucket.
+func (s *Stage) recycle(t *table) {
+	clear(t.index)
+	clear(t.ents) // drop the interface and file handles
+	t.ents = t.ents[:0]
+	s.spare = append(s.spare, t)
+}
+
+func (s *Stage) fingerprint(k *key) uint64 { return maphash.Comparable(s.seed, *k) }
 
 // Observe folds a flow record into its conversation.
 func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
@@ -233,13 +360,14 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 	if f.Has&event.HasStart == 0 {
 		t = f.Time()
 	}
-	k := key{Iface: f.Interface, Bucket: t - t%s.cfg.Bucket, Proto: f.Protocol}
+	b := t - t%s.cfg.Bucket
+	k := key{Iface: f.Interface, Proto: f.Protocol}
 	if dir == event.DirectionUnknown {
 		if f.Interface.IsZero() {
 			s.stats.Skipped++
 			return
 		}
-		s.hold(k, f, t, out)
+		s.hold(b, k, f, t)
 		return
 	}
 	s.stats.Flows++
@@ -251,18 +379,21 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 		local = f.Dst
 		k.Local, k.Remote, k.LPort, k.RPort = keyOf(f.Dst), keyOf(f.Src), f.DstPort, f.SrcPort
 	}
-	c, created := s.convs.Put(k)
+	c, created := s.table(&s.open, b).put(s.fingerprint(&k), &k)
 	if created {
-		c.pos = int32(len(s.buckets[k.Bucket]))
-		s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
+		s.open.n++
 	}
 	if dir == event.Inbound && f.PktDst.IsValid() && f.PktDst != f.Dst {
-		c.PktLocal = f.PktDst
+		c.PktLocal = keyOf(f.PktDst)
 	}
 	c.fold(f, t, dir == event.Outbound, created)
 	s.noteInterface(f, local)
-	if len(s.pending) > 0 {
-		s.flushPending(out)
+	for s.open.n > s.cfg.MaxConversations {
+		// Over the bound: the oldest bucket closes early.
+		b := s.open.oldest()
+		s.settle(b)
+		s.stats.EvictedConv += uint64(len(s.open.tables[b].ents))
+		s.emit(b, out)
 	}
 }
 
@@ -276,16 +407,13 @@ func (c *conv) fold(f *event.Flow, t event.Time, fromLocal, created bool) {
 	end := f.Time()
 	if created {
 		c.Start, c.End = t, end
-		c.First, c.FirstT = f.Origin, t
-		c.Latest, c.LastT = f.Origin, end
+		c.First, c.Latest = f.Origin, f.Origin
 	} else {
-		c.Start = min(c.Start, t)
-		c.End = max(c.End, end)
-		if before(t, f.Origin, c.FirstT, c.First) {
-			c.First, c.FirstT = f.Origin, t
+		if before(t, f.Origin, c.Start, c.First) {
+			c.First, c.Start = f.Origin, t
 		}
-		if before(c.LastT, c.Latest, end, f.Origin) {
-			c.Latest, c.LastT = f.Origin, end
+		if before(c.End, c.Latest, end, f.Origin) {
+			c.Latest, c.End = f.Origin, end
 		}
 	}
 	h.Packets += f.Packets
@@ -303,12 +431,11 @@ func (c *conv) fold(f *event.Flow, t event.Time, fromLocal, created bool) {
 // merge adds conversation o, whose halves are already oriented like c's,
 // to c.
 func (c *conv) merge(o *conv) {
-	c.Start, c.End = min(c.Start, o.Start), max(c.End, o.End)
-	if before(o.FirstT, o.First, c.FirstT, c.First) {
-		c.First, c.FirstT = o.First, o.FirstT
+	if before(o.Start, o.First, c.Start, c.First) {
+		c.First, c.Start = o.First, o.Start
 	}
-	if before(c.LastT, c.Latest, o.LastT, o.Latest) {
-		c.Latest, c.LastT = o.Latest, o.LastT
+	if before(c.End, c.Latest, o.End, o.Latest) {
+		c.Latest, c.End = o.Latest, o.End
 	}
 	for _, hs := range [2][2]*event.Half{{&c.Out, &o.Out}, {&c.In, &o.In}} {
 		h, x := hs[0], hs[1]
@@ -408,23 +535,27 @@ func (s *Stage) resolve(k key) event.Direction {
 // hold keeps a record whose direction is not known yet in a conversation
 // keyed by its addresses in order. The conversation is resolved when its
 // bucket closes, by then knowing what every record of the bucket, on
-// every interface, taught of the interfaces' addresses.
-func (s *Stage) hold(k key, f *event.Flow, t event.Time, out func(event.Record)) {
+// every interface, has taught of the interfaces' addresses.
+func (s *Stage) hold(b event.Time, k key, f *event.Flow, t event.Time) {
 	s.stats.Held++
 	lo, hi, lp, hp := f.Src, f.Dst, f.SrcPort, f.DstPort
 	if keyOf(hi).compare(keyOf(lo)) < 0 {
 		lo, hi, lp, hp = hi, lo, hp, lp
 	}
 	k.Local, k.Remote, k.LPort, k.RPort = keyOf(lo), keyOf(hi), lp, hp
-	c, created := s.held.Put(k)
+	c, created := s.table(&s.held, b).put(s.fingerprint(&k), &k)
 	if created {
-		c.pos = int32(len(s.heldBuckets[k.Bucket]))
-		s.heldBuckets[k.Bucket] = append(s.heldBuckets[k.Bucket], k)
+		s.held.n++
 	}
 	c.fold(f, t, f.Src == lo, created)
 	s.noteInterface(f, netip.Addr{})
-	if len(s.pending) > 0 {
-		s.flushPending(out)
+	for s.held.n > s.maxHeld {
+		// Over the bound: the oldest bucket's held conversations are
+		// dropped, their direction unknown.
+		t := s.held.take(s.held.oldest())
+		s.stats.EvictedHeld += uint64(len(t.ents))
+		s.stats.Unresolved += t.records()
+		s.recycle(t)
 	}
 }
 
@@ -434,15 +565,12 @@ func (s *Stage) hold(k key, f *event.Flow, t event.Time, out func(event.Record))
 // Settling teaches nothing, so the outcome does not depend on the order
 // of the conversations.
 func (s *Stage) settle(b event.Time) {
-	keys := s.heldBuckets[b]
-	delete(s.heldBuckets, b)
-	for _, k := range keys {
-		c := s.held.Peek(k)
-		if c == nil {
-			continue
-		}
-		h := *c
-		s.held.Delete(k)
+	held := s.held.take(b)
+	if held == nil {
+		return
+	}
+	for i := range held.ents {
+		k, h := held.ents[i].k, held.ents[i].c
 		switch s.resolve(k) {
 		case event.Outbound:
 		case event.Inbound:
@@ -453,15 +581,15 @@ func (s *Stage) settle(b event.Time) {
 			continue
 		}
 		s.stats.Flows += uint64(h.Out.Records + h.In.Records)
-		c, created := s.convs.Put(k)
+		c, created := s.table(&s.open, b).put(s.fingerprint(&k), &k)
 		if created {
+			s.open.n++
 			*c = h
-			c.pos = int32(len(s.buckets[k.Bucket]))
-			s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
 			continue
 		}
 		c.merge(&h)
 	}
+	s.recycle(held)
 }
 
 // before orders records by time, then file name and line, so that "the
@@ -476,112 +604,116 @@ func before(t1 event.Time, o1 event.Origin, t2 event.Time, o2 event.Origin) bool
 	return o1.Line < o2.Line
 }
 
-// unindex removes key k, at position pos, from its bucket's list by moving
-// the list's last key into its place, so that the index never holds more
-// keys than the table holds conversations.
-func (s *Stage) unindex(k key, pos int32) { unindex(s.convs, s.buckets, k, pos) }
-
-// unindex removes key k, at position pos, from the bucket index idx of
-// table tbl.
-func unindex(tbl *lru.Table[key, conv], idx map[event.Time][]key, k key, pos int32) {
-	list := idx[k.Bucket]
-	if int(pos) >= len(list) || list[pos] != k {
-		return // not indexed (while state is being restored)
-	}
-	last := len(list) - 1
-	if int(pos) < last {
-		moved := list[last]
-		list[pos] = moved
-		if c := tbl.Peek(moved); c != nil {
-			c.pos = pos
-		}
-	}
-	list = list[:last]
-	if len(list) == 0 {
-		delete(idx, k.Bucket)
-	} else {
-		idx[k.Bucket] = list
-	}
-}
-
-func (s *Stage) flushPending(out func(event.Record)) {
-	for i := range s.pending {
-		s.stats.Contacts++
-		out(&s.pending[i])
-	}
-	s.pending = s.pending[:0]
-}
-
 // Advance emits the conversations of every bucket that ended at or before
 // the watermark, ordered by start time, then interface, addresses, ports
 // and protocol.
 func (s *Stage) Advance(w event.Time, out func(event.Record)) {
-	var settle []event.Time
-	for b := range s.heldBuckets {
-		if w == event.Forever || b+s.cfg.Bucket <= w {
-			settle = append(settle, b)
-		}
-	}
-	slices.Sort(settle)
-	for _, b := range settle {
+	var due [16]event.Time
+	for _, b := range s.held.due(w, s.cfg.Bucket, due[:0]) {
 		s.settle(b)
 	}
-	s.flushPending(out)
-	var done []event.Time
-	for b := range s.buckets {
-		if w == event.Forever || b+s.cfg.Bucket <= w {
-			done = append(done, b)
+	for _, b := range s.open.due(w, s.cfg.Bucket, due[:0]) {
+		s.emit(b, out)
+	}
+}
+
+// emit passes the conversations of bucket b to out, in order, and drops
+// the bucket.
+func (s *Stage) emit(b event.Time, out func(event.Record)) {
+	t := s.open.take(b)
+	if t == nil {
+		return
+	}
+	s.ready = s.ready[:0]
+	for i := range t.ents {
+		s.ready = append(s.ready, ready{t.ents[i].c.Start, &t.ents[i]})
+	}
+	slices.SortFunc(s.ready, compareReady)
+	for _, r := range s.ready {
+		s.out = s.contact(&r.e.k, &r.e.c, b)
+		s.stats.Contacts++
+		out(&s.out)
+	}
+	s.ready = s.ready[:0]
+	s.retire(t)
+}
+
+// retire keeps an emitted table as the last bucket reported, for the
+// contacts of the next bucket to tell whether they continue one of its
+// conversations.
+func (s *Stage) retire(t *table) {
+	switch {
+	case t.bucket > s.reportedBucket || s.reportedBucket == event.Never:
+		for _, old := range s.reported {
+			s.recycle(old)
+		}
+		s.reported, s.reportedBucket, s.reportedN = append(s.reported[:0], t), t.bucket, len(t.ents)
+	case t.bucket == s.reportedBucket:
+		// The bucket closed early, or late records reopened it.
+		s.reported = append(s.reported, t)
+		s.reportedN += len(t.ents)
+	default:
+		// Late records of an older bucket: the next bucket's contacts
+		// are told apart by the newer one.
+		s.recycle(t)
+		return
+	}
+	for s.reportedN > s.cfg.MaxConversations && len(s.reported) > 0 {
+		old := s.reported[0]
+		s.reported = slices.Delete(s.reported, 0, 1)
+		s.reportedN -= len(old.ents)
+		s.stats.ForgotReport += uint64(len(old.ents))
+		s.recycle(old)
+	}
+}
+
+// continues reports whether conversation k was reported for the bucket
+// before bucket b.
+func (s *Stage) continues(k *key, b event.Time) bool {
+	if s.reportedBucket == event.Never || s.reportedBucket != b-s.cfg.Bucket {
+		return false
+	}
+	fp := s.fingerprint(k)
+	for _, t := range s.reported {
+		if t.find(fp, k) != nil {
+			return true
 		}
 	}
-	slices.Sort(done)
-	for _, b := range done {
-		s.ready = s.ready[:0]
-		for _, k := range s.buckets[b] {
-			c := s.convs.Peek(k)
-			s.ready = append(s.ready, ready{c.Start, k, c})
-		}
-		delete(s.buckets, b)
-		slices.SortFunc(s.ready, compareReady)
-		for _, r := range s.ready {
-			s.out = s.contact(r.k, r.c)
-			s.convs.Delete(r.k)
-			s.stats.Contacts++
-			out(&s.out)
-		}
-	}
+	return false
 }
 
 func compareReady(a, b ready) int {
 	if c := cmp.Compare(a.Start, b.Start); c != 0 {
 		return c
 	}
-	if a.k.Iface != b.k.Iface {
-		return cmp.Compare(a.k.Iface.String(), b.k.Iface.String())
+	x, y := &a.e.k, &b.e.k
+	if x.Iface != y.Iface {
+		return cmp.Compare(x.Iface.String(), y.Iface.String())
 	}
-	if c := a.k.Local.compare(b.k.Local); c != 0 {
+	if c := x.Local.compare(y.Local); c != 0 {
 		return c
 	}
-	if c := a.k.Remote.compare(b.k.Remote); c != 0 {
+	if c := x.Remote.compare(y.Remote); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.k.LPort, b.k.LPort); c != 0 {
+	if c := cmp.Compare(x.LPort, y.LPort); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.k.RPort, b.k.RPort); c != 0 {
+	if c := cmp.Compare(x.RPort, y.RPort); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.k.Proto, b.k.Proto)
+	return cmp.Compare(x.Proto, y.Proto)
 }
 
-// contact judges a conversation.
-func (s *Stage) contact(k key, c *conv) event.Contact {
+// contact judges conversation k of bucket b.
+func (s *Stage) contact(k *key, c *conv, b event.Time) event.Contact {
 	ct := event.Contact{
 		Origin:    c.First,
 		Latest:    c.Latest,
 		Interface: k.Iface,
 		Protocol:  k.Proto,
 		Local:     k.localAddr(),
-		PktLocal:  c.PktLocal,
+		PktLocal:  c.PktLocal.addr(),
 		Start:     c.Start,
 		End:       c.End,
 	}
@@ -599,12 +731,7 @@ func (s *Stage) contact(k key, c *conv) event.Contact {
 		ct.Inbound = true
 	}
 	// A conversation reported for the previous bucket continues here.
-	id := convID{k.Iface, k.Local, k.Remote, k.LPort, k.RPort, k.Proto}
-	last, created := s.recent.Put(id)
-	if !created && *last >= k.Bucket-s.cfg.Bucket && *last < k.Bucket {
-		ct.Continued = true
-	}
-	*last = max(*last, k.Bucket)
+	ct.Continued = s.continues(k, b)
 	switch {
 	case basis == event.InitiatorUnknown:
 		// Nothing tells who spoke first (ICMP, whose records carry no
@@ -632,7 +759,7 @@ func synOnly(h *event.Half) bool {
 
 // initiator decides which side opened the conversation. It returns true
 // when the interface's side did.
-func initiator(k key, c *conv) (bool, event.InitiatorBasis) {
+func initiator(k *key, c *conv) (bool, event.InitiatorBasis) {
 	if k.Proto == event.ProtoTCP {
 		so, si := synOnly(&c.Out), synOnly(&c.In)
 		if so && !si {
@@ -785,50 +912,168 @@ func Service(port uint16) bool {
 }
 
 type stageState struct {
-	Convs  lru.Snapshot[key, conv]
-	Recent lru.Snapshot[convID, event.Time]
-	Ifaces lru.Snapshot[event.ID, iface]
-	Held   lru.Snapshot[key, conv]
-	Owners lru.Snapshot[owner, event.ID]
-	Stats  Stats
+	Open           savedTables
+	Held           savedTables
+	Reported       savedTables
+	ReportedBucket event.Time
+	Ifaces         lru.Snapshot[event.ID, iface]
+	Owners         lru.Snapshot[owner, event.ID]
+	Stats          Stats
 }
 
 var _ detect.Snapshotter = (*Stage)(nil)
 
-// MarshalState saves the open conversations, the recently reported ones
-// and what is known of each interface.
+// MarshalState saves the open and held conversations, the last reported
+// ones and what is known of each interface.
 func (s *Stage) MarshalState() ([]byte, error) {
-	return detect.EncodeState(stageState{Convs: s.convs.View(), Recent: s.recent.View(), Ifaces: s.ifaces.View(),
-		Held: s.held.View(), Owners: s.owners.View(), Stats: s.stats})
+	return detect.EncodeState(stageState{
+		Open: savedTables{of: sortedTables(s.open.tables)}, Held: savedTables{of: sortedTables(s.held.tables)},
+		Reported: savedTables{of: s.reported}, ReportedBucket: s.reportedBucket,
+		Ifaces: s.ifaces.View(), Owners: s.owners.View(), Stats: s.stats,
+	})
 }
 
-// UnmarshalState restores them and rebuilds the bucket index.
+func sortedTables(m map[event.Time]*table) []*table {
+	out := make([]*table, 0, len(m))
+	for _, t := range m {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *table) int { return cmp.Compare(a.bucket, b.bucket) })
+	return out
+}
+
+// UnmarshalState restores them.
 func (s *Stage) UnmarshalState(b []byte) error {
 	var st stageState
 	if err := detect.DecodeState(b, &st); err != nil {
 		return err
 	}
-	clear(s.buckets)
-	s.pending = s.pending[:0]
-	s.convs.Restore(st.Convs)
-	s.recent.Restore(st.Recent)
+	for _, bs := range []*buckets{&s.open, &s.held} {
+		for b := range bs.tables {
+			s.recycle(bs.take(b))
+		}
+	}
+	for _, t := range s.reported {
+		s.recycle(t)
+	}
+	s.reported, s.reportedN = s.reported[:0], 0
+	restore := func(bs *buckets, saved []savedTable) {
+		for _, sv := range saved {
+			t := s.table(bs, sv.Bucket)
+			for i := range sv.Keys {
+				k := sv.Keys[i]
+				c, created := t.put(s.fingerprint(&k), &k)
+				if created {
+					bs.n++
+				}
+				*c = sv.Convs[i]
+			}
+		}
+	}
+	restore(&s.open, st.Open.Tables)
+	restore(&s.held, st.Held.Tables)
+	for _, sv := range st.Reported.Tables {
+		var bs buckets
+		bs.tables = map[event.Time]*table{}
+		restore(&bs, []savedTable{sv})
+		t := bs.take(sv.Bucket)
+		s.reported = append(s.reported, t)
+		s.reportedN += len(t.ents)
+	}
+	s.reportedBucket = st.ReportedBucket
 	s.ifaces.Restore(st.Ifaces)
-	s.stats = st.Stats
-	s.convs.All(func(k key, c *conv) bool {
-		c.pos = int32(len(s.buckets[k.Bucket]))
-		s.buckets[k.Bucket] = append(s.buckets[k.Bucket], k)
-		return true
-	})
-	clear(s.heldBuckets)
-	s.held.Restore(st.Held)
 	s.owners.Restore(st.Owners)
-	s.held.All(func(k key, c *conv) bool {
-		c.pos = int32(len(s.heldBuckets[k.Bucket]))
-		s.heldBuckets[k.Bucket] = append(s.heldBuckets[k.Bucket], k)
-		return true
-	})
-	// Conversations that did not fit a smaller table were emitted while
-	// restoring; they were reported before the state was saved.
-	s.pending = s.pending[:0]
+	s.stats = st.Stats
 	return nil
+}
+
+// savedTable is one bucket's conversations in saved state.
+type savedTable struct {
+	Bucket event.Time
+	Keys   []key
+	Convs  []conv
+}
+
+// savedTables are the tables of a stage in saved state. Saving writes
+// them from the stage's own tables a part at a time (see EncodeParts):
+// Tables is filled only when they are read back.
+type savedTables struct {
+	Tables []savedTable
+	of     []*table
+}
+
+// tablesHeader precedes the parts of savedTables.
+type tablesHeader struct{ Tables int }
+
+// tablePart is a table's bucket and size, or a part of its entries.
+type tablePart struct {
+	Bucket event.Time
+	Len    int
+	Keys   []key
+	Convs  []conv
+}
+
+// EncodeParts writes the number of tables, then each table as a header
+// part (its bucket and size) followed by its entries in parts of at most
+// n, in the order they were made.
+func (st *savedTables) EncodeParts(n int, encode func(any) error) error {
+	n = max(n, 1)
+	if err := encode(tablesHeader{Tables: len(st.of)}); err != nil {
+		return err
+	}
+	var p tablePart
+	for _, t := range st.of {
+		if err := encode(tablePart{Bucket: t.bucket, Len: len(t.ents)}); err != nil {
+			return err
+		}
+		for i := 0; i < len(t.ents); i += n {
+			j := min(i+n, len(t.ents))
+			p.Keys, p.Convs = p.Keys[:0], p.Convs[:0]
+			for _, e := range t.ents[i:j] {
+				p.Keys = append(p.Keys, e.k)
+				p.Convs = append(p.Convs, e.c)
+			}
+			if err := encode(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DecodeParts reads what EncodeParts wrote into Tables.
+func (st *savedTables) DecodeParts(decode func(any) error) error {
+	var h tablesHeader
+	if err := decode(&h); err != nil {
+		return err
+	}
+	for range h.Tables {
+		var head tablePart
+		if err := decode(&head); err != nil {
+			return eofUnexpected(err)
+		}
+		t := savedTable{Bucket: head.Bucket, Keys: make([]key, 0, head.Len), Convs: make([]conv, 0, head.Len)}
+		for len(t.Keys) < head.Len {
+			var p tablePart
+			if err := decode(&p); err != nil {
+				return eofUnexpected(err)
+			}
+			if len(p.Keys) == 0 || len(p.Keys) != len(p.Convs) || len(t.Keys)+len(p.Keys) > head.Len {
+				return errBadPart
+			}
+			t.Keys = append(t.Keys, p.Keys...)
+			t.Convs = append(t.Convs, p.Convs...)
+		}
+		st.Tables = append(st.Tables, t)
+	}
+	return nil
+}
+
+var errBadPart = errors.New("a saved table's part does not match its header")
+
+func eofUnexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }

@@ -194,6 +194,9 @@ func TestBucketsAreOrderIndependent(t *testing.T) {
 	}
 }
 
+// A bucket that outgrows the bound is emitted early, whole: every
+// conversation still becomes a contact, and the table never holds more
+// than the bound.
 func TestBoundedConversations(t *testing.T) {
 	s := New(Config{MaxConversations: 100})
 	n := 0
@@ -203,11 +206,11 @@ func TestBoundedConversations(t *testing.T) {
 		s.Observe(f, collect)
 	}
 	st := s.State()[0]
-	if st.Len > 100 || st.Evicted != 9900 {
-		t.Errorf("state %+v: want at most 100 entries and 9900 evictions", st)
+	if st.Len > 100 || st.Evicted < 9900 {
+		t.Errorf("state %+v: want at most 100 entries and at least 9900 evictions", st)
 	}
-	if n != 9900 {
-		t.Errorf("evicted conversations must still be emitted: %d of 9900", n)
+	if uint64(n) != st.Evicted {
+		t.Errorf("evicted conversations must still be emitted: %d of %d", n, st.Evicted)
 	}
 	s.Advance(event.Forever, collect)
 	if n != 10_000 {
