@@ -18,11 +18,11 @@ import (
 // backgroundTraffic fills c with the i-th contact of 2,000 exposed
 // interfaces at 2,000 contacts a second: a quarter are the interfaces'
 // own contacts with servers on the internet; a quarter come from
-// internet hosts seen once (a SYN to a random port, most rejected, one in
-// ten reaching the open SSH port), which make most of the sources the
-// detector tracks and never become a finding; the rest are clients of
+// internet hosts seen once (a SYN to a random port, rejected, or one in
+// ten a handshake with the web port), which make most of the sources the
+// detector tracks and never are in a finding; the rest are clients of
 // the web port and 50 scanners working through the ports of 20
-// interfaces.
+// interfaces, one in ten of their probes reaching the open SSH port.
 func backgroundTraffic(c *event.Contact, i int, rng *rand.Rand, ifaces []event.ID) {
 	n := rng.IntN(len(ifaces))
 	local := netip.AddrFrom4([4]byte{10, 0, byte(n >> 8), byte(n)})
@@ -42,6 +42,10 @@ func backgroundTraffic(c *event.Contact, i int, rng *rand.Rand, ifaces []event.I
 	case 1:
 		c.Initiator = netip.AddrFrom4([4]byte{byte(60 + rng.IntN(100)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
 		c.RPort = uint16(1 + rng.IntN(65535))
+		if rng.IntN(10) == 0 {
+			answered(c, 443)
+		}
+		return
 	default:
 		if i%8 == 3 {
 			c.Initiator = netip.AddrFrom4([4]byte{198, 51, byte(rng.IntN(20)), byte(rng.IntN(250))})
@@ -54,11 +58,16 @@ func backgroundTraffic(c *event.Contact, i int, rng *rand.Rand, ifaces []event.I
 		c.Interface, c.Responder, c.Local = ifaces[n], netip.AddrFrom4([4]byte{10, 0, 0, byte(n)}), netip.AddrFrom4([4]byte{10, 0, 0, byte(n)})
 		c.Initiator = netip.AddrFrom4([4]byte{203, 0, 113, byte(rng.IntN(50))})
 		c.RPort = uint16(1 + rng.IntN(10000))
+		if rng.IntN(10) == 0 {
+			answered(c, 22)
+		}
 	}
-	if rng.IntN(10) == 0 {
-		c.RPort, c.Outcome = 22, event.OutcomeEstablished
-		c.Rev = event.Half{Packets: 1, Bytes: 60, Records: 1, HasFlags: true, Flags: event.TCPSyn | event.TCPAck}
-	}
+}
+
+// answered makes c a handshake with port that carried no data.
+func answered(c *event.Contact, port uint16) {
+	c.RPort, c.Outcome = port, event.OutcomeEstablished
+	c.Rev = event.Half{Packets: 1, Bytes: 60, Records: 1, HasFlags: true, Flags: event.TCPSyn | event.TCPAck}
 }
 
 // BenchmarkPortProbe feeds the detector the contacts of
