@@ -75,6 +75,13 @@ type Config struct {
 	// Tick is the event-time interval, in seconds, at which the engine
 	// advances detectors.
 	Tick event.Time
+	// Apart runs the detectors on a goroutine of their own, fed by the
+	// goroutine that calls Observe, which runs the stages: two cores for
+	// what was one. The detectors see exactly the calls, in exactly the
+	// order, that they would see otherwise, so their findings are the
+	// same (see apart.go). Emit is then called on the detectors'
+	// goroutine; Flush, State and the state methods wait for it.
+	Apart bool
 }
 
 // DefaultConfig is the engine configuration picket uses unless told
@@ -108,6 +115,7 @@ type Engine struct {
 	watermark event.Time
 	nextTick  event.Time
 	stats     EngineStats
+	apart     *apart // nil unless Config.Apart
 }
 
 // EngineStats counts what the engine saw.
@@ -130,6 +138,10 @@ func NewEngine(stages []Stage, dets []Detector, cfg Config, emit Emit) (*Engine,
 	}
 	e := &Engine{cfg: cfg, emit: emit, maxSeen: event.Never, watermark: event.Never, nextTick: event.Never}
 	e.derived = e.dispatch
+	if cfg.Apart {
+		e.apart = newApart(e)
+		e.derived = e.apart.derived
+	}
 	for _, st := range stages {
 		e.stages = append(e.stages, st)
 		for _, k := range st.Consumes() {
@@ -167,8 +179,14 @@ func (e *Engine) Observe(rec event.Record) {
 	for _, st := range e.byKindS[k] {
 		st.Observe(rec, e.derived)
 	}
-	for _, d := range e.byKind[k] {
-		d.Observe(rec, e.emit)
+	if len(e.byKind[k]) > 0 {
+		if e.apart != nil {
+			e.apart.observe(rec)
+		} else {
+			for _, d := range e.byKind[k] {
+				d.Observe(rec, e.emit)
+			}
+		}
 	}
 	if t > e.maxSeen {
 		e.maxSeen = t
@@ -190,6 +208,14 @@ func (e *Engine) advance(w event.Time) {
 	for _, st := range e.stages {
 		st.Advance(w, e.derived)
 	}
+	if e.apart != nil {
+		e.apart.advance(w)
+		return
+	}
+	e.advanceDetectors(w)
+}
+
+func (e *Engine) advanceDetectors(w event.Time) {
 	for _, d := range e.dets {
 		d.Advance(w, e.emit)
 	}
@@ -205,7 +231,23 @@ func (e *Engine) dispatch(rec event.Record) {
 }
 
 // Flush advances every detector to the end of time: the input is over.
-func (e *Engine) Flush() { e.advance(event.Forever) }
+// With Config.Apart it returns once the detectors have seen everything,
+// their goroutine stopped.
+func (e *Engine) Flush() {
+	e.advance(event.Forever)
+	e.wait()
+	if e.apart != nil {
+		e.apart.stop()
+	}
+}
+
+// wait returns once the detectors have handled every call made so far:
+// at once unless Config.Apart.
+func (e *Engine) wait() {
+	if e.apart != nil {
+		e.apart.wait()
+	}
+}
 
 // CatchUp advances the watermark to the newest event time seen, giving
 // up the lateness allowance: for a source that has gone quiet, whose
@@ -216,6 +258,7 @@ func (e *Engine) CatchUp() bool {
 		return false
 	}
 	e.advance(e.maxSeen)
+	e.wait()
 	return true
 }
 
@@ -233,9 +276,11 @@ func (e *Engine) Foresee(saved []byte, emit Emit) (bool, error) {
 	if e.maxSeen == event.Never || e.watermark == event.Forever {
 		return false, nil
 	}
+	e.wait()
 	keep := e.emit
 	e.emit = emit
 	e.advance(event.Forever)
+	e.wait()
 	e.emit = keep
 	if err := e.UnmarshalState(saved); err != nil {
 		return true, fmt.Errorf("restoring the state after foreseeing: %w", err)
@@ -256,6 +301,7 @@ func (e *Engine) Stats() EngineStats {
 // State returns the state statistics of every stage and detector that
 // keeps state, keyed by stage name or detector ID.
 func (e *Engine) State() map[string][]StateStats {
+	e.wait()
 	out := map[string][]StateStats{}
 	for _, st := range e.stages {
 		if s, ok := st.(Stater); ok {
@@ -295,6 +341,7 @@ type engineState struct {
 // and detector that keeps any. It fails if a component keeps state (it
 // reports table statistics) but cannot save it.
 func (e *Engine) MarshalState() ([]byte, error) {
+	e.wait()
 	st := engineState{Version: stateVersion, Watermark: e.watermark, MaxSeen: e.maxSeen, NextTick: e.nextTick, Stats: e.stats, Parts: map[string][]byte{}}
 	save := func(name string, c any) error {
 		sn, ok := c.(Snapshotter)
@@ -337,6 +384,7 @@ func (e *Engine) MarshalState() ([]byte, error) {
 // UnmarshalState restores what MarshalState saved. Components missing
 // from the saved state (a detector added since) start empty.
 func (e *Engine) UnmarshalState(b []byte) error {
+	e.wait()
 	var st engineState
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
 		return fmt.Errorf("decoding engine state: %w", err)

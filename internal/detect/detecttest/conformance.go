@@ -94,6 +94,10 @@ type Case struct {
 //   - Borrowed: records overwritten once Observe returns, the input's
 //     and the stages', as decoders and the contact stage reuse theirs,
 //     change nothing.
+//   - Apart: with the detectors on a goroutine of their own
+//     (detect.Config.Apart), fed by the one that runs the stages, the
+//     pipeline reports the same findings and derived records, in the
+//     same order.
 //   - WallClock: runs under a fake clock, years away and hours apart,
 //     give the same findings as a run under the real one, byte for byte
 //     (finding IDs and timestamps included).
@@ -168,6 +172,22 @@ func Conformance(t *testing.T, c Case) {
 		compare(t, "records overwritten after Observe", ref, c.runBorrowed(t, in))
 	})
 
+	c.property(t, "Apart", func(t *testing.T) {
+		apart := c
+		apart.Config = c.config()
+		apart.Config.Apart = true
+		got := apart.run(t, in)
+		compare(t, "detectors on a goroutine of their own", ref, got)
+		if len(got.reports) != len(ref.reports) {
+			t.Fatalf("%d reports, the reference run made %d", len(got.reports), len(ref.reports))
+		}
+		for i := range got.reports {
+			if string(got.reports[i].json) != string(ref.reports[i].json) {
+				t.Fatalf("report %d differs from the reference run's:\n%s\n%s", i, ref.reports[i].json, got.reports[i].json)
+			}
+		}
+	})
+
 	c.property(t, "WallClock", func(t *testing.T) {
 		// In a synctest bubble time.Now starts at midnight UTC on
 		// 2000-01-01 and moves only when the bubble sleeps. Two runs
@@ -186,7 +206,7 @@ func Conformance(t *testing.T, c Case) {
 }
 
 // properties are the names of the suite's subtests.
-var properties = []string{"Reports", "Empty", "Snapshot", "Foresee", "Lateness", "Reorder", "Borrowed", "WallClock", "BoundedState"}
+var properties = []string{"Reports", "Empty", "Snapshot", "Foresee", "Lateness", "Reorder", "Borrowed", "Apart", "WallClock", "BoundedState"}
 
 // property runs one property's subtest, or skips it when it is known to
 // fail.
