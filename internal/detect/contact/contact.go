@@ -22,8 +22,9 @@ import (
 	"cmp"
 	"encoding/binary"
 	"errors"
-	"hash/maphash"
 	"io"
+	"math/bits"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 
@@ -196,7 +197,7 @@ type owner struct {
 // Stage is the contact stage.
 type Stage struct {
 	cfg     Config
-	seed    maphash.Seed
+	secret  [4]uint64 // keys the fingerprints of conversations
 	open    buckets // conversations with a direction
 	held    buckets // conversations of records without a direction
 	maxHeld int
@@ -248,7 +249,10 @@ func New(cfg Config) *Stage {
 	if cfg.Budget > 0 {
 		cfg.MaxConversations = max(16, min(cfg.MaxConversations, int(cfg.Budget*4/9/entryBytes)))
 	}
-	s := &Stage{cfg: cfg, seed: maphash.MakeSeed(), maxHeld: max(16, cfg.MaxConversations/4)}
+	s := &Stage{cfg: cfg, maxHeld: max(16, cfg.MaxConversations/4)}
+	for i := range s.secret {
+		s.secret[i] = rand.Uint64() | 1
+	}
 	s.open.tables = map[event.Time]*table{}
 	s.held.tables = map[event.Time]*table{}
 	s.reportedBucket = event.Never
@@ -343,7 +347,22 @@ func (s *Stage) recycle(t *table) {
 	s.spare = append(s.spare, t)
 }
 
-func (s *Stage) fingerprint(k *key) uint64 { return maphash.Comparable(s.seed, *k) }
+// fingerprint hashes a conversation's addresses, ports and protocol (not
+// its interface: the ends of one conversation on two interfaces differ
+// in which side is local) with two rounds of a multiply-and-fold mix
+// keyed by the stage's secret, so that spoofed sources cannot be chosen
+// to share fingerprints and lengthen the chains.
+func (s *Stage) fingerprint(k *key) uint64 {
+	ports := uint64(k.LPort)<<24 | uint64(k.RPort)<<8 | uint64(k.Proto)
+	h := mum(k.Local.Lo^s.secret[0], k.Remote.Lo^s.secret[1])
+	return mum(h^k.Local.Hi^s.secret[2], k.Remote.Hi^ports^s.secret[3])
+}
+
+// mum multiplies a and b into 128 bits and folds the halves together.
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
 
 // Observe folds a flow record into its conversation.
 func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
