@@ -211,12 +211,15 @@ type Stage struct {
 	ifaces         *lru.Table[event.ID, iface]
 	owners         *lru.Table[owner, event.ID] // the interface each known address belongs to
 	ready          []ready                     // reused by emit
+	ranks          map[event.ID]uint32         // reused by emit
+	names          []event.ID                  // reused by emit
 	out            event.Contact               // the contact being dispatched
 	stats          Stats
 }
 
 type ready struct {
 	Start event.Time
+	rank  uint32 // the interface's place among the bucket's, by name
 	e     *entry // valid during emit, which inserts nothing
 }
 
@@ -253,6 +256,7 @@ func New(cfg Config) *Stage {
 	for i := range s.secret {
 		s.secret[i] = rand.Uint64() | 1
 	}
+	s.ranks = map[event.ID]uint32{}
 	s.open.tables = map[event.Time]*table{}
 	s.held.tables = map[event.Time]*table{}
 	s.reportedBucket = event.Never
@@ -643,9 +647,25 @@ func (s *Stage) emit(b event.Time, out func(event.Record)) {
 	if t == nil {
 		return
 	}
+	// Interfaces are ordered by name: rank them once rather than
+	// comparing their names at every step of the sort.
+	clear(s.ranks)
+	s.names = s.names[:0]
+	for i := range t.ents {
+		id := t.ents[i].k.Iface
+		if _, ok := s.ranks[id]; !ok {
+			s.ranks[id] = 0
+			s.names = append(s.names, id)
+		}
+	}
+	slices.SortFunc(s.names, func(a, b event.ID) int { return cmp.Compare(a.String(), b.String()) })
+	for i, id := range s.names {
+		s.ranks[id] = uint32(i)
+	}
 	s.ready = s.ready[:0]
 	for i := range t.ents {
-		s.ready = append(s.ready, ready{t.ents[i].c.Start, &t.ents[i]})
+		e := &t.ents[i]
+		s.ready = append(s.ready, ready{e.c.Start, s.ranks[e.k.Iface], e})
 	}
 	slices.SortFunc(s.ready, compareReady)
 	for _, r := range s.ready {
@@ -705,10 +725,10 @@ func compareReady(a, b ready) int {
 	if c := cmp.Compare(a.Start, b.Start); c != 0 {
 		return c
 	}
-	x, y := &a.e.k, &b.e.k
-	if x.Iface != y.Iface {
-		return cmp.Compare(x.Iface.String(), y.Iface.String())
+	if c := cmp.Compare(a.rank, b.rank); c != 0 {
+		return c
 	}
+	x, y := &a.e.k, &b.e.k
 	if c := x.Local.compare(y.Local); c != 0 {
 		return c
 	}
