@@ -8,7 +8,7 @@ TOOLS     := $(GO) tool -modfile=tools/go.mod
 BENCH     ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build deps test fmt-check vet lint race bench fuzz examples lab clean
+.PHONY: all build deps test fmt-check vet lint race bench dense-bench fuzz examples lab clean
 
 all: build
 
@@ -40,6 +40,14 @@ race:
 # README's performance section for the figures and how they were taken.
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
+
+# picket analyze on a dense 5-million-record flow log beside DuckDB running
+# one port-scan query over the same file (tools/densequery, a module of its
+# own) and zcat of its gzip copy: wall, CPU and peak memory of each, and
+# the ratios. DENSE_RECORDS and DENSE_DIR change the size and keep the
+# file. A few minutes; run by hand, never by `make test`.
+dense-bench:
+	GO=$(GO) bash scripts/dense-bench
 
 # A short fuzzing pass over every parser.
 fuzz:
