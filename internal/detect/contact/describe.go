@@ -1,67 +1,22 @@
 package contact
 
 import (
-	"strconv"
-
 	"picket/internal/event"
 	"picket/internal/finding"
 )
 
 // Describe renders a contact in one line for evidence samples, such as
-// "198.51.100.7:40112 -> 10.0.1.15:22 TCP refused (2 pkts / 1 pkt)".
+// "198.51.100.7:40112 -> 10.0.1.15:22 TCP refused (2 pkts out / 1 back)".
+// It reads only the fields Evidence keeps.
 func Describe(c *event.Contact) string {
-	b := make([]byte, 0, 96)
-	b = appendEndpoint(b, c.Initiator, c.IPort)
-	b = append(b, " -> "...)
-	b = appendEndpoint(b, c.Responder, c.RPort)
-	b = append(b, ' ')
-	b = append(b, finding.Protocol(c.Protocol)...)
-	b = append(b, ' ')
-	b = append(b, c.Outcome.String()...)
-	b = append(b, " ("...)
-	b = strconv.AppendUint(b, c.Fwd.Packets, 10)
-	b = append(b, " pkts out / "...)
-	b = strconv.AppendUint(b, c.Rev.Packets, 10)
-	b = append(b, " back"...)
-	if c.Fwd.HasFlags || c.Rev.HasFlags {
-		b = append(b, ", flags "...)
-		b = strconv.AppendUint(b, uint64(c.Fwd.Flags), 10)
-		b = append(b, '/')
-		b = strconv.AppendUint(b, uint64(c.Rev.Flags), 10)
-	}
-	b = append(b, ')')
-	return string(b)
+	return EvidenceOf(c).describe()
 }
 
-func appendEndpoint(b []byte, a interface{ String() string }, port uint16) []byte {
-	s := a.String()
-	if len(s) > 0 && containsColon(s) {
-		b = append(b, '[')
-		b = append(b, s...)
-		b = append(b, ']')
-	} else {
-		b = append(b, s...)
-	}
-	b = append(b, ':')
-	return strconv.AppendUint(b, uint64(port), 10)
-}
-
-func containsColon(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return true
-		}
-	}
-	return false
-}
-
-// Sample returns a contact as an evidence sample.
+// Sample returns a contact as an evidence sample. A detector that keeps
+// contacts as evidence of findings it may never make keeps their
+// Evidence instead, and renders it when it makes one.
 func Sample(c *event.Contact) finding.Sample {
-	return finding.Sample{
-		Origin: c.Origin.String(),
-		Time:   c.Start.String(),
-		Record: Describe(c),
-	}
+	return EvidenceOf(c).Sample()
 }
 
 // NetworkPath explains how a contact reached or left the interface, for

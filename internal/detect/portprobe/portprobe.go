@@ -88,65 +88,14 @@ type hit struct {
 	Rev                                    uint32 // packets sent back
 }
 
-// sample is the hit as evidence. A hit keeps neither the protocol nor
+// evidence is the hit as evidence. A hit keeps neither the protocol nor
 // the TCP flags, so its sample says TCP and shows no flags.
-func (h *hit) sample() sample {
-	return sample{
+func (h *hit) evidence() contact.Evidence {
+	return contact.Evidence{
 		Origin: h.Origin, Start: h.T, Protocol: event.ProtoTCP,
 		Initiator: h.Remote, IPort: h.Rport, Responder: h.Local, RPort: h.Port,
 		Outcome: h.Outcome, FwdPackets: uint64(h.Fwd), RevPackets: uint64(h.Rev),
 	}
-}
-
-// sample is a contact kept as evidence: the fields a finding's sample
-// shows, not its text, which render makes only when a finding is. Every
-// internet host that reaches the estate keeps its first few contacts,
-// and few of those hosts are ever in a finding: making the text of each
-// as it came (contact.Sample: three strings, built from more) was 71% of
-// the allocations of picket analyze over the dense estate
-// (BenchmarkAnalyzeDense in internal/app) and nearly all of this
-// detector's per contact (BenchmarkPortProbe: 2 allocations and 108
-// bytes a contact before, under one and 64 bytes after, what is left
-// being the findings' own). It takes less room too: 104 bytes against
-// about 180 with the text.
-type sample struct {
-	Origin                 event.Origin
-	Start                  event.Time
-	Initiator, Responder   netip.Addr
-	FwdPackets, RevPackets uint64
-	IPort, RPort           uint16
-	Protocol               uint8
-	Outcome                event.Outcome
-	FwdFlags, RevFlags     uint8
-	HasFlags               bool // either half carried tcp-flags
-}
-
-func sampleOf(c *event.Contact) sample {
-	return sample{
-		Origin: c.Origin, Start: c.Start, Initiator: c.Initiator, Responder: c.Responder,
-		FwdPackets: c.Fwd.Packets, RevPackets: c.Rev.Packets, IPort: c.IPort, RPort: c.RPort,
-		Protocol: c.Protocol, Outcome: c.Outcome, FwdFlags: c.Fwd.Flags, RevFlags: c.Rev.Flags,
-		HasFlags: c.Fwd.HasFlags || c.Rev.HasFlags,
-	}
-}
-
-// render returns the finding's samples of evidence, as contact.Sample
-// gives them for the contacts they were taken from.
-func render(evidence []sample) []finding.Sample {
-	if len(evidence) == 0 {
-		return nil
-	}
-	out := make([]finding.Sample, len(evidence))
-	for i, s := range evidence {
-		c := event.Contact{
-			Origin: s.Origin, Start: s.Start, Initiator: s.Initiator, Responder: s.Responder,
-			IPort: s.IPort, RPort: s.RPort, Protocol: s.Protocol, Outcome: s.Outcome,
-			Fwd: event.Half{Packets: s.FwdPackets, Flags: s.FwdFlags, HasFlags: s.HasFlags},
-			Rev: event.Half{Packets: s.RevPackets, Flags: s.RevFlags},
-		}
-		out[i] = contact.Sample(&c)
-	}
-	return out
 }
 
 type source struct {
@@ -163,9 +112,13 @@ type source struct {
 	Intel     *detect.ThreatMatch
 	Last      event.Time
 	Pending   []hit
-	// Evidence holds the host's first contacts. A state saved when they
-	// were kept as text (the field Samples) restores without them.
-	Evidence []sample
+	// Evidence holds the host's first contacts, as contact.Evidence:
+	// every internet host that reaches the estate keeps some, and few are
+	// ever in a finding (BenchmarkPortProbe: 2 allocations and 108 bytes
+	// a contact when their text was kept, under one and 64 bytes
+	// without, what is left being the findings' own). A state saved when
+	// they were kept as text (the field Samples) restores without them.
+	Evidence []contact.Evidence
 }
 
 func (s *source) firstContact(h uint64) bool {
@@ -207,8 +160,8 @@ type target struct {
 	Hosts    map[netip.Addr]snapshot
 	More     int // probers beyond maxHosts
 	Ports    []int
-	Evidence []sample // as source.Evidence
-	Blocked  bool     // some prober was blocked before it got through
+	Evidence []contact.Evidence // as source.Evidence
+	Blocked  bool               // some prober was blocked before it got through
 	Reasons  map[string]bool
 
 	Total int64 // open-port probes ever
@@ -414,7 +367,7 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 			}
 		}
 		if len(s.Evidence) < maxSamples {
-			s.Evidence = append(s.Evidence, sampleOf(c))
+			s.Evidence = append(s.Evidence, contact.EvidenceOf(c))
 		}
 	}
 	if s.Verdict == trw.Scanner && len(s.Pending) > 0 {
@@ -572,7 +525,7 @@ func (d *Detector) add(h hit, s *source, c *event.Contact) {
 		t.Ports = slices.Insert(t.Ports, i, int(h.Port))
 	}
 	if len(t.Evidence) < maxTargetSamps {
-		t.addSample(h.sample())
+		t.addSample(h.evidence())
 	}
 	if s.Rejected > 0 {
 		t.Blocked = true
@@ -589,7 +542,7 @@ func (d *Detector) add(h hit, s *source, c *event.Contact) {
 // from the same record. (Two origins are equal exactly when their
 // "file:line" texts are, which is what was compared when samples were
 // kept as text: file names are interned and the line ends the text.)
-func (t *target) addSample(smp sample) {
+func (t *target) addSample(smp contact.Evidence) {
 	if len(t.Evidence) >= maxTargetSamps {
 		return
 	}
@@ -759,7 +712,7 @@ func (d *Detector) finding(t *target) *finding.Finding {
 		},
 		Ports:       slices.Clone(t.Ports),
 		Hosts:       hosts,
-		Samples:     render(t.Evidence),
+		Samples:     contact.Samples(t.Evidence),
 		NetworkPath: contact.NetworkPath(c),
 	}
 	if len(intel) > 0 {

@@ -402,7 +402,7 @@ func (d *Detector) explain(b *book, r *report, in *Initiator, summary string) *f
 			"failed_first_contacts":     int64(n.Failures),
 			"successful_first_contacts": int64(n.Successes),
 		},
-		Samples:     render(n.Evidence),
+		Samples:     contact.Samples(n.Evidence),
 		NetworkPath: contact.NetworkPath(&r.C),
 	}
 }

@@ -46,7 +46,6 @@ import (
 	"picket/internal/detect/contact"
 	"picket/internal/detect/trw"
 	"picket/internal/event"
-	"picket/internal/finding"
 	"picket/internal/lru"
 	"picket/internal/sketch"
 )
@@ -125,9 +124,13 @@ type Counts struct {
 	Verdict   trw.Verdict
 	FirstFail event.Time // the first failed contact, the scan's likely start
 	// Evidence holds the first failed contacts, for the finding's
-	// samples. A state saved when they were kept as text (the field
-	// Samples) restores without them, and its counts and walks intact.
-	Evidence  []sample
+	// samples; most targets and ports never make one, so they are kept
+	// as contact.Evidence, which took the state of 500,000 contacts of
+	// BenchmarkScanDetectorsState from 10.7 to 10.0 MiB and its saved
+	// form from 856 to 785 KiB against their text. A state saved when
+	// they were kept as text (the field Samples) restores without them,
+	// and its counts and walks intact.
+	Evidence  []contact.Evidence
 	Failures  uint32
 	Successes uint32
 	First     event.Time
@@ -240,7 +243,7 @@ func (t *Tracker) count(n *Counts, c *event.Contact, ok bool) {
 		}
 		// Evidence: the failed contacts that make up a scan or sweep.
 		if len(n.Evidence) < maxTargetSamples {
-			n.Evidence = append(n.Evidence, sampleOf(c))
+			n.Evidence = append(n.Evidence, contact.EvidenceOf(c))
 		}
 	}
 	if n.Verdict != trw.Scanner && t.test.Observe(&n.Walk, ok) == trw.Scanner {
@@ -305,56 +308,6 @@ func room[T any, P interface {
 // maxTargetSamples is how many failed contacts each target and port keep
 // as evidence.
 const maxTargetSamples = 6
-
-// sample is a contact kept as evidence: the fields a finding's sample
-// shows, not its text, which render makes only when a finding is. Most
-// targets and ports never make one, and the text of every first failed
-// contact, made as it came (contact.Sample: three strings, built from
-// more), was most of the tracker's allocations: 529,000 for 500,000
-// contacts in BenchmarkScanDetectorsState (detect/all), 224,000 without
-// it, the rest the tables' growth and the saving of the state. It takes
-// less room too: 104 bytes against about 180 with the text, which took
-// the state from 10.7 to 10.0 MiB and its saved form from 856 to 785
-// KiB.
-type sample struct {
-	Origin                 event.Origin
-	Start                  event.Time
-	Initiator, Responder   netip.Addr
-	FwdPackets, RevPackets uint64
-	IPort, RPort           uint16
-	Protocol               uint8
-	Outcome                event.Outcome
-	FwdFlags, RevFlags     uint8
-	HasFlags               bool // either half carried tcp-flags
-}
-
-func sampleOf(c *event.Contact) sample {
-	return sample{
-		Origin: c.Origin, Start: c.Start, Initiator: c.Initiator, Responder: c.Responder,
-		FwdPackets: c.Fwd.Packets, RevPackets: c.Rev.Packets, IPort: c.IPort, RPort: c.RPort,
-		Protocol: c.Protocol, Outcome: c.Outcome, FwdFlags: c.Fwd.Flags, RevFlags: c.Rev.Flags,
-		HasFlags: c.Fwd.HasFlags || c.Rev.HasFlags,
-	}
-}
-
-// render returns the finding's samples of evidence, as contact.Sample
-// gives them for the contacts they were taken from.
-func render(evidence []sample) []finding.Sample {
-	if len(evidence) == 0 {
-		return nil
-	}
-	out := make([]finding.Sample, len(evidence))
-	for i, s := range evidence {
-		c := event.Contact{
-			Origin: s.Origin, Start: s.Start, Initiator: s.Initiator, Responder: s.Responder,
-			IPort: s.IPort, RPort: s.RPort, Protocol: s.Protocol, Outcome: s.Outcome,
-			Fwd: event.Half{Packets: s.FwdPackets, Flags: s.FwdFlags, HasFlags: s.HasFlags},
-			Rev: event.Half{Packets: s.RevPackets, Flags: s.RevFlags},
-		}
-		out[i] = contact.Sample(&c)
-	}
-	return out
-}
 
 // connHash identifies one connection of the host: destination, port and
 // the host's own port.
