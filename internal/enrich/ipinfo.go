@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"net/netip"
+	"sync"
 
 	"picket/internal/awsip"
 	"picket/internal/event"
@@ -16,11 +17,16 @@ import (
 //
 // Database lookups decode records and allocate, and the same callers
 // appear in event after event, so answers are cached in a bounded LRU
-// table: a hit costs a map lookup and no allocation. An IPInfos is not
-// safe for concurrent use; the pipeline owns one.
+// table: a hit costs a map lookup and no allocation. An IPInfos is safe
+// for concurrent use; the pipeline owns one.
 type IPInfos struct {
-	db    *geo.DB
-	aws   *awsip.Table
+	db  *geo.DB
+	aws *awsip.Table
+	// mu guards the cache and the counts: the engine's goroutine looks
+	// up the callers of API calls while the detectors', with
+	// detect.Config.Apart, look up the remote addresses of findings. The
+	// answers do not depend on who asked first.
+	mu    sync.Mutex
 	cache *lru.Table[netip.Addr, event.IPInfo]
 	stats IPInfoStats
 }
@@ -55,6 +61,8 @@ func (x *IPInfos) Lookup(a netip.Addr) event.IPInfo {
 		return event.IPInfo{}
 	}
 	a = a.Unmap()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.stats.Lookups++
 	if v := x.cache.Get(a); v != nil {
 		return *v
@@ -99,6 +107,8 @@ func (x *IPInfos) Stats() IPInfoStats {
 	if x == nil {
 		return IPInfoStats{}
 	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	s := x.stats
 	s.Evicted = x.cache.Evicted()
 	return s
