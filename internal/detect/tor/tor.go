@@ -76,7 +76,13 @@ type iface struct {
 	RelayFirst    event.Time
 	RelayLast     event.Time
 	In, Out       []peer
-	RelaySamples  []finding.Sample
+	// RelayEvidence holds the first contacts since the last relay
+	// finding, for the next one's samples. Every interface with Tor
+	// traffic keeps some and few ever relay, so they are kept as
+	// contact.Evidence and rendered only when a relay finding is made.
+	// A state saved when they were kept as text (the field RelaySamples)
+	// restores without them; the next contacts take their place.
+	RelayEvidence []contact.Evidence
 	RelayDirty    bool
 	Seen          event.Time
 }
@@ -185,8 +191,8 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	}
 	s.RelayN++
 	s.RelayFirst, s.RelayLast = min(s.RelayFirst, c.Start), max(s.RelayLast, c.End)
-	if len(s.RelaySamples) < maxSamples && !c.Continued {
-		s.RelaySamples = append(s.RelaySamples, contact.Sample(c))
+	if len(s.RelayEvidence) < maxSamples && !c.Continued {
+		s.RelayEvidence = append(s.RelayEvidence, contact.EvidenceOf(c))
 	}
 	s.RelayDirty = true
 	d.dirty[c.Interface] = true
@@ -250,7 +256,7 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 			nIn, nOut := recent(s.In, since), recent(s.Out, since)
 			if nIn >= d.minIn && nOut >= d.minOut {
 				emit(d.relayFinding(s, nIn, nOut))
-				s.RelayN, s.RelaySamples = 0, s.RelaySamples[:0]
+				s.RelayN, s.RelayEvidence = 0, s.RelayEvidence[:0]
 			}
 			s.RelayDirty = false
 		}
@@ -364,7 +370,7 @@ func (d *Detector) relayFinding(s *iface, nIn, nOut int) *finding.Finding {
 			"contacts_this_report": s.RelayN,
 		},
 		Hosts:          hosts[:min(len(hosts), maxRelays)],
-		Samples:        slices.Clone(s.RelaySamples),
+		Samples:        contact.Samples(s.RelayEvidence),
 		NetworkPath:    contact.NetworkPath(c),
 		ThreatListName: m.ListName,
 		ThreatName:     "Tor relay",

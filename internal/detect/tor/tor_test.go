@@ -109,6 +109,13 @@ func TestRelay(t *testing.T) {
 	if exp.Counts["relays_in"] != 4 || exp.Counts["relays_out"] != 4 || len(exp.Hosts) != 8 || exp.ThreatListName != "tor-relays" {
 		t.Errorf("explanation %+v", exp)
 	}
+	// The first five contacts, in both directions, kept as evidence.
+	if len(exp.Samples) != maxSamples ||
+		exp.Samples[0].Record != "198.51.100.1:5000 -> 10.0.0.5:9001 TCP data (3 pkts out / 2 back)" ||
+		exp.Samples[1].Record != "10.0.0.5:40000 -> 198.51.100.11:9001 TCP data (3 pkts out / 2 back)" ||
+		exp.Samples[1].Time != "1970-01-01T00:03:21Z" {
+		t.Errorf("samples %+v", exp.Samples)
+	}
 	if types[finding.TypeTorClient] == nil {
 		t.Error("a relay also connects to relays as a client does: TorClient too")
 	}
