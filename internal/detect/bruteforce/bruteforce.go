@@ -394,6 +394,10 @@ func (d *Detector) note(c *event.Contact, svc service, p *pair, s *spray, weight
 	r.Last = max(r.Last, c.End)
 	r.Attacker, r.Target, r.Port = c.Initiator, c.Responder, c.RPort
 	r.Pair, r.Spray, r.Targets = *p, s.Guesses, s.Ntargets
+	// Text, not contact.Evidence: a report is made only once the
+	// thresholds are crossed, and is emitted and dropped at the next
+	// Advance, so each sample is shown once and its text made once
+	// either way.
 	if len(r.Samples) < 5 {
 		r.Samples = append(r.Samples, contact.Sample(c))
 	}

@@ -186,6 +186,10 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if i, found := slices.BinarySearch(p.Ports, port); !found && len(p.Ports) < maxPorts {
 		p.Ports = slices.Insert(p.Ports, i, port)
 	}
+	// Text, not contact.Evidence: a pair with new contacts is reported
+	// at the next Advance, and every report shows all its samples, so
+	// their text is made once here where evidence would be rendered
+	// again at every report.
 	if len(p.Samples) < maxSamples && !c.Continued {
 		p.Samples = append(p.Samples, contact.Sample(c))
 	}

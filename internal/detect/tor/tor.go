@@ -181,6 +181,10 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 				s.MoreRelays++
 			}
 		}
+		// Text, not contact.Evidence as for relay findings: a client
+		// contact is reported at the next Advance, and every client
+		// finding shows all the samples, so their text is made once
+		// here where evidence would be rendered again at every report.
 		if len(s.ClientSamples) < maxSamples && !c.Continued {
 			s.ClientSamples = append(s.ClientSamples, contact.Sample(c))
 		}
