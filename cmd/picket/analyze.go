@@ -32,6 +32,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	maxKeys := fs.Int("max-keys", 0, "bound every detector's keyed state to this many entries (0: each detector's default)")
 	var budget byteSize
 	fs.Var(&budget, "memory-budget", "memory that detection state may take, such as 512MiB or 2GiB (default: each table's own bound)")
+	workers := fs.Int("workers", 0, "goroutines to keep busy (0: one per core): 1 runs everything on one; with more, inputs are read, decompressed, decoded and given direction on their own, ahead of detection. Findings are the same for any number")
 	quiet := fs.Bool("quiet", false, "no summary or progress on stderr")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input is large), always, never")
 	thresholds := thresholdFlags{}
@@ -58,6 +59,9 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "picket analyze: no input: give files, directories or - for stdin")
 		return 2
 	}
+	if *workers < 0 {
+		return usageError(stderr, fs, fmt.Errorf("--workers %d: want 0 (one per core) or more", *workers))
+	}
 	outFmt, err := export.ParseFormat(*output)
 	if err != nil {
 		return usageError(stderr, fs, err)
@@ -74,8 +78,9 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Paths:   paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
 		Thresholds: thresholds, Allowlists: allow, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys, MemoryBudget: int64(budget), Lists: lists,
 		GeoIPCity: *geoCity, GeoIPASN: *geoASN, AWSIPRanges: *awsRanges,
-		Engine: detect.Config{Lateness: event.Time(lateness.Seconds()), Tick: detect.DefaultConfig.Tick},
-		Log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Workers: *workers,
+		Engine:  detect.Config{Lateness: event.Time(lateness.Seconds()), Tick: detect.DefaultConfig.Tick},
+		Log:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	}
 	var bar *progressBar
 	if !*quiet && (*progress == "always" || *progress == "auto" && isTerminal(stderr)) {

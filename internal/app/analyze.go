@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sort"
 	"time"
 
@@ -73,8 +74,17 @@ type AnalyzeOptions struct {
 	// MaxOpen bounds the inputs read at once when merging by event time.
 	MaxOpen int
 	// Progress, if set, is called now and then with the input bytes
-	// consumed so far and the total (-1 when unknown).
+	// consumed so far and the total (-1 when unknown). With more than one
+	// worker it is called on the reading goroutine, never concurrently
+	// with itself, and not after Analyze returns.
 	Progress func(done, total int64)
+	// Workers is how many goroutines the analysis keeps busy (0:
+	// runtime.GOMAXPROCS(0)). With 1 everything runs on the calling
+	// goroutine; with more, the inputs are read, decompressed, decoded,
+	// merged and given their direction on a goroutine of their own, up
+	// to 64k records (about 40 MB) ahead of detection. The findings and
+	// the summary are the same for every number.
+	Workers int
 	// Log receives warnings; nil discards them.
 	Log *slog.Logger
 }
@@ -212,10 +222,32 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 			opt.Log.Warn("input failed", "input", name, "error", err)
 		},
 	}
-	err = merge.Run(ctx, inputs, func(rec event.Record) error {
-		eng.Observe(rec)
-		return nil
-	})
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if workers == 1 {
+		err = merge.Run(ctx, inputs, func(rec event.Record) error {
+			eng.Observe(rec)
+			return nil
+		})
+	} else {
+		// The reading runs ahead on a goroutine of its own. IPInfos is
+		// not safe for concurrent use and the engine consults it too, so
+		// API calls are located here, on the engine's goroutine, just
+		// before the engine sees them, as the Feed would have.
+		feed.Enrich.IPInfo = nil
+		err = merge.RunBatches(ctx, inputs, func(b *ingest.Batch) error {
+			for i := range b.Len() {
+				rec := b.At(i)
+				if c, ok := rec.(*event.APICall); ok {
+					ipinfo.Annotate(c)
+				}
+				eng.Observe(rec)
+			}
+			return nil
+		})
+	}
 	sum.Inputs, sum.Bytes = merge.Inputs, merge.Bytes
 	sum.Records = feed.RecordsTotal()
 	for k, n := range feed.Records {
