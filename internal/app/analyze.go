@@ -82,8 +82,9 @@ type AnalyzeOptions struct {
 	// runtime.GOMAXPROCS(0)). With 1 everything runs on the calling
 	// goroutine; with more, the inputs are read, decompressed, decoded,
 	// merged and given their direction on a goroutine of their own, up
-	// to 64k records (about 40 MB) ahead of detection. The findings and
-	// the summary are the same for every number.
+	// to 64k records (about 40 MB) ahead of the stages, and the detectors
+	// run on a third (detect.Config.Apart). The findings and the summary
+	// are the same for every number.
 	Workers int
 	// Log receives warnings; nil discards them.
 	Log *slog.Logger
@@ -174,6 +175,15 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 		return nil, nil, err
 	}
 	set := finding.NewSet()
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	// With more than one worker the detectors run on a goroutine of
+	// their own, fed by the one that runs the contact stage (see
+	// detect.Config.Apart): three goroutines in a pipeline, reading,
+	// stages, detectors.
+	opt.Engine.Apart = workers > 1
 	eng, err := detect.NewEngine(stages, dets, opt.Engine, func(f *finding.Finding) { set.Add(f) })
 	if err != nil {
 		return nil, nil, err
@@ -221,10 +231,6 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 			sum.InputErrors = append(sum.InputErrors, fmt.Sprintf("%s: %v", name, err))
 			opt.Log.Warn("input failed", "input", name, "error", err)
 		},
-	}
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
 	}
 	if workers == 1 {
 		err = merge.Run(ctx, inputs, func(rec event.Record) error {

@@ -157,7 +157,7 @@ func (a *apart) observe(rec event.Record) {
 // derived is the stages' output: counted, then queued.
 func (a *apart) derived(rec event.Record) {
 	a.e.stats.Records[rec.Kind()]++
-	if len(a.e.byKind[rec.Kind()]) > 0 {
+	if len(a.e.byKind[rec.Kind()]) > 0 && a.e.selects(rec) {
 		a.observe(rec)
 	}
 }

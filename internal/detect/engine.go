@@ -99,6 +99,27 @@ type Stage interface {
 	Advance(watermark event.Time, out func(event.Record))
 }
 
+// Selector is implemented by detectors that observe only some records of
+// the kinds they subscribe to, and can say which from the record alone:
+// Observe does nothing with a record for which Selects is false, so the
+// engine may leave the call out (and, with Config.Apart, spare copying
+// the record for the detectors' goroutine). Selects must not change the
+// detector or read its state.
+type Selector interface {
+	Selects(rec event.Record) bool
+}
+
+// selects reports whether some detector subscribed to rec's kind would
+// do anything with it.
+func (e *Engine) selects(rec event.Record) bool {
+	for _, d := range e.byKind[rec.Kind()] {
+		if s, ok := d.(Selector); !ok || s.Selects(rec) {
+			return true
+		}
+	}
+	return false
+}
+
 // Engine dispatches records to detectors and advances them by event time.
 // It is not safe for concurrent use; the distributed mode runs one engine
 // per partition.
@@ -179,7 +200,7 @@ func (e *Engine) Observe(rec event.Record) {
 	for _, st := range e.byKindS[k] {
 		st.Observe(rec, e.derived)
 	}
-	if len(e.byKind[k]) > 0 {
+	if len(e.byKind[k]) > 0 && e.selects(rec) {
 		if e.apart != nil {
 			e.apart.observe(rec)
 		} else {

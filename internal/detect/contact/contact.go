@@ -198,8 +198,8 @@ type owner struct {
 type Stage struct {
 	cfg     Config
 	secret  [4]uint64 // keys the fingerprints of conversations
-	open    buckets // conversations with a direction
-	held    buckets // conversations of records without a direction
+	open    buckets   // conversations with a direction
+	held    buckets   // conversations of records without a direction
 	maxHeld int
 	// reported are the tables of the last bucket emitted, kept until a
 	// later one is, to mark the conversations that continue into the
@@ -208,6 +208,7 @@ type Stage struct {
 	reportedBucket event.Time
 	reportedN      int
 	spare          []*table // emptied tables, for reuse
+	lastLen        int      // size of the last bucket emitted, and some
 	ifaces         *lru.Table[event.ID, iface]
 	owners         *lru.Table[owner, event.ID] // the interface each known address belongs to
 	ready          []ready                     // reused by emit
@@ -296,7 +297,17 @@ func (s *Stage) table(bs *buckets, b event.Time) *table {
 			t = s.spare[n-1]
 			s.spare = s.spare[:n-1]
 		} else {
-			t = &table{index: map[uint64]int32{}}
+			// Sized like the last bucket emitted or the bucket the
+			// previous record went to, whichever is larger: a table
+			// grown from nothing by doubling leaves as much garbage as
+			// it holds. An eighth of the bound at most, so that a flood
+			// does not reserve room for the next one.
+			hint := s.lastLen
+			if bs.last != nil {
+				hint = max(hint, len(bs.last.ents)+len(bs.last.ents)/8)
+			}
+			hint = min(hint, s.cfg.MaxConversations/8)
+			t = &table{index: make(map[uint64]int32, hint), ents: make([]entry, 0, hint)}
 		}
 		t.bucket = b
 		bs.tables[b] = t

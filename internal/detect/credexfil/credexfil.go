@@ -222,6 +222,15 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	}
 }
 
+var _ detect.Selector = (*Detector)(nil)
+
+// Selects leaves out flow records that name no instance (the default
+// format's): flow does nothing with them.
+func (d *Detector) Selects(rec event.Record) bool {
+	f, ok := rec.(*event.Flow)
+	return !ok || !f.Instance.IsZero()
+}
+
 // flow ties the interface's private address to its instance.
 func (d *Detector) flow(f *event.Flow) {
 	if f.Instance.IsZero() {
