@@ -133,7 +133,15 @@ func newStream(name string, raw io.Reader, file *os.File, closer io.Closer) (*St
 		}
 		s.Compressed = true
 		s.closer = append(s.closer, zr)
-		br = bufio.NewReaderSize(zr, headSize)
+		var dec io.Reader = zr
+		if file != nil {
+			// A file's reads never block for long: decompress it on a
+			// goroutine of its own, ahead of whoever parses it.
+			a := newAhead(zr)
+			s.closer = append(s.closer, a)
+			dec = a
+		}
+		br = bufio.NewReaderSize(dec, headSize)
 	}
 	s.r = br
 	return s, nil
