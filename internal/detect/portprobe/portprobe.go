@@ -102,16 +102,20 @@ type source struct {
 	Walk      trw.State
 	Failures  uint32 // failed first contacts, counted past the verdict
 	Successes uint32
-	Prior     uint32          // probes the sketch counted before the host was tracked
-	Seen      [maxSeen]uint64 // hashes of (local address, port) first contacts
-	Nseen     uint32
-	Probes    uint32 // probe-like first contacts
-	Rejected  uint32 // contacts blocked by a security group or ACL
-	Verdict   trw.Verdict
-	Reason    string
-	Intel     *detect.ThreatMatch
-	Last      event.Time
-	Pending   []hit
+	Prior     uint32 // probes the sketch counted before the host was tracked
+	// Seen holds hashes of (local address, port) first contacts, grown
+	// to maxSeen and then overwritten in turn: most internet hosts
+	// contact the estate once, and a fixed array took 384 bytes for
+	// each of the hundreds of thousands a day remembers.
+	Seen     []uint64
+	Nseen    uint32
+	Probes   uint32 // probe-like first contacts
+	Rejected uint32 // contacts blocked by a security group or ACL
+	Verdict  trw.Verdict
+	Reason   string
+	Intel    *detect.ThreatMatch
+	Last     event.Time
+	Pending  []hit
 	// Evidence holds the host's first contacts, as contact.Evidence:
 	// every internet host that reaches the estate keeps some, and few are
 	// ever in a finding (BenchmarkPortProbe: 2 allocations and 108 bytes
@@ -122,13 +126,17 @@ type source struct {
 }
 
 func (s *source) firstContact(h uint64) bool {
-	n := min(int(s.Nseen), maxSeen)
+	n := min(int(s.Nseen), len(s.Seen))
 	for i := 0; i < n; i++ {
 		if s.Seen[i] == h {
 			return false
 		}
 	}
-	s.Seen[s.Nseen%maxSeen] = h
+	if len(s.Seen) < maxSeen {
+		s.Seen = append(s.Seen, h)
+	} else {
+		s.Seen[s.Nseen%maxSeen] = h
+	}
 	s.Nseen++
 	return true
 }
