@@ -7,7 +7,10 @@ import "io"
 // bytes of the reader in order and then its error, exactly as reading it
 // directly would.
 type ahead struct {
-	full chan chunk
+	// consumed is what count said once the chunk being read was
+	// filled: set by Read, on the reader's goroutine, from the chunk.
+	consumed int64
+	full     chan chunk
 	free chan []byte
 	stop chan struct{}
 	done chan struct{}
@@ -17,8 +20,9 @@ type ahead struct {
 }
 
 type chunk struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	count int64
 }
 
 // aheadChunk and aheadChunks bound the read-ahead: 1 MiB.
@@ -27,7 +31,10 @@ const (
 	aheadChunks = 4
 )
 
-func newAhead(r io.Reader) *ahead {
+// newAhead starts reading r. count, called on the reading goroutine after
+// each chunk is filled, tells how much of the underlying input that took
+// (see Consumed).
+func newAhead(r io.Reader, count func() int64) *ahead {
 	a := &ahead{
 		full: make(chan chunk, aheadChunks),
 		free: make(chan []byte, aheadChunks+1),
@@ -37,11 +44,11 @@ func newAhead(r io.Reader) *ahead {
 	for range aheadChunks + 1 {
 		a.free <- make([]byte, aheadChunk)
 	}
-	go a.run(r)
+	go a.run(r, count)
 	return a
 }
 
-func (a *ahead) run(r io.Reader) {
+func (a *ahead) run(r io.Reader, count func() int64) {
 	defer close(a.done)
 	for {
 		var b []byte
@@ -61,7 +68,7 @@ func (a *ahead) run(r io.Reader) {
 			n += m
 		}
 		select {
-		case a.full <- chunk{b[:n], err}:
+		case a.full <- chunk{b[:n], err, count()}:
 		case <-a.stop:
 			return
 		}
@@ -81,7 +88,7 @@ func (a *ahead) Read(p []byte) (int, error) {
 			return 0, a.err
 		}
 		c := <-a.full
-		a.cur, a.buf, a.err = c.b, c.b, c.err
+		a.cur, a.buf, a.err, a.consumed = c.b, c.b, c.err, c.count
 	}
 	n := copy(p, a.cur)
 	a.cur = a.cur[n:]

@@ -90,6 +90,7 @@ type Stream struct {
 	raw    *counter
 	file   *os.File
 	closer []io.Closer
+	ahead  *ahead // decompressing ahead of r, or nil
 	// Compressed reports whether the input was gzip.
 	Compressed bool
 }
@@ -137,8 +138,9 @@ func newStream(name string, raw io.Reader, file *os.File, closer io.Closer) (*St
 		if file != nil {
 			// A file's reads never block for long: decompress it on a
 			// goroutine of its own, ahead of whoever parses it.
-			a := newAhead(zr)
+			a := newAhead(zr, func() int64 { return s.raw.n })
 			s.closer = append(s.closer, a)
+			s.ahead = a
 			dec = a
 		}
 		br = bufio.NewReaderSize(dec, headSize)
@@ -209,8 +211,15 @@ func (s *Stream) ReaderAt(max int64) (io.ReaderAt, int64, error) {
 }
 
 // Consumed returns how many bytes of the input (compressed, for gzip)
-// were read so far.
-func (s *Stream) Consumed() int64 { return s.raw.n }
+// were read so far. For a file decompressed ahead of its reader, it is
+// the input behind the decompressed bytes handed to the reader, counted
+// a chunk at a time: what decompression read beyond is not counted.
+func (s *Stream) Consumed() int64 {
+	if s.ahead != nil {
+		return s.ahead.consumed
+	}
+	return s.raw.n
+}
 
 type counter struct {
 	r io.Reader
