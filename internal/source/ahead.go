@@ -11,12 +11,12 @@ type ahead struct {
 	// filled: set by Read, on the reader's goroutine, from the chunk.
 	consumed int64
 	full     chan chunk
-	free chan []byte
-	stop chan struct{}
-	done chan struct{}
-	cur  []byte
-	buf  []byte // cur's whole buffer, returned to free once read
-	err  error
+	free     chan []byte
+	stop     chan struct{}
+	done     chan struct{}
+	cur      []byte
+	buf      []byte // cur's whole buffer, returned to free once read
+	err      error
 }
 
 type chunk struct {
