@@ -212,7 +212,7 @@ type Stage struct {
 	ifaces         *lru.Table[event.ID, iface]
 	owners         *lru.Table[owner, event.ID] // the interface each known address belongs to
 	ready          []ready                     // reused by emit
-	ranks          map[event.ID]uint32         // reused by emit
+	ranks          map[event.ID]ranked         // reused by emit
 	names          []event.ID                  // reused by emit
 	out            event.Contact               // the contact being dispatched
 	stats          Stats
@@ -221,7 +221,14 @@ type Stage struct {
 type ready struct {
 	Start event.Time
 	rank  uint32 // the interface's place among the bucket's, by name
+	st    *iface // the interface's context, or nil
 	e     *entry // valid during emit, which inserts nothing
+}
+
+// ranked is an interface's place among a bucket's and its context.
+type ranked struct {
+	rank uint32
+	st   *iface
 }
 
 // Stats counts what the stage did.
@@ -257,7 +264,7 @@ func New(cfg Config) *Stage {
 	for i := range s.secret {
 		s.secret[i] = rand.Uint64() | 1
 	}
-	s.ranks = map[event.ID]uint32{}
+	s.ranks = map[event.ID]ranked{}
 	s.open.tables = map[event.Time]*table{}
 	s.held.tables = map[event.Time]*table{}
 	s.reportedBucket = event.Never
@@ -665,22 +672,25 @@ func (s *Stage) emit(b event.Time, out func(event.Record)) {
 	for i := range t.ents {
 		id := t.ents[i].k.Iface
 		if _, ok := s.ranks[id]; !ok {
-			s.ranks[id] = 0
+			s.ranks[id] = ranked{}
 			s.names = append(s.names, id)
 		}
 	}
 	slices.SortFunc(s.names, func(a, b event.ID) int { return cmp.Compare(a.String(), b.String()) })
 	for i, id := range s.names {
-		s.ranks[id] = uint32(i)
+		// The interface's context too, looked up once a bucket: the
+		// table does not change while the bucket is emitted.
+		s.ranks[id] = ranked{uint32(i), s.ifaces.Peek(id)}
 	}
 	s.ready = s.ready[:0]
 	for i := range t.ents {
 		e := &t.ents[i]
-		s.ready = append(s.ready, ready{e.c.Start, s.ranks[e.k.Iface], e})
+		r := s.ranks[e.k.Iface]
+		s.ready = append(s.ready, ready{e.c.Start, r.rank, r.st, e})
 	}
 	slices.SortFunc(s.ready, compareReady)
 	for _, r := range s.ready {
-		s.out = s.contact(&r.e.k, &r.e.c, b)
+		s.out = s.contact(&r.e.k, &r.e.c, b, r.st)
 		s.stats.Contacts++
 		out(&s.out)
 	}
@@ -756,7 +766,7 @@ func compareReady(a, b ready) int {
 }
 
 // contact judges conversation k of bucket b.
-func (s *Stage) contact(k *key, c *conv, b event.Time) event.Contact {
+func (s *Stage) contact(k *key, c *conv, b event.Time, st *iface) event.Contact {
 	ct := event.Contact{
 		Origin:    c.First,
 		Latest:    c.Latest,
@@ -767,7 +777,7 @@ func (s *Stage) contact(k *key, c *conv, b event.Time) event.Contact {
 		Start:     c.Start,
 		End:       c.End,
 	}
-	if st := s.ifaces.Peek(k.Iface); st != nil {
+	if st != nil {
 		ct.Account, ct.Region, ct.VPC, ct.Subnet, ct.Instance, ct.ECS = st.Account, st.Region, st.VPC, st.Subnet, st.Instance, st.ECS
 	}
 	outFirst, basis := initiator(k, c)
