@@ -103,6 +103,11 @@ func (m *Merge) Run(ctx context.Context, inputs []source.Input, emit func(event.
 	return nil
 }
 
+// aheadFiles is the most inputs a group may have for its gzip files to be
+// decompressed ahead (source.Input.Ahead): more decompressing goroutines
+// than cores gain nothing, and each holds 1 MiB.
+const aheadFiles = 4
+
 func (m *Merge) group(ctx context.Context, group []source.Input, emit func(event.Record) error) error {
 	var h cursorHeap
 	defer func() {
@@ -111,6 +116,10 @@ func (m *Merge) group(ctx context.Context, group []source.Input, emit func(event
 		}
 	}()
 	for i, in := range group {
+		// A gzip file is decompressed ahead of the parser on a core of
+		// its own when the group is a few large files (the dense
+		// single-file case); a group of many small objects is not.
+		in.Ahead = len(group) <= aheadFiles
 		c, err := m.open(in, i)
 		if err != nil {
 			m.inputError(in.Name, err)

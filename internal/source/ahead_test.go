@@ -29,9 +29,12 @@ func TestAheadGzip(t *testing.T) {
 	os.WriteFile(whole, z.Bytes(), 0o644)
 	os.WriteFile(cut, z.Bytes()[:z.Len()/2], 0o644)
 
-	s, err := Input{Name: "whole.gz", Path: whole}.Open(nil)
+	s, err := Input{Name: "whole.gz", Path: whole, Ahead: true}.Open(nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.ahead == nil {
+		t.Fatal("a gzip file opened with Ahead is not read ahead")
 	}
 	var got []byte
 	buf := make([]byte, 7777)
@@ -52,7 +55,7 @@ func TestAheadGzip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = Input{Name: "cut.gz", Path: cut}.Open(nil)
+	s, err = Input{Name: "cut.gz", Path: cut, Ahead: true}.Open(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +66,7 @@ func TestAheadGzip(t *testing.T) {
 	s.Close()
 
 	// Closed half way, the goroutine stops.
-	s, err = Input{Name: "whole.gz", Path: whole}.Open(nil)
+	s, err = Input{Name: "whole.gz", Path: whole, Ahead: true}.Open(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,10 @@ type Input struct {
 	Path   string // the file path; "" for standard input
 	Size   int64  // bytes on disk, or -1 when unknown
 	Layout Layout // what the path says, if it follows the S3 layout
+	// Ahead decompresses a gzip file on a goroutine of its own, ahead
+	// of its reader (see ahead). Only worth it for a few files at once:
+	// each holds 1 MiB of chunks.
+	Ahead bool
 }
 
 // Expand turns command-line paths into inputs: a file is itself, a
@@ -103,22 +107,22 @@ const headSize = 64 << 10
 // in, so that tests can supply it.
 func (in Input) Open(stdin io.Reader) (*Stream, error) {
 	if in.Path == "" {
-		return newStream(in.Name, stdin, nil, nil)
+		return newStream(in.Name, stdin, nil, nil, false)
 	}
 	f, err := os.Open(in.Path)
 	if err != nil {
 		return nil, fmt.Errorf("opening %q: %w", in.Name, err)
 	}
-	return newStream(in.Name, f, f, f)
+	return newStream(in.Name, f, f, f, in.Ahead)
 }
 
 // NewStream wraps r (an S3 object body, an HTTP payload) as a Stream,
 // decompressing gzip transparently; closing the stream closes r.
 func NewStream(name string, r io.ReadCloser) (*Stream, error) {
-	return newStream(name, r, nil, r)
+	return newStream(name, r, nil, r, false)
 }
 
-func newStream(name string, raw io.Reader, file *os.File, closer io.Closer) (*Stream, error) {
+func newStream(name string, raw io.Reader, file *os.File, closer io.Closer, ahead bool) (*Stream, error) {
 	s := &Stream{file: file}
 	if closer != nil {
 		s.closer = append(s.closer, closer)
@@ -135,7 +139,7 @@ func newStream(name string, raw io.Reader, file *os.File, closer io.Closer) (*St
 		s.Compressed = true
 		s.closer = append(s.closer, zr)
 		var dec io.Reader = zr
-		if file != nil {
+		if file != nil && ahead {
 			// A file's reads never block for long: decompress it on a
 			// goroutine of its own, ahead of whoever parses it.
 			a := newAhead(zr, func() int64 { return s.raw.n })
