@@ -309,7 +309,10 @@ func (s *Stage) table(bs *buckets, b event.Time) *table {
 			// grown from nothing by doubling leaves as much garbage as
 			// it holds. An eighth of the bound at most, so that a flood
 			// does not reserve room for the next one.
-			hint := s.lastLen
+			hint := 0
+			if bs == &s.open {
+				hint = s.lastLen // held tables are usually small
+			}
 			if bs.last != nil {
 				hint = max(hint, len(bs.last.ents)+len(bs.last.ents)/8)
 			}
