@@ -32,7 +32,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	maxKeys := fs.Int("max-keys", 0, "bound every detector's keyed state to this many entries (0: each detector's default)")
 	var budget byteSize
 	fs.Var(&budget, "memory-budget", "memory that detection state may take, such as 512MiB or 2GiB (default: each table's own bound)")
-	workers := fs.Int("workers", 0, "goroutines to keep busy (0: one per core): 1 runs decoding and detection on one (gzip files are decompressed ahead on another whatever the number); with more, inputs are read, decoded and given direction on one goroutine, the contact stage runs on another and the detectors on a third, in a pipeline. Findings are the same for any number")
+	workers := fs.Int("workers", 0, "goroutines to keep busy (0: one per core): 1 runs decoding and detection on one (when at most four inputs are read at once, their gzip files are decompressed ahead on another, whatever the number); with more, inputs are read, decoded and given direction on one goroutine, the contact stage runs on another and the detectors on a third, in a pipeline. Findings are the same for any number")
 	quiet := fs.Bool("quiet", false, "no summary or progress on stderr")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input is large), always, never")
 	thresholds := thresholdFlags{}
