@@ -24,28 +24,38 @@ var benchInput struct {
 // default attacks) in the version 2 default format.
 func mix(b *testing.B) (string, int) {
 	benchInput.once.Do(func() {
-		dir, err := os.MkdirTemp("", "picket-bench")
-		if err != nil {
-			b.Fatal(err)
-		}
-		path := filepath.Join(dir, "mix.log")
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
 		cfg := synth.DefaultConfig
 		cfg.Records, cfg.Duration = 1_000_000, 0
-		g := attackGen(b, cfg, testAttacks...)
-		format, _ := synth.FormatFor(2)
-		w := &synth.Writer{Format: format, Header: true, Out: f, Account: cfg.Account, Region: cfg.Region}
-		g.Run(func(r synth.Record) { w.Add(r) })
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
-		f.Close()
-		benchInput.path, benchInput.n = path, w.Records()
+		benchInput.path, benchInput.n = writeLog(b, "mix.log", cfg, testAttacks...)
 	})
 	return benchInput.path, benchInput.n
+}
+
+// writeLog generates cfg's traffic with the attacks of specs into a file
+// called name, in a directory of its own that outlives the benchmark (the
+// next ones of the run read it too), in the version 2 default format. It
+// returns the file's path and its number of records.
+func writeLog(b *testing.B, name string, cfg synth.Config, specs ...string) (string, int) {
+	dir, err := os.MkdirTemp("", "picket-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := attackGen(b, cfg, specs...)
+	format, _ := synth.FormatFor(2)
+	w := &synth.Writer{Format: format, Header: true, Out: f, Account: cfg.Account, Region: cfg.Region}
+	if err := g.Run(func(r synth.Record) { w.Add(r) }); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	return path, w.Records()
 }
 
 // BenchmarkAnalyze measures the whole pipeline of picket analyze: reading,
@@ -53,10 +63,17 @@ func mix(b *testing.B) (string, int) {
 // million generated records.
 func BenchmarkAnalyze(b *testing.B) {
 	path, n := mix(b)
+	b.ResetTimer()
+	analyzeRuns(b, path, n)
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// analyzeRuns analyzes the file at path, of n records, b.N times, and
+// fails unless every run reads them all and reports findings.
+func analyzeRuns(b *testing.B, path string, n int) {
 	st, _ := os.Stat(path)
 	b.SetBytes(st.Size())
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
 		findings, sum, err := Analyze(context.Background(), AnalyzeOptions{Paths: []string{path}})
 		if err != nil {
@@ -66,7 +83,6 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.Fatalf("%d findings from %d of %d records", len(findings), sum.Records, n)
 		}
 	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
 var benchDir struct {

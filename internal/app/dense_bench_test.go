@@ -1,9 +1,7 @@
 package app
 
 import (
-	"context"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -19,7 +17,7 @@ var denseInput struct {
 }
 
 // dense writes, once per test binary, the dense estate's traffic (see
-// synth.Dense): 2,000 interfaces, about 2,000 records a second, both
+// synth.DenseInterfaces): 2,000 interfaces, about 2,000 records a second, both
 // directions of every conversation recorded by both ends, twenty
 // attackers. PICKET_DENSE_RECORDS sets the size (default 2,000,000;
 // scripts/dense-bench runs 5,000,000 side by side with DuckDB and zcat).
@@ -33,29 +31,10 @@ func dense(b *testing.B) (string, int) {
 			}
 			records = n
 		}
-		dir, err := os.MkdirTemp("", "picket-dense")
-		if err != nil {
-			b.Fatal(err)
-		}
-		path := filepath.Join(dir, "dense.log")
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
 		cfg := synth.DefaultConfig
 		cfg.Records, cfg.Duration = records, 0
 		cfg.Estate, cfg.Load = synth.ScaledEstate(synth.DenseInterfaces), synth.DenseLoad
-		g := attackGen(b, cfg, synth.DenseAttacks...)
-		format, _ := synth.FormatFor(2)
-		w := &synth.Writer{Format: format, Header: true, Out: f, Account: cfg.Account, Region: cfg.Region}
-		if err := g.Run(func(r synth.Record) { w.Add(r) }); err != nil {
-			b.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
-		f.Close()
-		denseInput.path, denseInput.n = path, w.Records()
+		denseInput.path, denseInput.n = writeLog(b, "dense.log", cfg, synth.DenseAttacks...)
 	})
 	return denseInput.path, denseInput.n
 }
@@ -67,24 +46,13 @@ func dense(b *testing.B) (string, int) {
 // generation's memory returned to the system before them).
 func BenchmarkAnalyzeDense(b *testing.B) {
 	path, n := dense(b)
-	st, _ := os.Stat(path)
-	b.SetBytes(st.Size())
-	b.ReportAllocs()
 	// The generator's memory is no part of the figure: collect it,
 	// return it to the system and reset the peak resident set.
 	debug.FreeOSMemory()
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	cpu0 := cpuTime()
 	b.ResetTimer()
-	for b.Loop() {
-		findings, sum, err := Analyze(context.Background(), AnalyzeOptions{Paths: []string{path}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(findings) == 0 || sum.Records != uint64(n) {
-			b.Fatalf("%d findings from %d of %d records", len(findings), sum.Records, n)
-		}
-	}
+	analyzeRuns(b, path, n)
 	b.StopTimer()
 	cpu := cpuTime() - cpu0
 	recs := float64(n * b.N)
