@@ -112,8 +112,12 @@ type Selector interface {
 // selects reports whether some detector subscribed to rec's kind would
 // do anything with it.
 func (e *Engine) selects(rec event.Record) bool {
-	for _, d := range e.byKind[rec.Kind()] {
-		if s, ok := d.(Selector); !ok || s.Selects(rec) {
+	k := rec.Kind()
+	if e.takesAll[k] {
+		return true
+	}
+	for _, s := range e.selectors[k] {
+		if s.Selects(rec) {
 			return true
 		}
 	}
@@ -124,11 +128,15 @@ func (e *Engine) selects(rec event.Record) bool {
 // It is not safe for concurrent use; the distributed mode runs one engine
 // per partition.
 type Engine struct {
-	stages    []Stage
-	byKindS   [event.NumKinds][]Stage
-	dets      []Detector
-	defs      []Definition
-	byKind    [event.NumKinds][]Detector
+	stages  []Stage
+	byKindS [event.NumKinds][]Stage
+	dets    []Detector
+	defs    []Definition
+	byKind  [event.NumKinds][]Detector
+	// takesAll marks the kinds some detector observes every record of;
+	// selectors are the Selectors among the others' detectors.
+	takesAll  [event.NumKinds]bool
+	selectors [event.NumKinds][]Selector
 	derived   func(event.Record)
 	cfg       Config
 	emit      Emit
@@ -180,6 +188,11 @@ func NewEngine(stages []Stage, dets []Detector, cfg Config, emit Emit) (*Engine,
 		e.defs = append(e.defs, def)
 		for _, k := range def.Subscribes {
 			e.byKind[k] = append(e.byKind[k], d)
+			if sel, ok := d.(Selector); ok {
+				e.selectors[k] = append(e.selectors[k], sel)
+			} else {
+				e.takesAll[k] = true
+			}
 		}
 	}
 	return e, nil
