@@ -63,6 +63,14 @@ func (b *Batch) At(i int) event.Record {
 func (b *Batch) add(rec event.Record) bool {
 	switch r := rec.(type) {
 	case *event.Flow:
+		if cap(b.flows) == 0 {
+			// Made at full size once: grown by doubling, a batch
+			// would leave as much garbage as it holds.
+			b.flows = make([]event.Flow, 0, batchRecords)
+		}
+		if cap(b.refs) == 0 {
+			b.refs = make([]ref, 0, batchRecords)
+		}
 		b.refs = append(b.refs, ref{event.KindFlow, uint32(len(b.flows))})
 		b.flows = append(b.flows, *r)
 	case *event.APICall:

@@ -54,9 +54,10 @@ type Config struct {
 var DefaultConfig = Config{Bucket: 60, MaxConversations: 1 << 20, MaxInterfaces: 100_000}
 
 // entryBytes is what one conversation takes in a bucket's table: the
-// entry (key and totals, 184 bytes) and its share of the index and of
-// the slack of the growing arrays. A budget pays for the open
-// conversations, as many reported ones and a quarter as many held ones.
+// entry (key, totals and fingerprint, 184 bytes), its share of the index
+// (8-byte slots, a quarter to a half full) and of a table's last chunk,
+// partly filled. A budget pays for the open conversations, as many
+// reported ones and a quarter as many held ones.
 const entryBytes = 240
 
 // key identifies a conversation in its bucket. Addresses are kept as two
@@ -116,58 +117,142 @@ type conv struct {
 
 // entry is a conversation in its bucket's table.
 type entry struct {
-	k    key
-	c    conv
-	next int32 // the next entry whose key has the same fingerprint, or -1
+	k  key
+	c  conv
+	fp uint64 // the key's fingerprint, to place it again when the index grows
 }
 
-// table is the conversations of one bucket: an array of entries in the
-// order they were made, and an index from a fingerprint of the key to
-// the first entry with it (the full key is compared on every lookup, so
-// two keys that share a fingerprint are chained, never confused). A
-// bucket's table is emitted by walking the array and dropped whole; its
-// memory is kept for the next bucket.
+// table is the conversations of one bucket: its entries in the order
+// they were made, in chunks of a fixed size that the stage's tables
+// share (a table never copies its entries to grow, and a bucket's chunks
+// go to the next bucket when it is emitted), and an open-addressing index
+// over them. A slot of the index holds the high half of a key's
+// fingerprint and one more than the entry's position (zero is an empty
+// slot); a lookup starts at the slot the low bits of the fingerprint pick
+// and walks on to the next empty one, comparing the full key wherever the
+// halves agree, so two keys that share a fingerprint are never confused.
+// The index is kept at most half full: a lookup costs one cache line of
+// slots and the entry.
 type table struct {
 	bucket event.Time
-	index  map[uint64]int32
-	ents   []entry
+	slots  []uint64 // a power of two long, or empty
+	chunks []*chunk
+	n      int // entries
+	pool   *chunkPool
 }
 
+// chunkLen is how many entries a chunk holds (about 190 kB).
+const chunkLen = 1024
+
+type chunk [chunkLen]entry
+
+// chunkPool keeps the chunks of emitted tables for the next ones, up to
+// a bound: what a flood left behind is returned to the system.
+type chunkPool struct {
+	free []*chunk
+	max  int
+}
+
+func (p *chunkPool) get() *chunk {
+	if n := len(p.free); n > 0 {
+		c := p.free[n-1]
+		p.free = p.free[:n-1]
+		return c
+	}
+	return new(chunk)
+}
+
+func newTable(pool *chunkPool) *table { return &table{pool: pool} }
+
+func (t *table) len() int { return t.n }
+
+// at returns entry i, which must exist.
+func (t *table) at(i int) *entry { return &t.chunks[i/chunkLen][i%chunkLen] }
+
 func (t *table) find(fp uint64, k *key) *conv {
-	i, ok := t.index[fp]
-	if !ok {
+	if len(t.slots) == 0 {
 		return nil
 	}
-	for ; i >= 0; i = t.ents[i].next {
-		if t.ents[i].k == *k {
-			return &t.ents[i].c
+	mask := uint64(len(t.slots) - 1)
+	tag := fp >> 32
+	for i := fp & mask; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == 0 {
+			return nil
+		}
+		if s>>32 == tag {
+			if e := t.at(int(uint32(s)) - 1); e.k == *k {
+				return &e.c
+			}
 		}
 	}
-	return nil
 }
 
 // put returns the conversation of key k, making it if it is new.
 func (t *table) put(fp uint64, k *key) (*conv, bool) {
-	head, ok := t.index[fp]
-	if ok {
-		for i := head; i >= 0; i = t.ents[i].next {
-			if t.ents[i].k == *k {
-				return &t.ents[i].c, false
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	mask := uint64(len(t.slots) - 1)
+	tag := fp >> 32
+	i := fp & mask
+	for ; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == 0 {
+			break
+		}
+		if s>>32 == tag {
+			if e := t.at(int(uint32(s)) - 1); e.k == *k {
+				return &e.c, false
 			}
 		}
-	} else {
-		head = -1
 	}
-	n := int32(len(t.ents))
-	t.ents = append(t.ents, entry{k: *k, next: head})
-	t.index[fp] = n
-	return &t.ents[n].c, true
+	if t.n == len(t.chunks)*chunkLen {
+		t.chunks = append(t.chunks, t.pool.get())
+	}
+	e := t.at(t.n)
+	e.k, e.fp = *k, fp
+	t.n++
+	t.slots[i] = tag<<32 | uint64(t.n)
+	return &e.c, true
+}
+
+// grow doubles the index (or makes its first) and places every entry
+// again.
+func (t *table) grow() {
+	size := max(16, 2*len(t.slots))
+	t.slots = make([]uint64, size)
+	mask := uint64(size - 1)
+	for n := range t.n {
+		fp := t.at(n).fp
+		i := fp & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = fp>>32<<32 | uint64(n+1)
+	}
+}
+
+// empty drops t's entries, giving its chunks back to the pool, and keeps
+// its index for the next bucket.
+func (t *table) empty() {
+	clear(t.slots)
+	for i, c := range t.chunks {
+		used := min(chunkLen, t.n-i*chunkLen)
+		clear(c[:used]) // drop the interface and file handles
+		if len(t.pool.free) < t.pool.max {
+			t.pool.free = append(t.pool.free, c)
+		}
+	}
+	clear(t.chunks)
+	t.chunks, t.n = t.chunks[:0], 0
 }
 
 func (t *table) records() uint64 {
 	var n uint64
-	for i := range t.ents {
-		n += uint64(t.ents[i].c.Out.Records + t.ents[i].c.In.Records)
+	for i := range t.n {
+		c := &t.at(i).c
+		n += uint64(c.Out.Records + c.In.Records)
 	}
 	return n
 }
@@ -208,7 +293,7 @@ type Stage struct {
 	reportedBucket event.Time
 	reportedN      int
 	spare          []*table // emptied tables, for reuse
-	lastLen        int      // size of the last bucket emitted, and some
+	chunks         chunkPool
 	ifaces         *lru.Table[event.ID, iface]
 	owners         *lru.Table[owner, event.ID] // the interface each known address belongs to
 	ready          []ready                     // reused by emit
@@ -261,6 +346,9 @@ func New(cfg Config) *Stage {
 		cfg.MaxConversations = max(16, min(cfg.MaxConversations, int(cfg.Budget*4/9/entryBytes)))
 	}
 	s := &Stage{cfg: cfg, maxHeld: max(16, cfg.MaxConversations/4)}
+	// Chunks for a quarter of the bound wait for reuse: a bucket's worth in
+	// a dense estate, not the whole of a flood.
+	s.chunks.max = max(8, cfg.MaxConversations/chunkLen/4)
 	for i := range s.secret {
 		s.secret[i] = rand.Uint64() | 1
 	}
@@ -300,24 +388,20 @@ func (s *Stage) table(bs *buckets, b event.Time) *table {
 	}
 	t := bs.tables[b]
 	if t == nil {
-		if n := len(s.spare); n > 0 {
-			t = s.spare[n-1]
-			s.spare = s.spare[:n-1]
+		if len(s.spare) > 0 {
+			// The spare with the largest index for the open
+			// conversations, the smallest for held ones (usually few):
+			// an index that must grow is made again.
+			pick := 0
+			for i, sp := range s.spare {
+				if (bs == &s.open) == (len(sp.slots) > len(s.spare[pick].slots)) {
+					pick = i
+				}
+			}
+			t = s.spare[pick]
+			s.spare = slices.Delete(s.spare, pick, pick+1)
 		} else {
-			// Sized like the last bucket emitted or the bucket the
-			// previous record went to, whichever is larger: a table
-			// grown from nothing by doubling leaves as much garbage as
-			// it holds. An eighth of the bound at most, so that a flood
-			// does not reserve room for the next one.
-			hint := 0
-			if bs == &s.open {
-				hint = s.lastLen // held tables are usually small
-			}
-			if bs.last != nil {
-				hint = max(hint, len(bs.last.ents)+len(bs.last.ents)/8)
-			}
-			hint = min(hint, s.cfg.MaxConversations/8)
-			t = &table{index: make(map[uint64]int32, hint), ents: make([]entry, 0, hint)}
+			t = newTable(&s.chunks)
 		}
 		t.bucket = b
 		bs.tables[b] = t
@@ -333,7 +417,7 @@ func (bs *buckets) take(b event.Time) *table {
 		return nil
 	}
 	delete(bs.tables, b)
-	bs.n -= len(t.ents)
+	bs.n -= t.len()
 	if bs.last == t {
 		bs.last = nil
 	}
@@ -364,12 +448,16 @@ func (bs *buckets) due(w, size event.Time, into []event.Time) []event.Time {
 	return into
 }
 
+// maxSpare is how many emptied tables (their indexes) are kept for
+// later buckets.
+const maxSpare = 8
+
 // recycle empties t and keeps it for a later bucket.
 func (s *Stage) recycle(t *table) {
-	clear(t.index)
-	clear(t.ents) // drop the interface and file handles
-	t.ents = t.ents[:0]
-	s.spare = append(s.spare, t)
+	t.empty()
+	if len(s.spare) < maxSpare {
+		s.spare = append(s.spare, t)
+	}
 }
 
 // fingerprint hashes a conversation's addresses, ports and protocol (not
@@ -436,7 +524,7 @@ func (s *Stage) Observe(rec event.Record, out func(event.Record)) {
 		// Over the bound: the oldest bucket closes early.
 		b := s.open.oldest()
 		s.settle(b)
-		s.stats.EvictedConv += uint64(len(s.open.tables[b].ents))
+		s.stats.EvictedConv += uint64(s.open.tables[b].len())
 		s.emit(b, out)
 	}
 }
@@ -597,7 +685,7 @@ func (s *Stage) hold(b event.Time, k key, f *event.Flow, t event.Time) {
 		// Over the bound: the oldest bucket's held conversations are
 		// dropped, their direction unknown.
 		t := s.held.take(s.held.oldest())
-		s.stats.EvictedHeld += uint64(len(t.ents))
+		s.stats.EvictedHeld += uint64(t.len())
 		s.stats.Unresolved += t.records()
 		s.recycle(t)
 	}
@@ -613,8 +701,9 @@ func (s *Stage) settle(b event.Time) {
 	if held == nil {
 		return
 	}
-	for i := range held.ents {
-		k, h := held.ents[i].k, held.ents[i].c
+	for i := range held.n {
+		e := held.at(i)
+		k, h := e.k, e.c
 		switch s.resolve(k) {
 		case event.Outbound:
 		case event.Inbound:
@@ -672,8 +761,8 @@ func (s *Stage) emit(b event.Time, out func(event.Record)) {
 	// comparing their names at every step of the sort.
 	clear(s.ranks)
 	s.names = s.names[:0]
-	for i := range t.ents {
-		id := t.ents[i].k.Iface
+	for i := range t.n {
+		id := t.at(i).k.Iface
 		if _, ok := s.ranks[id]; !ok {
 			s.ranks[id] = ranked{}
 			s.names = append(s.names, id)
@@ -686,14 +775,14 @@ func (s *Stage) emit(b event.Time, out func(event.Record)) {
 		s.ranks[id] = ranked{uint32(i), s.ifaces.Peek(id)}
 	}
 	s.ready = s.ready[:0]
-	for i := range t.ents {
-		e := &t.ents[i]
+	for i := range t.n {
+		e := t.at(i)
 		r := s.ranks[e.k.Iface]
 		s.ready = append(s.ready, ready{e.c.Start, r.rank, r.st, e})
 	}
 	slices.SortFunc(s.ready, compareReady)
 	for _, r := range s.ready {
-		s.out = s.contact(&r.e.k, &r.e.c, b, r.st)
+		s.out = s.contact(r.e, b, r.st)
 		s.stats.Contacts++
 		out(&s.out)
 	}
@@ -710,11 +799,11 @@ func (s *Stage) retire(t *table) {
 		for _, old := range s.reported {
 			s.recycle(old)
 		}
-		s.reported, s.reportedBucket, s.reportedN = append(s.reported[:0], t), t.bucket, len(t.ents)
+		s.reported, s.reportedBucket, s.reportedN = append(s.reported[:0], t), t.bucket, t.len()
 	case t.bucket == s.reportedBucket:
 		// The bucket closed early, or late records reopened it.
 		s.reported = append(s.reported, t)
-		s.reportedN += len(t.ents)
+		s.reportedN += t.len()
 	default:
 		// Late records of an older bucket: the next bucket's contacts
 		// are told apart by the newer one.
@@ -724,19 +813,18 @@ func (s *Stage) retire(t *table) {
 	for s.reportedN > s.cfg.MaxConversations && len(s.reported) > 0 {
 		old := s.reported[0]
 		s.reported = slices.Delete(s.reported, 0, 1)
-		s.reportedN -= len(old.ents)
-		s.stats.ForgotReport += uint64(len(old.ents))
+		s.reportedN -= old.len()
+		s.stats.ForgotReport += uint64(old.len())
 		s.recycle(old)
 	}
 }
 
-// continues reports whether conversation k was reported for the bucket
-// before bucket b.
-func (s *Stage) continues(k *key, b event.Time) bool {
+// continues reports whether conversation k (of fingerprint fp) was
+// reported for the bucket before bucket b.
+func (s *Stage) continues(k *key, fp uint64, b event.Time) bool {
 	if s.reportedBucket == event.Never || s.reportedBucket != b-s.cfg.Bucket {
 		return false
 	}
-	fp := s.fingerprint(k)
 	for _, t := range s.reported {
 		if t.find(fp, k) != nil {
 			return true
@@ -769,7 +857,8 @@ func compareReady(a, b ready) int {
 }
 
 // contact judges conversation k of bucket b.
-func (s *Stage) contact(k *key, c *conv, b event.Time, st *iface) event.Contact {
+func (s *Stage) contact(e *entry, b event.Time, st *iface) event.Contact {
+	k, c := &e.k, &e.c
 	ct := event.Contact{
 		Origin:    c.First,
 		Latest:    c.Latest,
@@ -794,7 +883,7 @@ func (s *Stage) contact(k *key, c *conv, b event.Time, st *iface) event.Contact 
 		ct.Inbound = true
 	}
 	// A conversation reported for the previous bucket continues here.
-	ct.Continued = s.continues(k, b)
+	ct.Continued = s.continues(k, e.fp, b)
 	switch {
 	case basis == event.InitiatorUnknown:
 		// Nothing tells who spoke first (ICMP, whose records carry no
@@ -1041,7 +1130,7 @@ func (s *Stage) UnmarshalState(b []byte) error {
 		restore(&bs, []savedTable{sv})
 		t := bs.take(sv.Bucket)
 		s.reported = append(s.reported, t)
-		s.reportedN += len(t.ents)
+		s.reportedN += t.len()
 	}
 	s.reportedBucket = st.ReportedBucket
 	s.ifaces.Restore(st.Ifaces)
@@ -1086,13 +1175,14 @@ func (st *savedTables) EncodeParts(n int, encode func(any) error) error {
 	}
 	var p tablePart
 	for _, t := range st.of {
-		if err := encode(tablePart{Bucket: t.bucket, Len: len(t.ents)}); err != nil {
+		if err := encode(tablePart{Bucket: t.bucket, Len: t.len()}); err != nil {
 			return err
 		}
-		for i := 0; i < len(t.ents); i += n {
-			j := min(i+n, len(t.ents))
+		for i := 0; i < t.len(); i += n {
+			j := min(i+n, t.len())
 			p.Keys, p.Convs = p.Keys[:0], p.Convs[:0]
-			for _, e := range t.ents[i:j] {
+			for x := i; x < j; x++ {
+				e := t.at(x)
 				p.Keys = append(p.Keys, e.k)
 				p.Convs = append(p.Convs, e.c)
 			}

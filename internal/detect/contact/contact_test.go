@@ -231,3 +231,50 @@ func TestNotAHost(t *testing.T) {
 		t.Errorf("got %d contacts (%v), want only the one to 10.0.0.9", len(got), got)
 	}
 }
+
+// TestTableIndex puts thousands of keys in one table, a third of them
+// sharing one fingerprint and another third sharing its high half (the
+// part the index keeps), and finds each again through every growth of
+// the index: a shared fingerprint never merges two conversations.
+func TestTableIndex(t *testing.T) {
+	tb := newTable(&chunkPool{max: 8})
+	const n = 3000
+	fpOf := func(i int) uint64 {
+		switch i % 3 {
+		case 0:
+			return 0xfeedface_00000007 // one fingerprint for all
+		case 1:
+			return 0xfeedface_00000000 | uint64(i) // one high half
+		}
+		return uint64(i) * 0x9e3779b97f4a7c15
+	}
+	keyOf := func(i int) key { return key{LPort: uint16(i), RPort: uint16(i >> 16), Proto: 6} }
+	for i := range n {
+		k := keyOf(i)
+		c, created := tb.put(fpOf(i), &k)
+		if !created {
+			t.Fatalf("key %d: found before it was put", i)
+		}
+		c.Out.Records = uint32(i + 1)
+	}
+	if len(tb.slots) < 2*n {
+		t.Errorf("index of %d slots for %d entries: more than half full", len(tb.slots), n)
+	}
+	for i := range n {
+		k := keyOf(i)
+		c := tb.find(fpOf(i), &k)
+		if c == nil || c.Out.Records != uint32(i+1) {
+			t.Fatalf("key %d: found %+v", i, c)
+		}
+		if _, created := tb.put(fpOf(i), &k); created {
+			t.Fatalf("key %d: put twice", i)
+		}
+	}
+	k := keyOf(n + 1)
+	if tb.find(fpOf(0), &k) != nil {
+		t.Error("a key never put was found under a shared fingerprint")
+	}
+	if tb.len() != n {
+		t.Errorf("%d entries, want %d", tb.len(), n)
+	}
+}
