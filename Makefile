@@ -44,8 +44,9 @@ bench:
 # picket analyze on a dense 5-million-record flow log beside DuckDB running
 # one port-scan query over the same file (tools/densequery, a module of its
 # own) and zcat of its gzip copy: wall, CPU and peak memory of each, and
-# the ratios. DENSE_RECORDS and DENSE_DIR change the size and keep the
-# file. A few minutes; run by hand, never by `make test`.
+# the ratios, medians over DENSE_ROUNDS rounds (3) after a warm-up run.
+# DENSE_RECORDS and DENSE_DIR change the size and keep the file. Several
+# minutes; run by hand, never by `make test`.
 dense-bench:
 	GO=$(GO) bash scripts/dense-bench
 
