@@ -84,15 +84,20 @@ type hit struct {
 	Port                                   uint16
 	Rport                                  uint16
 	Outcome                                event.Outcome
+	Proto                                  uint8  // zero in state saved before it was kept: TCP
 	Fwd                                    uint32 // packets sent by the prober
 	Rev                                    uint32 // packets sent back
 }
 
-// evidence is the hit as evidence. A hit keeps neither the protocol nor
-// the TCP flags, so its sample says TCP and shows no flags.
+// evidence is the hit as evidence. A hit keeps no TCP flags, so its
+// sample shows none.
 func (h *hit) evidence() contact.Evidence {
+	proto := h.Proto
+	if proto == 0 {
+		proto = event.ProtoTCP
+	}
 	return contact.Evidence{
-		Origin: h.Origin, Start: h.T, Protocol: event.ProtoTCP,
+		Origin: h.Origin, Start: h.T, Protocol: proto,
 		Initiator: h.Remote, IPort: h.Rport, Responder: h.Local, RPort: h.Port,
 		Outcome: h.Outcome, FwdPackets: uint64(h.Fwd), RevPackets: uint64(h.Rev),
 	}
@@ -394,7 +399,7 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 	}
 	h := hit{Iface: c.Interface, Instance: c.Instance, Account: c.Account, Region: c.Region, VPC: c.VPC, Subnet: c.Subnet,
 		T: c.Start, Local: c.Local, Port: c.RPort, Rport: c.IPort, Remote: r,
-		Origin: c.Origin, Outcome: c.Outcome, Fwd: sat32(c.Fwd.Packets), Rev: sat32(c.Rev.Packets)}
+		Origin: c.Origin, Outcome: c.Outcome, Proto: c.Protocol, Fwd: sat32(c.Fwd.Packets), Rev: sat32(c.Rev.Packets)}
 	portProbed := false
 	if servedProbe(c) {
 		portProbed = d.notePort(c, r)

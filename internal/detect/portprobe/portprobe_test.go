@@ -223,3 +223,18 @@ func TestFloodIsBounded(t *testing.T) {
 		t.Fatalf("the scanner inside the flood was missed: %d findings", set.Len())
 	}
 }
+
+// TestHitEvidenceKeepsProtocol: a hit held before its source was judged
+// renders as evidence with the protocol of its contact (a UDP probe's
+// sample says UDP), and a hit restored from state saved before the
+// protocol was kept says TCP, as it always did.
+func TestHitEvidenceKeepsProtocol(t *testing.T) {
+	for _, tc := range []struct {
+		proto, want uint8
+	}{{event.ProtoUDP, event.ProtoUDP}, {event.ProtoTCP, event.ProtoTCP}, {0, event.ProtoTCP}} {
+		h := hit{Proto: tc.proto, Port: 161, Rport: 40000}
+		if got := h.evidence().Protocol; got != tc.want {
+			t.Errorf("hit of protocol %d: evidence says %d, want %d", tc.proto, got, tc.want)
+		}
+	}
+}
