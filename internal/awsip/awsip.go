@@ -1,13 +1,16 @@
 // Package awsip owns the AWS address check: loading the ip-ranges.json
-// that AWS publishes (https://ip-ranges.amazonaws.com/ip-ranges.json; the
-// user supplies the file, picket fetches nothing) into an immutable prefix
-// table that answers "is this address inside AWS, and which service and
-// region is it", for detectors such as InstanceCredentialExfiltration
-// that must tell an attacker's own server apart from an AWS network.
+// that AWS publishes (DefaultURL) into an immutable prefix table that
+// answers "is this address inside AWS, and which service and region is
+// it", for detectors such as InstanceCredentialExfiltration that must
+// tell an attacker's own server apart from an AWS network. It also keeps
+// a current copy of the file in a directory (Cache): fetched when missing
+// or a day old, checked before it replaces the copy, and the old copy
+// kept when fetching fails.
 //
-// The file is loaded at start and a bad one fails with a clear error;
-// lookups never fail and do not allocate. The package depends on the
-// standard library and bart only.
+// A file named by the user is loaded at start and a bad one fails with a
+// clear error; lookups never fail and do not allocate. The package
+// depends on the standard library and bart only; the composition root
+// and the command import it.
 package awsip
 
 import (
