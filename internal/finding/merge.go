@@ -1,6 +1,8 @@
 package finding
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -58,12 +60,16 @@ func New(typeName string, k Key, detectorID string, first, last time.Time, count
 // the way GuardDuty aggregates: the count adds up, the activity window
 // widens, updatedAt moves forward, severity keeps its highest value, and
 // the details (action, title, description, explanation) take the latest
-// report's values, except that port probe details and threat intelligence
-// accumulate. The archived flag and user feedback of dst are kept.
-// createdAt takes the earlier and updatedAt the later of the two, so that
-// the times do not depend on the order reports are merged in.
+// report's values, except that port probe details, threat intelligence
+// and the activity of an API-call explanation accumulate (see
+// mergeExplanations). The archived flag and user feedback of dst are
+// kept. createdAt takes the earlier and updatedAt the later of the two,
+// and the latest report is chosen by content when two end at the same
+// time, so that the result does not depend on the order reports are
+// merged in.
 func Merge(dst, src *Finding) {
-	newer := !src.Service.EventLastSeen.Before(dst.Service.EventLastSeen.Time)
+	newer := laterReport(dst, src)
+	oldInfo := dst.Service.AdditionalInfo
 	dst.Service.Count += src.Service.Count
 	if src.Service.EventFirstSeen.Before(dst.Service.EventFirstSeen.Time) {
 		dst.Service.EventFirstSeen = src.Service.EventFirstSeen
@@ -85,9 +91,6 @@ func Merge(dst, src *Finding) {
 		dst.Title = src.Title
 		dst.Description = src.Description
 		dst.Service.Action = src.Service.Action
-		if src.Service.AdditionalInfo != nil {
-			dst.Service.AdditionalInfo = src.Service.AdditionalInfo
-		}
 		if src.Service.Detection != nil {
 			dst.Service.Detection = src.Service.Detection
 		}
@@ -96,6 +99,146 @@ func Merge(dst, src *Finding) {
 	if newProbe := src.Service.Action.PortProbeAction; oldProbe != nil && newProbe != nil {
 		dst.Service.Action.PortProbeAction = mergeProbes(oldProbe, newProbe, newer)
 	}
+	dst.Service.AdditionalInfo = mergeInfo(dst, oldInfo, src.Service.AdditionalInfo, newer)
+}
+
+// laterReport reports whether src is the later of two reports of a
+// finding, whose details the merged finding shows: the one whose activity
+// ends later or, when both end at the same time, the one that sorts last
+// by description, title, explanation lead and API, so that the choice
+// does not depend on which arrived first.
+func laterReport(dst, src *Finding) bool {
+	if a, b := src.Service.EventLastSeen, dst.Service.EventLastSeen; !a.Equal(b.Time) {
+		return a.After(b.Time)
+	}
+	if c := cmp.Compare(src.Description, dst.Description); c != 0 {
+		return c > 0
+	}
+	if c := cmp.Compare(src.Title, dst.Title); c != 0 {
+		return c > 0
+	}
+	if c := cmp.Compare(lead(src), lead(dst)); c != 0 {
+		return c > 0
+	}
+	return cmp.Compare(apiName(src), apiName(dst)) >= 0
+}
+
+func lead(f *Finding) string {
+	if ai := f.Service.AdditionalInfo; ai != nil && ai.Explanation != nil {
+		return ai.Explanation.Lead
+	}
+	return ""
+}
+
+func apiName(f *Finding) string {
+	if a := f.Service.Action.AwsAPICallAction; a != nil {
+		return a.ServiceName + ":" + a.API
+	}
+	return ""
+}
+
+// mergeInfo returns the additionalInfo of f merged from old, f's before
+// the merge, and cur, a report's; curIsNewer says whether the report is
+// the later one. The later report's explanation is kept, as GuardDuty
+// keeps the latest details, but when both explanations account for API
+// calls (Activity set) their activity, lists and samples add up, and the
+// summary is written again from the sums. Whenever the explanation kept
+// has activity, its calls and times are set to f's count, first and last
+// seen, which the merge has already summed, so that what it says agrees
+// with them. Neither old nor cur is changed.
+func mergeInfo(f *Finding, old, cur *AdditionalInfo, curIsNewer bool) *AdditionalInfo {
+	latest, earlier := cur, old
+	if !curIsNewer || cur == nil {
+		latest, earlier = old, cur
+		if latest == nil {
+			latest, earlier = cur, nil
+		}
+	}
+	if latest == nil || latest.Explanation == nil || latest.Explanation.Activity.Calls == 0 {
+		return latest
+	}
+	e := *latest.Explanation
+	if earlier != nil && earlier.Explanation != nil && earlier.Explanation.Activity.Calls != 0 {
+		mergeExplanations(&e, earlier.Explanation)
+	}
+	e.Activity.Calls = f.Service.Count
+	e.Activity.FirstSeen = f.Service.EventFirstSeen
+	e.Activity.LastSeen = f.Service.EventLastSeen
+	var listed int64
+	for _, c := range e.APICalls {
+		listed += c.Count
+	}
+	e.Activity.Unlisted = max(e.Activity.Calls-listed, 0)
+	e.Render()
+	out := *latest
+	out.Explanation = &e
+	return &out
+}
+
+// mergeExplanations adds the activity of other, the explanation of the
+// earlier report, to e, a copy of the later one's: the failed calls add
+// up, each list of names with counts is the union of both with the counts
+// summed, the most frequent MaxListed kept, and the samples are the
+// earliest of both. Sums and unions do not depend on the
+// order of merging. It makes new slices rather than writing into e's,
+// which it shares with the later report.
+func mergeExplanations(e, other *Explanation) {
+	e.Activity.Failed += other.Activity.Failed
+	e.APICalls = mergeCounts(e.APICalls, other.APICalls)
+	e.ErrorCodes = mergeCounts(e.ErrorCodes, other.ErrorCodes)
+	e.Regions = mergeCounts(e.Regions, other.Regions)
+	e.UserAgents = mergeCounts(e.UserAgents, other.UserAgents)
+	e.Sources = mergeCounts(e.Sources, other.Sources)
+	e.Samples = mergeSamples(e.Samples, other.Samples)
+}
+
+// mergeCounts returns the union of a and b with the counts of a name
+// summed, most frequent first, then by name, at most MaxListed.
+func mergeCounts(a, b []Count) []Count {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	sums := make(map[string]int64, len(a)+len(b))
+	for _, list := range [][]Count{a, b} {
+		for _, c := range list {
+			sums[c.Name] += c.Count
+		}
+	}
+	out := make([]Count, 0, len(sums))
+	for name, n := range sums {
+		out = append(out, Count{Name: name, Count: n})
+	}
+	slices.SortFunc(out, func(x, y Count) int {
+		if c := cmp.Compare(y.Count, x.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Name, y.Name)
+	})
+	return out[:min(len(out), MaxListed)]
+}
+
+// mergeSamples returns the earliest MaxSamples distinct samples of a and
+// b, in order of time, then origin and record. Detectors keep the
+// earliest samples of a report (see trail.Pending), so a finding merged
+// from several reports shows the samples one report of all its calls
+// would.
+func mergeSamples(a, b []Sample) []Sample {
+	out := make([]Sample, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	slices.SortFunc(out, func(x, y Sample) int {
+		if c := cmp.Compare(x.Time, y.Time); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Origin, y.Origin); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Record, y.Record)
+	})
+	out = slices.Compact(out)
+	if len(out) == 0 {
+		return nil
+	}
+	return out[:min(len(out), MaxSamples)]
 }
 
 // mergeResource takes src's resource details, keeping what dst knew that

@@ -21,7 +21,6 @@
 package ipcaller
 
 import (
-	"strconv"
 	"strings"
 
 	"picket/internal/detect"
@@ -150,15 +149,16 @@ func (d *Detector) Advance(_ event.Time, emit detect.Emit) {
 		}
 		exp := &finding.Explanation{
 			Kind: "threat-intel",
-			Summary: strconv.FormatInt(it.Evidence.Calls, 10) + " call(s) from " + strings.Join(it.Evidence.Sources.Top(3), ", ") +
-				", named by " + what + " " + strings.Join(lists, ", "),
+			// The addresses are in the summary's tallies, which cover
+			// every report of the finding.
+			Lead:           "calls from addresses named by " + what + " " + strings.Join(lists, ", "),
 			ThreatListName: it.Threat[0].ThreatListName,
 		}
 		if len(it.Threat[0].ThreatNames) > 0 {
 			exp.ThreatName = it.Threat[0].ThreatNames[0]
 		}
 		if p := it.Vars["purpose"]; p != "" {
-			exp.Summary += " (" + p + ")"
+			exp.Lead += " (" + p + ")"
 		}
 		r := it.Report(ID, k, exp)
 		f := trail.Build(&d.env, r)

@@ -12,8 +12,6 @@
 package rootusage
 
 import (
-	"strconv"
-
 	"picket/internal/detect"
 	"picket/internal/detect/trail"
 	"picket/internal/event"
@@ -93,9 +91,13 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 // Advance reports the root calls noted since the last watermark.
 func (d *Detector) Advance(_ event.Time, emit detect.Emit) {
 	d.pending.Flush(func(k trail.Key, it *trail.Item) {
+		// The lead names no API and no count: the finding's summary lists
+		// the APIs and counts the calls of every report merged into it,
+		// where a sentence about this report's calls alone ("called X and
+		// 0 other calls") would contradict the finding's count once a
+		// later report is merged.
 		exp := &finding.Explanation{
-			Summary: "the root user called " + it.Evidence.APIs.Top(1)[0] + " and " +
-				strconv.FormatInt(it.Evidence.Calls-1, 10) + " other call(s) without an AWS service acting for it",
+			Lead:   "the root user's credentials were used, with no AWS service acting for it",
 			Counts: map[string]int64{"report_failed": boolInt(d.failed)},
 		}
 		emit(trail.Build(&d.env, it.Report(ID, k, exp)))

@@ -36,7 +36,6 @@ package tamper
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"picket/internal/detect"
@@ -189,14 +188,9 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if n := strings.Count(it.Vars["changes"], "\n"); n < maxChanges && !strings.Contains(it.Vars["changes"], change+"\n") {
 		it.Vars["changes"] += change + "\n"
 	}
-	if it.Notes == nil {
-		it.Notes = map[string]int64{}
-	}
-	if c.Failed() {
-		it.Notes["denied_attempts"]++
-	} else {
-		it.Notes["changes"]++
-	}
+	// The denied attempts and the changes made are not counted here: they
+	// are the failed and the other calls of the explanation's activity,
+	// which adds up over every report of the finding.
 }
 
 // Advance reports the calls noted since the last watermark.
@@ -204,9 +198,9 @@ func (d *Detector) Advance(_ event.Time, emit detect.Emit) {
 	d.pending.Flush(func(k trail.Key, it *trail.Item) {
 		changes := strings.Split(strings.TrimSuffix(it.Vars["changes"], "\n"), "\n")
 		exp := &finding.Explanation{
-			Kind:    kinds[k.Type],
-			Summary: strconv.FormatInt(it.Evidence.Calls, 10) + " call(s) that weaken defences: " + strings.Join(changes, "; "),
-			Counts:  map[string]int64{"report_denied": boolInt(d.denied)},
+			Kind:   kinds[k.Type],
+			Lead:   "calls that weaken defences, latest changes: " + strings.Join(changes, "; "),
+			Counts: map[string]int64{"report_denied": boolInt(d.denied)},
 		}
 		r := it.Report(ID, k, exp)
 		r.Vars = map[string]string{"detail": it.Vars["detail"]}

@@ -46,7 +46,12 @@ type Report struct {
 	// Vars fills the title and description templates beyond principal,
 	// api, remote, account and useragent ("detail", "list", "tool").
 	Vars map[string]string
-	// Explanation goes to service.additionalInfo.
+	// Explanation goes to service.additionalInfo. Its Lead says what the
+	// activity is, without tallies; Build adds the activity (the calls,
+	// failures and times of the report) and writes the summary from it,
+	// and merging later reports of the finding adds theirs (see
+	// finding.Merge). A detector that sets Summary and no Lead has its
+	// summary taken as the lead.
 	Explanation *finding.Explanation
 }
 
@@ -75,9 +80,7 @@ func Build(env *detect.Env, r *Report) *finding.Finding {
 	}
 	f.Service.Action.AwsAPICallAction = Action(c, r.Affected, r.Affiliated)
 	if r.Explanation != nil {
-		if r.Explanation.Detector == "" {
-			r.Explanation.Detector = r.Detector
-		}
+		explain(r)
 		f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: r.Explanation}
 	}
 	t, _ := finding.Lookup(r.Type)
@@ -92,6 +95,32 @@ func Build(env *detect.Env, r *Report) *finding.Finding {
 	f.Title = finding.Text(t.Title, vars)
 	f.Description = finding.Text(t.Description, vars)
 	return f
+}
+
+// explain fills the activity of a report's explanation: the report's
+// count (the finding's service.count), first and last seen, the failed
+// calls the evidence counted, and the calls whose APIs the bounded list
+// leaves out; then it writes the summary from them.
+func explain(r *Report) {
+	exp := r.Explanation
+	if exp.Detector == "" {
+		exp.Detector = r.Detector
+	}
+	if exp.Lead == "" {
+		exp.Lead = exp.Summary
+	}
+	var listed int64
+	for _, c := range exp.APICalls {
+		listed += c.Count
+	}
+	exp.Activity = finding.Activity{
+		Calls:     r.Count,
+		Failed:    min(exp.Counts[finding.CountFailedCalls], r.Count),
+		Unlisted:  max(r.Count-listed, 0),
+		FirstSeen: finding.Timestamp{Time: r.First.UTC()},
+		LastSeen:  finding.Timestamp{Time: r.Last.UTC()},
+	}
+	exp.Render()
 }
 
 // Action returns the awsApiCallAction of a call: the API and service, who
