@@ -83,6 +83,11 @@ const (
 // product token, after the brackets CloudTrail sometimes adds, and knows
 // the agents whose first token misleads (Terraform's "APN/1.0 HashiCorp",
 // the console's service endpoints, boto3 behind "Botocore").
+//
+// A tool run on a penetration-testing distribution is a family of its
+// own, the tool's name and the distribution's joined by "+"
+// ("aws-cli+kali", "boto3+parrot"): the same CLI on an attacker's Kali
+// machine is not the tool a developer's laptop runs.
 func Family(ua string) string {
 	ua = strings.TrimSpace(strings.TrimLeft(ua, "["))
 	if ua == "" {
@@ -119,27 +124,123 @@ func Family(ua string) string {
 	if len(name) > familyMaxLength {
 		name = name[:familyMaxLength]
 	}
+	if d := distribution(lower); d != "" {
+		name += "+" + d
+	}
 	return name
+}
+
+// The penetration-testing distributions that Distribution names.
+const (
+	DistroKali   = "kali"
+	DistroParrot = "parrot"
+	DistroPentoo = "pentoo"
+)
+
+var distroMarkers = []string{DistroKali, DistroParrot, DistroPentoo}
+
+// Distribution returns the penetration-testing distribution a user agent
+// shows, "kali", "parrot" or "pentoo", or "" for none. The AWS CLI and
+// SDKs write the distribution into the user agent, in the kernel release
+// ("Linux/6.5.0-kali3-amd64", "Linux/6.1.0-12parrot1-amd64") or the
+// distribution part ("exe/x86_64.kali.2023", "distrib#kali.2023"); the
+// name counts only between non-letters, so "kalibrate" is not Kali.
+// The pentest detector and the families of Family share this rule.
+func Distribution(ua string) string {
+	return distribution(strings.ToLower(ua))
+}
+
+func distribution(lower string) string {
+	for _, m := range distroMarkers {
+		if Token(lower, m) {
+			return m
+		}
+	}
+	return ""
+}
+
+// Token reports whether marker occurs in s with no letter either side.
+// Both are lowercase.
+func Token(s, marker string) bool {
+	for from := 0; ; {
+		i := strings.Index(s[from:], marker)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(marker)
+		if (i == 0 || !letter(s[i-1])) && (end == len(s) || !letter(s[end])) {
+			return true
+		}
+		from = i + 1
+	}
+}
+
+func letter(b byte) bool { return b >= 'a' && b <= 'z' }
+
+// The platforms that Platform returns.
+const (
+	PlatformLinux   = "linux"
+	PlatformMacOS   = "macos"
+	PlatformWindows = "windows"
+	PlatformAndroid = "android"
+	PlatformIOS     = "ios"
+	PlatformUnknown = "unknown"
+)
+
+// Platform returns the operating system a user agent names: "linux",
+// "macos", "windows", "android", "ios", or "unknown" when it names none
+// (the console, AWS services, most tools). The SDKs write it as a
+// product ("Linux/6.1", "Darwin/23.1.0", "Windows/10"), as "os/linux", or
+// inside brackets ("(go1.20; linux; amd64)"). A principal's scripts that
+// always ran on Linux and now run on Windows are another computer.
+func Platform(ua string) string {
+	lower := strings.ToLower(ua)
+	switch {
+	case Token(lower, "android"):
+		return PlatformAndroid
+	case Token(lower, "iphone") || Token(lower, "ipad") || Token(lower, "ios"):
+		return PlatformIOS
+	case Token(lower, "windows") || Token(lower, "win32") || Token(lower, "win64"):
+		return PlatformWindows
+	case Token(lower, "darwin") || Token(lower, "macos") || Token(lower, "macintosh") || strings.Contains(lower, "mac os"):
+		return PlatformMacOS
+	case Token(lower, "linux"):
+		return PlatformLinux
+	}
+	return PlatformUnknown
 }
 
 // maxFamilies bounds a Families cache; when full it starts afresh.
 const maxFamilies = 4096
 
-// Families caches Family by interned user agent: the same few user agents
-// make most calls, and a cached answer is one map read without the
-// lowercasing that Family allocates for. The zero value is ready to use;
-// a Families is not safe for concurrent use.
-type Families struct{ m map[event.ID]event.ID }
+// Families caches Family and Platform by interned user agent: the same
+// few user agents make most calls, and a cached answer is one map read
+// without the lowercasing that Family allocates for. The zero value is
+// ready to use; a Families is not safe for concurrent use.
+type Families struct{ m map[event.ID]agentClass }
+
+type agentClass struct{ family, platform event.ID }
 
 // Of returns the family of the user agent ua, interned.
-func (f *Families) Of(ua event.ID) event.ID {
+func (f *Families) Of(ua event.ID) event.ID { return f.class(ua).family }
+
+// Classify returns the family and the platform of the user agent ua,
+// interned.
+func (f *Families) Classify(ua event.ID) (family, platform event.ID) {
+	c := f.class(ua)
+	return c.family, c.platform
+}
+
+func (f *Families) class(ua event.ID) agentClass {
 	if v, ok := f.m[ua]; ok {
 		return v
 	}
 	if f.m == nil || len(f.m) >= maxFamilies {
-		f.m = make(map[event.ID]event.ID, 64)
+		f.m = make(map[event.ID]agentClass, 64)
 	}
-	v := event.Intern(Family(ua.String()))
+	s := ua.String()
+	v := agentClass{event.Intern(Family(s)), event.Intern(Platform(s))}
 	f.m[ua] = v
 	return v
 }

@@ -45,6 +45,11 @@ func TestFamily(t *testing.T) {
 		"aws-sdk-go-v2/1.17.0 os/linux lang/go/1.18.10":                    "aws-sdk-go-v2",
 		"ec2.amazonaws.com":                                                "aws-internal",
 		"":                                                                 "none",
+		"aws-cli/2.13.0 Python/3.11.4 Linux/6.5.0-kali3-amd64 exe/x86_64.kali.2023 prompt/off":           "aws-cli+kali",
+		"aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.6.9-amd64 md/arch#x86_64 distrib#kali.2023": "aws-cli+kali",
+		"Boto3/1.26.0 Python/3.11 Linux/6.1.0-12parrot1-amd64 Botocore/1.29.0":                           "boto3+parrot",
+		"aws-cli/2.9 Python/3.10 Linux/6.1.9-pentoo":                                                     "aws-cli+pentoo",
+		"kalibrate-rtl/0.4": "kalibrate-rtl",
 	} {
 		if got := Family(ua); got != want {
 			t.Errorf("Family(%q) = %q, want %q", ua, got, want)
@@ -88,6 +93,55 @@ func TestByService(t *testing.T) {
 		c := &event.APICall{SourceService: event.Intern(src), Identity: event.Identity{Type: event.IdentityIAMUser}}
 		if got := ByService(c); got != want {
 			t.Errorf("ByService(source %q) = %v, want %v", src, got, want)
+		}
+	}
+}
+
+func TestDistribution(t *testing.T) {
+	for ua, want := range map[string]string{
+		"aws-cli/1.18.69 Python/3.8.6 Linux/5.9.0-kali1-amd64 botocore/1.17.44":    DistroKali,
+		"aws-cli/2.13.0 Python/3.11.4 Linux/6.5.0 exe/x86_64.kali.2023 prompt/off": DistroKali,
+		"aws-cli/2.15.30 ua/2.0 os/linux#6.6.9-amd64 distrib#kali.2023":            DistroKali,
+		"Boto3/1.26.0 Python/3.11 Linux/6.1.0-12parrot1-amd64":                     DistroParrot,
+		"aws-cli/2.9 Python/3.10 Linux/6.1.9-pentoo":                               DistroPentoo,
+		"aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22":              "",
+		"kalibrate-rtl/0.4":                            "", // kali inside a word
+		"Mozilla/5.0 (X11; Linux x86_64) Parrotfish/1": "",
+	} {
+		if got := Distribution(ua); got != want {
+			t.Errorf("Distribution(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+func TestPlatform(t *testing.T) {
+	for ua, want := range map[string]string{
+		"aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22":                 PlatformLinux,
+		"aws-cli/2.15.0 Python/3.11.6 Darwin/23.1.0 exe/x86_64":                       PlatformMacOS,
+		"aws-cli/2.15.0 Python/3.11.6 Windows/10 exe/AMD64":                           PlatformWindows,
+		"Boto3/1.34.0 Python/3.12.1 Windows/11 Botocore/1.34.0":                       PlatformWindows,
+		"aws-sdk-go-v2/1.17.0 os/linux lang/go/1.18.10":                               PlatformLinux,
+		"aws-sdk-go/1.44.0 (go1.20; linux; amd64) amazon-ssm-agent/3.2":               PlatformLinux,
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15":        PlatformMacOS,
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36":                 PlatformAndroid,
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15": PlatformIOS,
+		"console.ec2.amazonaws.com":                                                   PlatformUnknown,
+		"AWS Internal":                                                                PlatformUnknown,
+		"":                                                                            PlatformUnknown,
+	} {
+		if got := Platform(ua); got != want {
+			t.Errorf("Platform(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+func TestFamiliesCache(t *testing.T) {
+	var f Families
+	ua := event.Intern("Boto3/1.26.0 Python/3.11 Windows/10 Botocore/1.29.0")
+	for range 2 {
+		fam, plat := f.Classify(ua)
+		if fam.String() != "boto3" || plat.String() != PlatformWindows || f.Of(ua) != fam {
+			t.Errorf("Classify = %s, %s", fam, plat)
 		}
 	}
 }

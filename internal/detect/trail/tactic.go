@@ -97,6 +97,7 @@ func (e *TacticError) Error() string {
 // parsed and safe for concurrent use.
 type TacticTable struct {
 	entries  []TacticEntry
+	paths    [][]string       // by entry: the condition's path, split at dots
 	exact    map[string][]int // by API name: entries naming it exactly
 	prefixes []int            // entries with a prefix
 	excluded map[string][]int // by API name: the "!" entries
@@ -177,6 +178,8 @@ func ParseTactics(data []byte, name string) (*TacticTable, error) {
 		seen[k] = n
 		i := len(t.entries)
 		t.entries = append(t.entries, e)
+		path, _, _ := strings.Cut(e.Condition, "=")
+		t.paths = append(t.paths, strings.Split(path, "."))
 		switch {
 		case e.API[0] == '!':
 			t.excluded[e.API[1:]] = append(t.excluded[e.API[1:]], i)
@@ -341,7 +344,7 @@ func (t *TacticTable) Conditional(service, api string, params []byte) Tactics {
 		if e.Condition == "" || e.Service != "*" && e.Service != service || s.Has(e.Tactic) {
 			continue
 		}
-		if meets(params, e.Condition) {
+		if meets(params, t.paths[i], e.Condition) {
 			s = s.With(e.Tactic)
 		}
 	}
@@ -353,10 +356,11 @@ func (t *TacticTable) Conditional(service, api string, params []byte) Tactics {
 	return s
 }
 
-// meets reports whether requestParameters meet a condition.
-func meets(params []byte, cond string) bool {
-	path, want, eq := strings.Cut(cond, "=")
-	v := event.JSONValue(params, strings.Split(path, ".")...)
+// meets reports whether requestParameters meet a condition whose path
+// is split at dots.
+func meets(params []byte, path []string, cond string) bool {
+	_, want, eq := strings.Cut(cond, "=")
+	v := event.JSONValue(params, path...)
 	if len(v) == 0 || string(v) == "null" {
 		return false
 	}
@@ -364,7 +368,7 @@ func meets(params []byte, cond string) bool {
 		return true
 	}
 	if v[0] == '"' {
-		s, ok := event.JSONString(params, strings.Split(path, ".")...)
+		s, ok := event.JSONString(v)
 		return ok && s == want
 	}
 	return string(v) == want
