@@ -1,15 +1,33 @@
 // Package enumeration owns the history-independent enumeration detector:
 // Discovery:IAMUser/AnomalousBehavior findings for a principal that maps
-// the environment faster than people do, whatever it did before. Three
-// patterns, each judged over a sliding window in event time:
+// the environment faster than people do, whatever it did before.
+//
+// A principal's calls are judged per source: one address and one client
+// (the user agent's family, with the console's own calls, its service
+// endpoints and the browser taken as one client), so that one tool under
+// a principal cannot hide or fake another's activity. Terraform writing
+// from a CI address does not dilute the reads a stolen key makes from
+// elsewhere, and its reads do not add up with a person's console pages
+// into a burst neither made. Access keys are not part of the source: the
+// console signs each page's calls with a new temporary key, so a key
+// would split one person's session into many.
+//
+// Three patterns, each judged over sliding windows in event time, per
+// source:
 //
 //   - burst: many distinct discovery APIs (Describe, List, Get and the
 //     other read verbs that map resources and permissions; see
-//     trail.Discovery) within the window, from calls that are almost all
-//     reads. Tools that enumerate (Pacu, ScoutSuite, CloudFox, a script
-//     looping over services) only read; infrastructure-as-code tools such
-//     as Terraform read what they are about to change and write in the
-//     same minutes, so the share of writes tells them apart.
+//     trail.Discovery) within the window from calls that are almost all
+//     reads; or a fast sweep: many distinct discovery APIs across many
+//     services within a short window, whatever else the source does.
+//     Tools that enumerate (Pacu, ScoutSuite, CloudFox, a script looping
+//     over services) only read; infrastructure-as-code tools such as
+//     Terraform read what they are about to change and write in the same
+//     minutes, so the share of writes tells them apart over the long
+//     window. Writes are cheap to add, though, so the sweep does not
+//     count them: it holds on breadth and speed, which neither a person
+//     paging through the console nor Terraform reading the few services
+//     its configuration manages reaches.
 //   - denied: a storm of discovery calls refused for lack of permission
 //     (AccessDenied, UnauthorizedOperation): a stolen key probing what it
 //     may do.
@@ -20,13 +38,16 @@
 //
 // Each pattern is a finding of its own for the principal (the pattern is
 // the finding key's actor and the explanation's kind), whose count is the
-// calls of every burst it saw. The detector decides at the watermark,
-// over the calls up to it, so the findings do not depend on the order in
-// which calls arrived.
+// calls of every burst it saw, and whose explanation names the sources
+// that made them. The detector decides at the watermark, over the calls
+// up to it, so the findings do not depend on the order in which calls
+// arrived.
 //
-// State is one bounded record of recent calls per principal, kept only
-// for principals that made discovery calls or failed role calls within
-// the window; the least recently active are evicted and counted.
+// State is one bounded record of recent calls per source of a principal,
+// kept only for sources that made discovery calls or failed role calls
+// within the window; a principal keeps at most max_sources sources and
+// the table at most max_principals principals; the least recently active
+// are evicted and counted.
 package enumeration
 
 import (
@@ -49,19 +70,27 @@ const ID = "enumeration"
 // Thresholds are the detector's tunables.
 var Thresholds = detect.Tunables{
 	{Name: "window", Unit: "seconds", Default: 600, Min: 10, Max: 86400,
-		Doc: "the sliding window over which calls are counted (Panther's and the invictus dataset's 10 minutes)"},
+		Doc: "the sliding window over which a source's calls are counted for the volume burst, the denied storm and role enumeration (Panther's and the invictus dataset's 10 minutes)"},
 	{Name: "min_distinct_apis", Unit: "APIs", Default: 40, Min: 2, Max: 10_000,
-		Doc: "distinct discovery APIs within window that make a burst. A console user opening a few pages reaches 15 to 20 (benjamin in the invictus trail: 19); the recon in that trail reaches 62. Elastic's rule (more than 5 within 10 s) fires on every console page"},
+		Doc: "distinct discovery APIs from one source within window that make a burst. A console user opening a few pages reaches 15 to 20 (benjamin in the invictus trail: 19); the recon in that trail reaches 63. Elastic's rule (more than 5 within 10 s) fires on every console page"},
 	{Name: "max_write_ratio", Unit: "ratio", Default: 0.1, Min: 0, Max: 1,
-		Doc: "largest share of writes among the principal's calls in the window for it to count as a burst: enumeration reads; Terraform's bursts of 60 distinct reads come with 20 to 25% writes"},
+		Doc: "largest share of writes among the source's calls in window for a volume burst: enumeration reads; Terraform's bursts of 60 distinct reads come with 20 to 25% writes. Writes of the principal's other sources do not count, and the fast sweep ignores writes"},
+	{Name: "sweep_window", Unit: "seconds", Default: 120, Min: 10, Max: 3600,
+		Doc: "the short window of the fast sweep: long enough to hold a tool's sweep even when it is throttled to a call every few seconds, short enough that a person would have to open a new service's console every 12 s to cover min_sweep_services"},
+	{Name: "min_sweep_apis", Unit: "APIs", Default: 20, Min: 2, Max: 10_000,
+		Doc: "distinct discovery APIs from one source within sweep_window that, across min_sweep_services services, make a fast sweep: two APIs a service on average, so that a dashboard whose widgets call one API of each of several services does not count"},
+	{Name: "min_sweep_services", Unit: "services", Default: 10, Min: 1, Max: 1000,
+		Doc: "distinct services (eventSource) among those APIs. A console page is one service's console plus a few shared calls; a person moves to a new service every minute or so, reaching 2 to 4 in two minutes. Terraform reads the services its configuration manages, a handful (the invictus warm-up, a lab built for dozens of attack techniques: 8). A tool sweeping the account asks service after service"},
 	{Name: "min_denied", Unit: "calls", Default: 15, Min: 2, Max: 1e6,
 		Doc: "discovery calls refused for lack of permission within window that make a storm (Panther: 15 within 10 minutes)"},
 	{Name: "min_roles", Unit: "roles", Default: 5, Min: 2, Max: 1e6,
 		Doc: "distinct roles (failed AssumeRole) or principals (failed UpdateAssumeRolePolicy) within window that make an enumeration"},
 	{Name: "max_calls", Unit: "entries", Default: 2048, Min: 16, Max: 65536,
-		Doc: "calls kept per principal within the window, about 130 bytes each (calls of one second to one API share an entry; Terraform's 1,000 calls in 10 minutes take about 400); a faster principal keeps its latest and the evidence says how many were dropped"},
+		Doc: "calls kept per source within the window, about 130 bytes each (calls of one second to one API share an entry; Terraform's 1,000 calls in 10 minutes take about 400); a faster source keeps its latest and the evidence says how many were dropped"},
 	{Name: "max_principals", Unit: "principals", Default: 10_000, Min: 10, Max: 1e7,
-		Doc: "principals tracked at once, about 2 KiB each plus their calls; the least recently active are evicted and counted"},
+		Doc: "principals tracked at once, about 1 KiB each plus their sources; the least recently active are evicted and counted"},
+	{Name: "max_sources", Unit: "sources", Default: 20_000, Min: 10, Max: 2e7,
+		Doc: "sources (an address and a client of a principal) tracked at once, about 250 bytes each plus their calls: two per principal on average. When full, the least recently active principal's sources make room; a principal keeps at most 16 sources, its least recently active giving way to a new one. Both evictions are counted"},
 }
 
 // kind is one of the detector's patterns.
@@ -81,12 +110,12 @@ var patternWords = [numKinds]string{"enumeration", "probing for permissions", "r
 // The flags of a call.
 const (
 	flagDiscovery = 1 << iota // a discovery API
-	flagWrite                 // a call that changes something
+	flagWrite                 // a call that changes something (not refused for lack of permission)
 	flagDenied                // refused for lack of permission
 	flagRole                  // a failed AssumeRole or UpdateAssumeRolePolicy; Target says which
 )
 
-// call is one call of a principal, as much as the detector needs of it.
+// call is one call of a source, as much as the detector needs of it.
 // Fields are exported for saving state.
 type call struct {
 	T      event.Time
@@ -96,7 +125,6 @@ type call struct {
 	Err    event.ID
 	Agent  event.ID
 	Region event.ID
-	Src    netip.Addr
 	Target event.ID // the role or principal a failed role call named
 	Flags  uint8
 	// N is how many calls this entry stands for: calls of one second
@@ -116,41 +144,86 @@ func (a *call) merges(b *call) bool {
 	return a.API == b.API && a.Svc == b.Svc
 }
 
-// info is what enrichment said of one of a principal's addresses.
-type info struct {
-	Addr netip.Addr
-	Info event.IPInfo
+// perPrincipal bounds the sources of one principal: a person and a few
+// tools, each from an address or two, at once; a principal calling from
+// more places within the window is already spread beyond what one source
+// can show, and a flood of addresses must not take the whole table.
+const perPrincipal = 16
+
+// sourceKey is where calls come from: one address (invalid when the
+// trail gave none that picket can read) and one client, the user agent's
+// family with the console's families folded into one.
+type sourceKey struct {
+	Addr   netip.Addr
+	Client event.ID
 }
 
-// principal is what the detector keeps of one principal.
-type principal struct {
-	Calls     []call     // sorted by time
-	Truncated int64      // calls dropped to stay within max_calls
-	Evaluated event.Time // the watermark the calls were judged up to
+// source is what the detector keeps of one source of a principal.
+type source struct {
+	Key       sourceKey
+	Info      event.IPInfo // what enrichment said of the address
+	Calls     []call       // sorted by time
+	Truncated int64        // calls dropped to stay within max_calls
+	Evaluated event.Time   // the watermark the calls were judged up to
 	// Active is, per pattern, the end of the window of the burst being
 	// reported, or 0: while the pattern holds, later calls extend the
 	// same burst.
 	Active [numKinds]event.Time
-	Bursts [numKinds]int64
-	// Ident, Account and Infos describe the latest call, for the
-	// finding's accessKeyDetails and remoteIpDetails.
+}
+
+func (s *source) lastTime() event.Time {
+	if len(s.Calls) == 0 {
+		return event.Never
+	}
+	return s.Calls[len(s.Calls)-1].T
+}
+
+// principal is what the detector keeps of one principal.
+type principal struct {
+	Sources []source
+	Bursts  [numKinds]int64
+	// Ident and Account describe the latest call, for the finding's
+	// accessKeyDetails.
 	Ident   event.Identity
 	Account event.ID
-	Infos   [2]info
+}
+
+// find returns the principal's source k, or nil.
+func (p *principal) find(k sourceKey) *source {
+	for i := range p.Sources {
+		if p.Sources[i].Key == k {
+			return &p.Sources[i]
+		}
+	}
+	return nil
 }
 
 // report is a burst to report at this watermark.
 type report struct {
-	Key   trail.Principal
-	Kind  kind
-	Calls []call
-	Stats stats
+	Key     trail.Principal
+	Kind    kind
+	Calls   []noted
+	Sources []sourceKey // the sources whose windows held, in order
+	Stats   stats       // the window with the most distinct APIs (burst), denied calls or targets
+	Sweep   stats       // the widest fast sweep, when one held
+	Volume  bool        // a volume burst held
 }
 
-// stats are the counts in the window that decided.
+// noted is a call of a report and its source.
+type noted struct {
+	call
+	Src sourceKey
+}
+
+// stats are the counts in the windows that decided.
 type stats struct {
 	Distinct, Calls, Writes, Denied, Targets int
-	Start, End                               event.Time
+	// SweepAPIs, SweepServices, SweepCalls and SweepWrites are the
+	// distinct discovery APIs and services, the calls and the writes
+	// within sweep_window.
+	SweepAPIs, SweepServices, SweepCalls, SweepWrites int
+	Start, End                                        event.Time
+	Volume, Sweep                                     bool // which of the burst's rules held
 }
 
 // Detector is the enumeration detector.
@@ -158,19 +231,29 @@ type Detector struct {
 	env          detect.Env
 	th           detect.Tunables
 	window       event.Time
+	sweepWindow  event.Time
 	minAPIs      int
 	maxWrite     float64
+	minSweepAPIs int
+	minSweepSvcs int
 	minDenied    int
 	minRoles     int
 	maxCalls     int
+	maxSources   int // sources in all
+	nsources     int // sources now
 	principals   *lru.Table[trail.Principal, principal]
 	principalsOf trail.Principals
+	families     trail.Families
+	console      event.ID // the client of the console's calls
+	aws, browser event.ID // families folded into the console's
 	dirty        map[trail.Principal]bool
 	reports      []report
 	lost         uint64 // dirty principals evicted before being judged
+	evictedSrcs  uint64 // sources evicted to stay within max_sources
 	// Scratch space reused at every watermark.
 	keys []trail.Principal
 	wd   window
+	sw   sweep
 }
 
 var (
@@ -187,22 +270,27 @@ func New(env detect.Env) (*Detector, error) {
 	}
 	d := &Detector{
 		env: env, th: th,
-		window:    event.Time(th.Get("window")),
-		minAPIs:   int(th.Get("min_distinct_apis")),
-		maxWrite:  th.Get("max_write_ratio"),
-		minDenied: int(th.Get("min_denied")),
-		minRoles:  int(th.Get("min_roles")),
-		maxCalls:  int(th.Get("max_calls")),
-		dirty:     map[trail.Principal]bool{},
+		window:       event.Time(th.Get("window")),
+		sweepWindow:  event.Time(th.Get("sweep_window")),
+		minAPIs:      int(th.Get("min_distinct_apis")),
+		maxWrite:     th.Get("max_write_ratio"),
+		minSweepAPIs: int(th.Get("min_sweep_apis")),
+		minSweepSvcs: int(th.Get("min_sweep_services")),
+		minDenied:    int(th.Get("min_denied")),
+		minRoles:     int(th.Get("min_roles")),
+		maxCalls:     int(th.Get("max_calls")),
+		console:      event.Intern(trail.FamilyConsole),
+		aws:          event.Intern(trail.FamilyAWS),
+		browser:      event.Intern(trail.FamilyBrowser),
+		dirty:        map[trail.Principal]bool{},
 	}
 	// Measured with the benchmark's trail: a principal's record is about
-	// 2 KiB with its share of the table, plus 130 bytes an entry kept;
-	// budgets assume 128 entries, a principal active within the window.
-	d.principals = lru.New(env.Cap(int(th.Get("max_principals")), 1, 2048+130*128), func(k trail.Principal, _ *principal) {
-		if d.dirty[k] {
-			d.lost++
-			delete(d.dirty, k)
-		}
+	// 1 KiB with its share of the table, a source's 250 bytes plus 130
+	// bytes an entry kept; budgets assume 64 entries, a source active
+	// within the window, and give the sources most of the share.
+	d.maxSources = env.Cap(int(th.Get("max_sources")), 0.8, 250+130*64)
+	d.principals = lru.New(env.Cap(int(th.Get("max_principals")), 0.2, 1024), func(k trail.Principal, p *principal) {
+		d.dropped(k, p)
 	})
 	return d, nil
 }
@@ -211,16 +299,41 @@ func New(env detect.Env) (*Detector, error) {
 func (d *Detector) Definition() detect.Definition {
 	return detect.Definition{
 		ID:           ID,
-		Summary:      "bursts of distinct discovery APIs, storms of denied discovery calls and role enumeration by one principal, independent of its history",
+		Summary:      "bursts and fast sweeps of distinct discovery APIs, storms of denied discovery calls and role enumeration from one source of a principal, independent of its history",
 		FindingTypes: []string{finding.TypeDiscoveryAnomalous},
 		Subscribes:   []event.Kind{event.KindAPICall},
 		Thresholds:   d.th,
 	}
 }
 
-// State reports the principal table.
+// dropped accounts for a principal leaving the table to make room.
+func (d *Detector) dropped(k trail.Principal, p *principal) {
+	d.nsources -= len(p.Sources)
+	d.evictedSrcs += uint64(len(p.Sources))
+	if d.dirty[k] {
+		d.lost++
+		delete(d.dirty, k)
+	}
+}
+
+// State reports the principal table and the sources within it.
 func (d *Detector) State() []detect.StateStats {
-	return []detect.StateStats{{Table: "principals", Len: d.principals.Len(), Cap: d.principals.Cap(), Evicted: d.principals.Evicted()}}
+	return []detect.StateStats{
+		{Table: "principals", Len: d.principals.Len(), Cap: d.principals.Cap(), Evicted: d.principals.Evicted()},
+		{Table: "sources", Len: d.nsources, Cap: d.maxSources, Evicted: d.evictedSrcs},
+	}
+}
+
+// client returns the client of a user agent: its family, with the
+// console, the AWS endpoints that serve its pages and the browser as one.
+// The console signs in through the browser and calls services both in
+// its own name and through their endpoints, all for one person.
+func (d *Detector) client(ua event.ID) event.ID {
+	f := d.families.Of(ua)
+	if f == d.console || f == d.aws || f == d.browser {
+		return d.console
+	}
+	return f
 }
 
 // flags classifies a call; 0 is a read that is not discovery.
@@ -237,6 +350,12 @@ func flags(c *event.APICall) (uint8, event.ID) {
 		code := c.ErrorCode.String()
 		if trail.Denied(code) {
 			f |= flagDenied
+			// A write refused for lack of permission changed nothing:
+			// it is no sign of a tool building what it reads, and it is
+			// what a stolen key mixing writes into its reads mostly
+			// makes. Writes that failed otherwise (throttled, invalid)
+			// are a builder's and count.
+			f &^= flagWrite
 		}
 		switch name {
 		case "AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML":
@@ -282,24 +401,32 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if k.IsZero() {
 		return
 	}
+	sk := sourceKey{Addr: c.SourceIP, Client: d.client(c.UserAgent)}
 	var p *principal
+	var s *source
 	if f&(flagDiscovery|flagRole) == 0 {
-		// Other calls matter only to principals already enumerating:
-		// they make the share of writes.
+		// Other calls matter only to sources already enumerating: they
+		// make the share of writes.
 		if p = d.principals.Get(k); p == nil {
+			return
+		}
+		if s = p.find(sk); s == nil {
 			return
 		}
 	} else {
 		p, _ = d.principals.Put(k)
+		if s = p.find(sk); s == nil {
+			s = d.addSource(k, p, sk)
+		}
 	}
 	cl := call{T: c.EventTime, Origin: c.Origin, API: c.EventName, Svc: c.EventSource, Err: c.ErrorCode, Agent: c.UserAgent,
-		Region: c.Region, Src: c.SourceIP, Target: target, Flags: f, N: 1}
-	i := len(p.Calls)
-	for i > 0 && p.Calls[i-1].T > cl.T {
+		Region: c.Region, Target: target, Flags: f, N: 1}
+	i := len(s.Calls)
+	for i > 0 && s.Calls[i-1].T > cl.T {
 		i--
 	}
-	for j := i - 1; j >= 0 && p.Calls[j].T == cl.T; j-- {
-		if e := &p.Calls[j]; e.merges(&cl) {
+	for j := i - 1; j >= 0 && s.Calls[j].T == cl.T; j-- {
+		if e := &s.Calls[j]; e.merges(&cl) {
 			e.N++
 			if compareOrigin(cl.Origin, e.Origin) < 0 {
 				// The entry shows the first call of its second.
@@ -311,21 +438,50 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 			return
 		}
 	}
-	p.Calls = slices.Insert(p.Calls, i, cl)
-	if len(p.Calls) > d.maxCalls {
-		n := len(p.Calls) - d.maxCalls
-		for _, c := range p.Calls[:n] {
-			p.Truncated += int64(c.N)
+	s.Calls = slices.Insert(s.Calls, i, cl)
+	if len(s.Calls) > d.maxCalls {
+		n := len(s.Calls) - d.maxCalls
+		for _, c := range s.Calls[:n] {
+			s.Truncated += int64(c.N)
 		}
-		p.Calls = append(p.Calls[:0], p.Calls[n:]...)
+		s.Calls = append(s.Calls[:0], s.Calls[n:]...)
 	}
-	if i == len(p.Calls)-1 || p.Ident.Type == event.IdentityNone {
+	if i == len(s.Calls)-1 || p.Ident.Type == event.IdentityNone {
 		p.Ident, p.Account = c.Identity, c.Account
 	}
-	if c.SourceIP.IsValid() && p.Infos[0].Addr != c.SourceIP {
-		p.Infos[1], p.Infos[0] = p.Infos[0], info{c.SourceIP, c.SourceInfo}
+	if c.SourceIP.IsValid() && s.Info.IsZero() {
+		s.Info = c.SourceInfo
 	}
 	d.dirty[k] = true
+}
+
+// addSource adds a source to principal pk. When the table is full the
+// least recently active other principal makes room; when the principal
+// has perPrincipal sources, or is the only one left, its source whose
+// latest call is oldest does.
+func (d *Detector) addSource(pk trail.Principal, p *principal, k sourceKey) *source {
+	for d.nsources >= d.maxSources {
+		ok, op, found := d.principals.Oldest()
+		if !found || ok == pk {
+			break
+		}
+		d.dropped(ok, op)
+		d.principals.Delete(ok)
+	}
+	if len(p.Sources) > 0 && (len(p.Sources) >= perPrincipal || d.nsources >= d.maxSources) {
+		old := 0
+		for i := range p.Sources {
+			if p.Sources[i].lastTime() < p.Sources[old].lastTime() {
+				old = i
+			}
+		}
+		p.Sources = slices.Delete(p.Sources, old, old+1)
+		d.nsources--
+		d.evictedSrcs++
+	}
+	p.Sources = append(p.Sources, source{Key: k})
+	d.nsources++
+	return &p.Sources[len(p.Sources)-1]
 }
 
 // Advance judges the windows that end up to the watermark, for every
@@ -343,8 +499,15 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 			delete(d.dirty, k)
 			continue
 		}
-		d.judge(k, p, w)
-		if len(p.Calls) == 0 || p.Calls[len(p.Calls)-1].T <= w {
+		judged := true
+		for i := range p.Sources {
+			s := &p.Sources[i]
+			d.judge(k, p, s, w)
+			if len(s.Calls) > 0 && s.Calls[len(s.Calls)-1].T > w {
+				judged = false
+			}
+		}
+		if judged {
 			delete(d.dirty, k) // every call judged
 		}
 	}
@@ -357,18 +520,27 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	if w == event.Forever {
 		return
 	}
-	// Forget calls that no window ending after w can hold, and
-	// principals with none left.
+	// Forget calls that no window ending after w can hold, sources with
+	// none left and principals with no source.
 	var empty []trail.Principal
 	d.principals.All(func(k trail.Principal, p *principal) bool {
-		cut := 0
-		for cut < len(p.Calls) && p.Calls[cut].T <= w-d.window {
-			cut++
+		kept := p.Sources[:0]
+		for _, s := range p.Sources {
+			cut := 0
+			for cut < len(s.Calls) && s.Calls[cut].T <= w-d.window {
+				cut++
+			}
+			if cut > 0 {
+				s.Calls = append(s.Calls[:0], s.Calls[cut:]...)
+			}
+			if len(s.Calls) > 0 {
+				kept = append(kept, s)
+			}
 		}
-		if cut > 0 {
-			p.Calls = append(p.Calls[:0], p.Calls[cut:]...)
-		}
-		if len(p.Calls) == 0 && !d.dirty[k] {
+		clear(p.Sources[len(kept):])
+		d.nsources -= len(p.Sources) - len(kept)
+		p.Sources = kept
+		if len(p.Sources) == 0 && !d.dirty[k] {
 			empty = append(empty, k)
 		}
 		return true
@@ -424,67 +596,108 @@ func (wd *window) add(c *call, sign int) {
 	}
 }
 
-// judge slides the window over a principal's calls, ending at each call
+// sweep is the short window's content: the distinct discovery APIs in
+// (end-sweep_window, end] and, per service, how many of them it has.
+type sweep struct {
+	apis          map[[2]event.ID]int
+	svcs          map[event.ID]int
+	calls, writes int
+}
+
+func (sw *sweep) add(c *call, sign int) {
+	n := sign * int(c.N)
+	sw.calls += n
+	if c.Flags&flagWrite != 0 {
+		sw.writes += n
+	}
+	if c.Flags&flagDiscovery == 0 {
+		return
+	}
+	k := [2]event.ID{c.Svc, c.API}
+	n = sw.apis[k] + sign
+	if n == 0 {
+		delete(sw.apis, k)
+	} else {
+		sw.apis[k] = n
+	}
+	switch {
+	case sign > 0 && n == 1:
+		sw.svcs[c.Svc]++
+	case sign < 0 && n == 0:
+		if sw.svcs[c.Svc]--; sw.svcs[c.Svc] <= 0 {
+			delete(sw.svcs, c.Svc)
+		}
+	}
+}
+
+// judge slides the windows over a source's calls, ending at each call
 // time in (Evaluated, w], and notes the patterns that hold.
-func (d *Detector) judge(k trail.Principal, p *principal, w event.Time) {
+func (d *Detector) judge(k trail.Principal, p *principal, s *source, w event.Time) {
 	if d.wd.apis == nil {
 		d.wd = window{apis: map[[2]event.ID]int{}, targets: map[event.ID]int{}}
+		d.sw = sweep{apis: map[[2]event.ID]int{}, svcs: map[event.ID]int{}}
 	}
 	clear(d.wd.apis)
 	clear(d.wd.targets)
+	clear(d.sw.apis)
+	clear(d.sw.svcs)
 	d.wd.calls, d.wd.writes, d.wd.denied = 0, 0, 0
-	wd := &d.wd
+	d.sw.calls, d.sw.writes = 0, 0
+	wd, sw := &d.wd, &d.sw
 	// Windows ending after Evaluated hold only calls after
 	// Evaluated-window: start there rather than rescan the window.
-	first, _ := slices.BinarySearchFunc(p.Calls, p.Evaluated-d.window+1, func(c call, t event.Time) int { return cmp.Compare(c.T, t) })
-	if p.Evaluated == event.Never || p.Evaluated == 0 {
+	span := max(d.window, d.sweepWindow)
+	first, _ := slices.BinarySearchFunc(s.Calls, s.Evaluated-span+1, func(c call, t event.Time) int { return cmp.Compare(c.T, t) })
+	if s.Evaluated == event.Never || s.Evaluated == 0 {
 		first = 0
 	}
-	lo := first
-	for hi := first; hi < len(p.Calls); hi++ {
-		end := p.Calls[hi].T
+	lo, lo2 := first, first
+	for hi := first; hi < len(s.Calls); hi++ {
+		end := s.Calls[hi].T
 		if end > w {
 			break
 		}
-		wd.add(&p.Calls[hi], 1)
-		for lo <= hi && p.Calls[lo].T <= end-d.window {
-			wd.add(&p.Calls[lo], -1)
+		wd.add(&s.Calls[hi], 1)
+		sw.add(&s.Calls[hi], 1)
+		for lo <= hi && s.Calls[lo].T <= end-d.window {
+			wd.add(&s.Calls[lo], -1)
 			lo++
 		}
-		if end <= p.Evaluated || hi+1 < len(p.Calls) && p.Calls[hi+1].T == end {
+		for lo2 <= hi && s.Calls[lo2].T <= end-d.sweepWindow {
+			sw.add(&s.Calls[lo2], -1)
+			lo2++
+		}
+		if end <= s.Evaluated || hi+1 < len(s.Calls) && s.Calls[hi+1].T == end {
 			continue // judged before, or more calls at this second
 		}
 		st := stats{Distinct: len(wd.apis), Calls: wd.calls, Writes: wd.writes, Denied: wd.denied, Targets: len(wd.targets),
+			SweepAPIs: len(sw.apis), SweepServices: len(sw.svcs), SweepCalls: sw.calls, SweepWrites: sw.writes,
 			Start: end - d.window + 1, End: end}
+		st.Volume = st.Distinct >= d.minAPIs && float64(st.Writes) <= d.maxWrite*float64(st.Calls)
+		st.Sweep = st.SweepAPIs >= d.minSweepAPIs && st.SweepServices >= d.minSweepSvcs &&
+			float64(st.SweepWrites) <= d.maxWrite*float64(st.SweepCalls)
 		holds := [numKinds]bool{
-			kindBurst:  st.Distinct >= d.minAPIs && float64(st.Writes) <= d.maxWrite*float64(st.Calls),
+			kindBurst:  st.Volume || st.Sweep,
 			kindDenied: st.Denied >= d.minDenied,
 			kindRoles:  st.Targets >= d.minRoles,
 		}
 		for kd := range numKinds {
 			switch {
-			case holds[kd] && p.Active[kd] == 0:
+			case holds[kd] && s.Active[kd] == 0:
 				// A new burst: report every call of its kind in the window.
-				p.Active[kd] = end
+				s.Active[kd] = end
 				p.Bursts[kd]++
-				d.note(k, kd, p, lo, hi, st, event.Never)
+				d.note(k, kd, s, lo, hi, st, event.Never)
 			case holds[kd]:
 				// The burst goes on: report the calls since.
-				d.note(k, kd, p, lo, hi, st, p.Active[kd])
-				p.Active[kd] = end
-			case p.Active[kd] != 0 && end > p.Active[kd]+d.window:
-				p.Active[kd] = 0 // over: the next one is a new burst
+				d.note(k, kd, s, lo, hi, st, s.Active[kd])
+				s.Active[kd] = end
+			case s.Active[kd] != 0 && end > s.Active[kd]+d.window:
+				s.Active[kd] = 0 // over: the next one is a new burst
 			}
 		}
 	}
-	p.Evaluated = max(p.Evaluated, min(w, p.lastTime()))
-}
-
-func (p *principal) lastTime() event.Time {
-	if len(p.Calls) == 0 {
-		return event.Never
-	}
-	return p.Calls[len(p.Calls)-1].T
+	s.Evaluated = max(s.Evaluated, min(w, s.lastTime()))
 }
 
 // relevant reports whether a call counts as evidence of a pattern.
@@ -498,9 +711,9 @@ func relevant(kd kind, c *call) bool {
 	return c.Flags&flagRole != 0
 }
 
-// note adds the calls of a pattern in p.Calls[lo:hi+1] after since to
+// note adds the calls of a pattern in s.Calls[lo:hi+1] after since to
 // this watermark's report of it.
-func (d *Detector) note(k trail.Principal, kd kind, p *principal, lo, hi int, st stats, since event.Time) {
+func (d *Detector) note(k trail.Principal, kd kind, s *source, lo, hi int, st stats, since event.Time) {
 	var r *report
 	for i := range d.reports {
 		if d.reports[i].Key == k && d.reports[i].Kind == kd {
@@ -511,40 +724,61 @@ func (d *Detector) note(k trail.Principal, kd kind, p *principal, lo, hi int, st
 		d.reports = append(d.reports, report{Key: k, Kind: kd})
 		r = &d.reports[len(d.reports)-1]
 	}
+	if !slices.Contains(r.Sources, s.Key) {
+		r.Sources = append(r.Sources, s.Key)
+	}
 	for i := lo; i <= hi; i++ {
-		if c := &p.Calls[i]; c.T > since && relevant(kd, c) && !slices.ContainsFunc(r.Calls, func(x call) bool { return x.Origin == c.Origin }) {
-			r.Calls = append(r.Calls, *c)
+		if c := &s.Calls[i]; c.T > since && relevant(kd, c) && !slices.ContainsFunc(r.Calls, func(x noted) bool { return x.Origin == c.Origin }) {
+			r.Calls = append(r.Calls, noted{*c, s.Key})
 		}
 	}
 	if st.Distinct >= r.Stats.Distinct && kd == kindBurst || st.Denied >= r.Stats.Denied && kd == kindDenied ||
 		st.Targets >= r.Stats.Targets && kd == kindRoles {
 		r.Stats = st
 	}
-}
-
-// apiCall rebuilds a call for evidence and the finding.
-func (p *principal) apiCall(c *call) event.APICall {
-	a := event.APICall{
-		Origin: c.Origin, EventTime: c.T, EventName: c.API, EventSource: c.Svc, ErrorCode: c.Err, UserAgent: c.Agent,
-		Region: c.Region, SourceIP: c.Src, Identity: p.Ident, Account: p.Account,
-	}
-	for _, in := range p.Infos {
-		if in.Addr == c.Src && c.Src.IsValid() {
-			a.SourceInfo = in.Info
+	if kd == kindBurst {
+		r.Volume = r.Volume || st.Volume
+		if st.Sweep && (!r.Sweep.Sweep || st.SweepServices > r.Sweep.SweepServices ||
+			st.SweepServices == r.Sweep.SweepServices && st.SweepAPIs > r.Sweep.SweepAPIs) {
+			r.Sweep = st
 		}
 	}
-	return a
+}
+
+// apiCall rebuilds a call of a source for evidence and the finding.
+func (p *principal) apiCall(c *call, s *source) event.APICall {
+	return event.APICall{
+		Origin: c.Origin, EventTime: c.T, EventName: c.API, EventSource: c.Svc, ErrorCode: c.Err, UserAgent: c.Agent,
+		Region: c.Region, SourceIP: s.Key.Addr, SourceInfo: s.Info, Identity: p.Ident, Account: p.Account,
+	}
+}
+
+// sourceName names a source in an explanation: "203.0.113.7 (aws-cli)".
+func sourceName(k sourceKey) string {
+	addr := "an unknown address"
+	if k.Addr.IsValid() {
+		addr = k.Addr.String()
+	}
+	if k.Client.IsZero() {
+		return addr
+	}
+	return addr + " (" + k.Client.String() + ")"
 }
 
 func (d *Detector) finding(r *report) *finding.Finding {
 	p := d.principals.Peek(r.Key)
 	var ev trail.Evidence
 	var latest event.APICall
+	have := false
 	for i := range r.Calls {
-		a := p.apiCall(&r.Calls[i])
+		s := p.find(r.Calls[i].Src)
+		if s == nil {
+			continue
+		}
+		a := p.apiCall(&r.Calls[i].call, s)
 		ev.AddN(&a, int64(r.Calls[i].N))
-		if i == 0 || a.EventTime >= latest.EventTime {
-			latest = a
+		if !have || a.EventTime >= latest.EventTime {
+			latest, have = a, true
 		}
 	}
 	if latest.SourceInfo.IsZero() && latest.SourceIP.IsValid() && d.env.IPInfo != nil {
@@ -557,11 +791,27 @@ func (d *Detector) finding(r *report) *finding.Finding {
 	var detail string
 	switch r.Kind {
 	case kindBurst:
-		detail = strconv.Itoa(st.Distinct) + " distinct discovery APIs within " + span + ", " + strconv.Itoa(st.Writes) + " of " +
-			strconv.Itoa(st.Calls) + " calls writes"
+		var parts []string
+		if r.Volume || !r.Sweep.Sweep {
+			parts = append(parts, strconv.Itoa(st.Distinct)+" distinct discovery APIs within "+span+", "+strconv.Itoa(st.Writes)+" of "+
+				strconv.Itoa(st.Calls)+" calls writes")
+		}
+		sw := r.Sweep
+		if sw.Sweep {
+			parts = append(parts, "a fast sweep of "+strconv.Itoa(sw.SweepAPIs)+" distinct discovery APIs across "+
+				strconv.Itoa(sw.SweepServices)+" services within "+strconv.Itoa(int(d.sweepWindow))+" s")
+		}
+		detail = strings.Join(parts, "; ")
 		exp.Thresholds = []finding.Threshold{
-			{Name: "min_distinct_apis", Limit: float64(d.minAPIs), Observed: float64(st.Distinct), Unit: "APIs", Crossed: true},
+			{Name: "min_distinct_apis", Limit: float64(d.minAPIs), Observed: float64(st.Distinct), Unit: "APIs", Crossed: r.Volume},
 			{Name: "max_write_ratio", Limit: d.maxWrite, Observed: ratio(st.Writes, st.Calls), Unit: "ratio", Crossed: false},
+			{Name: "min_sweep_apis", Limit: float64(d.minSweepAPIs), Observed: float64(max(sw.SweepAPIs, st.SweepAPIs)), Unit: "APIs", Crossed: sw.Sweep},
+			{Name: "min_sweep_services", Limit: float64(d.minSweepSvcs), Observed: float64(max(sw.SweepServices, st.SweepServices)), Unit: "services", Crossed: sw.Sweep},
+		}
+		exp.Counts = map[string]int64{"sweep_window_seconds": int64(d.sweepWindow)}
+		if sw.Sweep && !r.Volume {
+			// The sweep decided: its window is the one to show.
+			st.Start, st.End = sw.End-d.sweepWindow+1, sw.End
 		}
 	case kindDenied:
 		sev = finding.SeverityMedium
@@ -580,11 +830,25 @@ func (d *Detector) finding(r *report) *finding.Finding {
 		}
 		slices.Sort(exp.Hosts)
 	}
+	from := make([]string, 0, len(r.Sources))
+	for _, k := range r.Sources {
+		if len(from) < trail.MaxNames {
+			from = append(from, sourceName(k))
+		}
+	}
+	detail += " from " + strings.Join(from, ", ")
 	exp.Summary = trail.Label(&latest) + ": " + detail + " (" + kindNames[r.Kind] + ", " + st.Start.String() + " to " + st.End.String() + ")"
 	ev.Explain(exp)
+	var dropped int64
+	for _, s := range p.Sources {
+		if slices.Contains(r.Sources, s.Key) {
+			dropped += s.Truncated
+		}
+	}
 	exp.Counts["bursts"] = p.Bursts[r.Kind]
-	exp.Counts["calls_dropped"] = p.Truncated
+	exp.Counts["calls_dropped"] = dropped
 	exp.Counts["window_seconds"] = int64(d.window)
+	exp.Counts["sources"] = int64(len(r.Sources))
 	f := trail.Build(&d.env, &trail.Report{
 		Type: finding.TypeDiscoveryAnomalous, Detector: ID, Principal: r.Key, Actor: kindNames[r.Kind],
 		Call: &latest, First: ev.First, Last: ev.Last, Count: ev.Calls, Severity: sev,
@@ -608,11 +872,12 @@ type detectorState struct {
 	Principals lru.Snapshot[trail.Principal, principal]
 	Dirty      []trail.Principal
 	Lost       uint64
+	Evicted    uint64 // sources evicted
 }
 
 // MarshalState saves the principals' recent calls.
 func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Principals: d.principals.View(), Lost: d.lost}
+	st := detectorState{Principals: d.principals.View(), Lost: d.lost, Evicted: d.evictedSrcs}
 	for k := range d.dirty {
 		st.Dirty = append(st.Dirty, k)
 	}
@@ -627,10 +892,15 @@ func (d *Detector) UnmarshalState(b []byte) error {
 		return err
 	}
 	d.principals.Restore(st.Principals)
+	d.nsources = 0
+	d.principals.All(func(_ trail.Principal, p *principal) bool {
+		d.nsources += len(p.Sources)
+		return true
+	})
 	clear(d.dirty)
 	for _, k := range st.Dirty {
 		d.dirty[k] = true
 	}
-	d.lost = st.Lost
+	d.lost, d.evictedSrcs = st.Lost, st.Evicted
 	return nil
 }
