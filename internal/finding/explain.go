@@ -37,6 +37,8 @@ type Explanation struct {
 	Ports []int    `json:"ports,omitempty"`
 	Hosts []string `json:"hosts,omitempty"`
 	// Samples are evidence records: where they are and what they said.
+	// When Activity is set they are the earliest MaxSamples of every
+	// report merged into the finding.
 	Samples []Sample `json:"samples,omitempty"`
 	// NetworkPath explains how the traffic reached the resource, such as
 	// a public address translated to the interface's private one.
@@ -142,10 +144,11 @@ const (
 // and lists: the counts api_calls, failed_calls and distinct_apis, and
 // Summary, Lead followed by the tallies:
 //
-//	the root user called APIs ...; in all 26 calls to 2 APIs
-//	(iam:ListUsers 25, signin:ConsoleLogin 1), 1 failed (AccessDenied 1),
-//	in us-east-1, from 198.51.100.20, with aws-cli/2.15.0, between
-//	2026-03-02T09:00:00Z and 2026-03-02T10:40:00Z
+//	the root user's credentials were used, with no AWS service acting
+//	for it; in all 26 calls to 2 APIs (iam:ListUsers 25,
+//	signin:ConsoleLogin 1), 1 failed (AccessDenied 1), in us-east-1,
+//	from 198.51.100.20, with aws-cli/2.15.0, between
+//	2026-03-02T09:00:00Z and 2026-03-02T09:34:00Z
 //
 // It leaves an explanation without activity (Activity.Calls zero) as it
 // is. Render replaces Counts with a new map rather than writing into the
