@@ -18,16 +18,20 @@
 //   - burst: many distinct discovery APIs (Describe, List, Get and the
 //     other read verbs that map resources and permissions; see
 //     trail.Discovery) within the window from calls that are almost all
-//     reads; or a fast sweep: many distinct discovery APIs across many
-//     services within a short window, whatever else the source does.
+//     reads (volume); or a fast sweep: many distinct discovery APIs
+//     across many services (eventSource) within a short window (rate).
 //     Tools that enumerate (Pacu, ScoutSuite, CloudFox, a script looping
 //     over services) only read; infrastructure-as-code tools such as
 //     Terraform read what they are about to change and write in the same
-//     minutes, so the share of writes tells them apart over the long
-//     window. Writes are cheap to add, though, so the sweep does not
-//     count them: it holds on breadth and speed, which neither a person
-//     paging through the console nor Terraform reading the few services
-//     its configuration manages reaches.
+//     minutes, so the share of writes tells them apart. Writes refused
+//     for lack of permission changed nothing and do not count, so that a
+//     stolen key cannot excuse its reads with writes it may not make. The
+//     sweep is judged on breadth and speed that neither a person nor
+//     infrastructure as code reaches: a console page is one service's
+//     console with a few shared calls, and a person moves to another
+//     service every minute or so; Terraform reads the few services its
+//     configuration manages. A tool asks service after service, a dozen
+//     in a minute or two.
 //   - denied: a storm of discovery calls refused for lack of permission
 //     (AccessDenied, UnauthorizedOperation): a stolen key probing what it
 //     may do.
@@ -45,9 +49,9 @@
 //
 // State is one bounded record of recent calls per source of a principal,
 // kept only for sources that made discovery calls or failed role calls
-// within the window; a principal keeps at most max_sources sources and
-// the table at most max_principals principals; the least recently active
-// are evicted and counted.
+// within the window: at most max_principals principals and max_sources
+// sources in all, 16 sources a principal; the least recently active are
+// evicted and counted.
 package enumeration
 
 import (
@@ -74,13 +78,13 @@ var Thresholds = detect.Tunables{
 	{Name: "min_distinct_apis", Unit: "APIs", Default: 40, Min: 2, Max: 10_000,
 		Doc: "distinct discovery APIs from one source within window that make a burst. A console user opening a few pages reaches 15 to 20 (benjamin in the invictus trail: 19); the recon in that trail reaches 63. Elastic's rule (more than 5 within 10 s) fires on every console page"},
 	{Name: "max_write_ratio", Unit: "ratio", Default: 0.1, Min: 0, Max: 1,
-		Doc: "largest share of writes among the source's calls in window for a volume burst: enumeration reads; Terraform's bursts of 60 distinct reads come with 20 to 25% writes. Writes of the principal's other sources do not count, and the fast sweep ignores writes"},
+		Doc: "largest share of writes among the source's calls in window (or sweep_window, for a sweep) for a burst: enumeration reads; Terraform's bursts of 60 distinct reads come with 20 to 25% writes. Writes of the principal's other sources, and writes refused for lack of permission, do not count"},
 	{Name: "sweep_window", Unit: "seconds", Default: 120, Min: 10, Max: 3600,
 		Doc: "the short window of the fast sweep: long enough to hold a tool's sweep even when it is throttled to a call every few seconds, short enough that a person would have to open a new service's console every 12 s to cover min_sweep_services"},
 	{Name: "min_sweep_apis", Unit: "APIs", Default: 20, Min: 2, Max: 10_000,
 		Doc: "distinct discovery APIs from one source within sweep_window that, across min_sweep_services services, make a fast sweep: two APIs a service on average, so that a dashboard whose widgets call one API of each of several services does not count"},
 	{Name: "min_sweep_services", Unit: "services", Default: 10, Min: 1, Max: 1000,
-		Doc: "distinct services (eventSource) among those APIs. A console page is one service's console plus a few shared calls; a person moves to a new service every minute or so, reaching 2 to 4 in two minutes. Terraform reads the services its configuration manages, a handful (the invictus warm-up, a lab built for dozens of attack techniques: 8). A tool sweeping the account asks service after service"},
+		Doc: "distinct services (eventSource) among those APIs. A console page is one service's console plus a few shared calls, and a person reading pages moves to another service every minute or so: 2 to 4 services in two minutes (benjamin in the invictus trail: 3). Terraform reads the services its configuration manages, a handful (the invictus warm-up, a lab built for dozens of attack techniques: 8). A tool sweeping the account asks service after service"},
 	{Name: "min_denied", Unit: "calls", Default: 15, Min: 2, Max: 1e6,
 		Doc: "discovery calls refused for lack of permission within window that make a storm (Panther: 15 within 10 minutes)"},
 	{Name: "min_roles", Unit: "roles", Default: 5, Min: 2, Max: 1e6,
@@ -604,6 +608,12 @@ type sweep struct {
 	calls, writes int
 }
 
+func (sw *sweep) reset() {
+	clear(sw.apis)
+	clear(sw.svcs)
+	sw.calls, sw.writes = 0, 0
+}
+
 func (sw *sweep) add(c *call, sign int) {
 	n := sign * int(c.N)
 	sw.calls += n
@@ -639,10 +649,8 @@ func (d *Detector) judge(k trail.Principal, p *principal, s *source, w event.Tim
 	}
 	clear(d.wd.apis)
 	clear(d.wd.targets)
-	clear(d.sw.apis)
-	clear(d.sw.svcs)
+	d.sw.reset()
 	d.wd.calls, d.wd.writes, d.wd.denied = 0, 0, 0
-	d.sw.calls, d.sw.writes = 0, 0
 	wd, sw := &d.wd, &d.sw
 	// Windows ending after Evaluated hold only calls after
 	// Evaluated-window: start there rather than rescan the window.
@@ -651,6 +659,12 @@ func (d *Detector) judge(k trail.Principal, p *principal, s *source, w event.Tim
 	if s.Evaluated == event.Never || s.Evaluated == 0 {
 		first = 0
 	}
+	// The sweep's counts are kept only while the long window holds
+	// enough distinct APIs for a sweep (when the sweep's window is the
+	// shorter, it holds no more than the long one): most sources never
+	// get there, and keeping them costs two map updates a call.
+	gate := d.sweepWindow <= d.window
+	live := !gate
 	lo, lo2 := first, first
 	for hi := first; hi < len(s.Calls); hi++ {
 		end := s.Calls[hi].T
@@ -658,14 +672,28 @@ func (d *Detector) judge(k trail.Principal, p *principal, s *source, w event.Tim
 			break
 		}
 		wd.add(&s.Calls[hi], 1)
-		sw.add(&s.Calls[hi], 1)
+		if live {
+			sw.add(&s.Calls[hi], 1)
+		}
 		for lo <= hi && s.Calls[lo].T <= end-d.window {
 			wd.add(&s.Calls[lo], -1)
 			lo++
 		}
 		for lo2 <= hi && s.Calls[lo2].T <= end-d.sweepWindow {
-			sw.add(&s.Calls[lo2], -1)
+			if live {
+				sw.add(&s.Calls[lo2], -1)
+			}
 			lo2++
+		}
+		switch enough := len(wd.apis) >= d.minSweepAPIs; {
+		case gate && enough && !live:
+			for i := lo2; i <= hi; i++ {
+				sw.add(&s.Calls[i], 1)
+			}
+			live = true
+		case gate && !enough && live:
+			sw.reset()
+			live = false
 		}
 		if end <= s.Evaluated || hi+1 < len(s.Calls) && s.Calls[hi+1].T == end {
 			continue // judged before, or more calls at this second
