@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"picket/internal/app"
+	"picket/internal/awsip"
 	"picket/internal/detect"
 	"picket/internal/event"
 	"picket/internal/export"
@@ -45,7 +46,9 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	addListFlags(fs, &lists)
 	geoCity := fs.String("geoip-city", "", "MaxMind-format city or country database (.mmdb, e.g. GeoLite2-City) that locates API callers")
 	geoASN := fs.String("geoip-asn", "", "MaxMind-format ASN or ISP database (.mmdb, e.g. GeoLite2-ASN) that names API callers' networks")
-	awsRanges := fs.String("aws-ip-ranges", "", "AWS's ip-ranges.json, to tell whether an address is inside AWS")
+	awsRanges := fs.String("aws-ip-ranges", awsRangesDefault(), "AWS's ip-ranges.json, which tells whether an address is inside AWS: auto (a copy kept in --cache-dir, fetched from --aws-ip-ranges-url when missing or a day old), off, or a file (default: $"+envAWSIPRanges+", else auto)")
+	awsRangesURL := fs.String("aws-ip-ranges-url", awsip.DefaultURL, "where --aws-ip-ranges auto fetches ip-ranges.json from")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(), "directory that keeps the copy of AWS's ip-ranges.json")
 	cf := addCaptureFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nCloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\npacket captures (pcap, pcapng) and Zeek conn.logs (recorded as VPC Flow Logs would record\nthe same traffic), formats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
@@ -77,7 +80,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Capture: capture,
 		Paths:   paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
 		Thresholds: thresholds, Allowlists: allow, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys, MemoryBudget: int64(budget), Lists: lists,
-		GeoIPCity: *geoCity, GeoIPASN: *geoASN, AWSIPRanges: *awsRanges,
+		GeoIPCity: *geoCity, GeoIPASN: *geoASN, AWSIPRanges: *awsRanges, AWSIPRangesDir: *cacheDir, AWSIPRangesURL: *awsRangesURL,
 		Workers: *workers,
 		Engine:  detect.Config{Lateness: event.Time(lateness.Seconds()), Tick: detect.DefaultConfig.Tick},
 		Log:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})),
@@ -130,6 +133,7 @@ func writeSummary(w io.Writer, s *app.Summary) {
 		fmt.Fprintf(w, "  records by kind: %s\n", strings.Join(parts, ", "))
 	}
 	writeIntelSummary(w, s.Intel)
+	writeAWSRangesSummary(w, s)
 	if s.NoData+s.SkipData > 0 {
 		fmt.Fprintf(w, "  no traffic: %d NODATA, %d SKIPDATA records\n", s.NoData, s.SkipData)
 	}

@@ -64,11 +64,19 @@ type AnalyzeOptions struct {
 	// GeoIPCity and GeoIPASN are MaxMind-format databases (.mmdb: a City
 	// or Country one, an ASN or ISP one) that locate API callers;
 	// AWSIPRanges is AWS's ip-ranges.json, which tells whether a caller is
-	// inside AWS. All optional; one that cannot be loaded fails the
-	// analysis at start.
+	// inside AWS, or AWSIPRangesOff. All optional; one that cannot be
+	// loaded fails the analysis at start.
 	GeoIPCity   string
 	GeoIPASN    string
 	AWSIPRanges string
+	// AWSIPRangesDir, used when AWSIPRanges is "" or AWSIPRangesAuto, is
+	// the directory that keeps a copy of AWS's ip-ranges.json, fetched
+	// from AWSIPRangesURL when missing or a day old (an empty URL fetches
+	// nothing: the copy is used however old). Without a copy the
+	// analysis goes on and the summary says which detectors were blind.
+	// Both empty, the zero value: no ranges, and nothing fetched.
+	AWSIPRangesDir string
+	AWSIPRangesURL string
 	// Strict makes the first bad record fatal.
 	Strict bool
 	// MaxOpen bounds the inputs read at once when merging by event time.
@@ -107,6 +115,7 @@ type Summary struct {
 	State       map[string][]detect.StateStats
 	Findings    int
 	Intel       []intel.Report // the threat, trusted and Tor lists loaded
+	AWSRanges   AWSRangesReport
 	BySeverity  map[string]int
 	Elapsed     time.Duration
 }
@@ -157,7 +166,11 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 	if account == "" {
 		account = DefaultAccount
 	}
-	ipinfo, closeIPInfo, err := enrich.OpenIPInfos(opt.GeoIPCity, opt.GeoIPASN, opt.AWSIPRanges, opt.Log)
+	rangesPath, ranges, err := newAWSRangesSource(opt.AWSIPRanges, opt.AWSIPRangesDir, opt.AWSIPRangesURL, opt.Log).load(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ipinfo, closeIPInfo, err := enrich.OpenIPInfos(opt.GeoIPCity, opt.GeoIPASN, rangesPath, opt.Log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,6 +204,10 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 
 	sum := &Summary{Skipped: map[string]uint64{}, Formats: map[string]int{}, BySeverity: map[string]int{}, ByKind: map[string]uint64{}}
 	sum.Intel = lists
+	sum.AWSRanges = ranges
+	if rangesPath == "" {
+		sum.AWSRanges.Blind = blindWithout(dets)
+	}
 	inputs, errs := source.Expand(opt.Paths)
 	for _, e := range errs {
 		sum.InputErrors = append(sum.InputErrors, e.Error())

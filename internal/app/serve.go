@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"picket/internal/api"
+	"picket/internal/awsip"
 	"picket/internal/config"
 	"picket/internal/datadir"
 	"picket/internal/decode/vpcflow"
@@ -106,10 +107,16 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	defer lists.Wait() // list loads under way end before the store closes
 	m := metrics.New(log.With("component", "metrics"))
 	m.SetIntel(func() metrics.IntelStatus { return metrics.IntelStatus(lists.Status()) })
-	ipinfo, closeIPInfo, err := enrich.OpenIPInfos(cfg.Enrich.GeoIPCity, cfg.Enrich.GeoIPASN, cfg.Enrich.AWSIPRanges, log.With("component", "enrich"))
+	ranges := serveAWSRanges(cfg, dd.Path(), log.With("component", "awsip"))
+	rangesPath, rangesReport, err := ranges.load(ctx)
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
+	ipinfo, closeIPInfo, err := enrich.OpenIPInfos(cfg.Enrich.GeoIPCity, cfg.Enrich.GeoIPASN, rangesPath, log.With("component", "enrich"))
+	if err != nil {
+		return fmt.Errorf("enrich: %w", err)
+	}
+	logAWSRanges(log.With("component", "awsip"), rangesReport, rangesPath == "", cfg.Detectors.Disabled)
 	defer closeIPInfo()
 	stopPublish, err := startPublish(ctx, cfg, st, m, log)
 	if err != nil {
@@ -244,6 +251,16 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		defer wg.Done()
 		lists.Run(srcCtx, cfg.Intel.RefreshInterval.D())
 	}()
+	if c := ranges.cache(); c != nil {
+		// The copy in the data directory is refreshed daily, so that a
+		// restart finds it current. The running service keeps the
+		// ranges it started with: enrich holds them for its life.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Run(srcCtx, awsip.DefaultMaxAge, nil)
+		}()
+	}
 	for _, r := range runners {
 		wg.Add(1)
 		go func() {

@@ -64,11 +64,29 @@ type Enrich struct {
 	GeoIPCity string `yaml:"geoip_city"`
 	// GeoIPASN is a MaxMind-format ASN or ISP database (.mmdb).
 	GeoIPASN string `yaml:"geoip_asn"`
-	// AWSIPRanges is AWS's published ip-ranges.json.
+	// AWSIPRanges is AWS's published ip-ranges.json: AWSIPRangesAuto
+	// (or empty, the default) for a copy kept in the data directory,
+	// fetched from AWSIPRangesURL when missing or a day old and
+	// refreshed daily; AWSIPRangesOff for none; else a file, used as it
+	// is.
 	AWSIPRanges string `yaml:"aws_ip_ranges"`
+	// AWSIPRangesURL is where the kept copy is fetched from. Empty
+	// fetches nothing (the copy in the data directory, if any, is used
+	// however old); picket serve sets AWS's URL when neither the file
+	// nor a flag names one, so that code that builds a Config, tests
+	// among it, never reaches the internet unasked.
+	AWSIPRangesURL string `yaml:"aws_ip_ranges_url"`
 	// The files are read when the service starts, which fails with an
-	// error naming a file that cannot be read.
+	// error naming a file that cannot be read; fetching never fails the
+	// start: without ranges the service runs, and logs which detectors
+	// are blind.
 }
+
+// The values of Enrich.AWSIPRanges that name no file.
+const (
+	AWSIPRangesAuto = "auto"
+	AWSIPRangesOff  = "off"
+)
 
 // Intel configures the trusted and threat lists managed through the API
 // (IPSets, ThreatIntelSets and the entity-set variants).
@@ -509,6 +527,12 @@ func (c *Config) validate(p *Problems) {
 	}
 	c.validateSources(p)
 	c.validatePublish(p)
+	if u := c.Enrich.AWSIPRangesURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			p.add(0, "enrich.aws_ip_ranges_url", "%q is not an http:// or https:// URL", u)
+		}
+	}
 }
 
 func (c *Config) validateSources(p *Problems) {

@@ -87,7 +87,7 @@ func TestFullConfig(t *testing.T) {
 		Intel: Intel{FilesDir: "testdata", RefreshInterval: Duration(15 * time.Minute)},
 		Enrich: Enrich{
 			GeoIPCity: "/var/lib/geoip/GeoLite2-City.mmdb", GeoIPASN: "/var/lib/geoip/GeoLite2-ASN.mmdb",
-			AWSIPRanges: "/var/lib/picket/ip-ranges.json",
+			AWSIPRanges: "/var/lib/picket/ip-ranges.json", AWSIPRangesURL: "https://mirror.example.com/aws/ip-ranges.json",
 		},
 		Sources: Sources{
 			Watch: []Watch{{Path: "/var/log/flowlogs", PollInterval: Duration(2 * time.Second), Notify: new(false), Account: "123456789012", Region: "eu-west-1"}},
