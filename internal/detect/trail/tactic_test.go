@@ -49,7 +49,7 @@ func TestTacticsOf(t *testing.T) {
 		{"console", "signin", "ConsoleLogin", "", []Tactic{TacticInitialAccess}},
 		{"federation token", "sts", "GetFederationToken", "", []Tactic{TacticInitialAccess, TacticPersistence}},
 		{"own key", "iam", "CreateAccessKey", `{}`, []Tactic{TacticPersistence}},
-		{"someone's key", "iam", "CreateAccessKey", `{"userName":"bob"}`, []Tactic{TacticCredentialAccess, TacticPersistence}},
+		{"someone's key", "iam", "CreateAccessKey", `{"userName":"bob"}`, []Tactic{TacticCredentialAccess, TacticPersistence, TacticPrivilegeEscalation}},
 		{"lambda's dated name", "lambda", "CreateFunction20150331", "", []Tactic{TacticPersistence, TacticPrivilegeEscalation}},
 		{"policy", "iam", "AttachUserPolicy", "", []Tactic{TacticPrivilegeEscalation}},
 		{"another service's StopLogging", "example", "StopLogging", "", nil},
