@@ -52,6 +52,7 @@ func (r Resource) clone() Resource {
 	r.AccessKeyDetails = clonePtr(r.AccessKeyDetails)
 	r.EcsClusterDetails = r.EcsClusterDetails.clone()
 	r.ContainerDetails = clonePtr(r.ContainerDetails)
+	r.S3BucketDetails = cloneEach(r.S3BucketDetails, S3BucketDetail.clone)
 	return r
 }
 

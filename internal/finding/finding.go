@@ -47,6 +47,7 @@ type Resource struct {
 	AccessKeyDetails  *AccessKeyDetails  `json:"accessKeyDetails,omitempty"`
 	EcsClusterDetails *EcsClusterDetails `json:"ecsClusterDetails,omitempty"`
 	ContainerDetails  *Container         `json:"containerDetails,omitempty"`
+	S3BucketDetails   []S3BucketDetail   `json:"s3BucketDetails,omitempty"`
 }
 
 // InstanceDetails describes an EC2 instance.

@@ -80,7 +80,40 @@ func fixtures() []*finding.Finding {
 		apiCallFixture(first, last),
 		dnsFixture(first, last),
 		apiEvidenceFixture(first, last),
+		s3BucketFixture(first, last),
 	}
+}
+
+// s3BucketFixture is an S3 policy finding: an ACL that opens a bucket to
+// everyone, with the bucket's public access settings.
+func s3BucketFixture(first, last time.Time) *finding.Finding {
+	k := finding.Key{Account: fixtureAccount, Region: fixtureRegion, Resource: "arn:aws:iam::111122223333:user/ci-deployer", Role: finding.RoleTarget, Actor: "reports-bucket"}
+	f := finding.New(finding.TypeS3BucketAnonymousAccessGranted, k, fixtureDetector, first, last, 1)
+	f.Resource.AccessKeyDetails = &finding.AccessKeyDetails{AccessKeyID: "AKIAEXAMPLEKEY00001", PrincipalID: "AIDAEXAMPLEPRINCIPAL1", UserName: "ci-deployer", UserType: "IAMUser"}
+	block := &finding.BlockPublicAccess{IgnorePublicAcls: true, RestrictPublicBuckets: true, BlockPublicAcls: true, BlockPublicPolicy: true}
+	f.Resource.S3BucketDetails = []finding.S3BucketDetail{{
+		Arn:   "arn:aws:s3:::reports-bucket",
+		Name:  "reports-bucket",
+		Type:  finding.BucketDestination,
+		Owner: &finding.Owner{ID: "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"},
+		Tags:  []finding.Tag{{Key: "team", Value: "finance"}},
+		PublicAccess: &finding.PublicAccess{
+			PermissionConfiguration: &finding.PermissionConfiguration{
+				BucketLevelPermissions: &finding.BucketLevelPermissions{
+					AccessControlList: &finding.PublicGrants{AllowsPublicReadAccess: true, AllowsPublicWriteAccess: true},
+					BucketPolicy:      &finding.PublicGrants{AllowsPublicReadAccess: true},
+					BlockPublicAccess: block,
+				},
+				AccountLevelPermissions: &finding.AccountLevelPermissions{BlockPublicAccess: block},
+			},
+			EffectivePermission: finding.PermissionNotPublic,
+		},
+	}}
+	f.Service.Action.AwsAPICallAction = &finding.AwsAPICallAction{API: "PutBucketAcl", CallerType: "Remote IP", ServiceName: "s3.amazonaws.com",
+		RemoteIPDetails:   remote("198.51.100.77", "64496", "Example VPS", "DE", "Germany", "Frankfurt am Main", 50.11, 8.68),
+		AffectedResources: map[string]string{"AWS::S3::Bucket": "reports-bucket"}}
+	text(f, map[string]string{"principal": "IAM user ci-deployer", "api": "PutBucketAcl", "bucket": "reports-bucket", "detail": "the ACL grants READ and WRITE to AllUsers"})
+	return f
 }
 
 // apiEvidenceFixture is a CloudTrail finding with picket's explanation of

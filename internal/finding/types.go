@@ -10,7 +10,7 @@ type Type struct {
 	// Name is the GuardDuty type name, such as
 	// "Recon:EC2/PortProbeUnprotectedPort".
 	Name string
-	// ResourceType is "Instance" or "AccessKey".
+	// ResourceType is "Instance", "AccessKey" or "S3Bucket".
 	ResourceType string
 	// ActionType is the service.action.actionType the type carries.
 	ActionType string
@@ -301,6 +301,44 @@ var catalog = []Type{
 		Title:       "Credentials of instance role {principal} were used from another AWS address.",
 		Description: "Temporary credentials issued to an EC2 instance through its role {principal} called {api} from {remote}, an AWS address that is not the instance's.",
 	},
+	// S3 bucket policy and console sign-in types (detect/s3policy,
+	// detect/consolelogin).
+	{
+		Name: TypeS3AccountBlockPublicAccessDisabled, ResourceType: ResourceS3Bucket, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityLow,
+		Title:       "S3 Block Public Access was turned off for account {account}.",
+		Description: "{principal} called {api}, which turns off S3 Block Public Access for every bucket of account {account} ({detail}).",
+	},
+	{
+		Name: TypeS3BucketBlockPublicAccessDisabled, ResourceType: ResourceS3Bucket, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityLow,
+		Title:       "S3 Block Public Access was turned off for bucket {bucket}.",
+		Description: "{principal} called {api}, which turns off S3 Block Public Access for bucket {bucket} ({detail}).",
+	},
+	{
+		Name: TypeS3BucketAnonymousAccessGranted, ResourceType: ResourceS3Bucket, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityHigh,
+		Title:       "Bucket {bucket} was opened to anonymous users on the internet.",
+		Description: "{principal} called {api}, which lets anyone on the internet reach bucket {bucket} without credentials ({detail}).",
+	},
+	{
+		Name: TypeS3BucketPublicAccessGranted, ResourceType: ResourceS3Bucket, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityHigh,
+		Title:       "Bucket {bucket} was opened to every authenticated AWS user.",
+		Description: "{principal} called {api}, which lets any AWS principal of any account reach bucket {bucket} ({detail}).",
+	},
+	{
+		Name: TypeS3ServerAccessLoggingDisabled, ResourceType: ResourceS3Bucket, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityLow,
+		Title:       "Server access logging was turned off for bucket {bucket}.",
+		Description: "{principal} called {api}, which stops the server access logs of bucket {bucket} ({detail}).",
+	},
+	{
+		Name: TypeConsoleLoginSuccessB, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "{principal} signed in to the console from distant places at nearly the same time.",
+		Description: "{principal} signed in to the AWS Management Console successfully from places no one person could travel between in the time ({detail}); the credentials may be shared or stolen.",
+	},
 }
 
 var catalogByName = func() map[string]*Type {
@@ -331,3 +369,13 @@ func Types() []Type {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// The S3 bucket policy and console sign-in types.
+const (
+	TypeS3AccountBlockPublicAccessDisabled = "Policy:S3/AccountBlockPublicAccessDisabled"
+	TypeS3BucketBlockPublicAccessDisabled  = "Policy:S3/BucketBlockPublicAccessDisabled"
+	TypeS3BucketAnonymousAccessGranted     = "Policy:S3/BucketAnonymousAccessGranted"
+	TypeS3BucketPublicAccessGranted        = "Policy:S3/BucketPublicAccessGranted"
+	TypeS3ServerAccessLoggingDisabled      = "Stealth:S3/ServerAccessLoggingDisabled"
+	TypeConsoleLoginSuccessB               = "UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B"
+)
