@@ -85,6 +85,8 @@ var Thresholds = detect.Tunables{
 		Doc: "distinct discovery APIs from one source within sweep_window that, across min_sweep_services services, make a fast sweep: two APIs a service on average, so that a dashboard whose widgets call one API of each of several services does not count"},
 	{Name: "min_sweep_services", Unit: "services", Default: 10, Min: 1, Max: 1000,
 		Doc: "distinct services (eventSource) among those APIs. A console page is one service's console plus a few shared calls, and a person reading pages moves to another service every minute or so: 2 to 4 services in two minutes (benjamin in the invictus trail: 3). Terraform reads the services its configuration manages, a handful (the invictus warm-up, a lab built for dozens of attack techniques: 8). A tool sweeping the account asks service after service"},
+	{Name: "baseline_days", Unit: "days", Default: 7, Min: 0, Max: baselineSlots - 1,
+		Doc: "days of the account's own history a burst or sweep is held against: an established source of the account (its address and client seen a day before) teaches, per client, the most distinct discovery APIs it reached within window and within sweep_window, and a later burst or sweep of that client that reaches no more is the account's normal, such as a scanner that runs every night. A source teaches from its second day, and what a day teaches counts from the next, so an intruder's sweep from a new place teaches nothing before it is reported. 0 turns the baseline off"},
 	{Name: "min_denied", Unit: "calls", Default: 15, Min: 2, Max: 1e6,
 		Doc: "discovery calls refused for lack of permission within window that make a storm (Panther: 15 within 10 minutes)"},
 	{Name: "min_roles", Unit: "roles", Default: 5, Min: 2, Max: 1e6,
@@ -95,6 +97,71 @@ var Thresholds = detect.Tunables{
 		Doc: "principals tracked at once, about 1 KiB each plus their sources; the least recently active are evicted and counted"},
 	{Name: "max_sources", Unit: "sources", Default: 20_000, Min: 10, Max: 2e7,
 		Doc: "sources (an address and a client of a principal) tracked at once, about 250 bytes each plus their calls: two per principal on average. When full, the least recently active principal's sources make room; a principal keeps at most 16 sources, its least recently active giving way to a new one. Both evictions are counted"},
+	{Name: "max_known_sources", Unit: "sources", Default: 50_000, Min: 10, Max: 1e7,
+		Doc: "sources whose first call the baseline remembers (about 100 bytes each), so that it learns from established sources only; the least recently seen are forgotten and counted, and come back as new"},
+}
+
+// baselineSlots is how many days a baseline keeps: baseline_days and the
+// day being learned.
+const baselineSlots = 8
+
+// day is the UTC day of a time.
+func day(t event.Time) int32 { return int32(t / 86400) }
+
+// knownKey is a source of an account, remembered for the baseline.
+type knownKey struct {
+	Account event.ID
+	Addr    netip.Addr
+	Client  event.ID
+}
+
+// baselineKey is a client of an account.
+type baselineKey struct {
+	Account event.ID
+	Client  event.ID
+}
+
+// baseline is what an account's established sources of one client
+// reached, per day: the most distinct discovery APIs within window
+// (Volume) and within sweep_window (Sweep), for the bursts and sweeps
+// they made.
+type baseline struct {
+	Day    [baselineSlots]int32
+	Volume [baselineSlots]int32
+	Sweep  [baselineSlots]int32
+}
+
+// before returns the most a baseline holds for the days before d, back
+// to d-days.
+func (b *baseline) before(d, days int32) (volume, sweep int) {
+	if b == nil {
+		return 0, 0
+	}
+	for i := range b.Day {
+		if b.Day[i] < d && b.Day[i] >= d-days {
+			volume, sweep = max(volume, int(b.Volume[i])), max(sweep, int(b.Sweep[i]))
+		}
+	}
+	return volume, sweep
+}
+
+// learn notes what a window ending on day d reached.
+func (b *baseline) learn(d int32, volume, sweep int) {
+	slot := 0
+	for i := range b.Day {
+		if b.Day[i] == d {
+			slot = i
+			break
+		}
+		if b.Day[i] < b.Day[slot] {
+			slot = i
+		}
+	}
+	if b.Day[slot] != d {
+		b.Day[slot], b.Volume[slot], b.Sweep[slot] = d, 0, 0
+	}
+	b.Volume[slot] = max(b.Volume[slot], int32(volume))
+	b.Sweep[slot] = max(b.Sweep[slot], int32(sweep))
 }
 
 // kind is one of the detector's patterns.
@@ -165,6 +232,7 @@ type sourceKey struct {
 // source is what the detector keeps of one source of a principal.
 type source struct {
 	Key       sourceKey
+	Since     event.Time   // its first call the detector remembers
 	Info      event.IPInfo // what enrichment said of the address
 	Calls     []call       // sorted by time
 	Truncated int64        // calls dropped to stay within max_calls
@@ -226,8 +294,11 @@ type stats struct {
 	// distinct discovery APIs and services, the calls and the writes
 	// within sweep_window.
 	SweepAPIs, SweepServices, SweepCalls, SweepWrites int
-	Start, End                                        event.Time
-	Volume, Sweep                                     bool // which of the burst's rules held
+	// BaseVolume and BaseSweep are the account's baseline for the
+	// source's client when the window was judged.
+	BaseVolume, BaseSweep int
+	Start, End            event.Time
+	Volume, Sweep         bool // which of the burst's rules held
 }
 
 // Detector is the enumeration detector.
@@ -245,6 +316,9 @@ type Detector struct {
 	maxCalls     int
 	maxSources   int // sources in all
 	nsources     int // sources now
+	baseDays     int32
+	known        *lru.Table[knownKey, event.Time]
+	baselines    *lru.Table[baselineKey, baseline]
 	principals   *lru.Table[trail.Principal, principal]
 	principalsOf trail.Principals
 	families     trail.Families
@@ -283,6 +357,7 @@ func New(env detect.Env) (*Detector, error) {
 		minDenied:    int(th.Get("min_denied")),
 		minRoles:     int(th.Get("min_roles")),
 		maxCalls:     int(th.Get("max_calls")),
+		baseDays:     int32(th.Get("baseline_days")),
 		console:      event.Intern(trail.FamilyConsole),
 		aws:          event.Intern(trail.FamilyAWS),
 		browser:      event.Intern(trail.FamilyBrowser),
@@ -292,7 +367,10 @@ func New(env detect.Env) (*Detector, error) {
 	// 1 KiB with its share of the table, a source's 250 bytes plus 130
 	// bytes an entry kept; budgets assume 64 entries, a source active
 	// within the window, and give the sources most of the share.
-	d.maxSources = env.Cap(int(th.Get("max_sources")), 0.8, 250+130*64)
+	d.maxSources = env.Cap(int(th.Get("max_sources")), 0.7, 250+130*64)
+	d.known = lru.New[knownKey, event.Time](env.Cap(int(th.Get("max_known_sources")), 0.08, 100), nil)
+	// Accounts times clients: a few clients in each of a few accounts.
+	d.baselines = lru.New[baselineKey, baseline](env.Cap(4096, 0.02, 200), nil)
 	d.principals = lru.New(env.Cap(int(th.Get("max_principals")), 0.2, 1024), func(k trail.Principal, p *principal) {
 		d.dropped(k, p)
 	})
@@ -325,6 +403,8 @@ func (d *Detector) State() []detect.StateStats {
 	return []detect.StateStats{
 		{Table: "principals", Len: d.principals.Len(), Cap: d.principals.Cap(), Evicted: d.principals.Evicted()},
 		{Table: "sources", Len: d.nsources, Cap: d.maxSources, Evicted: d.evictedSrcs},
+		{Table: "known sources", Len: d.known.Len(), Cap: d.known.Cap(), Evicted: d.known.Evicted()},
+		{Table: "baselines", Len: d.baselines.Len(), Cap: d.baselines.Cap(), Evicted: d.baselines.Evicted()},
 	}
 }
 
@@ -421,6 +501,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		p, _ = d.principals.Put(k)
 		if s = p.find(sk); s == nil {
 			s = d.addSource(k, p, sk)
+			s.Since = d.remember(knownKey{Account: k.Account, Addr: sk.Addr, Client: sk.Client}, c.EventTime)
 		}
 	}
 	cl := call{T: c.EventTime, Origin: c.Origin, API: c.EventName, Svc: c.EventSource, Err: c.ErrorCode, Agent: c.UserAgent,
@@ -457,6 +538,19 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		s.Info = c.SourceInfo
 	}
 	d.dirty[k] = true
+}
+
+// remember notes a source's call at t and returns the first call
+// remembered of it.
+func (d *Detector) remember(k knownKey, t event.Time) event.Time {
+	if d.baseDays == 0 {
+		return t
+	}
+	first, created := d.known.Put(k)
+	if created || t < *first {
+		*first = t
+	}
+	return *first
 }
 
 // addSource adds a source to principal pk. When the table is full the
@@ -665,6 +759,11 @@ func (d *Detector) judge(k trail.Principal, p *principal, s *source, w event.Tim
 	// get there, and keeping them costs two map updates a call.
 	gate := d.sweepWindow <= d.window
 	live := !gate
+	var base *baseline
+	bk := baselineKey{Account: k.Account, Client: s.Key.Client}
+	if d.baseDays > 0 {
+		base = d.baselines.Peek(bk)
+	}
 	lo, lo2 := first, first
 	for hi := first; hi < len(s.Calls); hi++ {
 		end := s.Calls[hi].T
@@ -704,6 +803,20 @@ func (d *Detector) judge(k trail.Principal, p *principal, s *source, w event.Tim
 		st.Volume = st.Distinct >= d.minAPIs && float64(st.Writes) <= d.maxWrite*float64(st.Calls)
 		st.Sweep = st.SweepAPIs >= d.minSweepAPIs && st.SweepServices >= d.minSweepSvcs &&
 			float64(st.SweepWrites) <= d.maxWrite*float64(st.SweepCalls)
+		if d.baseDays > 0 && (st.Volume || st.Sweep) {
+			// Held against the account's normal for the client, of the
+			// days before; then, from an established source, taught.
+			st.BaseVolume, st.BaseSweep = base.before(day(end), d.baseDays)
+			learn := s.Since <= end-86400
+			if learn {
+				if base == nil {
+					base, _ = d.baselines.Put(bk)
+				}
+				base.learn(day(end), st.Distinct*boolInt(st.Volume), st.SweepAPIs*boolInt(st.Sweep))
+			}
+			st.Volume = st.Volume && st.Distinct > st.BaseVolume
+			st.Sweep = st.Sweep && st.SweepAPIs > st.BaseSweep
+		}
 		holds := [numKinds]bool{
 			kindBurst:  st.Volume || st.Sweep,
 			kindDenied: st.Denied >= d.minDenied,
@@ -837,6 +950,12 @@ func (d *Detector) finding(r *report) *finding.Finding {
 			{Name: "min_sweep_services", Limit: float64(d.minSweepSvcs), Observed: float64(max(sw.SweepServices, st.SweepServices)), Unit: "services", Crossed: sw.Sweep},
 		}
 		exp.Counts = map[string]int64{"sweep_window_seconds": int64(d.sweepWindow)}
+		if d.baseDays > 0 {
+			// The account's normal for the client, which the burst
+			// went beyond.
+			exp.Counts["baseline_distinct_apis"] = int64(st.BaseVolume)
+			exp.Counts["baseline_sweep_apis"] = int64(max(sw.BaseSweep, st.BaseSweep))
+		}
 		if sw.Sweep && !r.Volume {
 			// The sweep decided: its window is the one to show.
 			st.Start, st.End = sw.End-d.sweepWindow+1, sw.End
@@ -889,6 +1008,13 @@ func (d *Detector) finding(r *report) *finding.Finding {
 	return f
 }
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func ratio(a, b int) float64 {
 	if b == 0 {
 		return 0
@@ -901,11 +1027,14 @@ type detectorState struct {
 	Dirty      []trail.Principal
 	Lost       uint64
 	Evicted    uint64 // sources evicted
+	Known      lru.Snapshot[knownKey, event.Time]
+	Baselines  lru.Snapshot[baselineKey, baseline]
 }
 
 // MarshalState saves the principals' recent calls.
 func (d *Detector) MarshalState() ([]byte, error) {
-	st := detectorState{Principals: d.principals.View(), Lost: d.lost, Evicted: d.evictedSrcs}
+	st := detectorState{Principals: d.principals.View(), Lost: d.lost, Evicted: d.evictedSrcs,
+		Known: d.known.View(), Baselines: d.baselines.View()}
 	for k := range d.dirty {
 		st.Dirty = append(st.Dirty, k)
 	}
@@ -920,6 +1049,8 @@ func (d *Detector) UnmarshalState(b []byte) error {
 		return err
 	}
 	d.principals.Restore(st.Principals)
+	d.known.Restore(st.Known)
+	d.baselines.Restore(st.Baselines)
 	d.nsources = 0
 	d.principals.All(func(_ trail.Principal, p *principal) bool {
 		d.nsources += len(p.Sources)

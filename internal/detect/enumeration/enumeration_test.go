@@ -218,3 +218,48 @@ func byTime(a, b *event.APICall) int {
 	}
 	return 0
 }
+
+// TestBaseline runs a scanner that sweeps every night from the same
+// address: it is reported on the first two nights (a new source, then
+// one whose day is being learned), and is the account's normal from the
+// third. A sweep of another client is still reported; a wider one of the
+// same client too.
+func TestBaseline(t *testing.T) {
+	const scanner = "Boto3/1.34.0 Python/3.12.1 Linux/6.5.0 Botocore/1.34.0"
+	var cs []*event.APICall
+	for night := range 4 {
+		cs = append(cs, spec{from: "198.51.100.50", agent: scanner, start: night * 86400, every: 2, apis: 30, services: 12}.calls()...)
+	}
+	third := 2*86400 + 3600
+	cs = append(cs, spec{from: "203.0.113.45", agent: "aws-cli/2.13.0", start: third, every: 4, apis: 25, services: 12}.calls()...)
+	cs = append(cs, spec{from: "203.0.113.46", agent: scanner, start: third + 7200, every: 2, apis: 45, services: 12}.calls()...)
+	for i, c := range cs {
+		c.Origin.Line = int64(i + 1)
+	}
+	slices.SortStableFunc(cs, byTime)
+	d, err := New(detect.Env{DetectorID: finding.DetectorID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	emit := func(f *finding.Finding) {
+		exp := f.Service.AdditionalInfo.Explanation
+		got = append(got, f.Service.EventLastSeen.Format("02 15")+" "+exp.Summary[strings.Index(exp.Summary, " from ")+6:strings.Index(exp.Summary, " (burst")])
+	}
+	for i, c := range cs {
+		d.Observe(c, emit)
+		if i+1 == len(cs) || cs[i+1].EventTime-c.EventTime > 600 {
+			d.Advance(c.EventTime, emit)
+		}
+	}
+	d.Advance(event.Forever, emit)
+	want := []string{
+		"14 22 198.51.100.50 (boto3)", // the first night: a new source
+		"15 22 198.51.100.50 (boto3)", // the second: learned, counts from the next day
+		"16 23 203.0.113.45 (aws-cli)",
+		"17 01 203.0.113.46 (boto3)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("reports differ (-want +got):\n%s", diff)
+	}
+}
