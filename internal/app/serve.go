@@ -252,13 +252,14 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		lists.Run(srcCtx, cfg.Intel.RefreshInterval.D())
 	}()
 	if c := ranges.cache(); c != nil {
-		// The copy in the data directory is refreshed daily, so that a
-		// restart finds it current. The running service keeps the
-		// ranges it started with: enrich holds them for its life.
+		// The copy in the data directory is fetched again when it turns
+		// a day old, so that a restart finds it current. The running
+		// service keeps the ranges it started with: enrich holds them
+		// for its life and has no way to swap them.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Run(srcCtx, awsip.DefaultMaxAge, nil)
+			c.Run(srcCtx, awsip.DefaultCheck, nil)
 		}()
 	}
 	for _, r := range runners {

@@ -138,9 +138,10 @@ func (c *Cache) Refresh(ctx context.Context) Status {
 	return c.fetch(ctx, cached)
 }
 
-// Run refreshes the copy every interval until ctx is done, calling
-// fetched, if set, with each new table. A failed refresh keeps the copy,
-// and is logged.
+// Run looks at the copy every interval until ctx is done and, as Load
+// does, fetches a new one when it is older than MaxAge (so a failed
+// fetch is tried again at the next look), calling fetched, if set, with
+// each new table. A failure keeps the copy, and is logged.
 func (c *Cache) Run(ctx context.Context, interval time.Duration, fetched func(*Table)) {
 	if c.URL == "" || interval <= 0 {
 		return
@@ -153,11 +154,16 @@ func (c *Cache) Run(ctx context.Context, interval time.Duration, fetched func(*T
 			return
 		case <-t.C:
 		}
-		if st := c.Refresh(ctx); st.Origin == OriginFetched && fetched != nil {
+		if st := c.Load(ctx); st.Origin == OriginFetched && fetched != nil {
 			fetched(st.Table)
 		}
 	}
 }
+
+// DefaultCheck is how often a running service looks at its copy's age:
+// an hour, so that the copy is fetched again within an hour of turning
+// a day old, and a failed fetch is tried again hourly.
+const DefaultCheck = time.Hour
 
 // Path returns the path of the copy.
 func (c *Cache) Path() string { return filepath.Join(c.Dir, CacheFile) }

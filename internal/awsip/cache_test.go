@@ -293,11 +293,13 @@ func TestCacheTimeout(t *testing.T) {
 
 func TestCacheRun(t *testing.T) {
 	srv := newRangesServer(t, readTestdata(t))
-	c := &awsip.Cache{Dir: t.TempDir(), URL: srv.URL}
+	clk := &clock{now: time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)}
+	c := &awsip.Cache{Dir: t.TempDir(), URL: srv.URL, Now: clk.Now}
 	if st := c.Load(context.Background()); st.Origin != awsip.OriginFetched {
 		t.Fatalf("first load: %+v", st)
 	}
-	srv.set(newer(t), time.Now().Add(time.Hour), 0)
+	srv.set(newer(t), clk.Now().Add(time.Hour), 0)
+	clk.advance(25 * time.Hour) // the copy is a day old at the next look
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan *awsip.Table, 1)
 	done := make(chan struct{})
