@@ -10,6 +10,7 @@ import (
 
 	"picket/internal/detect"
 	"picket/internal/detect/bruteforce"
+	"picket/internal/detect/consolelogin"
 	"picket/internal/detect/contact"
 	"picket/internal/detect/credexfil"
 	"picket/internal/detect/enumeration"
@@ -18,6 +19,7 @@ import (
 	"picket/internal/detect/pentest"
 	"picket/internal/detect/portprobe"
 	"picket/internal/detect/rootusage"
+	"picket/internal/detect/s3policy"
 	"picket/internal/detect/scanner"
 	"picket/internal/detect/tamper"
 	"picket/internal/detect/threatlist"
@@ -67,6 +69,8 @@ var Builders = []Builder{
 	{ID: tamper.ID, New: func(e detect.Env) (detect.Detector, error) { return tamper.New(e) }},
 	{ID: rootusage.ID, New: func(e detect.Env) (detect.Detector, error) { return rootusage.New(e) }},
 	{ID: credexfil.ID, New: func(e detect.Env) (detect.Detector, error) { return credexfil.New(e) }},
+	{ID: s3policy.ID, New: func(e detect.Env) (detect.Detector, error) { return s3policy.New(e) }},
+	{ID: consolelogin.ID, New: func(e detect.Env) (detect.Detector, error) { return consolelogin.New(e) }},
 }
 
 // apiCallDetectors are the detectors of CloudTrail API calls. They share
@@ -76,6 +80,7 @@ var Builders = []Builder{
 var apiCallDetectors = map[string]bool{
 	iamanomaly.ID: true, enumeration.ID: true, ipcaller.ID: true, pentest.ID: true,
 	tamper.ID: true, rootusage.ID: true, credexfil.ID: true,
+	s3policy.ID: true, consolelogin.ID: true,
 }
 
 // Options configures the built-in set.

@@ -29,23 +29,27 @@ import (
 // the conformance suite on: "flows" (a synthetic estate's flow logs with
 // scans, a sweep, password guessing and a Tor client in them) or "calls"
 // (a month of CloudTrail with enumeration, tampering, root use, callers
-// on threat lists and stolen credentials at its end). A detector that
+// on threat lists and stolen credentials at its end) or "exposure" (a
+// day of CloudTrail in which buckets are opened to the public and a user
+// signs in to the console from two countries). A detector that
 // Build makes and that has no entry here fails TestConformance.
 var conformanceInputs = map[string]string{
-	"contact":     "flows", // the stage
-	"portprobe":   "flows",
-	"portscan":    "flows",
-	"portsweep":   "flows",
-	"bruteforce":  "flows",
-	"threatlist":  "flows",
-	"tor":         "flows",
-	"iamanomaly":  "calls",
-	"enumeration": "calls",
-	"ipcaller":    "calls",
-	"pentest":     "calls",
-	"tamper":      "calls",
-	"rootusage":   "calls",
-	"credexfil":   "calls",
+	"contact":      "flows", // the stage
+	"portprobe":    "flows",
+	"portscan":     "flows",
+	"portsweep":    "flows",
+	"bruteforce":   "flows",
+	"threatlist":   "flows",
+	"tor":          "flows",
+	"iamanomaly":   "calls",
+	"enumeration":  "calls",
+	"ipcaller":     "calls",
+	"pentest":      "calls",
+	"tamper":       "calls",
+	"rootusage":    "calls",
+	"credexfil":    "calls",
+	"s3policy":     "exposure",
+	"consolelogin": "exposure",
 }
 
 // knownFailures are the properties that a detector or stage is known to
@@ -130,6 +134,8 @@ func TestConformance(t *testing.T) {
 				w = flowWorld(t)
 			case "calls":
 				w = callWorld(t)
+			case "exposure":
+				w = exposureWorld(t)
 			default:
 				t.Fatalf("%s has no conformance input: name one in conformanceInputs, and make sure the detector reports on it", s.id)
 			}
@@ -440,6 +446,61 @@ func makeCallWorld() (*world, error) {
 	return &world{input: input, flood: flood, intel: conformanceIntel, info: callInfo}, nil
 }
 
+var exposureWorldOnce = sync.OnceValues(makeExposureWorld)
+
+func exposureWorld(t *testing.T) *world {
+	t.Helper()
+	w, err := exposureWorldOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// makeExposureWorld generates a day of CloudTrail and decodes it as
+// picket analyze does: a developer at work, an admin who opens a bucket
+// to the public, turns off its Block Public Access and its access
+// logging, and restores one of them (s3policy), and a user who signs in
+// to the console at home in Germany and twelve minutes later in another
+// country (consolelogin). It has a world of its own so that the calls
+// world, and with it the other detectors' runs, stays as it is; the
+// flood is the calls world's.
+func makeExposureWorld() (*world, error) {
+	day := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, time.UTC) }
+	browser := "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+	signedIn := `{"ConsoleLogin":"Success"}`
+	cfg := synth.TrailConfig{
+		Seed: 11, Start: day(0, 0), Days: 1,
+		Principals: []synth.TrailPrincipal{
+			{Name: "alice", Kind: "user", From: []netip.Addr{netip.MustParseAddr("93.184.216.10")}, Agent: "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22",
+				Hours: [2]int{8, 18}, PerDay: 40, APIs: []string{"s3:ListBuckets", "s3:GetObject", "s3:PutObject", "ec2:DescribeInstances"}},
+			{Name: "mallory", Kind: "user", From: []netip.Addr{netip.MustParseAddr("81.2.69.66")}, Agent: "aws-cli/2.15.0"},
+			{Name: "dave", Kind: "user", From: []netip.Addr{netip.MustParseAddr("93.184.216.20")}, Agent: browser},
+		},
+		Activities: []synth.TrailActivity{
+			{Name: "bucket-public", Who: "mallory", At: day(10, 0), APIs: []string{"s3:PutBucketPolicy"},
+				Params: `{"bucketName":"exports","bucketPolicy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::exports/*"}]},"policy":""}`},
+			{Name: "bucket-block", Who: "mallory", At: day(10, 1), APIs: []string{"s3:DeleteBucketPublicAccessBlock"}, Params: `{"bucketName":"exports","publicAccessBlock":""}`},
+			{Name: "bucket-logging", Who: "mallory", At: day(10, 2), Over: 10 * time.Minute, Calls: 3, APIs: []string{"s3:PutBucketLogging"},
+				Params: `{"bucketName":"exports","BucketLoggingStatus":{"xmlns":"http://s3.amazonaws.com/doc/2006-03-01/"},"logging":""}`},
+			{Name: "bucket-logging-on", Who: "mallory", At: day(10, 30), APIs: []string{"s3:PutBucketLogging"},
+				Params: `{"bucketName":"exports","BucketLoggingStatus":{"LoggingEnabled":{"TargetBucket":"logs","TargetPrefix":"exports/"}},"logging":""}`},
+			{Name: "console-home", Who: "dave", At: day(9, 0), APIs: []string{"signin:ConsoleLogin"}, Response: signedIn},
+			{Name: "console-away", Who: "dave", At: day(9, 12), From: netip.MustParseAddr("185.10.10.66"), APIs: []string{"signin:ConsoleLogin"}, Response: signedIn},
+			{Name: "console-home-again", Who: "dave", At: day(9, 30), APIs: []string{"signin:ConsoleLogin"}, Response: signedIn},
+		},
+	}
+	input, err := decodeTrail("synth/exposure.json", []synth.TrailConfig{cfg})
+	if err != nil {
+		return nil, err
+	}
+	calls, err := callWorldOnce()
+	if err != nil {
+		return nil, err
+	}
+	return &world{input: input, flood: calls.flood, intel: conformanceIntel, info: callInfo}, nil
+}
+
 // callFlood makes n accounts, each with a user on a threat list's address
 // with a Kali user agent who enumerates, stops a trail and weakens the
 // password policy, its root user signing in, and an instance role whose
@@ -465,6 +526,9 @@ func callFlood(n int) ([]event.Record, error) {
 				{Name: "stop", Who: user, At: at, APIs: []string{"cloudtrail:StopLogging"}, Params: `{"name":"org-trail"}`},
 				{Name: "policy", Who: user, At: at, APIs: []string{"iam:UpdateAccountPasswordPolicy"}, Params: `{"minimumPasswordLength":6}`},
 				{Name: "root", Who: "root", At: at, APIs: []string{"signin:ConsoleLogin"}},
+				{Name: "console", Who: user, At: at, From: netip.AddrFrom4([4]byte{93, 184, 216, byte(i)}), APIs: []string{"signin:ConsoleLogin"},
+					Response: `{"ConsoleLogin":"Success"}`},
+				{Name: "bucket", Who: user, At: at, APIs: []string{"s3:PutBucketAcl"}, Params: `{"bucketName":"flood","x-amz-acl":["public-read"]}`},
 				{Name: "home", Who: "app", At: at, APIs: []string{"s3:GetObject"}},
 				{Name: "away", Who: "app", At: at.Add(time.Second), From: netip.MustParseAddr("81.2.69.200"), APIs: []string{"s3:ListBuckets"}},
 			},
