@@ -179,9 +179,9 @@ func mergeInfo(f *Finding, old, cur *AdditionalInfo, curIsNewer bool) *Additiona
 // earlier report, to e, a copy of the later one's: the failed calls add
 // up, each list of names with counts is the union of both with the counts
 // summed, the most frequent MaxListed kept, and the samples are the
-// earliest of both. Sums and unions do not depend on the
-// order of merging. It makes new slices rather than writing into e's,
-// which it shares with the later report.
+// earliest of both. Sums and unions do not depend on the order of
+// merging. It makes new slices rather than writing into e's, which it
+// shares with the later report.
 func mergeExplanations(e, other *Explanation) {
 	e.Activity.Failed += other.Activity.Failed
 	e.APICalls = mergeCounts(e.APICalls, other.APICalls)
