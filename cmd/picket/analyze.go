@@ -46,7 +46,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	addListFlags(fs, &lists)
 	geoCity := fs.String("geoip-city", "", "MaxMind-format city or country database (.mmdb, e.g. GeoLite2-City) that locates API callers")
 	geoASN := fs.String("geoip-asn", "", "MaxMind-format ASN or ISP database (.mmdb, e.g. GeoLite2-ASN) that names API callers' networks")
-	awsRanges := fs.String("aws-ip-ranges", awsRangesDefault(), "AWS's ip-ranges.json, which tells whether an address is inside AWS: auto (a copy kept in --cache-dir, fetched from --aws-ip-ranges-url when missing or a day old), off, or a file (default: $"+envAWSIPRanges+", else auto)")
+	awsRanges := fs.String("aws-ip-ranges", awsRangesDefault(), "AWS's ip-ranges.json, which tells whether an address is inside AWS: auto (a copy kept in --cache-dir, fetched from --aws-ip-ranges-url when missing or a day old), off, or a file; $"+envAWSIPRanges+" sets the default")
 	awsRangesURL := fs.String("aws-ip-ranges-url", awsip.DefaultURL, "where --aws-ip-ranges auto fetches ip-ranges.json from")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "directory that keeps the copy of AWS's ip-ranges.json")
 	cf := addCaptureFlags(fs)

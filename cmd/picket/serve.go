@@ -33,7 +33,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	insecure := fs.Bool("insecure-no-auth", false, "serve the API without SigV4 authentication (loopback listeners only)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (default: the configuration's, else info)")
 	logFormat := fs.String("log-format", "", "log format: text or json (default: the configuration's, else text)")
-	awsRanges := fs.String("aws-ip-ranges", "", "AWS's ip-ranges.json, which tells whether an address is inside AWS: auto (a copy kept in the data directory, fetched from --aws-ip-ranges-url when missing or a day old, refreshed daily), off, or a file (default: the configuration's, else $"+envAWSIPRanges+", else auto)")
+	awsRanges := fs.String("aws-ip-ranges", "", "AWS's ip-ranges.json, which tells whether an address is inside AWS: auto (a copy kept in the data directory, fetched from --aws-ip-ranges-url when missing or a day old, at start and while running), off, or a file (default: the configuration's, else $"+envAWSIPRanges+", else auto)")
 	awsRangesURL := fs.String("aws-ip-ranges-url", "", "where --aws-ip-ranges auto fetches ip-ranges.json from (default: the configuration's, else "+awsip.DefaultURL+")")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: picket serve [flags]\n\nRuns the service: ingests flow logs from watched directories, S3 prefixes and a Firehose\nendpoint, keeps findings in a store and serves them through the GuardDuty API.\n\nFlags:\n")
