@@ -52,7 +52,7 @@ var Thresholds = detect.Tunables{
 	{Name: "compare_networks", Unit: "flag", Default: 0, Min: 0, Max: 1,
 		Doc: "1 counts two sign-ins from different autonomous systems as two places when neither has a geolocation (an AS database is loaded and no geolocation database). Off by default: one person moves between a mobile network and an office network within minutes"},
 	{Name: "max_principals", Unit: "principals", Default: 10_000, Min: 10, Max: 1e7,
-		Doc: "principals whose recent sign-ins are remembered, about 8 KiB each (up to 16 sign-ins); the least recently active are evicted and counted"},
+		Doc: "principals whose recent sign-ins are remembered: up to 16 sign-ins of the last window each, about 2 KiB a sign-in (the event as recorded); the least recently active are evicted and counted"},
 	{Name: "max_pending", Unit: "findings", Default: 10_000, Min: 10, Max: 1e7,
 		Doc: "findings noted between two watermarks, about 4 KiB each; sign-ins of findings beyond it are counted as lost until the next watermark"},
 }
