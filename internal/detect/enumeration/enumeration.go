@@ -94,9 +94,9 @@ var Thresholds = detect.Tunables{
 	{Name: "max_calls", Unit: "entries", Default: 2048, Min: 16, Max: 65536,
 		Doc: "calls kept per source within the window, about 130 bytes each (calls of one second to one API share an entry; Terraform's 1,000 calls in 10 minutes take about 400); a faster source keeps its latest and the evidence says how many were dropped"},
 	{Name: "max_principals", Unit: "principals", Default: 10_000, Min: 10, Max: 1e7,
-		Doc: "principals tracked at once, about 1 KiB each plus their sources; the least recently active are evicted and counted"},
+		Doc: "principals tracked at once, about 256 bytes each plus their sources; the least recently active are evicted and counted"},
 	{Name: "max_sources", Unit: "sources", Default: 20_000, Min: 10, Max: 2e7,
-		Doc: "sources (an address and a client of a principal) tracked at once, about 250 bytes each plus their calls: two per principal on average. When full, the least recently active principal's sources make room; a principal keeps at most 16 sources, its least recently active giving way to a new one. Both evictions are counted"},
+		Doc: "sources (an address and a client of a principal) tracked at once, about 400 bytes each plus their calls: two per principal on average. When full, the least recently active principal's sources make room; a principal keeps at most 16 sources, its least recently active giving way to a new one. Both evictions are counted"},
 	{Name: "max_known_sources", Unit: "sources", Default: 50_000, Min: 10, Max: 1e7,
 		Doc: "sources whose first call the baseline remembers (about 100 bytes each), so that it learns from established sources only; the least recently seen are forgotten and counted, and come back as new"},
 }
@@ -241,6 +241,9 @@ type source struct {
 	// reported, or 0: while the pattern holds, later calls extend the
 	// same burst.
 	Active [numKinds]event.Time
+	// Ident describes the source's latest call, for the finding's
+	// accessKeyDetails: the key the source used.
+	Ident event.Identity
 }
 
 func (s *source) lastTime() event.Time {
@@ -254,10 +257,7 @@ func (s *source) lastTime() event.Time {
 type principal struct {
 	Sources []source
 	Bursts  [numKinds]int64
-	// Ident and Account describe the latest call, for the finding's
-	// accessKeyDetails.
-	Ident   event.Identity
-	Account event.ID
+	Account event.ID // the account called, from the latest call
 }
 
 // find returns the principal's source k, or nil.
@@ -363,15 +363,17 @@ func New(env detect.Env) (*Detector, error) {
 		browser:      event.Intern(trail.FamilyBrowser),
 		dirty:        map[trail.Principal]bool{},
 	}
-	// Measured with the benchmark's trail: a principal's record is about
-	// 1 KiB with its share of the table, a source's 250 bytes plus 130
-	// bytes an entry kept; budgets assume 64 entries, a source active
-	// within the window, and give the sources most of the share.
-	d.maxSources = env.Cap(int(th.Get("max_sources")), 0.7, 250+130*64)
+	// Sizes (unsafe.Sizeof on amd64): a principal is 56 bytes, about 256
+	// with its table entry, index and slice of sources; a source 384 and
+	// a call entry 80, 130 with the slack of a growing slice; a known
+	// source 48 plus about 50 of table; a baseline 96 plus its key and
+	// table. Budgets assume 64 entries a source, one active within the
+	// window, and give the sources most of the share.
+	d.maxSources = env.Cap(int(th.Get("max_sources")), 0.7, 400+130*64)
 	d.known = lru.New[knownKey, event.Time](env.Cap(int(th.Get("max_known_sources")), 0.08, 100), nil)
 	// Accounts times clients: a few clients in each of a few accounts.
 	d.baselines = lru.New[baselineKey, baseline](env.Cap(4096, 0.02, 200), nil)
-	d.principals = lru.New(env.Cap(int(th.Get("max_principals")), 0.2, 1024), func(k trail.Principal, p *principal) {
+	d.principals = lru.New(env.Cap(int(th.Get("max_principals")), 0.2, 256), func(k trail.Principal, p *principal) {
 		d.dropped(k, p)
 	})
 	return d, nil
@@ -531,8 +533,8 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		}
 		s.Calls = append(s.Calls[:0], s.Calls[n:]...)
 	}
-	if i == len(s.Calls)-1 || p.Ident.Type == event.IdentityNone {
-		p.Ident, p.Account = c.Identity, c.Account
+	if i == len(s.Calls)-1 || s.Ident.Type == event.IdentityNone {
+		s.Ident, p.Account = c.Identity, c.Account
 	}
 	if c.SourceIP.IsValid() && s.Info.IsZero() {
 		s.Info = c.SourceInfo
@@ -890,7 +892,7 @@ func (d *Detector) note(k trail.Principal, kd kind, s *source, lo, hi int, st st
 func (p *principal) apiCall(c *call, s *source) event.APICall {
 	return event.APICall{
 		Origin: c.Origin, EventTime: c.T, EventName: c.API, EventSource: c.Svc, ErrorCode: c.Err, UserAgent: c.Agent,
-		Region: c.Region, SourceIP: s.Key.Addr, SourceInfo: s.Info, Identity: p.Ident, Account: p.Account,
+		Region: c.Region, SourceIP: s.Key.Addr, SourceInfo: s.Info, Identity: s.Ident, Account: p.Account,
 	}
 }
 
