@@ -124,18 +124,22 @@ func apiEvidenceFixture(first, last time.Time) *finding.Finding {
 	f.Resource.AccessKeyDetails = &finding.AccessKeyDetails{AccessKeyID: "AKIAEXAMPLEKEY00001", PrincipalID: "AIDAEXAMPLEPRINCIPAL1", UserName: "ci-deployer", UserType: "IAMUser"}
 	f.Service.Action.AwsAPICallAction = &finding.AwsAPICallAction{API: "ListBuckets", CallerType: "Remote IP", ServiceName: "s3.amazonaws.com",
 		RemoteIPDetails: remote("198.51.100.77", "64496", "Example VPS", "DE", "Germany", "Frankfurt am Main", 50.11, 8.68)}
-	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: &finding.Explanation{
-		Detector:   "ipcaller",
-		Summary:    "12 call(s) from 198.51.100.77, named by threat list ExampleList",
-		Kind:       "threat-intel",
-		Unusual:    []string{"ASN: network AS64496 Example VPS unseen"},
-		APICalls:   []finding.Count{{Name: "s3:ListBuckets", Count: 8}, {Name: "ec2:DescribeInstances", Count: 4}},
+	exp := &finding.Explanation{
+		Detector: "ipcaller",
+		Lead:     "calls from addresses named by threat list ExampleList",
+		Activity: finding.Activity{Calls: 12, Failed: 3, Unlisted: 2, FirstSeen: finding.Timestamp{Time: first}, LastSeen: finding.Timestamp{Time: last}},
+		Kind:     "threat-intel",
+		Unusual:  []string{"ASN: network AS64496 Example VPS unseen"},
+		// Two calls were of APIs beyond the bounded list.
+		APICalls:   []finding.Count{{Name: "s3:ListBuckets", Count: 8}, {Name: "ec2:DescribeInstances", Count: 2}},
 		ErrorCodes: []finding.Count{{Name: "AccessDenied", Count: 3}},
 		Regions:    []finding.Count{{Name: "eu-west-1", Count: 12}},
 		UserAgents: []finding.Count{{Name: "aws-cli/2.15.0", Count: 12}},
 		Sources:    []finding.Count{{Name: "198.51.100.77", Count: 12}},
 		Samples:    []finding.Sample{{Origin: "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/02/10/trail.json.gz:3", Time: "2026-02-10T08:02:11Z", Record: "IAM user ci-deployer called s3:ListBuckets"}},
-	}}
+	}
+	exp.Render()
+	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}
 	text(f, map[string]string{"principal": "IAM user ci-deployer", "api": "ListBuckets", "remote": "198.51.100.77", "list": "ExampleList"})
 	return f
 }
