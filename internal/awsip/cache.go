@@ -232,7 +232,11 @@ func (c *Cache) fetch(ctx context.Context, cached Status) Status {
 	}
 	now := c.now()
 	if err := c.write(body, now); err != nil {
-		// The new ranges are good; only keeping them failed.
+		// The new ranges are good; only keeping them failed. Callers
+		// that read the file get the old copy, if there is one.
+		if cached.Table != nil {
+			return fallback(err)
+		}
 		c.log().Warn("keeping the fetched AWS ip ranges", "path", c.Path(), "error", err.Error())
 		return Status{Table: t, Origin: OriginFetched, Checked: now, Problem: err}
 	}

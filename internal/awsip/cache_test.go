@@ -326,3 +326,19 @@ func TestCacheRun(t *testing.T) {
 		t.Errorf("copy after refresh: %v, %v", tab, err)
 	}
 }
+
+// TestCacheUnwritable checks that ranges fetched for a directory that
+// cannot be made are returned, without a path, and with the problem.
+func TestCacheUnwritable(t *testing.T) {
+	srv := newRangesServer(t, readTestdata(t))
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &awsip.Cache{Dir: filepath.Join(file, "cache"), URL: srv.URL}
+	st := c.Load(context.Background())
+	if st.Table == nil || st.Table.Len() != 8 || st.Path != "" || st.Origin != awsip.OriginFetched ||
+		st.Problem == nil || !strings.Contains(st.Problem.Error(), "creating the directory") {
+		t.Errorf("unwritable: %+v", st)
+	}
+}
