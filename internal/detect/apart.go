@@ -89,12 +89,12 @@ func (a *apart) replay(b *batch) {
 		case opFlow:
 			rec := &b.flows[o.i]
 			for _, d := range e.byKind[event.KindFlow] {
-				d.Observe(rec, e.emit)
+				d.Observe(rec, e.report)
 			}
 		case opContact:
 			rec := &b.contacts[o.i]
 			for _, d := range e.byKind[event.KindContact] {
-				d.Observe(rec, e.emit)
+				d.Observe(rec, e.report)
 			}
 		case opAdvance:
 			e.advanceDetectors(o.w)
@@ -149,7 +149,7 @@ func (a *apart) observe(rec event.Record) {
 	default:
 		a.wait()
 		for _, d := range a.e.byKind[rec.Kind()] {
-			d.Observe(rec, a.e.emit)
+			d.Observe(rec, a.e.report)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"picket/internal/event"
+	"picket/internal/finding"
 )
 
 // Env is what the host gives each detector when it is built.
@@ -124,6 +125,16 @@ func (e *Engine) selects(rec event.Record) bool {
 	return false
 }
 
+// Correlator is implemented by detectors that build findings out of the
+// findings of others, such as attack sequences: the engine hands them
+// every finding a detector reports, as it is reported (their own
+// included, which they ignore), and advances them after every other
+// detector, so that at each watermark they have seen what the others
+// reported up to it.
+type Correlator interface {
+	ObserveFinding(f *finding.Finding, emit Emit)
+}
+
 // Engine dispatches records to detectors and advances them by event time.
 // It is not safe for concurrent use; the distributed mode runs one engine
 // per partition.
@@ -140,6 +151,9 @@ type Engine struct {
 	derived   func(event.Record)
 	cfg       Config
 	emit      Emit
+	report    Emit // what detectors report to: emit, then the correlators
+	corrs     []Correlator
+	plain     []Detector // the detectors that are not correlators
 	maxSeen   event.Time
 	watermark event.Time
 	nextTick  event.Time
@@ -166,6 +180,7 @@ func NewEngine(stages []Stage, dets []Detector, cfg Config, emit Emit) (*Engine,
 		cfg.Lateness = 0
 	}
 	e := &Engine{cfg: cfg, emit: emit, maxSeen: event.Never, watermark: event.Never, nextTick: event.Never}
+	e.report = e.found
 	e.derived = e.dispatch
 	if cfg.Apart {
 		e.apart = newApart(e)
@@ -186,6 +201,11 @@ func NewEngine(stages []Stage, dets []Detector, cfg Config, emit Emit) (*Engine,
 		seen[def.ID] = true
 		e.dets = append(e.dets, d)
 		e.defs = append(e.defs, def)
+		if c, ok := d.(Correlator); ok {
+			e.corrs = append(e.corrs, c)
+		} else {
+			e.plain = append(e.plain, d)
+		}
 		for _, k := range def.Subscribes {
 			e.byKind[k] = append(e.byKind[k], d)
 			if sel, ok := d.(Selector); ok {
@@ -218,7 +238,7 @@ func (e *Engine) Observe(rec event.Record) {
 			e.apart.observe(rec)
 		} else {
 			for _, d := range e.byKind[k] {
-				d.Observe(rec, e.emit)
+				d.Observe(rec, e.report)
 			}
 		}
 	}
@@ -250,8 +270,21 @@ func (e *Engine) advance(w event.Time) {
 }
 
 func (e *Engine) advanceDetectors(w event.Time) {
-	for _, d := range e.dets {
-		d.Advance(w, e.emit)
+	for _, d := range e.plain {
+		d.Advance(w, e.report)
+	}
+	for _, c := range e.corrs {
+		c.(Detector).Advance(w, e.report)
+	}
+}
+
+// found passes on a finding a detector reported, then shows it to the
+// correlators. It calls e.emit when called, not when the engine was made,
+// since Foresee points e.emit elsewhere for a while.
+func (e *Engine) found(f *finding.Finding) {
+	e.emit(f)
+	for _, c := range e.corrs {
+		c.ObserveFinding(f, e.report)
 	}
 }
 
@@ -260,7 +293,7 @@ func (e *Engine) dispatch(rec event.Record) {
 	k := rec.Kind()
 	e.stats.Records[k]++
 	for _, d := range e.byKind[k] {
-		d.Observe(rec, e.emit)
+		d.Observe(rec, e.report)
 	}
 }
 

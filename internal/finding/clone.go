@@ -212,6 +212,7 @@ func (d *Detection) clone() *Detection {
 	}
 	c := *d
 	c.Anomaly = d.Anomaly.clone()
+	c.Sequence = d.Sequence.clone()
 	return &c
 }
 

@@ -329,9 +329,11 @@ type ThreatIntelligenceDetail struct {
 	ThreatFileSha256 string   `json:"threatFileSha256,omitempty"`
 }
 
-// Detection carries anomaly context for behaviour-based findings.
+// Detection carries anomaly context for behaviour-based findings and
+// the attack sequence of AttackSequence findings.
 type Detection struct {
-	Anomaly *Anomaly `json:"anomaly,omitempty"`
+	Anomaly  *Anomaly  `json:"anomaly,omitempty"`
+	Sequence *Sequence `json:"sequence,omitempty"`
 }
 
 // Anomaly holds the profiles a behaviour was compared with and what was

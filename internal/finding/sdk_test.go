@@ -81,7 +81,61 @@ func fixtures() []*finding.Finding {
 		dnsFixture(first, last),
 		apiEvidenceFixture(first, last),
 		s3BucketFixture(first, last),
+		sequenceFixture(first, last),
 	}
+}
+
+// sequenceFixture is an attack sequence: a Kali user agent, discovery and
+// a stopped trail by one user, with every field of the sequence set.
+func sequenceFixture(first, last time.Time) *finding.Finding {
+	k := finding.Key{Account: fixtureAccount, Region: fixtureRegion, Resource: "AIDAEXAMPLEPRINCIPAL1", Role: finding.RoleTarget}
+	f := finding.New(finding.TypeAttackSequenceIAM, k, fixtureDetector, first, last, 3)
+	f.Severity = 9.2
+	f.Resource.AccessKeyDetails = &finding.AccessKeyDetails{AccessKeyID: "AKIAEXAMPLEKEY00001", PrincipalID: "AIDAEXAMPLEPRINCIPAL1", UserName: "ci-deployer", UserType: "IAMUser"}
+	f.Service.Action.AwsAPICallAction = &finding.AwsAPICallAction{API: "StopLogging", CallerType: "Remote IP", ServiceName: "cloudtrail.amazonaws.com",
+		RemoteIPDetails: remote("198.51.100.77", "64496", "Example VPS", "DE", "Germany", "Frankfurt am Main", 50.11, 8.68)}
+	at := func(t time.Time) finding.EpochTime { return finding.EpochTime{Time: t} }
+	signal := func(typ, api string, t time.Time) finding.Signal {
+		return finding.Signal{
+			UID:  "arn:aws:guardduty:eu-west-1:111122223333:detector/" + fixtureDetector + "/finding/" + strings.Repeat("ab", 16),
+			Type: finding.SignalFinding, Description: typ + " by ci-deployer", Name: typ,
+			CreatedAt: at(t), UpdatedAt: at(t.Add(time.Minute)), FirstSeenAt: at(t), LastSeenAt: at(t.Add(time.Minute)),
+			Severity: 5, Count: 2, ResourceUIDs: []string{"AKIAEXAMPLEKEY00001"}, ActorIDs: []string{"actor:AIDAEXAMPLEPRINCIPAL1"},
+			EndpointIDs:      []string{"198.51.100.77"},
+			SignalIndicators: []finding.Indicator{{Key: finding.IndicatorHighRiskAPI, Values: []string{api}, Title: "API"}},
+		}
+	}
+	f.Service.Detection = &finding.Detection{Sequence: &finding.Sequence{
+		UID:         f.ID,
+		Description: "The credentials of ci-deployer were used for 3 stages of an intrusion within 24 hours.",
+		Actors: []finding.Actor{{
+			ID: "actor:AIDAEXAMPLEPRINCIPAL1",
+			User: &finding.User{Name: "ci-deployer", UID: "AIDAEXAMPLEPRINCIPAL1", Type: "IAMUser", CredentialUID: "AKIAEXAMPLEKEY00001",
+				Account: &finding.Account{UID: fixtureAccount, Name: "production"}},
+			Session: &finding.Session{UID: "ci-deployer-session", MfaStatus: "DISABLED", CreatedTime: at(first), Issuer: "arn:aws:iam::111122223333:user/ci-deployer"},
+			Process: &finding.ActorProcess{Name: "aws", Path: "/usr/local/bin/aws", Sha256: strings.Repeat("cd", 32)},
+		}},
+		Resources: []finding.ResourceV2{{
+			UID: "AKIAEXAMPLEKEY00001", Name: "ci-deployer", AccountID: fixtureAccount, ResourceType: finding.ResourceV2AccessKey,
+			Region: fixtureRegion, Service: "IAM", CloudPartition: "aws", Tags: []finding.Tag{{Key: "team", Value: "platform"}},
+		}},
+		Endpoints: []finding.NetworkEndpoint{{
+			ID: "198.51.100.77", IP: "198.51.100.77", Domain: "vps.example.net", Port: 443,
+			Location:         &finding.NetworkGeoLocation{City: "Frankfurt am Main", Country: "Germany", Latitude: 50.11, Longitude: 8.68},
+			AutonomousSystem: &finding.AutonomousSystem{Name: "Example VPS", Number: 64496},
+			Connection:       &finding.NetworkConnection{Direction: "INBOUND"},
+		}},
+		Signals: []finding.Signal{
+			signal(finding.TypePenTestKali, "GetCallerIdentity", first),
+			signal(finding.TypeDiscoveryAnomalous, "DescribeInstances", first.Add(time.Minute)),
+			signal(finding.TypeCloudTrailLoggingDisabled, "StopLogging", last),
+		},
+		SequenceIndicators:      []finding.Indicator{{Key: finding.IndicatorAttackTactic, Values: []string{"Defense Evasion", "Discovery", "Initial Access"}, Title: "Tactics"}},
+		AdditionalSequenceTypes: []string{"AttackSequence:S3/CompromisedData"},
+	}}
+	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: &finding.Explanation{Detector: "sequence", Summary: "ci-deployer: 3 findings covering 3 stages of an intrusion within 24 hours"}}
+	text(f, map[string]string{"principal": "ci-deployer", "stages": "3", "list": "new network or tool, discovery, defence evasion"})
+	return f
 }
 
 // s3BucketFixture is an S3 policy finding: an ACL that opens a bucket to
@@ -698,8 +752,28 @@ func checkValues(t *testing.T, f *finding.Finding, g *gdtypes.Finding) {
 	if a := f.Service.Action.DNSRequestAction; a != nil {
 		eq("domain", a.Domain, aws.ToString(s.Action.DnsRequestAction.Domain))
 	}
-	if e := f.Service.Detection; e != nil {
+	if e := f.Service.Detection; e != nil && e.Anomaly != nil {
 		eq("anomaly profiles", len(e.Anomaly.Profiles), len(s.Detection.Anomaly.Profiles))
+	}
+	if e := f.Service.Detection; e != nil && e.Sequence != nil {
+		q, gq := e.Sequence, s.Detection.Sequence
+		eq("sequence.uid", q.UID, aws.ToString(gq.Uid))
+		eq("sequence.signals", len(q.Signals), len(gq.Signals))
+		for i, sig := range q.Signals {
+			g := gq.Signals[i]
+			eq("signal.uid", sig.UID, aws.ToString(g.Uid))
+			eq("signal.type", sig.Type, string(g.Type))
+			eq("signal.name", sig.Name, aws.ToString(g.Name))
+			eq("signal.count", sig.Count, aws.ToInt32(g.Count))
+			eq("signal.firstSeenAt", sig.FirstSeenAt.UTC(), aws.ToTime(g.FirstSeenAt).UTC())
+			eq("signal.severity", sig.Severity, aws.ToFloat64(g.Severity))
+		}
+		eq("sequence.actor", q.Actors[0].User.CredentialUID, aws.ToString(gq.Actors[0].User.CredentialUid))
+		eq("sequence.session.createdTime", q.Actors[0].Session.CreatedTime.UTC(), aws.ToTime(gq.Actors[0].Session.CreatedTime).UTC())
+		eq("sequence.resource", q.Resources[0].ResourceType, string(gq.Resources[0].ResourceType))
+		eq("sequence.endpoint.asn", q.Endpoints[0].AutonomousSystem.Number, aws.ToInt32(gq.Endpoints[0].AutonomousSystem.Number))
+		eq("sequence.endpoint.lat", q.Endpoints[0].Location.Latitude, aws.ToFloat64(gq.Endpoints[0].Location.Latitude))
+		eq("sequence.indicator", q.SequenceIndicators[0].Key, string(gq.SequenceIndicators[0].Key))
 	}
 	if ai := f.Service.AdditionalInfo; ai != nil {
 		if s.AdditionalInfo == nil {
@@ -744,6 +818,9 @@ var sdkRenames = map[string]string{
 	"productcodes.code":         "productcodeid",
 	"productcodes.producttype":  "productcodetype",
 	"taskdetails.taskcreatedat": "createdat",
+	"account.name":              "account",
+	"location.latitude":         "lat",
+	"location.longitude":        "lon",
 }
 
 // empty reports whether a JSON value carries nothing to check.

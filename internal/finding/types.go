@@ -104,6 +104,18 @@ const (
 
 var catalog = []Type{
 	{
+		Name: TypeAttackSequenceIAM, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityCritical,
+		Title:       "Credentials of {principal} used for {stages} stages of an intrusion",
+		Description: "Findings about {principal} line up as the stages of an intrusion within a day ({list}): its credentials are likely compromised.",
+	},
+	{
+		Name: TypeAttackSequenceEC2, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityCritical,
+		Title:       "{count} instances sharing {shared} show signs of compromise",
+		Description: "Instances {list}, which share {shared}, show network and API findings within a day: a compromise may be spreading through what they share.",
+	},
+	{
 		Name: TypePortProbeUnprotectedPort, ResourceType: ResourceInstance, ActionType: ActionPortProbe,
 		Feature: FeatureFlowLogs, Severity: SeverityLow,
 		Title:       "Unprotected port on {resource} is being probed.",
@@ -339,6 +351,45 @@ var catalog = []Type{
 		Title:       "{principal} signed in to the console from distant places at nearly the same time.",
 		Description: "{principal} signed in to the AWS Management Console successfully from places no one person could travel between in the time ({detail}); the credentials may be shared or stolen.",
 	},
+	// The AnomalousBehavior types of the tactics other than Discovery and
+	// DefenseEvasion (detect/iamanomaly), with GuardDuty's default
+	// severities.
+	{
+		Name: TypeCredentialAccessAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "Unusual credential access APIs were called by {principal}.",
+		Description: "{principal} called APIs that read secrets, keys or passwords, such as {api}, in a way that departs from its history: {detail}.",
+	},
+	{
+		Name: TypeExfiltrationAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityHigh,
+		Title:       "Unusual exfiltration APIs were called by {principal}.",
+		Description: "{principal} called APIs that share or copy data out of the account, such as {api}, in a way that departs from its history: {detail}.",
+	},
+	{
+		Name: TypeImpactAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityHigh,
+		Title:       "Unusual impact APIs were called by {principal}.",
+		Description: "{principal} called APIs that destroy, lock or hijack resources, such as {api}, in a way that departs from its history: {detail}.",
+	},
+	{
+		Name: TypeInitialAccessAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "Unusual initial access APIs were called by {principal}.",
+		Description: "{principal} signed in or turned its credentials into sessions, with {api}, in a way that departs from its history: {detail}.",
+	},
+	{
+		Name: TypePersistenceAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "Unusual persistence APIs were called by {principal}.",
+		Description: "{principal} called APIs that create new ways into the account, such as {api}, in a way that departs from its history: {detail}.",
+	},
+	{
+		Name: TypePrivilegeEscalationAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
+		Feature: FeatureCloudTrail, Severity: SeverityMedium,
+		Title:       "Unusual privilege escalation APIs were called by {principal}.",
+		Description: "{principal} called APIs that grant rights or pass roles, such as {api}, in a way that departs from its history: {detail}.",
+	},
 }
 
 var catalogByName = func() map[string]*Type {
@@ -378,4 +429,15 @@ const (
 	TypeS3BucketPublicAccessGranted        = "Policy:S3/BucketPublicAccessGranted"
 	TypeS3ServerAccessLoggingDisabled      = "Stealth:S3/ServerAccessLoggingDisabled"
 	TypeConsoleLoginSuccessB               = "UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B"
+)
+
+// The AnomalousBehavior types of the other tactics (detect/iamanomaly);
+// TypeDiscoveryAnomalous and TypeDefenseEvasionAnomalous are above.
+const (
+	TypeCredentialAccessAnomalous    = "CredentialAccess:IAMUser/AnomalousBehavior"
+	TypeExfiltrationAnomalous        = "Exfiltration:IAMUser/AnomalousBehavior"
+	TypeImpactAnomalous              = "Impact:IAMUser/AnomalousBehavior"
+	TypeInitialAccessAnomalous       = "InitialAccess:IAMUser/AnomalousBehavior"
+	TypePersistenceAnomalous         = "Persistence:IAMUser/AnomalousBehavior"
+	TypePrivilegeEscalationAnomalous = "PrivilegeEscalation:IAMUser/AnomalousBehavior"
 )

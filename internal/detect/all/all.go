@@ -21,6 +21,7 @@ import (
 	"picket/internal/detect/rootusage"
 	"picket/internal/detect/s3policy"
 	"picket/internal/detect/scanner"
+	"picket/internal/detect/sequence"
 	"picket/internal/detect/tamper"
 	"picket/internal/detect/threatlist"
 	"picket/internal/detect/tor"
@@ -71,6 +72,9 @@ var Builders = []Builder{
 	{ID: credexfil.ID, New: func(e detect.Env) (detect.Detector, error) { return credexfil.New(e) }},
 	{ID: s3policy.ID, New: func(e detect.Env) (detect.Detector, error) { return s3policy.New(e) }},
 	{ID: consolelogin.ID, New: func(e detect.Env) (detect.Detector, error) { return consolelogin.New(e) }},
+	// The correlator of the others' findings (the engine advances it after
+	// them, whatever its place here).
+	{ID: sequence.ID, New: func(e detect.Env) (detect.Detector, error) { return sequence.New(e) }},
 }
 
 // apiCallDetectors are the detectors of CloudTrail API calls. They share
@@ -80,7 +84,7 @@ var Builders = []Builder{
 var apiCallDetectors = map[string]bool{
 	iamanomaly.ID: true, enumeration.ID: true, ipcaller.ID: true, pentest.ID: true,
 	tamper.ID: true, rootusage.ID: true, credexfil.ID: true,
-	s3policy.ID: true, consolelogin.ID: true,
+	s3policy.ID: true, consolelogin.ID: true, sequence.ID: true,
 }
 
 // Options configures the built-in set.

@@ -20,6 +20,7 @@ import (
 	"picket/internal/detect"
 	"picket/internal/detect/contact"
 	"picket/internal/detect/detecttest"
+	"picket/internal/detect/sequence"
 	"picket/internal/event"
 	"picket/internal/finding"
 	"picket/internal/synth"
@@ -29,7 +30,8 @@ import (
 // the conformance suite on: "flows" (a synthetic estate's flow logs with
 // scans, a sweep, password guessing and a Tor client in them) or "calls"
 // (a month of CloudTrail with enumeration, tampering, root use, callers
-// on threat lists and stolen credentials at its end) or "exposure" (a
+// on threat lists and stolen credentials at its end), "intrusion" (the
+// same with one principal's key used for an intrusion) or "exposure" (a
 // day of CloudTrail in which buckets are opened to the public and a user
 // signs in to the console from two countries). A detector that
 // Build makes and that has no entry here fails TestConformance.
@@ -50,6 +52,8 @@ var conformanceInputs = map[string]string{
 	"credexfil":    "calls",
 	"s3policy":     "exposure",
 	"consolelogin": "exposure",
+	// The correlator runs behind every CloudTrail detector (see build).
+	"sequence": "intrusion",
 }
 
 // knownFailures are the properties that a detector or stage is known to
@@ -64,6 +68,9 @@ var knownFailures = map[string]map[string]string{
 	"pentest":    {"Lateness": pendingBatches, "Reorder": pendingBatches},
 	"rootusage":  {"Reorder": pendingBatches},
 	"credexfil":  {"Lateness": pendingBatches, "Reorder": pendingBatches},
+	// The correlator's pipeline holds the detectors whose findings it
+	// reads, and their failures.
+	"sequence": {"Lateness": "the CloudTrail detectors': " + pendingBatches, "Reorder": "the CloudTrail detectors': " + pendingBatches},
 }
 
 // The reasons of the known failures.
@@ -136,6 +143,8 @@ func TestConformance(t *testing.T) {
 				w = callWorld(t)
 			case "exposure":
 				w = exposureWorld(t)
+			case "intrusion":
+				w = intrusionWorld(t)
 			default:
 				t.Fatalf("%s has no conformance input: name one in conformanceInputs, and make sure the detector reports on it", s.id)
 			}
@@ -169,7 +178,10 @@ func (w *world) build(id string, stageOnly bool) func(detect.Env) (detecttest.Pi
 		env.Intel, env.IPInfo = w.intel, w.info
 		opt := Options{Env: env}
 		for _, b := range Builders {
-			if stageOnly || b.ID != id {
+			// The correlator reads the findings of the CloudTrail
+			// detectors: they run with it.
+			keep := b.ID == id || (id == sequence.ID && apiCallDetectors[b.ID])
+			if stageOnly || !keep {
 				opt.Disabled = append(opt.Disabled, b.ID)
 			}
 		}
@@ -374,8 +386,24 @@ func callInfo(a netip.Addr) event.IPInfo {
 // user signing in (rootusage), defences taken down (tamper), calls from
 // addresses on a threat list and from a Tor exit (ipcaller), and an
 // instance's and a Lambda function's credentials used from outside AWS
-// (credexfil).
-func makeCallWorld() (*world, error) {
+// (credexfil). The intrusion world adds an activity of mallory's before
+// the trail is stopped: her key maps the account from Kali, three
+// stages of an intrusion (sequence). It is a world of its own, since the
+// batches in which other detectors report depend on their input.
+func makeCallWorld() (*world, error) { return makeCallWorldWith(false) }
+
+var intrusionWorldOnce = sync.OnceValues(func() (*world, error) { return makeCallWorldWith(true) })
+
+func intrusionWorld(t *testing.T) *world {
+	t.Helper()
+	w, err := intrusionWorldOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func makeCallWorldWith(intrusion bool) (*world, error) {
 	addrs := func(ss ...string) []netip.Addr {
 		out := make([]netip.Addr, len(ss))
 		for i, s := range ss {
@@ -426,6 +454,11 @@ func makeCallWorld() (*world, error) {
 			{Name: "recon", Who: "alice", At: day(31, 3, 4), Over: 8 * time.Minute, From: netip.MustParseAddr("185.10.10.66"),
 				Agent: "Boto3/1.34.0 Python/3.12.1 Linux/6.5.0 Botocore/1.34.0", APIs: synth.DiscoveryAPIs[:30], Calls: 90, Denied: 0.3},
 		},
+	}
+	if intrusion {
+		cfg.Activities = append(cfg.Activities, synth.TrailActivity{Name: "mallory-kali", Who: "mallory", At: day(24, 9, 50), Over: 4 * time.Minute,
+			Agent: "aws-cli/2.13.0 Python/3.11.4 Linux/6.5.0-kali3-amd64 exe/x86_64.kali.2023 prompt/off",
+			APIs:  synth.DiscoveryAPIs[:45], Calls: 90})
 	}
 	calls, err := decodeTrail("synth/trail.json", []synth.TrailConfig{cfg})
 	if err != nil {

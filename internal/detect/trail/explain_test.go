@@ -29,6 +29,14 @@ func TestScenarioExplanationsAgree(t *testing.T) {
 					continue
 				}
 				checked++
+				if strings.HasPrefix(f.Type, "AttackSequence:") {
+					// A sequence counts the findings it joins, not calls.
+					e := f.Service.AdditionalInfo.Explanation
+					if !strings.Contains(e.Summary, ": "+strconv.FormatInt(f.Service.Count, 10)+" findings covering") {
+						t.Errorf("%s: summary does not speak of the %d findings it joins: %q", f.Type, f.Service.Count, e.Summary)
+					}
+					continue
+				}
 				checkActivity(t, f)
 			}
 		})
