@@ -10,8 +10,9 @@
 // Where a call came from:
 //
 //   - OutsideAWS: from an address outside AWS's published ranges
-//     (APICall.SourceInfo.AWS, from --aws-ip-ranges). An instance's
-//     traffic to AWS APIs leaves from an AWS address (its public or
+//     (APICall.SourceInfo.AWS, from the ip-ranges.json picket fetches
+//     and keeps). An instance's traffic to AWS APIs leaves from an AWS
+//     address (its public or
 //     elastic IP, a NAT gateway's) or reaches a VPC endpoint from its
 //     private address, so an address outside the ranges is never the
 //     instance's (unless the VPC routes internet traffic through the
