@@ -12,12 +12,11 @@
 //   - OutsideAWS: from an address outside AWS's published ranges
 //     (APICall.SourceInfo.AWS, from the ip-ranges.json picket fetches
 //     and keeps). An instance's traffic to AWS APIs leaves from an AWS
-//     address (its public or
-//     elastic IP, a NAT gateway's) or reaches a VPC endpoint from its
-//     private address, so an address outside the ranges is never the
-//     instance's (unless the VPC routes internet traffic through the
-//     user's own network, see the doc page). Nothing is learned for this:
-//     the first call can be reported.
+//     address (its public or elastic IP, a NAT gateway's) or reaches a
+//     VPC endpoint from its private address, so an address outside the
+//     ranges is never the instance's (unless the VPC routes internet
+//     traffic through the user's own network, see the doc page). Nothing
+//     is learned for this: the first call can be reported.
 //   - InsideAWS: from an AWS address, or a VPC endpoint, that is not the
 //     instance's: a VPC endpoint of another account (remoteAccountDetails
 //     names it), a private address that flow logs of the same run put on
