@@ -84,6 +84,11 @@ func Merge(dst, src *Finding) {
 		dst.CreatedAt = src.CreatedAt
 	}
 	dst.Severity = max(dst.Severity, src.Severity)
+	if a := src.AssociatedAttackSequenceArn; a != "" && (dst.AssociatedAttackSequenceArn == "" || a < dst.AssociatedAttackSequenceArn) {
+		// A finding, once part of an attack sequence, stays linked to it
+		// (to the first by ARN if to several, whatever the order).
+		dst.AssociatedAttackSequenceArn = a
+	}
 	dst.Service.Evidence = mergeEvidence(dst.Service.Evidence, src.Service.Evidence)
 
 	oldProbe := dst.Service.Action.PortProbeAction
@@ -257,6 +262,9 @@ func mergeResource(dst, src *Resource) {
 	}
 	if src.ContainerDetails != nil {
 		dst.ContainerDetails = src.ContainerDetails
+	}
+	if src.S3BucketDetails != nil {
+		dst.S3BucketDetails = src.S3BucketDetails
 	}
 }
 
