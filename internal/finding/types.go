@@ -358,37 +358,37 @@ var catalog = []Type{
 		Name: TypeCredentialAccessAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
 		Feature: FeatureCloudTrail, Severity: SeverityMedium,
 		Title:       "Unusual credential access APIs were called by {principal}.",
-		Description: "{principal} called APIs that read secrets, keys or passwords, such as {api}, in a way that departs from its history: {detail}.",
+		Description: "{principal} called APIs that read secrets, keys or passwords, such as {api}, {detail}.",
 	},
 	{
 		Name: TypeExfiltrationAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
 		Feature: FeatureCloudTrail, Severity: SeverityHigh,
 		Title:       "Unusual exfiltration APIs were called by {principal}.",
-		Description: "{principal} called APIs that share or copy data out of the account, such as {api}, in a way that departs from its history: {detail}.",
+		Description: "{principal} called APIs that share or copy data out of the account, such as {api}, {detail}.",
 	},
 	{
 		Name: TypeImpactAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
 		Feature: FeatureCloudTrail, Severity: SeverityHigh,
 		Title:       "Unusual impact APIs were called by {principal}.",
-		Description: "{principal} called APIs that destroy, lock or hijack resources, such as {api}, in a way that departs from its history: {detail}.",
+		Description: "{principal} called APIs that destroy, lock or hijack resources, such as {api}, {detail}.",
 	},
 	{
 		Name: TypeInitialAccessAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
 		Feature: FeatureCloudTrail, Severity: SeverityMedium,
 		Title:       "Unusual initial access APIs were called by {principal}.",
-		Description: "{principal} signed in or turned its credentials into sessions, with {api}, in a way that departs from its history: {detail}.",
+		Description: "{principal} signed in or turned its credentials into sessions, with {api}, {detail}.",
 	},
 	{
 		Name: TypePersistenceAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
 		Feature: FeatureCloudTrail, Severity: SeverityMedium,
 		Title:       "Unusual persistence APIs were called by {principal}.",
-		Description: "{principal} called APIs that create new ways into the account, such as {api}, in a way that departs from its history: {detail}.",
+		Description: "{principal} called APIs that create new ways into the account, such as {api}, {detail}.",
 	},
 	{
 		Name: TypePrivilegeEscalationAnomalous, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,
 		Feature: FeatureCloudTrail, Severity: SeverityMedium,
 		Title:       "Unusual privilege escalation APIs were called by {principal}.",
-		Description: "{principal} called APIs that grant rights or pass roles, such as {api}, in a way that departs from its history: {detail}.",
+		Description: "{principal} called APIs that grant rights or pass roles, such as {api}, {detail}.",
 	},
 }
 

@@ -18,6 +18,7 @@ import (
 	"picket/internal/detect/ipcaller"
 	"picket/internal/detect/pentest"
 	"picket/internal/detect/portprobe"
+	"picket/internal/detect/riskycall"
 	"picket/internal/detect/rootusage"
 	"picket/internal/detect/s3policy"
 	"picket/internal/detect/scanner"
@@ -72,6 +73,7 @@ var Builders = []Builder{
 	{ID: credexfil.ID, New: func(e detect.Env) (detect.Detector, error) { return credexfil.New(e) }},
 	{ID: s3policy.ID, New: func(e detect.Env) (detect.Detector, error) { return s3policy.New(e) }},
 	{ID: consolelogin.ID, New: func(e detect.Env) (detect.Detector, error) { return consolelogin.New(e) }},
+	{ID: riskycall.ID, New: func(e detect.Env) (detect.Detector, error) { return riskycall.New(e) }},
 	// The correlator of the others' findings (the engine advances it after
 	// them, whatever its place here).
 	{ID: sequence.ID, New: func(e detect.Env) (detect.Detector, error) { return sequence.New(e) }},
@@ -84,7 +86,7 @@ var Builders = []Builder{
 var apiCallDetectors = map[string]bool{
 	iamanomaly.ID: true, enumeration.ID: true, ipcaller.ID: true, pentest.ID: true,
 	tamper.ID: true, rootusage.ID: true, credexfil.ID: true,
-	s3policy.ID: true, consolelogin.ID: true, sequence.ID: true,
+	s3policy.ID: true, consolelogin.ID: true, riskycall.ID: true, sequence.ID: true,
 }
 
 // Options configures the built-in set.

@@ -52,6 +52,7 @@ var conformanceInputs = map[string]string{
 	"credexfil":    "calls",
 	"s3policy":     "exposure",
 	"consolelogin": "exposure",
+	"riskycall":    "intrusion",
 	// The correlator runs behind every CloudTrail detector (see build).
 	"sequence": "intrusion",
 }
@@ -458,7 +459,10 @@ func makeCallWorldWith(intrusion bool) (*world, error) {
 	if intrusion {
 		cfg.Activities = append(cfg.Activities, synth.TrailActivity{Name: "mallory-kali", Who: "mallory", At: day(24, 9, 50), Over: 4 * time.Minute,
 			Agent: "aws-cli/2.13.0 Python/3.11.4 Linux/6.5.0-kali3-amd64 exe/x86_64.kali.2023 prompt/off",
-			APIs:  synth.DiscoveryAPIs[:45], Calls: 90})
+			APIs:  synth.DiscoveryAPIs[:45], Calls: 90},
+			// ... and makes a key for another user (riskycall).
+			synth.TrailActivity{Name: "mallory-backdoor", Who: "mallory", At: day(24, 10, 4), APIs: []string{"iam:CreateAccessKey"},
+				Params: `{"userName":"ci-deployer"}`})
 	}
 	calls, err := decodeTrail("synth/trail.json", []synth.TrailConfig{cfg})
 	if err != nil {
@@ -562,6 +566,7 @@ func callFlood(n int) ([]event.Record, error) {
 				{Name: "console", Who: user, At: at, From: netip.AddrFrom4([4]byte{93, 184, 216, byte(i)}), APIs: []string{"signin:ConsoleLogin"},
 					Response: `{"ConsoleLogin":"Success"}`},
 				{Name: "bucket", Who: user, At: at, APIs: []string{"s3:PutBucketAcl"}, Params: `{"bucketName":"flood","x-amz-acl":["public-read"]}`},
+				{Name: "secret", Who: user, At: at, APIs: []string{"secretsmanager:GetSecretValue"}, Params: `{"secretId":"flood"}`},
 				{Name: "home", Who: "app", At: at, APIs: []string{"s3:GetObject"}},
 				{Name: "away", Who: "app", At: at.Add(time.Second), From: netip.MustParseAddr("81.2.69.200"), APIs: []string{"s3:ListBuckets"}},
 			},

@@ -1067,7 +1067,7 @@ func (d *Detector) finding(k trail.Principal, p, acct *profile, s *slot, t trail
 	f := trail.Build(&d.env, &trail.Report{
 		Type: typ, Detector: ID, Principal: k, Actor: "profile",
 		Call: &latest, First: s.Start, Last: latest.EventTime, Count: calls, Severity: sev,
-		Vars: map[string]string{"detail": detail}, Explanation: exp,
+		Vars: map[string]string{"detail": describe(typ, detail)}, Explanation: exp,
 	})
 	f.Service.EventFirstSeen = finding.Timestamp{Time: firstOf(s, t).UTC()}
 	f.Service.Detection = &finding.Detection{Anomaly: d.anomaly(p, acct, s, fs)}
@@ -1178,4 +1178,15 @@ func (d *Detector) UnmarshalState(b []byte) error {
 		d.dirty[k] = true
 	}
 	return nil
+}
+
+// describe is the detail a finding's description gives: the
+// AnomalousBehavior types of the tactics other than Discovery and
+// DefenseEvasion, which the riskycall detector raises too, say that the
+// calls departed from a history.
+func describe(typ, detail string) string {
+	if typ == finding.TypeDiscoveryAnomalous || typ == finding.TypeDefenseEvasionAnomalous {
+		return detail
+	}
+	return "in a way that departs from its history: " + detail
 }
