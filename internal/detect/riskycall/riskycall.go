@@ -384,11 +384,16 @@ func (d *Detector) count(c *event.APICall, names []string, min int) bool {
 }
 
 // targetsOf names what a harvesting call read: the secret, or the
-// parameters.
+// SecureString parameters it decrypted.
 func targetsOf(c *event.APICall) []string {
 	p := c.RequestParameters
 	if s, ok := event.JSONString(p, "secretId"); ok {
 		return []string{s}
+	}
+	// A parameter is a secret only when it is decrypted: plain String
+	// parameters are configuration.
+	if dec, _ := event.JSONBool(p, "withDecryption"); !dec {
+		return nil
 	}
 	if s, ok := event.JSONString(p, "name"); ok {
 		return []string{s}

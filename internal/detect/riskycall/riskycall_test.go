@@ -208,3 +208,19 @@ func FuzzParseRules(f *testing.F) {
 		}
 	})
 }
+
+// Parameters read without decryption are configuration, not secrets.
+func TestPlainParameters(t *testing.T) {
+	var plain, secure []*event.APICall
+	for i := range 12 {
+		name := `"/app/param-` + string(rune('a'+i)) + `"`
+		plain = append(plain, call("eve", "ssm:GetParameter", `{"name":`+name+`}`, i))
+		secure = append(secure, call("eve", "ssm:GetParameter", `{"name":`+name+`,"withDecryption":true}`, i))
+	}
+	if got := run(t, detect.Env{}, plain...); len(got) != 0 {
+		t.Errorf("12 plain parameters: %v", got)
+	}
+	if got := run(t, detect.Env{}, secure...); len(got) != 1 {
+		t.Errorf("12 decrypted parameters: %v", got)
+	}
+}

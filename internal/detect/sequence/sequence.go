@@ -561,7 +561,9 @@ func (d *Detector) judge(p *principal, emit detect.Emit) {
 	if len(in) == p.Reported.N && last <= p.Reported.Last {
 		return // nothing new since the last report
 	}
-	count := int64(max(len(in)-p.Reported.N, 1))
+	// The count is the signals the sequence gained: a report that only
+	// brings a later end of a signal already in it adds none.
+	count := int64(max(len(in)-p.Reported.N, 0))
 	p.Reported = reported{len(in), last}
 	emit(d.build(p, in, stages, n, count))
 }
@@ -884,7 +886,7 @@ func (d *Detector) judgeGroups(emit detect.Emit) {
 		if len(in) == r.N && last <= r.Last {
 			continue
 		}
-		count := int64(max(len(in)-r.N, 1))
+		count := int64(max(len(in)-r.N, 0))
 		*r = reported{len(in), last}
 		emit(d.buildGroup(g, ms, in, active, count))
 	}
