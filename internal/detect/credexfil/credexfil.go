@@ -662,13 +662,7 @@ func (d *Detector) UnmarshalState(b []byte) error {
 	for _, k := range st.Dirty {
 		d.dirty[k] = true
 	}
-	if st.Pending == nil {
-		st.Pending = trail.NewPending(d.pending.Max)
-	}
-	if st.Pending.Items == nil {
-		st.Pending.Items = map[trail.Key]*trail.Item{}
-	}
-	st.Pending.Max = d.pending.Max
+	st.Pending = st.Pending.Restored(d.pending.Max)
 	d.pending, d.undecided, d.lost = st.Pending, st.Undecided, st.Lost
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -128,17 +129,9 @@ func parseRules(data []byte, name string) ([]rule, error) {
 		errs = append(errs, fmt.Errorf("%s: %w", name, err))
 	}
 	if len(errs) > 0 {
-		return nil, errorsJoin(errs)
+		return nil, errors.Join(errs...)
 	}
 	return rules, nil
-}
-
-func errorsJoin(errs []error) error {
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return fmt.Errorf("%s", strings.Join(msgs, "\n"))
 }
 
 // Detector is the risky-call detector.
@@ -146,7 +139,7 @@ type Detector struct {
 	env     detect.Env
 	th      detect.Tunables
 	lists   detect.Allowlists
-	allowed map[string]bool
+	allowed trail.Allowlist
 	rules   map[string][]rule // by service short name
 	window  event.Time
 	harvest int
@@ -195,15 +188,12 @@ func New(env detect.Env) (*Detector, error) {
 		return nil, err
 	}
 	d := &Detector{
-		env: env, th: th, lists: lists, allowed: map[string]bool{}, rules: map[string][]rule{},
+		env: env, th: th, lists: lists, allowed: trail.NewAllowlist(lists.Get("allowed_principals")), rules: map[string][]rule{},
 		window:  event.Time(th.Get("window")),
 		harvest: int(th.Get("min_harvest")),
 		probes:  int(th.Get("min_probes")),
 		recent:  lru.New[recentKey, recent](env.Cap(int(th.Get("max_principals")), 0.6, 1024), nil),
 		pending: trail.NewPending(env.Cap(int(th.Get("max_pending")), 0.4, 4096)),
-	}
-	for _, p := range lists.Get("allowed_principals") {
-		d.allowed[p] = true
 	}
 	for _, r := range rules {
 		d.rules[r.Service] = append(d.rules[r.Service], r)
@@ -252,7 +242,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		return
 	}
 	rs := d.rules[shortService(c.EventSource.String())]
-	if len(rs) == 0 || trail.Ignored(&d.env, c) || d.isAllowed(c) {
+	if len(rs) == 0 || trail.Ignored(&d.env, c) || d.allowed.Allows(c) {
 		return
 	}
 	api := c.EventName.String()
@@ -282,20 +272,6 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 func shortService(source string) string {
 	s, _, _ := strings.Cut(source, ".")
 	return s
-}
-
-// isAllowed reports whether the call's principal is on allowed_principals.
-func (d *Detector) isAllowed(c *event.APICall) bool {
-	if len(d.allowed) == 0 {
-		return false
-	}
-	id := &c.Identity
-	for _, n := range []event.ID{id.ARN, id.UserName, id.Session.Issuer.ARN, id.Session.Issuer.UserName, trail.PrincipalOf(c).ARN} {
-		if !n.IsZero() && d.allowed[n.String()] {
-			return true
-		}
-	}
-	return false
 }
 
 // holds reports whether a rule's check holds for a call.
@@ -644,13 +620,7 @@ func (d *Detector) UnmarshalState(b []byte) error {
 		return err
 	}
 	d.recent.Restore(st.Recent)
-	if st.Pending == nil {
-		st.Pending = trail.NewPending(d.pending.Max)
-	}
-	if st.Pending.Items == nil {
-		st.Pending.Items = map[trail.Key]*trail.Item{}
-	}
-	st.Pending.Max = d.pending.Max
+	st.Pending = st.Pending.Restored(d.pending.Max)
 	d.pending = st.Pending
 	return nil
 }

@@ -113,11 +113,7 @@ func (d *Detector) UnmarshalState(b []byte) error {
 	if err := detect.DecodeState(b, &p); err != nil {
 		return err
 	}
-	if p.Items == nil {
-		p.Items = map[trail.Key]*trail.Item{}
-	}
-	p.Max = d.pending.Max
-	d.pending = &p
+	d.pending = p.Restored(d.pending.Max)
 	return nil
 }
 

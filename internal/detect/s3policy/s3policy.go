@@ -404,13 +404,7 @@ func (d *Detector) UnmarshalState(b []byte) error {
 	if err := detect.DecodeState(b, &st); err != nil {
 		return err
 	}
-	if st.Pending == nil {
-		st.Pending = trail.NewPending(d.pending.Max)
-	}
-	if st.Pending.Items == nil {
-		st.Pending.Items = map[trail.Key]*trail.Item{}
-	}
-	st.Pending.Max = d.pending.Max
+	st.Pending = st.Pending.Restored(d.pending.Max)
 	d.held, d.lost, d.pending = st.Held, st.Lost, st.Pending
 	return nil
 }

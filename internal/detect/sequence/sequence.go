@@ -219,6 +219,9 @@ type Detector struct {
 	// held; groupsDirty says that signals changed since.
 	groups      *lru.Table[string, reported]
 	groupsDirty bool
+	// instancesDirty says that an instance's network findings changed
+	// since the last watermark.
+	instancesDirty bool
 }
 
 var (
@@ -296,7 +299,7 @@ func (d *Detector) ObserveFinding(f *finding.Finding, _ detect.Emit) {
 		p.Last = max(p.Last, timeOf(f.Service.EventLastSeen))
 		d.markDirty(key, p)
 		if p.Instance != "" {
-			d.groupsDirty = true
+			d.groupsDirty, d.instancesDirty = true, true
 		}
 		return
 	}
@@ -474,9 +477,13 @@ func (d *Detector) add(signals *[]signal, s signal) {
 // their keys.
 func (d *Detector) Advance(_ event.Time, emit detect.Emit) {
 	// Principals tied to an instance whose network findings changed are
-	// judged again too.
-	for key, p := range d.principals.All {
-		if p.Instance != "" && !p.Dirty {
+	// judged again too, looked for only when an instance's did.
+	if d.instancesDirty {
+		d.instancesDirty = false
+		for key, p := range d.principals.All {
+			if p.Instance == "" || p.Dirty {
+				continue
+			}
 			if in := d.instances.Peek(p.Instance); in != nil && in.Last > p.Last {
 				p.Last = in.Last
 				d.markDirty(key, p)
@@ -1010,13 +1017,14 @@ type detectorState struct {
 	Dropped     uint64
 	Dirty       []string
 	GroupsDirty bool
+	InstDirty   bool
 }
 
 // MarshalState saves the principals and instances held.
 func (d *Detector) MarshalState() ([]byte, error) {
 	return detect.EncodeState(detectorState{
 		Principals: d.principals.View(), Instances: d.instances.View(), Groups: d.groups.View(),
-		Dropped: d.dropped, Dirty: slices.Clone(d.dirty), GroupsDirty: d.groupsDirty,
+		Dropped: d.dropped, Dirty: slices.Clone(d.dirty), GroupsDirty: d.groupsDirty, InstDirty: d.instancesDirty,
 	})
 }
 
@@ -1029,7 +1037,7 @@ func (d *Detector) UnmarshalState(b []byte) error {
 	d.principals.Restore(st.Principals)
 	d.instances.Restore(st.Instances)
 	d.groups.Restore(st.Groups)
-	d.groupsDirty = st.GroupsDirty
+	d.groupsDirty, d.instancesDirty = st.GroupsDirty, st.InstDirty
 	d.dropped = st.Dropped
 	d.dirty = st.Dirty
 	return nil

@@ -151,13 +151,7 @@ func (d *Detector) UnmarshalState(b []byte) error {
 		return err
 	}
 	d.policies.Restore(st.Policies)
-	if st.Pending == nil {
-		st.Pending = trail.NewPending(d.pending.Max)
-	}
-	if st.Pending.Items == nil {
-		st.Pending.Items = map[trail.Key]*trail.Item{}
-	}
-	st.Pending.Max = d.pending.Max
+	st.Pending = st.Pending.Restored(d.pending.Max)
 	d.pending = st.Pending
 	return nil
 }

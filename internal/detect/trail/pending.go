@@ -160,3 +160,17 @@ func (it *Item) Report(detector string, k Key, exp *finding.Explanation) *Report
 		Severity: it.Severity, Affected: it.Affected, Vars: it.Vars, Explanation: exp,
 	}
 }
+
+// Restored returns p, decoded from a saved state, ready for use with
+// room for max findings: a new Pending when none was saved, and a table
+// of items when the saved one held none.
+func (p *Pending) Restored(max int) *Pending {
+	if p == nil {
+		return NewPending(max)
+	}
+	if p.Items == nil {
+		p.Items = map[Key]*Item{}
+	}
+	p.Max = max
+	return p
+}

@@ -230,3 +230,32 @@ func (ps *Principals) Of(c *event.APICall) Principal {
 	ps.m[k] = p
 	return p
 }
+
+// Allowlist is a set of principals a detector leaves alone, by name: a
+// principal's ARN, a role's ARN or name, or a user's name.
+type Allowlist map[string]bool
+
+// NewAllowlist returns the allowlist of names.
+func NewAllowlist(names []string) Allowlist {
+	a := Allowlist{}
+	for _, n := range names {
+		a[n] = true
+	}
+	return a
+}
+
+// Allows reports whether the principal of call c is on the list: its ARN
+// or user name, its session issuer's ARN or name (the role of an assumed
+// role), or the principal it is held against.
+func (a Allowlist) Allows(c *event.APICall) bool {
+	if len(a) == 0 {
+		return false
+	}
+	id := &c.Identity
+	for _, n := range []event.ID{id.ARN, id.UserName, id.Session.Issuer.ARN, id.Session.Issuer.UserName, PrincipalOf(c).ARN} {
+		if !n.IsZero() && a[n.String()] {
+			return true
+		}
+	}
+	return false
+}
