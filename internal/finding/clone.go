@@ -203,6 +203,8 @@ func (e *Explanation) clone() *Explanation {
 	c.Regions = slices.Clone(e.Regions)
 	c.UserAgents = slices.Clone(e.UserAgents)
 	c.Sources = slices.Clone(e.Sources)
+	c.Rules = slices.Clone(e.Rules)
+	c.Remediation = slices.Clone(e.Remediation)
 	return &c
 }
 

@@ -43,6 +43,24 @@ type Explanation struct {
 	// NetworkPath explains how the traffic reached the resource, such as
 	// a public address translated to the interface's private one.
 	NetworkPath []string `json:"networkPath,omitempty"`
+	// Inventory names the inventory snapshot that the resource details,
+	// path, rules and remediation come from: its time, or "undated".
+	// Empty when no inventory was given.
+	Inventory string `json:"inventory,omitempty"`
+	// Resource says what the inventory knows the resource is, such as
+	// "EC2 instance i-0abc (web-1, t3.micro, ami-0123) in subnet-...".
+	Resource string `json:"resource,omitempty"`
+	// Rules are the security group and network ACL verdicts on the
+	// finding's traffic, one per protocol, local port and remote address
+	// (bounded to MaxRules).
+	Rules []RuleVerdict `json:"rules,omitempty"`
+	// Remediation lists commands that would stop the activity. picket
+	// prints them and never runs them.
+	Remediation []Remedy `json:"remediation,omitempty"`
+	// RatedDown says why the severity is below the finding type's, such
+	// as a "scan" whose source is a load balancer's or a NAT gateway's
+	// address, which stands for many hosts.
+	RatedDown string `json:"ratedDown,omitempty"`
 	// ThreatListName and ThreatName are set, as GuardDuty sets them, when a
 	// threat list matched.
 	ThreatListName string `json:"threatListName,omitempty"`
@@ -69,6 +87,40 @@ type Explanation struct {
 	Regions    []Count `json:"regions,omitempty"`
 	UserAgents []Count `json:"userAgents,omitempty"`
 	Sources    []Count `json:"sources,omitempty"`
+}
+
+// RuleVerdict is what the security groups and the network ACL of the
+// resource's interface say of one kind of traffic.
+type RuleVerdict struct {
+	Protocol string `json:"protocol"`
+	Port     int    `json:"port,omitempty"`
+	Remote   string `json:"remote"`
+	// Known is false when the inventory lacks the interface's groups or
+	// ACL, so that traffic alone decides.
+	Known    bool `json:"known"`
+	Admitted bool `json:"admitted"`
+	// GroupID and Rule name the security group rule that admits the
+	// traffic ("tcp 22 from 0.0.0.0/0"); ACLID and ACLRule the network
+	// ACL entry that decided. BlockedBy is "security-group" or
+	// "network-acl" when the traffic is not admitted.
+	GroupID   string `json:"groupId,omitempty"`
+	Rule      string `json:"rule,omitempty"`
+	ACLID     string `json:"networkAclId,omitempty"`
+	ACLRule   int    `json:"networkAclRule,omitempty"`
+	BlockedBy string `json:"blockedBy,omitempty"`
+	// Reason says it in a sentence.
+	Reason string `json:"reason"`
+}
+
+// MaxRules bounds the rule verdicts of an explanation.
+const MaxRules = 16
+
+// Remedy is one command that would stop a finding's activity.
+type Remedy struct {
+	// Why says what the command does.
+	Why string `json:"why"`
+	// Command is the command line, quoted for a POSIX shell.
+	Command string `json:"command"`
 }
 
 // Count is a name and how often it was seen.
