@@ -50,6 +50,7 @@ type Config struct {
 	Detectors   Detectors    `yaml:"detectors"`
 	Intel       Intel        `yaml:"intel"`
 	Enrich      Enrich       `yaml:"enrich"`
+	Inventory   Inventory    `yaml:"inventory"`
 	Sources     Sources      `yaml:"sources"`
 	Publish     Publish      `yaml:"publish"`
 }
@@ -81,6 +82,32 @@ type Enrich struct {
 	// start: without ranges the service runs, and logs which detectors
 	// are blind.
 }
+
+// Inventory says where the estate's inventory comes from: a folder of the
+// JSON that the AWS CLI's describe commands print, and the AWS APIs,
+// polled. With neither, findings carry what the logs say and no more.
+type Inventory struct {
+	// Dir is a folder of describe outputs (see inventory.Load), read at
+	// start and again at each poll.
+	Dir string `yaml:"dir"`
+	// Regions are the regions whose APIs are polled, with the AWS SDK's
+	// usual credential chain. Empty polls nothing.
+	Regions []string `yaml:"regions"`
+	// PollInterval is how often the APIs are polled (and Dir re-read).
+	PollInterval Duration `yaml:"poll_interval"`
+	// Endpoint, when set, is the base URL every AWS client calls instead
+	// of AWS's (a recorded-response server, a proxy).
+	Endpoint string `yaml:"endpoint"`
+	// Keep is how many polled snapshots are kept, so that findings about
+	// older traffic are explained with the estate as it was then.
+	Keep int `yaml:"keep"`
+}
+
+// Inventory defaults.
+const (
+	DefaultInventoryPoll = 15 * time.Minute
+	DefaultInventoryKeep = 96 // a day of 15-minute polls
+)
 
 // The values of Enrich.AWSIPRanges that name no file.
 const (
@@ -271,7 +298,8 @@ func Default() *Config {
 			MaxInterfaces:  DefaultMaxInterfaces,
 			SilentAfter:    Duration(DefaultSilentAfter),
 		},
-		Intel:   Intel{RefreshInterval: Duration(DefaultIntelRefresh)},
+		Intel:     Intel{RefreshInterval: Duration(DefaultIntelRefresh)},
+		Inventory: Inventory{PollInterval: Duration(DefaultInventoryPoll), Keep: DefaultInventoryKeep},
 		Publish: Publish{PollInterval: Duration(DefaultPublishPoll), MaxBackoff: Duration(DefaultMaxBackoff)},
 	}
 }
@@ -527,12 +555,53 @@ func (c *Config) validate(p *Problems) {
 	}
 	c.validateSources(p)
 	c.validatePublish(p)
+	c.validateInventory(p)
 	if u := c.Enrich.AWSIPRangesURL; u != "" {
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			p.add(0, "enrich.aws_ip_ranges_url", "%q is not an http:// or https:// URL", u)
 		}
 	}
+}
+
+func (c *Config) validateInventory(p *Problems) {
+	inv := &c.Inventory
+	if inv.Dir != "" {
+		if fi, err := os.Stat(inv.Dir); err != nil || !fi.IsDir() {
+			p.add(0, "inventory.dir", "%q is not a directory", inv.Dir)
+		}
+	}
+	if d := inv.PollInterval.D(); d < time.Minute || d > 24*time.Hour {
+		p.add(0, "inventory.poll_interval", "%v is outside 1m to 24h", d)
+	}
+	if inv.Keep < 1 || inv.Keep > 10_000 {
+		p.add(0, "inventory.keep", "%d is outside 1 to 10000", inv.Keep)
+	}
+	for i, r := range inv.Regions {
+		if !regionName(r) {
+			p.add(0, fmt.Sprintf("inventory.regions[%d]", i), "%q is not a region name", r)
+		}
+	}
+	if u := inv.Endpoint; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			p.add(0, "inventory.endpoint", "%q is not an http:// or https:// URL", u)
+		}
+	}
+}
+
+// regionName reports whether s looks like an AWS region name
+// ("us-east-1", "us-gov-west-1").
+func regionName(s string) bool {
+	if len(s) < 6 || len(s) > 32 || !strings.Contains(s, "-") {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return s[len(s)-1] >= '0' && s[len(s)-1] <= '9'
 }
 
 func (c *Config) validateSources(p *Problems) {

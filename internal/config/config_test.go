@@ -89,6 +89,10 @@ func TestFullConfig(t *testing.T) {
 			GeoIPCity: "/var/lib/geoip/GeoLite2-City.mmdb", GeoIPASN: "/var/lib/geoip/GeoLite2-ASN.mmdb",
 			AWSIPRanges: "/var/lib/picket/ip-ranges.json", AWSIPRangesURL: "https://mirror.example.com/aws/ip-ranges.json",
 		},
+		Inventory: Inventory{
+			Dir: "testdata", Regions: []string{"eu-west-1", "us-east-1"}, PollInterval: Duration(30 * time.Minute),
+			Endpoint: "http://127.0.0.1:4566", Keep: 48,
+		},
 		Sources: Sources{
 			Watch: []Watch{{Path: "/var/log/flowlogs", PollInterval: Duration(2 * time.Second), Notify: new(false), Account: "123456789012", Region: "eu-west-1"}},
 			S3: []S3{{
