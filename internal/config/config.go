@@ -300,7 +300,7 @@ func Default() *Config {
 		},
 		Intel:     Intel{RefreshInterval: Duration(DefaultIntelRefresh)},
 		Inventory: Inventory{PollInterval: Duration(DefaultInventoryPoll), Keep: DefaultInventoryKeep},
-		Publish: Publish{PollInterval: Duration(DefaultPublishPoll), MaxBackoff: Duration(DefaultMaxBackoff)},
+		Publish:   Publish{PollInterval: Duration(DefaultPublishPoll), MaxBackoff: Duration(DefaultMaxBackoff)},
 	}
 }
 
