@@ -388,15 +388,15 @@ type NATAddress struct {
 // LoadBalancer is one Elastic Load Balancing v2 load balancer
 // (elbv2 describe-load-balancers).
 type LoadBalancer struct {
-	ARN     string
-	Name    string
-	DNS     string
-	Type    string // network, application, gateway
-	Scheme  string // internet-facing, internal
-	VPC     string
-	State   string
-	Groups  []string
-	Zones   []LBZone
+	ARN    string
+	Name   string
+	DNS    string
+	Type   string // network, application, gateway
+	Scheme string // internet-facing, internal
+	VPC    string
+	State  string
+	Groups []string
+	Zones  []LBZone
 	// ClientIPPreserved is true unless the inventory says the load
 	// balancer's targets see its address rather than the client's. AWS
 	// preserves client addresses for instance targets of network load
