@@ -89,19 +89,18 @@ var (
 // order a file holding several of them is read.
 var kinds = []struct {
 	key   string
-	count string
 	parse func(*parser, string, []json.RawMessage)
 }{
-	{"NetworkInterfaces", "interfaces", (*parser).interfaces},
-	{"Reservations", "instances", (*parser).reservations},
-	{"tasks", "tasks", (*parser).tasks},
-	{"SecurityGroups", "security_groups", (*parser).securityGroups},
-	{"NetworkAcls", "network_acls", (*parser).networkACLs},
-	{"RouteTables", "route_tables", (*parser).routeTables},
-	{"NatGateways", "nat_gateways", (*parser).natGateways},
-	{"LoadBalancers", "load_balancers", (*parser).loadBalancers},
-	{"TransitGatewayAttachments", "tgw_attachments", (*parser).tgwAttachments},
-	{"TransitGatewayVpcAttachments", "tgw_attachments", (*parser).tgwVPCAttachments},
+	{"NetworkInterfaces", (*parser).interfaces},
+	{"Reservations", (*parser).reservations},
+	{"tasks", (*parser).tasks},
+	{"SecurityGroups", (*parser).securityGroups},
+	{"NetworkAcls", (*parser).networkACLs},
+	{"RouteTables", (*parser).routeTables},
+	{"NatGateways", (*parser).natGateways},
+	{"LoadBalancers", (*parser).loadBalancers},
+	{"TransitGatewayAttachments", (*parser).tgwAttachments},
+	{"TransitGatewayVpcAttachments", (*parser).tgwVPCAttachments},
 }
 
 // Parse reads one describe command's JSON output into s, recognizing the
@@ -295,17 +294,17 @@ func decode(raw json.RawMessage, v any) *fieldError {
 	if errors.As(err, &te) {
 		return &fieldError{
 			field: pathAt(raw, te.Offset),
-			err:   fmt.Errorf("got %s, want %s", firstWord(te.Value), goKind(te.Type)),
+			err:   fmt.Errorf("got %s, want %s", jsonValue(te.Value), goKind(te.Type)),
 		}
 	}
 	return &fieldError{err: err}
 }
 
-// firstWord returns the JSON type from encoding/json's description of a
-// value ("number 1.5").
-func firstWord(s string) string {
-	if w, _, ok := strings.Cut(s, " "); ok {
-		return w
+// jsonValue names a value as encoding/json describes it ("string",
+// "number 1.5", "bool") in JSON's words.
+func jsonValue(s string) string {
+	if s == "bool" {
+		return "boolean"
 	}
 	return s
 }
