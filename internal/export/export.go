@@ -121,8 +121,24 @@ func WriteTable(w io.Writer, findings []*finding.Finding) error {
 		if len(e.Hosts) > 0 {
 			fmt.Fprintf(bw, "    hosts: %s\n", strs(e.Hosts, 10))
 		}
+		if e.Resource != "" {
+			fmt.Fprintf(bw, "    resource: %s\n", e.Resource)
+		}
 		for _, p := range e.NetworkPath {
 			fmt.Fprintf(bw, "    path: %s\n", p)
+		}
+		for _, r := range e.Rules {
+			fmt.Fprintf(bw, "    rules: %s\n", RuleLine(r))
+		}
+		if e.RatedDown != "" {
+			fmt.Fprintf(bw, "    rated down: %s\n", e.RatedDown)
+		}
+		switch n := len(e.Remediation); n {
+		case 0:
+		case 1:
+			fmt.Fprintf(bw, "    remediation: 1 command (picket explain %s)\n", f.ID)
+		default:
+			fmt.Fprintf(bw, "    remediation: %d commands (picket explain %s)\n", n, f.ID)
 		}
 		for _, u := range e.Unusual {
 			fmt.Fprintf(bw, "    unusual: %s\n", u)

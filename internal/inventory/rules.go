@@ -118,8 +118,16 @@ func (s *Snapshot) Admits(iface *Interface, ingress bool, proto uint8, port uint
 		}
 	}
 
+	// Some interfaces AWS makes for a service have no security groups:
+	// a network load balancer's created without any, whose listeners take
+	// whatever the ACL lets through, and a NAT gateway's. Nothing filters
+	// them but the ACL.
+	ungrouped := len(iface.Groups) == 0 && groupless(iface.Type)
+
 	var b strings.Builder
 	switch {
+	case ungrouped:
+		b.WriteString("interface " + iface.ID + " (" + iface.Type + ") has no security groups, so only the network ACL filters " + what)
 	case v.Group != nil:
 		b.WriteString(groupName(v.Group.ID, v.Group.Name) + " admits " + what + " (rule " + ruleText(v.Group) + ")")
 	case len(known) > 0:
@@ -143,7 +151,7 @@ func (s *Snapshot) Admits(iface *Interface, ingress bool, proto uint8, port uint
 	b.WriteString("; " + aclPart)
 	v.Reason = b.String()
 
-	groupsAdmit := v.Group != nil
+	groupsAdmit := v.Group != nil || ungrouped
 	complete := len(missing) == 0
 	switch {
 	case aclDenies:
@@ -427,4 +435,14 @@ func orUnknown(s, alt string) string {
 		return alt
 	}
 	return s
+}
+
+// groupless reports whether interfaces of a type may lack security groups
+// altogether, traffic then being filtered by the network ACL alone.
+func groupless(typ string) bool {
+	switch typ {
+	case "network_load_balancer", "gateway_load_balancer", "gateway_load_balancer_endpoint", "nat_gateway", "transit_gateway":
+		return true
+	}
+	return false
 }

@@ -38,6 +38,10 @@ func rulesSnapshot() *Snapshot {
 		Private: []PrivateAddr{{Addr: netip.MustParseAddr("10.0.1.99"), Primary: true, Public: netip.MustParseAddr("54.9.9.9")}},
 		Groups:  []GroupRef{{ID: "sg-bastion", Name: "bastion"}},
 	}
+	s.Interfaces["eni-nlb"] = &Interface{
+		ID: "eni-nlb", Type: "network_load_balancer", Subnet: "subnet-web", VPC: "vpc-1", Managed: true,
+		Private: []PrivateAddr{{Addr: netip.MustParseAddr("10.0.1.60"), Primary: true}},
+	}
 	s.Interfaces["eni-lost"] = &Interface{
 		ID: "eni-lost", Subnet: "subnet-web", VPC: "vpc-1",
 		Private: []PrivateAddr{{Addr: netip.MustParseAddr("10.0.1.50"), Primary: true}},
@@ -115,6 +119,12 @@ func TestAdmits(t *testing.T) {
 			want: Verdict{Known: true, Admitted: true,
 				Group: &RuleRef{ID: "sg-web", Name: "web", Proto: "6", FromPort: 8000, ToPort: 8100, CIDR: "192.0.2.0/24", Allow: true},
 				ACL:   &RuleRef{ID: "acl-web", RuleNumber: 200, Proto: "-1", CIDR: "0.0.0.0/0", Allow: true}},
+		},
+		{
+			name: "load balancer without security groups", iface: "eni-nlb", ingress: true, proto: 6, port: 8080, remote: "203.0.113.9",
+			want: Verdict{Known: true, Admitted: true,
+				ACL: &RuleRef{ID: "acl-web", RuleNumber: 200, Proto: "-1", CIDR: "0.0.0.0/0", Allow: true}},
+			reason: []string{"interface eni-nlb (network_load_balancer) has no security groups, so only the network ACL filters TCP 8080 from 203.0.113.9"},
 		},
 		{
 			name: "port outside range", iface: "eni-web", ingress: true, proto: 6, port: 8101, remote: "192.0.2.7",
