@@ -347,6 +347,25 @@ func TestParseBadEntities(t *testing.T) {
 			kept:     interfaceIDs,
 		},
 		{
+			name:     "wrong type in a nested array",
+			data:     `{"NetworkInterfaces":[{"NetworkInterfaceId":"eni-a","Groups":[{"GroupId":"sg-1"},{"GroupId":["sg-2"]}]},{"NetworkInterfaceId":"eni-b"}]}`,
+			problems: []string{`bad.json: NetworkInterfaces[0] (eni-a): Groups[1].GroupId: got array, want string`},
+			kept:     interfaceIDs,
+			want:     []string{"eni-b"},
+		},
+		{
+			name:     "fractional port",
+			data:     `{"SecurityGroups":[{"GroupId":"sg-1","IpPermissions":[{"IpProtocol":"tcp"},{"IpProtocol":"tcp","FromPort":1.5}]}]}`,
+			problems: []string{`bad.json: SecurityGroups[0] (sg-1): IpPermissions[1].FromPort: got number 1.5, want integer`},
+			kept:     func(s *Snapshot) []string { return keys(s.SecurityGroups) },
+		},
+		{
+			name:     "boolean for a number",
+			data:     `{"NetworkAcls":[{"NetworkAclId":"acl-1","Entries":[{"RuleNumber":100,"PortRange":{"From":80,"To":true}}]}]}`,
+			problems: []string{`bad.json: NetworkAcls[0] (acl-1): Entries[0].PortRange.To: got boolean, want integer`},
+			kept:     func(s *Snapshot) []string { return keys(s.NetworkACLs) },
+		},
+		{
 			name:     "entity not an object",
 			data:     `{"NetworkInterfaces":[7,{"NetworkInterfaceId":"eni-b"}]}`,
 			problems: []string{`bad.json: NetworkInterfaces[0]: got number, want object`},
