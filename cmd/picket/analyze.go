@@ -50,6 +50,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	awsRangesURL := fs.String("aws-ip-ranges-url", awsip.DefaultURL, "where --aws-ip-ranges auto fetches ip-ranges.json from")
 	cacheDir := fs.String("cache-dir", defaultCacheDir(), "directory that keeps the copy of AWS's ip-ranges.json")
 	cf := addCaptureFlags(fs)
+	invDir := fs.String("inventory", "", "folder of AWS describe outputs (describe-network-interfaces, describe-instances, describe-security-groups, ...; subfolders named by time for snapshots) that fill findings with instance and task details, the path, the rules and remediation")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nCloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\npacket captures (pcap, pcapng) and Zeek conn.logs (recorded as VPC Flow Logs would record\nthe same traffic), formats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -73,12 +74,18 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
+	inv, err := loadInventory(*invDir, stderr, *quiet)
+	if err != nil {
+		fmt.Fprintf(stderr, "picket analyze: %v\n", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
 	opt := app.AnalyzeOptions{
-		Capture: capture,
-		Paths:   paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
+		Inventory: inv,
+		Capture:   capture,
+		Paths:     paths, Stdin: stdin, FlowFormat: *format, Account: *account, Region: *region,
 		Thresholds: thresholds, Allowlists: allow, Disabled: disabled, Strict: *strict, MaxKeys: *maxKeys, MemoryBudget: int64(budget), Lists: lists,
 		GeoIPCity: *geoCity, GeoIPASN: *geoASN, AWSIPRanges: *awsRanges, AWSIPRangesDir: *cacheDir, AWSIPRangesURL: *awsRangesURL,
 		Workers: *workers,

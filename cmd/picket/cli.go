@@ -14,6 +14,7 @@ const usage = `picket detects reconnaissance in cloud logs and reports it as Gua
 
 Usage:
   picket analyze [flags] PATH...   read flow logs, CloudTrail, pcap/pcapng captures or Zeek conn.logs and print findings
+  picket explain [flags] ID        print a finding's resource, path, rules, evidence and remediation
   picket convert [flags] INPUT...  turn pcap/pcapng captures and Zeek conn.logs into VPC Flow Logs text
   picket generate [flags]          write synthetic flow logs with embedded attacks
   picket detectors                 list the detectors, their finding types and thresholds
@@ -39,6 +40,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "analyze":
 		return cmdAnalyze(rest, stdin, stdout, stderr)
+	case "explain":
+		return cmdExplain(rest, stdin, stdout, stderr)
 	case "convert":
 		return cmdConvert(rest, stdin, stdout, stderr)
 	case "generate":

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"picket/internal/explain"
+	"picket/internal/inventory"
 	"runtime"
 	"sort"
 	"time"
@@ -42,6 +44,10 @@ type AnalyzeOptions struct {
 	// Capture says how packet captures and Zeek conn.logs become flow
 	// records.
 	Capture CaptureOptions
+	// Inventory, when not empty, fills findings with what it knows of
+	// their resources: instance and task details, the path the traffic
+	// took, the rules that admitted it, remediation (see explain).
+	Inventory *inventory.Inventory
 	// Thresholds overrides detector thresholds, by detector then name.
 	Thresholds map[string]map[string]float64
 	// Allowlists overrides detector allowlists, by detector then name.
@@ -197,7 +203,11 @@ func Analyze(ctx context.Context, opt AnalyzeOptions) ([]*finding.Finding, *Summ
 	// detect.Config.Apart): three goroutines in a pipeline, reading,
 	// stages, detectors.
 	opt.Engine.Apart = workers > 1
-	eng, err := detect.NewEngine(stages, dets, opt.Engine, func(f *finding.Finding) { set.Add(f) })
+	ann := &explain.Annotator{Inventory: func() *inventory.Inventory { return opt.Inventory }}
+	eng, err := detect.NewEngine(stages, dets, opt.Engine, func(f *finding.Finding) {
+		ann.Annotate(f)
+		set.Add(f)
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"picket/internal/explain"
 	"runtime"
 	"strings"
 	"sync"
@@ -123,7 +124,11 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		return err
 	}
 	defer stopPublish() // before the store closes
-	g, err := newLoop(cfg, st, m, log, lists, ipinfo)
+	est, err := newEstate(ctx, cfg.Inventory, log.With("component", "inventory"))
+	if err != nil {
+		return err
+	}
+	g, err := newLoop(cfg, st, m, log, lists, ipinfo, est)
 	if err != nil {
 		return err
 	}
@@ -262,6 +267,13 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 			c.Run(srcCtx, awsip.DefaultCheck, nil)
 		}()
 	}
+	if est != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			est.Run(srcCtx)
+		}()
+	}
 	for _, r := range runners {
 		wg.Add(1)
 		go func() {
@@ -306,7 +318,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 //
 // ipinfo, which may be nil, enriches API calls; only the ingest loop's
 // goroutine, which runs the engine, uses it.
-func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logger, in detect.Intel, ipinfo *enrich.IPInfos) (*ingest.Loop, error) {
+func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logger, in detect.Intel, ipinfo *enrich.IPInfos, est *estate) (*ingest.Loop, error) {
 	feed := &ingest.Feed{Account: event.Intern(cfg.Account), Region: event.Intern(cfg.Region)}
 	if cfg.Ingest.FlowFormat != "" {
 		f, err := vpcflow.ParseFormat(cfg.Ingest.FlowFormat)
@@ -333,7 +345,18 @@ func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logg
 		Feed:   feed, MaxInterfaces: cfg.Ingest.MaxInterfaces,
 		CommitInterval: cfg.Ingest.CommitInterval.D(), IdleFlush: cfg.Ingest.IdleFlush.D(), AckDelay: config.DefaultCommitDelay,
 		Administrator: cfg.Account,
+		Annotate:      annotator(est),
 	})
+}
+
+// annotator returns the function that fills findings from the estate's
+// inventory, or nil without one.
+func annotator(est *estate) func(*finding.Finding) {
+	if est == nil {
+		return nil
+	}
+	a := &explain.Annotator{Inventory: est.Current}
+	return a.Annotate
 }
 
 // serviceStore is the store as the service uses it: what the API, the

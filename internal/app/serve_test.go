@@ -196,7 +196,7 @@ func storedRecords(t testing.TB, dir string) float64 {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	g, err := newLoop(cfg, st, metrics.New(nil), nopLog(), nil, nil)
+	g, err := newLoop(cfg, st, metrics.New(nil), nopLog(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

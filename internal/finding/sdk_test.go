@@ -658,7 +658,37 @@ func getFindingsViaSDK(t *testing.T, body []byte, ids []string) *guardduty.GetFi
 }
 
 func TestSDKGetFindings(t *testing.T) {
-	fs := fixtures()
+	checkViaSDK(t, fixtures())
+}
+
+// TestSDKGetFindingsWithInventory does the same for the findings of the
+// bundled estate example analysed with its inventory (the golden file of
+// internal/app's estate scenario): the instance, task, interface and
+// explanation details the inventory fills in must all survive the SDK.
+func TestSDKGetFindingsWithInventory(t *testing.T) {
+	data, err := os.ReadFile("../app/testdata/estate.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Findings []*finding.Finding }
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Findings) == 0 {
+		t.Fatal("no findings in the estate golden file")
+	}
+	for _, f := range doc.Findings {
+		if f.Service.AdditionalInfo == nil || f.Service.AdditionalInfo.Explanation == nil || f.Service.AdditionalInfo.Explanation.Inventory == "" {
+			t.Fatalf("finding %s was not filled from the inventory", f.ID)
+		}
+	}
+	checkViaSDK(t, doc.Findings)
+}
+
+// checkViaSDK serves fs as a GetFindings response to the real guardduty
+// client and checks the values it decodes and that it keeps every key.
+func checkViaSDK(t *testing.T, fs []*finding.Finding) {
+	t.Helper()
 	body := marshalFindings(t, fs)
 	ids := make([]string, len(fs))
 	for i, f := range fs {
@@ -743,8 +773,12 @@ func checkValues(t *testing.T, f *finding.Finding, g *gdtypes.Finding) {
 			eq("probe port", int32(d.LocalPortDetails.Port), aws.ToInt32(gd.LocalPortDetails.Port))
 			eq("probe remote", d.RemoteIPDetails.IPAddressV4+d.RemoteIPDetails.IPAddressV6,
 				aws.ToString(gd.RemoteIpDetails.IpAddressV4)+aws.ToString(gd.RemoteIpDetails.IpAddressV6))
-			eq("probe asn", d.RemoteIPDetails.Organization.Asn, aws.ToString(gd.RemoteIpDetails.Organization.Asn))
-			eq("probe lat", d.RemoteIPDetails.GeoLocation.Lat, aws.ToFloat64(gd.RemoteIpDetails.GeoLocation.Lat))
+			if o := d.RemoteIPDetails.Organization; o != nil {
+				eq("probe asn", o.Asn, aws.ToString(gd.RemoteIpDetails.Organization.Asn))
+			}
+			if g := d.RemoteIPDetails.GeoLocation; g != nil {
+				eq("probe lat", g.Lat, aws.ToFloat64(gd.RemoteIpDetails.GeoLocation.Lat))
+			}
 		}
 	}
 	if a := f.Service.Action.NetworkConnectionAction; a != nil {

@@ -36,7 +36,9 @@ type Loop struct {
 	log     *slog.Logger
 	store   Store
 	metrics *metrics.Set
-	sources []Checkpointer
+	// annotate fills findings from the inventory (LoopConfig.Annotate).
+	annotate func(*finding.Finding)
+	sources  []Checkpointer
 
 	eng     *detect.Engine
 	dirs    *enrich.Directions
@@ -126,6 +128,9 @@ type LoopConfig struct {
 	// event (0: never); AckDelay how long a Firehose delivery waits for
 	// the commit that acknowledges it.
 	CommitInterval, IdleFlush, AckDelay time.Duration
+	// Annotate, when set, fills each finding with what the inventory
+	// knows before it is kept.
+	Annotate func(*finding.Finding)
 	// MaxUsageKeys bounds the usage table (0: DefaultMaxUsageKeys).
 	MaxUsageKeys int
 	// Administrator is the administrator's account, whose suppression
@@ -155,7 +160,11 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 		return nil
 	}
 	var err error
+	g.annotate = cfg.Annotate
 	g.eng, err = detect.NewEngine(cfg.Stages, cfg.Detectors, cfg.Engine, func(f *finding.Finding) {
+		if g.annotate != nil {
+			g.annotate(f)
+		}
 		g.pending.Add(f)
 		g.c.Findings[f.Type]++
 	})
@@ -555,7 +564,12 @@ func (g *Loop) foresee(engine []byte) error {
 		return nil
 	}
 	set := finding.NewSet()
-	if _, err := g.eng.Foresee(engine, func(f *finding.Finding) { set.Add(f) }); err != nil {
+	if _, err := g.eng.Foresee(engine, func(f *finding.Finding) {
+		if g.annotate != nil {
+			g.annotate(f)
+		}
+		set.Add(f)
+	}); err != nil {
 		return fmt.Errorf("foreseeing findings: %w", err)
 	}
 	g.early = set.Sorted()
