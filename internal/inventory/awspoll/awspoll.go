@@ -126,8 +126,10 @@ type result struct {
 // failed call (access denied, throttled past the SDK's retries) is logged
 // and added to the report's Problems, naming its region and API, and the
 // rest of the snapshot is still returned; Poll returns an error only when
-// every call failed. The snapshot is not indexed: inventory.New and
-// Inventory.Add index it.
+// every call failed. Sources and problems name APIs by their IAM action
+// (ec2:, ecs:, elasticloadbalancing:), the permission a denied call
+// lacks. ECS tasks are those ListTasks gives by default, the running ones.
+// The snapshot is not indexed: inventory.New and Inventory.Add index it.
 func (p *Poller) Poll(ctx context.Context, now time.Time) (*inventory.Snapshot, *inventory.Report, error) {
 	results := make([][]result, len(p.regions))
 	var wg sync.WaitGroup

@@ -1,7 +1,6 @@
 package awspoll
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -299,6 +299,8 @@ func TestPoll(t *testing.T) {
 		edit func(*inventory.Snapshot)
 		// problems are substrings of the expected report problems, in order.
 		problems []string
+		// code is the API error code the first problem wraps.
+		code string
 	}{
 		{name: "every call answers"},
 		{
@@ -309,6 +311,7 @@ func TestPoll(t *testing.T) {
 				s.Sources = slices.DeleteFunc(s.Sources, func(src string) bool { return src == "us-east-1 ec2:DescribeSecurityGroups" })
 			},
 			problems: []string{"us-east-1 ec2:DescribeSecurityGroups: operation error EC2: DescribeSecurityGroups, https response error StatusCode: 403"},
+			code:     "UnauthorizedOperation",
 		},
 		{
 			name: "task listing denied",
@@ -320,6 +323,7 @@ func TestPoll(t *testing.T) {
 				})
 			},
 			problems: []string{"us-east-1 ecs:ListTasks: cluster arn:aws:ecs:us-east-1:111122223333:cluster/prod: operation error ECS: ListTasks"},
+			code:     "AccessDeniedException",
 		},
 	}
 	for _, tt := range tests {
@@ -348,6 +352,15 @@ func TestPoll(t *testing.T) {
 					t.Errorf("problem %d: got %q, want it to contain %q", i, p, tt.problems[i])
 				}
 			}
+			if tt.code != "" {
+				var apiErr smithy.APIError
+				if !errors.As(rep.Problems[0], &apiErr) || apiErr.ErrorCode() != tt.code {
+					t.Errorf("problem %v: want it to wrap an API error %s", rep.Problems[0], tt.code)
+				}
+			}
+			if rep.Skipped != 0 {
+				t.Errorf("%d entities skipped", rep.Skipped)
+			}
 			wantCalls := allCalls
 			if tt.deny == "ecs:ListTasks" {
 				wantCalls = slices.DeleteFunc(slices.Clone(allCalls), func(c string) bool { return c == "ecs:DescribeTasks" })
@@ -365,7 +378,7 @@ func TestPollEveryCallFails(t *testing.T) {
 	if err == nil {
 		t.Fatalf("Poll: no error, snapshot %+v", s)
 	}
-	var apiErr interface{ ErrorCode() string }
+	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		t.Errorf("Poll error %v: want it to wrap the API errors", err)
 	}
@@ -377,7 +390,7 @@ func TestPollEveryCallFails(t *testing.T) {
 
 func TestNewNeedsRegion(t *testing.T) {
 	for _, regions := range [][]string{nil, {""}} {
-		if _, err := New(context.Background(), Config{Regions: regions}); err == nil {
+		if _, err := New(t.Context(), Config{Regions: regions}); err == nil {
 			t.Errorf("New with regions %q: no error", regions)
 		}
 	}
