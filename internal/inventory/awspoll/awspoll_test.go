@@ -34,8 +34,9 @@ type fakeAWS struct {
 	// deny is the action answered 403, "*" for every call.
 	deny string
 
-	mu    sync.Mutex
-	calls []string // "DescribeNetworkInterfaces", "DescribeNetworkInterfaces page-2", ...
+	mu     sync.Mutex
+	calls  []string        // "DescribeNetworkInterfaces", "DescribeNetworkInterfaces page-2", ...
+	scopes map[string]bool // the signatures' credential scopes: "us-east-1/ec2"
 }
 
 const ecsTarget = "AmazonEC2ContainerServiceV20141113."
@@ -46,6 +47,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("reading request: %v", err)
 		return
 	}
+	f.recordScope(r.Header.Get("Authorization"))
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		f.ecs(w, strings.TrimPrefix(target, ecsTarget), body)
 		return
@@ -104,6 +106,24 @@ func (f *fakeAWS) record(call string) {
 	f.calls = append(f.calls, call)
 }
 
+// recordScope notes the region and service a request was signed for,
+// from "AWS4-HMAC-SHA256 Credential=AKID/20260302/us-east-1/ec2/aws4_request, ...".
+func (f *fakeAWS) recordScope(auth string) {
+	_, cred, _ := strings.Cut(auth, "Credential=")
+	cred, _, _ = strings.Cut(cred, ",")
+	parts := strings.Split(cred, "/")
+	if len(parts) != 5 {
+		f.t.Errorf("request not signed: Authorization %q", auth)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.scopes == nil {
+		f.scopes = map[string]bool{}
+	}
+	f.scopes[parts[2]+"/"+parts[3]] = true
+}
+
 func (f *fakeAWS) serveFile(w http.ResponseWriter, contentType, name string) {
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -115,8 +135,9 @@ func (f *fakeAWS) serveFile(w http.ResponseWriter, contentType, name string) {
 	w.Write(data)
 }
 
-// newPoller returns a poller of us-east-1 that talks to f only.
-func newPoller(t *testing.T, f *fakeAWS) *Poller {
+// newPoller returns a poller of regions (us-east-1 when none) that talks
+// to f only.
+func newPoller(t *testing.T, f *fakeAWS, regions ...string) *Poller {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "config"))
@@ -125,8 +146,11 @@ func newPoller(t *testing.T, f *fakeAWS) *Poller {
 	t.Setenv("AWS_CA_BUNDLE", "")
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
+	if len(regions) == 0 {
+		regions = []string{"us-east-1"}
+	}
 	p, err := New(t.Context(), Config{
-		Regions:     []string{"us-east-1"},
+		Regions:     regions,
 		Endpoint:    srv.URL,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""),
 		HTTPClient:  srv.Client(),
@@ -369,6 +393,38 @@ func TestPoll(t *testing.T) {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPollRegions checks that each region's calls are signed for it and
+// named by it, in the order of the configuration.
+func TestPollRegions(t *testing.T) {
+	f := &fakeAWS{t: t}
+	s, rep, err := newPoller(t, f, "us-east-1", "eu-west-1").Poll(t.Context(), pollTime)
+	if err != nil {
+		t.Fatalf("Poll: %v", err)
+	}
+	if len(rep.Problems) != 0 {
+		t.Errorf("problems: %v", rep.Problems)
+	}
+	one := wantSnapshot().Sources
+	var want []string
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		for _, src := range one {
+			want = append(want, region+strings.TrimPrefix(src, "us-east-1"))
+		}
+	}
+	if diff := cmp.Diff(want, s.Sources); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+	wantScopes := map[string]bool{}
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		for _, svc := range []string{"ec2", "ecs", "elasticloadbalancing"} {
+			wantScopes[region+"/"+svc] = true
+		}
+	}
+	if diff := cmp.Diff(wantScopes, f.scopes); diff != "" {
+		t.Errorf("signing scopes (-want +got):\n%s", diff)
 	}
 }
 
