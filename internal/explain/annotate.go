@@ -96,6 +96,8 @@ func (a *Annotator) Annotate(f *finding.Finding) {
 		if lower := rateDown(f.Severity); lower < f.Severity {
 			e.RatedDown = facts.RatedDown + "; severity lowered from " + sevString(f.Severity) + " to " + sevString(lower)
 			f.Severity = lower
+		} else {
+			e.RatedDown = facts.RatedDown + "; severity stays " + sevString(f.Severity) + ", the lowest level"
 		}
 	}
 
