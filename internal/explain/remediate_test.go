@@ -2,6 +2,7 @@ package explain
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"picket/internal/finding"
 	"picket/internal/inventory"
 )
 
@@ -437,21 +439,112 @@ func sent(r awsRequest, p string) bool {
 // TestCommandsAcceptedByAWSCLI runs every command Remediate makes with
 // the real AWS CLI against a local fake of the EC2 and ECS APIs, to show
 // the CLI accepts their parameters and sends the API call meant.
-func TestCommandsAcceptedByAWSCLI(t *testing.T) {
-	bin := awsCLI(t)
-	fake := &fakeAWS{}
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	home := t.TempDir()
+// cliEnv returns the environment the AWS CLI runs in: test credentials,
+// no configuration files, no instance metadata, one attempt.
+func cliEnv(t *testing.T) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "HOME=") {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
+	return append(env, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_MAX_ATTEMPTS=1", "HOME="+home)
+		"AWS_MAX_ATTEMPTS=1", "HOME="+t.TempDir())
+}
+
+// shellWords splits a command line as a POSIX shell would for what
+// Command.String writes: words separated by spaces, single-quoted
+// stretches taken literally, backslash escaping one character outside
+// quotes.
+func shellWords(line string) []string {
+	var words []string
+	var w strings.Builder
+	in, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted:
+			if c == '\'' {
+				quoted = false
+			} else {
+				w.WriteByte(c)
+			}
+		case c == '\'':
+			quoted, in = true, true
+		case c == '\\' && i+1 < len(line):
+			i++
+			w.WriteByte(line[i])
+			in = true
+		case c == ' ':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		default:
+			w.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words
+}
+
+// TestEstateCommandsAcceptedByAWSCLI runs the remediation commands of the
+// bundled estate example's findings (the golden file of internal/app's
+// scenario), as they are printed, with the AWS CLI against a local
+// endpoint: each must be accepted and make one request.
+func TestEstateCommandsAcceptedByAWSCLI(t *testing.T) {
+	bin := awsCLI(t)
+	fake := &fakeAWS{}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	env := cliEnv(t)
+	data, err := os.ReadFile("../app/testdata/estate.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Findings []*finding.Finding }
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range doc.Findings {
+		for _, r := range f.Service.AdditionalInfo.Explanation.Remediation {
+			args := shellWords(r.Command)
+			if args[0] != "aws" || seen[strings.Join(args[1:3], " ")] {
+				continue // one command of each kind: the CLI is slow to start
+			}
+			seen[strings.Join(args[1:3], " ")] = true
+			cmd := exec.CommandContext(t.Context(), bin, append(args[1:], "--endpoint-url", srv.URL)...)
+			cmd.Env = env
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Errorf("%s: %v\n%s", r.Command, err, stderr.String())
+				continue
+			}
+			if reqs := fake.take(); len(reqs) != 1 {
+				t.Errorf("%s: the server got %d requests, want 1", r.Command, len(reqs))
+			}
+		}
+	}
+	for _, kind := range []string{"ec2 revoke-security-group-ingress", "ec2 create-network-acl-entry", "ec2 modify-instance-attribute", "ecs stop-task"} {
+		if !seen[kind] {
+			t.Errorf("the example's findings have no %s command", kind)
+		}
+	}
+}
+
+func TestCommandsAcceptedByAWSCLI(t *testing.T) {
+	bin := awsCLI(t)
+	fake := &fakeAWS{}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	env := cliEnv(t)
 
 	s := remedySnapshot()
 	for _, tc := range remedyCases(s) {
