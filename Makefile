@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCSV$$' -fuzztime 30s ./internal/intel
 	$(GO) test -run '^$$' -fuzz '^FuzzParseIndicator$$' -fuzztime 30s ./internal/intel
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAddr$$' -fuzztime 30s ./internal/intel
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s ./internal/inventory
 
 # Regenerate the bundled example data.
 examples:
