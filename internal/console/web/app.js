@@ -96,7 +96,12 @@ async function signin(ev) {
     $("secret-key").value = "";
     await afterSignin(session);
   } catch (e) {
-    err.textContent = e.status === 401 ? (e.message || "The access key or the secret is wrong.") : errorText(e);
+    if (e.status === 401) {
+      const msg = e.message || "";
+      err.textContent = /wrong/i.test(msg) ? msg : "The access key ID or the secret access key is wrong." + (msg ? " (" + msg + ")" : "");
+    } else {
+      err.textContent = errorText(e);
+    }
     $("secret-key").focus();
   } finally {
     btn.disabled = false;

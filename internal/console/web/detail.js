@@ -12,7 +12,7 @@ export async function renderDetail(ctx) {
   const out = await api("POST", det("/findings/get"), { findingIds: [id] });
   if (!ctx.current()) return;
   const f = (out.findings || [])[0];
-  const back = h("p", {}, h("a", { href: "#/findings", class: "back" }, "← Findings"));
+  const back = h("p", {}, h("a", { href: sessionStorage.getItem("picket.findingsHash") || "#/findings", class: "back" }, "← Findings"));
   if (!f) {
     ctx.view.append(h("section", { class: "page", id: "finding-detail" }, back,
       h("h1", {}, "Finding not found"),

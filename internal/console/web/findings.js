@@ -7,15 +7,45 @@ import { FIELDS, makeChip, toCriteria, fromCriteria, chipText, cleanCriteria, fi
 
 const PAGE_SIZE = 50;
 
-// The filter, sort and archived view outlive a visit to a finding's
-// detail, so that Back returns to the same list.
-const view = {
-  chips: [],
-  archived: "current",
-  sort: { attributeName: "updatedAt", orderBy: "DESC" },
-  tokens: [],      // nextTokens of the pages before the current one
-  token: undefined, // the token of the current page
-};
+// The filter, sort and archived view live in the page's address
+// (#/findings?f=…&v=…&s=…), so that Back from a finding's detail returns
+// to the same list while a plain #/findings starts afresh.
+function viewFromQuery(query) {
+  const view = {
+    chips: [],
+    archived: "current",
+    sort: { attributeName: "updatedAt", orderBy: "DESC" },
+    tokens: [],       // nextTokens of the pages before the current one
+    token: undefined, // the token of the current page
+  };
+  const f = query.get("f");
+  if (f) {
+    try {
+      const chips = JSON.parse(f);
+      if (Array.isArray(chips)) view.chips = chips.filter((c) => c && typeof c.field === "string" && typeof c.op === "string" && (Array.isArray(c.values) || typeof c.value === "number"));
+    } catch {
+      // Ignore a malformed address.
+    }
+  }
+  const v = query.get("v");
+  if (v === "current" || v === "archived" || v === "all") view.archived = v;
+  const sv = /^([A-Za-z.]+):(ASC|DESC)$/.exec(query.get("s") || "");
+  if (sv && Object.values(SORTABLE).includes(sv[1])) view.sort = { attributeName: sv[1], orderBy: sv[2] };
+  return view;
+}
+
+// remember writes the view into the address without a new history entry
+// and without routing again.
+function remember(view) {
+  const q = new URLSearchParams();
+  if (view.chips.length) q.set("f", JSON.stringify(view.chips));
+  if (view.archived !== "current") q.set("v", view.archived);
+  if (view.sort.attributeName !== "updatedAt" || view.sort.orderBy !== "DESC") q.set("s", view.sort.attributeName + ":" + view.sort.orderBy);
+  const qs = q.toString();
+  const hash = "#/findings" + (qs ? "?" + qs : "");
+  history.replaceState(history.state, "", hash);
+  sessionStorage.setItem("picket.findingsHash", hash);
+}
 
 const SORTABLE = {
   severity: "severity",
@@ -45,20 +75,7 @@ export async function countOf(criteria) {
 }
 
 export async function renderFindings(ctx) {
-  // A link from elsewhere may carry chips (?f=[...]) to start from.
-  const f = ctx.query.get("f");
-  if (f) {
-    try {
-      const chips = JSON.parse(f);
-      if (Array.isArray(chips)) {
-        view.chips = chips.filter((c) => c && c.field && c.op);
-        view.tokens = [];
-        view.token = undefined;
-      }
-    } catch {
-      // Ignore a malformed link.
-    }
-  }
+  const view = viewFromQuery(ctx.query);
 
   let findings = [];
   const selected = new Set();
@@ -340,6 +357,7 @@ export async function renderFindings(ctx) {
   async function load() {
     const seq = ++loadSeq;
     ctx.busy();
+    remember(view);
     const criteria = criteriaOf(view.chips, view.archived);
     tbody.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "Loading…")));
     count.textContent = "Counting…";
