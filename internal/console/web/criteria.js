@@ -80,13 +80,19 @@ export function numericValue(field, text) {
   throw new Error("“" + t + "” is not a number" + (TIME_FIELDS.has(field) ? " or a date" : ""));
 }
 
+function severityText(n) {
+  return Number.isInteger(n) ? n.toFixed(1) : String(n);
+}
+
 // Chips are {field, op, values: [string]} for list operators or
 // {field, op, value: number} for comparisons.
 export function makeChip(field, op, text) {
   if (!field) throw new Error("Choose a field.");
   if (String(text).trim() === "") throw new Error("Enter a value.");
   if (LIST_OPS[op]) {
-    const values = String(text).split(",").map((v) => v.trim()).filter(Boolean);
+    let values = String(text).split(",").map((v) => v.trim()).filter(Boolean);
+    // The API compares severities as the finding writes them: "8.0", "5.5".
+    if (field === "severity") values = values.map((v) => (/^\d+(\.\d+)?$/.test(v) ? severityText(Number(v)) : v));
     return { field, op: LIST_OPS[op], values };
   }
   if (NUM_OPS[op]) return { field, op: NUM_OPS[op], value: numericValue(field, text) };

@@ -210,18 +210,20 @@ async function loadActors(remEl, priEl) {
       const out = await api("POST", det("/findings/get"), { findingIds: ids.slice(i, i + 50) });
       findings.push(...(out.findings || []));
     }
-    const rem = new Map(), pri = new Map();
+    const rem = new Map(), pri = new Map(), users = new Set();
     for (const f of findings) {
       const n = (f.service && f.service.count) || 1;
       const r = remoteOf(f);
       if (r) rem.set(r, (rem.get(r) || 0) + n);
       const p = principalOf(f);
       if (p) pri.set(p, (pri.get(p) || 0) + n);
+      const u = f.resource && f.resource.accessKeyDetails && f.resource.accessKeyDetails.userName;
+      if (u) users.add(u);
     }
     const top = (m) => [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10);
     const note = h("p", { class: "note" }, `Counted from the latest ${plural(findings.length, "current finding")} (GuardDuty has no grouping by these); the number is the sum of the findings' event counts.`);
     remEl.replaceChildren(rankTable("Most active remote addresses", ["Address or domain", "Events"], top(rem).map(([k, v]) => [k, fmtNumber(v)])), note.cloneNode(true));
-    priEl.replaceChildren(rankTable("Most active principals", ["Principal", "Events"], top(pri).map(([k, v]) => [findingsLink("resource.accessKeyDetails.userName", k), fmtNumber(v)])), note);
+    priEl.replaceChildren(rankTable("Most active principals", ["Principal", "Events"], top(pri).map(([k, v]) => [users.has(k) ? findingsLink("resource.accessKeyDetails.userName", k) : k, fmtNumber(v)])), note);
   } catch (e) {
     failed(remEl, e);
     failed(priEl, e);
