@@ -441,6 +441,12 @@ func severityText(s float64) string {
 	return string(b)
 }
 
+// dayStartExpr is the first millisecond of the UTC day of updated_ms,
+// with floor division for times before 1970. The findings_day index is
+// on this very expression: the database uses it only for a GROUP BY
+// spelled the same.
+const dayStartExpr = "updated_ms - ((updated_ms % 86400000) + 86400000) % 86400000"
+
 // groupSQL returns the expressions a GROUP BY groups by and how each
 // scanned value fills a row for groupOf.
 func groupSQL(g store.GroupBy) ([]string, func(r *row, vals []any)) {
@@ -451,7 +457,7 @@ func groupSQL(g store.GroupBy) ([]string, func(r *row, vals []any)) {
 	case store.GroupDate:
 		// The first millisecond of the UTC day, with floor division for
 		// times before 1970.
-		return []string{"(updated_ms - ((updated_ms % 86400000) + 86400000) % 86400000)"}, func(r *row, v []any) { r.updatedMS, _ = v[0].(int64) }
+		return []string{"(" + dayStartExpr + ")"}, func(r *row, v []any) { r.updatedMS, _ = v[0].(int64) }
 	case store.GroupType:
 		return []string{"type"}, func(r *row, v []any) { r.typ = str(v[0]) }
 	case store.GroupResource:
