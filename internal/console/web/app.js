@@ -34,6 +34,7 @@ function applyTheme(theme) {
 
 function showSignin(message) {
   state.session = null;
+  clearTimeout(expiryTimer);
   $("topbar").hidden = true;
   clear($("view"));
   $("signin").hidden = false;
@@ -43,8 +44,16 @@ function showSignin(message) {
   if (key && !key.value) key.focus();
 }
 
+// The sign-in page returns when the session's time is up.
+let expiryTimer = 0;
+
 async function afterSignin(session) {
   state.session = session;
+  clearTimeout(expiryTimer);
+  const left = Date.parse(session.expiresAt || "") - Date.now();
+  if (left > 0 && left < 2147483647) {
+    expiryTimer = setTimeout(() => showSignin("Your session has ended. Sign in again."), left + 1000);
+  }
   $("signin").hidden = true;
   $("topbar").hidden = false;
   $("who-account").textContent = session.account ? "Account " + session.account : "";
