@@ -167,6 +167,11 @@ export async function route() {
   }
   const gen = ++generation;
   delete document.body.dataset.ready;
+  // Dialogs belong to the page they were opened on.
+  for (const d of document.querySelectorAll("body > dialog")) {
+    if (d.open) d.close();
+    d.remove();
+  }
   const view = clear($("view"));
   const ctx = {
     view,

@@ -253,9 +253,16 @@ export function resourceOf(f) {
 }
 
 // dialog opens a modal dialog; Escape closes it (native <dialog>).
+// A closed dialog with an id stays in the document (hidden) until the next
+// one of that id opens, so that tests and scripts can see it closed; one
+// without an id goes at once.
 export function openDialog(dlg) {
+  if (dlg.id) {
+    const old = document.getElementById(dlg.id);
+    if (old) old.remove();
+  }
   document.body.append(dlg);
-  dlg.addEventListener("close", () => dlg.remove());
+  dlg.addEventListener("close", () => { if (!dlg.id) dlg.remove(); });
   dlg.showModal();
   const first = dlg.querySelector("input, select, textarea, button");
   if (first) first.focus();
