@@ -20,6 +20,13 @@ package api
 // of the requests' server times, slowest-ms the median of the slowest
 // request of each load, cold-ms the first load (before the loop); the log
 // breaks the median down by request. The budget is 300 ms a page.
+//
+// On the 2-core development machine, at schema version 6 (build: 2m43s,
+// 2468 MB), one run gave: findings 176 ms, filtered by type 55 ms,
+// sorted by severity 175 ms, its page 2 2 ms, detail 1 ms, and the
+// summary 827 ms, over budget: each of its four statistics reads all the
+// ~900,000 current findings from an index (150-250 ms each). Statistics
+// over the whole store cost time in proportion to the findings counted.
 
 import (
 	"context"
