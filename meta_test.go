@@ -132,6 +132,7 @@ var allowed = map[string][]string{
 	"internal/intel/live":        {"internal/detect", "internal/intel", "internal/intel/fetch", "internal/store"},
 	"internal/inventory":         {"internal/event"},
 	"internal/inventory/awspoll": {"internal/inventory"},
+	"internal/console":           {"internal/api"},
 	"internal/explain":           {"internal/event", "internal/finding", "internal/inventory"},
 	"internal/enrich":            {"internal/event", "internal/lru", "internal/intel", "internal/inventory", "internal/geo", "internal/awsip"},
 	"internal/geo":               {},

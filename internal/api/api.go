@@ -405,6 +405,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) ([]byte, caller
 	if err != nil {
 		return nil, caller{}, err
 	}
+	if c, ok, err := h.principalCaller(r); ok {
+		return body, c, err
+	}
 	c, err := h.authenticate(r, body)
 	if err != nil {
 		return nil, caller{}, err

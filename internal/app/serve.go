@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"picket/internal/console"
 	"picket/internal/explain"
 	"runtime"
 	"strings"
@@ -188,6 +189,10 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	if err != nil {
 		return err
 	}
+	con, err := console.New(console.Config{API: handler, Region: cfg.Region, Log: log.With("component", "console")})
+	if err != nil {
+		return err
+	}
 	var ready atomic.Bool
 	get := map[string]http.Handler{
 		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +216,7 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{
-		Handler: edge(get, all, handler),
+		Handler: edge(get, all, con, handler),
 		// Headers must arrive within ReadHeaderTimeout, and they may be
 		// up to maxHeaderBytes; the API refuses more than
 		// api.DefaultMaxHeaderBytes of them in its own error shape.
@@ -472,8 +477,17 @@ const maxHeaderBytes = 2 << 20
 // http.ServeMux it neither cleans paths nor redirects, so a path with
 // "..", "." or "//" segments reaches the API, which answers it (a 4xx in
 // GuardDuty's shape) only after checking its signature.
-func edge(get, all map[string]http.Handler, api http.Handler) http.Handler {
+func edge(get, all map[string]http.Handler, con, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "/console" || strings.HasPrefix(p, console.Prefix) {
+			con.ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Authorization") == "" {
+			// A browser at the service's address: the console.
+			http.Redirect(w, r, console.Prefix, http.StatusFound)
+			return
+		}
 		h, ok := all[r.URL.Path]
 		if !ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			h, ok = get[r.URL.Path]

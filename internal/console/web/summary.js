@@ -5,7 +5,7 @@
 import { h, s, api, det, BANDS, fmtNumber, fmtTime, plural, remoteOf, principalOf, errorText, status } from "./util.js";
 import { parseMetrics, sum, byLabel } from "./metrics.js";
 
-const DAYS = 30;
+const DAYS = 30; // the chart's span, ending on the newest finding's day
 const DAY_MS = 86400000;
 
 export async function renderSummary(ctx) {
@@ -19,7 +19,7 @@ export async function renderSummary(ctx) {
   ctx.view.append(h("section", { class: "page", "aria-labelledby": "summary-title" },
     h("h1", { id: "summary-title" }, "Summary"),
     h("section", { class: "card card-wide", "aria-labelledby": "chart-title" },
-      h("h2", { id: "chart-title" }, "Current findings by day and severity, last " + DAYS + " days"),
+      h("h2", { id: "chart-title" }, "Current findings by day and severity, the " + DAYS + " days to the newest"),
       chartBox),
     h("div", { class: "grid" },
       h("section", { class: "card", "aria-labelledby": "types-title" }, h("h2", { id: "types-title" }, "Top finding types"), types),
@@ -49,8 +49,11 @@ function failed(el, e) {
 // severity), so each severity band is asked for on its own and the
 // answers are stacked.
 async function loadChart(box, ctx) {
-  const since = Math.floor((Date.now() - DAYS * DAY_MS) / DAY_MS) * DAY_MS;
   try {
+    // The chart ends on the day of the newest finding: a replay of old
+    // logs makes findings dated long before today.
+    const end = await newestUpdate();
+    const since = Math.floor((end - (DAYS - 1) * DAY_MS) / DAY_MS) * DAY_MS;
     const answers = await Promise.all(BANDS.map((b) => api("POST", det("/findings/statistics"), {
       groupBy: "DATE",
       orderBy: "DESC",
@@ -64,7 +67,7 @@ async function loadChart(box, ctx) {
       },
     })));
     const days = [];
-    for (let t = since; t <= Date.now(); t += DAY_MS) days.push({ t, counts: BANDS.map(() => 0) });
+    for (let t = since; t <= end; t += DAY_MS) days.push({ t, counts: BANDS.map(() => 0) });
     const index = new Map(days.map((d, i) => [d.t, i]));
     answers.forEach((a, bi) => {
       for (const row of (a && a.findingStatistics && a.findingStatistics.groupedByDate) || []) {
@@ -78,6 +81,22 @@ async function loadChart(box, ctx) {
     failed(box, e);
     box.prepend(s("svg", { id: "summary-chart", viewBox: "0 0 10 10", role: "img", "aria-label": "No data" }));
   }
+}
+
+// newestUpdate returns the time of the newest current finding's last
+// update, or now when there is none.
+async function newestUpdate() {
+  const list = await api("POST", det("/findings"), {
+    findingCriteria: { criterion: { "service.archived": { eq: ["false"] } } },
+    sortCriteria: { attributeName: "updatedAt", orderBy: "DESC" },
+    maxResults: 1,
+  });
+  const ids = (list && list.findingIds) || [];
+  if (ids.length === 0) return Date.now();
+  const got = await api("POST", det("/findings/get"), { findingIds: ids });
+  const f = got && got.findings && got.findings[0];
+  const t = f ? Date.parse(f.updatedAt) : NaN;
+  return Number.isNaN(t) ? Date.now() : t;
 }
 
 function niceMax(n) {
