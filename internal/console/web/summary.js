@@ -5,37 +5,91 @@
 import { h, s, api, det, BANDS, fmtNumber, fmtTime, plural, remoteOf, principalOf, errorText, status } from "./util.js";
 import { parseMetrics, sum, byLabel } from "./metrics.js";
 
-const DAYS = 30; // the chart's span, ending on the newest finding's day
+// The periods the page may cover, in days; each ends on the newest
+// finding's last update. The choice is kept in the URL (#/summary?days=30)
+// so that a link or a reload shows the same period.
+const PERIODS = [1, 7, 30, 90];
+const DEFAULT_DAYS = 7;
 const DAY_MS = 86400000;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+// The remote-address and principal panels count this many of the latest
+// findings, fetched in pages of ACTOR_PAGE.
+const ACTOR_LIMIT = 100;
+const ACTOR_PAGE = 50;
+
+function periodDays(query) {
+  const n = Number(query && query.get("days"));
+  return PERIODS.includes(n) ? n : DEFAULT_DAYS;
+}
+
+// fmtDay writes the UTC day of t as "2 Mar 2026".
+function fmtDay(t) {
+  const d = new Date(t);
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+}
 
 export async function renderSummary(ctx) {
-  const chartBox = h("div", { class: "chart-box" }, h("p", { class: "muted" }, "Loading…"));
-  const types = h("div", { id: "top-types", class: "card-body" }, h("p", { class: "muted" }, "Loading…"));
-  const resources = h("div", { id: "top-resources", class: "card-body" }, h("p", { class: "muted" }, "Loading…"));
-  const remotes = h("div", { id: "top-remotes", class: "card-body" }, h("p", { class: "muted" }, "Loading…"));
-  const principals = h("div", { id: "top-principals", class: "card-body" }, h("p", { class: "muted" }, "Loading…"));
-  const health = h("div", { id: "ingest-health", class: "card-body" }, h("p", { class: "muted" }, "Loading…"));
+  const days = periodDays(ctx.query);
+  const loading = () => h("p", { class: "muted" }, "Loading…");
+  const chartBox = h("div", { class: "chart-box" }, loading());
+  const types = h("div", { id: "top-types", class: "card-body" }, loading());
+  const resources = h("div", { id: "top-resources", class: "card-body" }, loading());
+  const remotes = h("div", { id: "top-remotes", class: "card-body" }, loading());
+  const principals = h("div", { id: "top-principals", class: "card-body" }, loading());
+  const health = h("div", { id: "ingest-health", class: "card-body" }, loading());
+
+  // Each heading ends with the period, filled in once its last day is known.
+  const periods = [];
+  const heading = (id, text) => {
+    const span = h("span", { class: "period" }, ` in the last ${plural(days, "day")}`);
+    periods.push(span);
+    return h("h2", { id }, text, span);
+  };
+
+  const select = h("select", { id: "summary-period", onchange: () => {
+    location.hash = "#/summary?days=" + select.value;
+  } }, PERIODS.map((n) => h("option", { value: String(n), selected: n === days }, "Last " + plural(n, "day"))));
 
   ctx.view.append(h("section", { class: "page", "aria-labelledby": "summary-title" },
-    h("h1", { id: "summary-title" }, "Summary"),
+    h("div", { class: "page-head" },
+      h("h1", { id: "summary-title" }, "Summary"),
+      h("div", { class: "field inline" }, h("label", { for: "summary-period" }, "Period"), select)),
     h("section", { class: "card card-wide", "aria-labelledby": "chart-title" },
-      h("h2", { id: "chart-title" }, "Current findings by day and severity, the " + DAYS + " days to the newest"),
+      heading("chart-title", "Current findings by day and severity"),
       chartBox),
     h("div", { class: "grid" },
-      h("section", { class: "card", "aria-labelledby": "types-title" }, h("h2", { id: "types-title" }, "Top finding types"), types),
-      h("section", { class: "card", "aria-labelledby": "res-title" }, h("h2", { id: "res-title" }, "Most probed resources"), resources),
-      h("section", { class: "card", "aria-labelledby": "rem-title" }, h("h2", { id: "rem-title" }, "Most active remote addresses"), remotes),
-      h("section", { class: "card", "aria-labelledby": "pri-title" }, h("h2", { id: "pri-title" }, "Most active principals"), principals),
+      h("section", { class: "card", "aria-labelledby": "types-title" }, heading("types-title", "Top finding types"), types),
+      h("section", { class: "card", "aria-labelledby": "res-title" }, heading("res-title", "Most probed resources"), resources),
+      h("section", { class: "card", "aria-labelledby": "rem-title" }, heading("rem-title", "Most active remote addresses"), remotes),
+      h("section", { class: "card", "aria-labelledby": "pri-title" }, heading("pri-title", "Most active principals"), principals),
       h("section", { class: "card card-wide", "aria-labelledby": "health-title" }, h("h2", { id: "health-title" }, "Ingest health"), health))));
 
-  const current = { criterion: { "service.archived": { eq: ["false"] } } };
-  const jobs = [
-    loadChart(chartBox, ctx),
-    loadTypes(types, current),
-    loadResources(resources, current),
-    loadActors(remotes, principals),
-    loadHealth(health, ctx),
-  ];
+  // The metrics do not depend on the period; everything else waits for
+  // the newest update, which fixes the window, and then goes at once.
+  const stats = (async () => {
+    let end;
+    try {
+      end = await newestUpdate();
+    } catch (e) {
+      for (const el of [types, resources, remotes, principals]) failed(el, e);
+      failed(chartBox, e);
+      chartBox.prepend(s("svg", { id: "summary-chart", viewBox: "0 0 10 10", role: "img", "aria-label": "No data" }));
+      return;
+    }
+    // The window starts at midnight (UTC), so that it holds whole days:
+    // the newest finding's day and the days-1 before it.
+    const since = Math.floor(end / DAY_MS) * DAY_MS - (days - 1) * DAY_MS;
+    const text = days === 1 ? ` on ${fmtDay(end)}` : ` in the ${plural(days, "day")} to ${fmtDay(end)}`;
+    for (const span of periods) span.textContent = text;
+    const criterion = { "service.archived": { eq: ["false"] }, updatedAt: { gte: since } };
+    await Promise.all([
+      loadChart(chartBox, criterion, since, end),
+      loadTypes(types, { criterion }),
+      loadResources(resources, { criterion }),
+      loadActors(remotes, principals, criterion),
+    ]);
+  })();
+  const jobs = [stats, loadHealth(health, ctx)];
   await Promise.all(jobs.map((p) => p.catch((e) => status(errorText(e), "error"))));
 }
 
@@ -47,24 +101,15 @@ function failed(el, e) {
 
 // The DATE grouping gives one row per day (with the day's highest
 // severity), so each severity band is asked for on its own and the
-// answers are stacked.
-async function loadChart(box, ctx) {
+// answers are stacked. The chart has a bar for each day from since to
+// the day of end.
+async function loadChart(box, criterion, since, end) {
   try {
-    // The chart ends on the day of the newest finding: a replay of old
-    // logs makes findings dated long before today.
-    const end = await newestUpdate();
-    const since = Math.floor((end - (DAYS - 1) * DAY_MS) / DAY_MS) * DAY_MS;
     const answers = await Promise.all(BANDS.map((b) => api("POST", det("/findings/statistics"), {
       groupBy: "DATE",
       orderBy: "DESC",
       maxResults: 100,
-      findingCriteria: {
-        criterion: {
-          "service.archived": { eq: ["false"] },
-          severity: { gte: b.gte, lt: b.lt },
-          updatedAt: { gte: since },
-        },
-      },
+      findingCriteria: { criterion: { ...criterion, severity: { gte: b.gte, lt: b.lt } } },
     })));
     const days = [];
     for (let t = since; t <= end; t += DAY_MS) days.push({ t, counts: BANDS.map(() => 0) });
@@ -84,7 +129,8 @@ async function loadChart(box, ctx) {
 }
 
 // newestUpdate returns the time of the newest current finding's last
-// update, or now when there is none.
+// update, or now when there is none. The period ends there rather than
+// today: a replay of old logs makes findings dated long before today.
 async function newestUpdate() {
   const list = await api("POST", det("/findings"), {
     findingCriteria: { criterion: { "service.archived": { eq: ["false"] } } },
@@ -117,7 +163,7 @@ function drawChart(days) {
   const all = total.reduce((a, b) => a + b, 0);
   const svg = s("svg", {
     id: "summary-chart", class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img",
-    "aria-label": `Stacked bar chart: ${all} current findings over the last ${days.length} days, by severity. The table below gives the numbers.`,
+    "aria-label": `Stacked bar chart: ${all} current findings over ${plural(days.length, "day")} to ${fmtDay(days[days.length - 1].t)}, by severity. The table below gives the numbers.`,
   });
   // Grid lines and the y axis labels.
   for (let i = 0; i <= 5; i++) {
@@ -207,28 +253,32 @@ async function loadResources(el, criteria) {
 }
 
 // loadActors counts remote addresses and principals over the latest
-// findings, since GuardDuty's statistics do not group by them.
-async function loadActors(remEl, priEl) {
-  const LIMIT = 300;
+// findings of the period, since GuardDuty's statistics do not group by
+// them. Each page of finding ids is fetched as soon as it is listed,
+// while the next page is being listed.
+async function loadActors(remEl, priEl, criterion) {
   try {
-    const ids = [];
+    const gets = [];
+    let listed = 0;
     let next;
-    while (ids.length < LIMIT) {
+    while (listed < ACTOR_LIMIT) {
       const out = await api("POST", det("/findings"), {
-        findingCriteria: { criterion: { "service.archived": { eq: ["false"] } } },
+        findingCriteria: { criterion },
         sortCriteria: { attributeName: "updatedAt", orderBy: "DESC" },
-        maxResults: 50,
+        maxResults: Math.min(ACTOR_PAGE, ACTOR_LIMIT - listed),
         nextToken: next,
       });
-      ids.push(...(out.findingIds || []));
+      const ids = out.findingIds || [];
+      if (ids.length) {
+        const got = api("POST", det("/findings/get"), { findingIds: ids });
+        got.catch(() => {}); // reported by the Promise.all below
+        gets.push(got);
+      }
+      listed += ids.length;
       next = out.nextToken;
-      if (!next || !(out.findingIds || []).length) break;
+      if (!next || !ids.length) break;
     }
-    const findings = [];
-    for (let i = 0; i < ids.length; i += 50) {
-      const out = await api("POST", det("/findings/get"), { findingIds: ids.slice(i, i + 50) });
-      findings.push(...(out.findings || []));
-    }
+    const findings = (await Promise.all(gets)).flatMap((out) => out.findings || []);
     const rem = new Map(), pri = new Map(), users = new Set();
     for (const f of findings) {
       const n = (f.service && f.service.count) || 1;
@@ -240,7 +290,7 @@ async function loadActors(remEl, priEl) {
       if (u) users.add(u);
     }
     const top = (m) => [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10);
-    const note = h("p", { class: "note" }, `Counted from the latest ${plural(findings.length, "current finding")} (GuardDuty has no grouping by these); the number is the sum of the findings' event counts.`);
+    const note = h("p", { class: "note" }, `Counted from the latest ${plural(findings.length, "current finding")} of the period (GuardDuty has no grouping by these); the number is the sum of the findings' event counts.`);
     remEl.replaceChildren(rankTable("Most active remote addresses", ["Address or domain", "Events"], top(rem).map(([k, v]) => [k, fmtNumber(v)])), note.cloneNode(true));
     priEl.replaceChildren(rankTable("Most active principals", ["Principal", "Events"], top(pri).map(([k, v]) => [users.has(k) ? findingsLink("resource.accessKeyDetails.userName", k) : k, fmtNumber(v)])), note);
   } catch (e) {
