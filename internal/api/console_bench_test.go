@@ -36,22 +36,17 @@ package api
 // 10), and lists and gets the latest 100 of them in two pages of 50
 // (the /metrics request of its health panel is left out).
 //
-// On the 2-core development machine, at schema version 6 (build: 2m43s,
-// 2468 MB), one run gave (median ms a page): findings 193, findings/type
-// 67, findings/severity 190, its page2 2, detail 2, and the summary
-// 1560, over budget. Its five statistics with findings (DATE for three
-// bands, FINDING_TYPE, RESOURCE) each take 250-350 ms alone and 1.1-1.5
-// s when run together, and the second page of the latest findings waits
-// about as long for a connection of the store's pool of four readers.
-// The period does not make them cheaper: the planner finds the ~65,000
-// findings of the seven days through findings_archived (det, archived,
-// updated_ms, id), which holds none of the grouped columns, so each
-// finding costs a seek into the table (four fifths of the CPU profile in
-// sqlite3BtreeTableMoveto, a third in the page reads' system calls); only
-// the low band's DATE query, answered from findings_day alone, is fast
-// (45 ms). Alone, each costs more than the same statistic over all 90
-// days did before the page had a period (150-250 ms), when the planner
-// read the covering indexes whole.
+// On the 2-core development machine, at schema version 7 (the version 6
+// store of 2468 MB, built in 2m43s, migrated), ten loads each gave
+// (median ms a page, first load in brackets): findings 178 (213),
+// findings/type 51 (65), findings/severity 181 (187), its page2 2 (2),
+// detail 0.8 (4), summary 290 (339). The summary's statistics pick the
+// period's ~65,000 findings by a range of findings_recent (det,
+// archived, updated_ms and every grouped column) and group those; asked
+// as one statement the planner walked an index in group order through
+// all million findings instead, and the page took 1560 ms. The findings
+// page's cost is the count of every current finding by severity, read
+// from the covering severity index; it grows with the store.
 
 import (
 	"context"
