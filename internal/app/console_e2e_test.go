@@ -116,7 +116,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // the whole page, as PNG
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
@@ -244,6 +244,36 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot("lists")
 	run("detectors", chromedp.Navigate(svc.url()+"/console/#/detectors"), chromedp.WaitVisible(chromedp.CSS("#detectors-table")))
 	shot("detectors")
+
+	// Every field a person can fill has a name a screen reader reads, on
+	// every page.
+	for _, page := range []string{"summary", "findings", "rules", "lists", "detectors"} {
+		run("the "+page+" page", chromedp.Navigate(svc.url()+"/console/#/"+page), chromedp.WaitReady(chromedp.CSS(`body[data-ready="`+page+`"]`)))
+		unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("input:not([type=hidden]), select, textarea, button")]
+			.filter(e => e.offsetParent !== null)
+			.filter(e => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby") && !(e.tagName === "BUTTON" && e.textContent.trim()))
+			.map(e => e.outerHTML.slice(0, 120))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(unlabelled) > 0 {
+			t.Errorf("the %s page has controls without a label: %q", page, unlabelled)
+		}
+	}
+
+	// On a phone the pages fit the screen's width: wide tables scroll
+	// inside their own box.
+	run("a phone's screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(svc.url()+"/console/#/findings"),
+		chromedp.WaitReady(chromedp.CSS(`body[data-ready="findings"]`)))
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow > 0 {
+		t.Errorf("on a 390-pixel screen the findings page is %d pixels too wide", overflow)
+	}
+	shot("findings-phone")
+	run("back to a laptop's screen", chromedp.EmulateViewport(1366, 900))
 
 	run("signing out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin-form")))
 	// The session is over on the server too.
