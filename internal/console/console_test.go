@@ -276,3 +276,28 @@ func TestSessionsBounded(t *testing.T) {
 		t.Error("the newest session is gone")
 	}
 }
+
+// TestInsecureNoAuth: with the API's authentication off, the console
+// signs in any key name, as the API answers any request.
+func TestInsecureNoAuth(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "picket.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, err := api.New(api.Config{Store: st, InsecureNoAuth: true, Account: "111122223333", Region: "us-east-1", TokenKey: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{API: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &browser{t: t, h: c}
+	if w := b.signIn("anything"); w.Code != http.StatusOK {
+		t.Fatalf("sign-in without authentication: %d %s", w.Code, w.Body)
+	}
+	if w := b.do(http.MethodGet, "/console/api/detector", nil, nil); w.Code != http.StatusOK {
+		t.Errorf("ListDetectors: %d %s", w.Code, w.Body)
+	}
+}
