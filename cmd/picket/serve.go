@@ -33,6 +33,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	insecure := fs.Bool("insecure-no-auth", false, "serve the API without SigV4 authentication (loopback listeners only)")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (default: the configuration's, else info)")
 	logFormat := fs.String("log-format", "", "log format: text or json (default: the configuration's, else text)")
+	inventoryDir := fs.String("inventory", "", "folder of AWS describe outputs that fill findings with instance and task details, the path, the rules and remediation (default: the configuration's inventory.dir)")
 	awsRanges := fs.String("aws-ip-ranges", "", "AWS's ip-ranges.json, which tells whether an address is inside AWS: auto (a copy kept in the data directory, fetched from --aws-ip-ranges-url when missing or a day old, at start and while running), off, or a file (default: the configuration's, else $"+envAWSIPRanges+", else auto)")
 	awsRangesURL := fs.String("aws-ip-ranges-url", "", "where --aws-ip-ranges auto fetches ip-ranges.json from (default: the configuration's, else "+awsip.DefaultURL+")")
 	fs.Usage = func() {
@@ -64,6 +65,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 		}
 		if *insecure {
 			c.InsecureNoAuth = true
+		}
+		if *inventoryDir != "" {
+			c.Inventory.Dir = *inventoryDir
 		}
 		if *logLevel != "" {
 			c.Log.Level = *logLevel

@@ -426,8 +426,9 @@ func apiCredentials(cfg *config.Config, dd *datadir.Dir, notice io.Writer, log *
 		if created {
 			fmt.Fprintf(notice, "picket: created an API key for this service in %s (readable by you only).\n"+
 				"  access key ID: %s\n"+
-				"  To use it with the AWS CLI or an SDK, run:  %s\n",
-				dd.File(datadir.CredentialsFile), c.AccessKeyID, credentialsCommand(cfg.Listen, dd.Path()))
+				"  To use it with the AWS CLI or an SDK, run:  %s\n"+
+				"  To use the web console, open %s/ and sign in with it (the command above prints its secret).\n",
+				dd.File(datadir.CredentialsFile), c.AccessKeyID, credentialsCommand(cfg.Listen, dd.Path()), datadir.EndpointURL(cfg.Listen))
 		}
 	}
 	ids := make([]string, len(out))
