@@ -69,6 +69,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	cfg.Account = "111122223333"
 	cfg.Enrich.AWSIPRanges = config.AWSIPRangesOff
 	cfg.Inventory.Dir = estateInventory
+	lists := t.TempDir()
+	cfg.Intel.FilesDir = lists
+	if err := os.WriteFile(filepath.Join(lists, "scanners.txt"), []byte("203.0.113.77\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	svc := startService(t, cfg)
 	flows, err := os.ReadFile(estateFlows + "/flows.log")
 	if err != nil {
@@ -239,8 +244,25 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#archive-selected")))
 	waitCount(4 - preview)
 
-	run("the lists and detectors pages",
-		chromedp.Navigate(svc.url()+"/console/#/lists"), chromedp.WaitVisible(chromedp.CSS("#lists-table")))
+	// A threat list made on the lists page is loaded and becomes active.
+	run("making a threat list",
+		chromedp.Navigate(svc.url()+"/console/#/lists"), chromedp.WaitReady(chromedp.CSS(`body[data-ready="lists"]`)),
+		chromedp.Click(chromedp.CSS("#list-new")), chromedp.WaitVisible(chromedp.CSS("#list-dialog")),
+		chromedp.SetValue(chromedp.CSS("#list-kind"), "threatintelset"),
+		chromedp.SendKeys(chromedp.CSS("#list-name"), "scanners"),
+		chromedp.SetValue(chromedp.CSS("#list-format"), "TXT"),
+		chromedp.SendKeys(chromedp.CSS("#list-location"), filepath.Join(lists, "scanners.txt")),
+		chromedp.Click(chromedp.CSS("#list-save")),
+		chromedp.WaitNotVisible(chromedp.CSS("#list-dialog")))
+	deadline = time.Now().Add(20 * time.Second)
+	for !strings.Contains(text("#lists-table"), "ACTIVE") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new list never became active: %q", text("#lists-table"))
+		}
+		time.Sleep(200 * time.Millisecond)
+		run("the lists again", chromedp.Navigate(svc.url()+"/console/#/summary"), chromedp.WaitReady(chromedp.CSS(`body[data-ready="summary"]`)),
+			chromedp.Navigate(svc.url()+"/console/#/lists"), chromedp.WaitReady(chromedp.CSS(`body[data-ready="lists"]`)))
+	}
 	shot("lists")
 	run("detectors", chromedp.Navigate(svc.url()+"/console/#/detectors"), chromedp.WaitVisible(chromedp.CSS("#detectors-table")))
 	shot("detectors")
@@ -258,6 +280,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		if len(unlabelled) > 0 {
 			t.Errorf("the %s page has controls without a label: %q", page, unlabelled)
+		}
+		errs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".error")].filter(e => e.offsetParent !== null && e.textContent.trim()).map(e => e.textContent.trim())`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) > 0 {
+			t.Errorf("the %s page shows errors: %q", page, errs)
 		}
 	}
 
