@@ -19,7 +19,7 @@ Usage:
   picket generate [flags]          write synthetic flow logs with embedded attacks
   picket detectors                 list the detectors, their finding types and thresholds
   picket intel check LIST...       validate threat, trusted and Tor lists: format, entries, bad lines
-  picket serve [flags]             run the service: ingest logs, keep findings, serve the GuardDuty API
+  picket serve [flags]             run the service: ingest logs, keep findings, serve the GuardDuty API and a web console
   picket credentials [flags]       print an AWS CLI profile for the service's API key
   picket version                   print the version
 

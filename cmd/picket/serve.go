@@ -37,7 +37,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	awsRanges := fs.String("aws-ip-ranges", "", "AWS's ip-ranges.json, which tells whether an address is inside AWS: auto (a copy kept in the data directory, fetched from --aws-ip-ranges-url when missing or a day old, at start and while running), off, or a file (default: the configuration's, else $"+envAWSIPRanges+", else auto)")
 	awsRangesURL := fs.String("aws-ip-ranges-url", "", "where --aws-ip-ranges auto fetches ip-ranges.json from (default: the configuration's, else "+awsip.DefaultURL+")")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: picket serve [flags]\n\nRuns the service: ingests flow logs from watched directories, S3 prefixes and a Firehose\nendpoint, keeps findings in a store and serves them through the GuardDuty API.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: picket serve [flags]\n\nRuns the service: ingests flow logs from watched directories, S3 prefixes and a Firehose\nendpoint, keeps findings in a store and serves them through the GuardDuty API and a web console\n(open the listen address in a browser).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	rest, err := parse(fs, args)
