@@ -56,6 +56,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParquet -fuzztime 30s ./internal/decode/vpcflow
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/decode/cloudtrail
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/decode/cloudtrail
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 30s ./internal/decode/resolver
 	$(GO) test -run '^$$' -fuzz FuzzJSONString -fuzztime 30s ./internal/event
 	$(GO) test -run '^$$' -fuzz FuzzPcap -fuzztime 30s ./internal/decode/pcap
 	$(GO) test -run '^$$' -fuzz FuzzZeek -fuzztime 30s ./internal/decode/zeek

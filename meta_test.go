@@ -170,6 +170,7 @@ var allowed = map[string][]string{
 
 	// The CloudTrail decoder reads JSON with the scanners event uses too.
 	"internal/decode/cloudtrail": {"internal/event", "internal/jsonscan"},
+	"internal/decode/resolver":   {"internal/event", "internal/jsonscan"},
 }
 
 // rule returns the allowed imports of a package: its own entry, else the

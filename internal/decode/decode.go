@@ -4,8 +4,8 @@
 // for counting, and keeps a Position to checkpoint and resume. Both
 // picket analyze and picket serve read through it. The decoders
 // themselves live in one package each below (decode/vpcflow,
-// decode/cloudtrail, decode/pcap, decode/zeek), each turning bytes into
-// event records with typed parse errors.
+// decode/cloudtrail, decode/resolver, decode/pcap, decode/zeek), each
+// turning bytes into event records with typed parse errors.
 //
 // Detect knows a text input by the majority of its first lines, so a junk
 // first line is one bad record of the file rather than the reason to

@@ -9,6 +9,7 @@ import (
 
 	"picket/internal/decode/cloudtrail"
 	"picket/internal/decode/pcap"
+	"picket/internal/decode/resolver"
 	"picket/internal/decode/vpcflow"
 	"picket/internal/decode/zeek"
 	"picket/internal/event"
@@ -33,7 +34,8 @@ type Input interface {
 // Position is how far a Reader has read an input: enough to resume
 // exactly after the last record it returned. Text flow logs resume by
 // offset, line and the header in effect (inside a line of CloudTrail
-// events, at its start, with Records the events of it already read);
+// events, at its start, with Records the events of it already read), and
+// Route 53 Resolver query logs by offset and line;
 // every other format by the number of records to pass over (Parquet
 // rows, CloudTrail events, CloudWatch Logs events, the flow records of a
 // capture or Zeek log), and reports at its end, in Offset, the bytes it
@@ -189,9 +191,6 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 	}
 	if len(head) == 0 {
 		return nil, ErrEmpty
-	}
-	if format == Resolver {
-		return nil, fmt.Errorf("%w (%s): Route 53 Resolver query logs are not read yet", ErrUnrecognized, format)
 	}
 	return nil, fmt.Errorf("%w: not VPC flow logs, CloudTrail, a packet capture or a Zeek conn.log", ErrUnrecognized)
 }
@@ -522,6 +521,37 @@ type trailError struct{ *cloudtrail.ParseError }
 
 func (e trailError) Reason() string { return "cloudtrail-" + e.ParseError.Reason() }
 func (e trailError) Unwrap() error  { return e.ParseError }
+
+// queries reads Route 53 Resolver query logs, one query a line; a
+// resumed input starts at the line after the last one read.
+type queries struct {
+	r *resolver.Reader
+	q event.DNSQuery
+}
+
+func (t *queries) Next() (event.Record, error) {
+	err := t.r.Next(&t.q)
+	if err == nil {
+		return &t.q, nil
+	}
+	var pe *resolver.ParseError
+	if errors.As(err, &pe) {
+		return nil, resolverError{pe}
+	}
+	return nil, err
+}
+
+func (t *queries) Position() Position { return Position{Offset: t.r.Offset(), Line: t.r.Line()} }
+func (t *queries) Format() Format     { return Resolver }
+func (t *queries) Stats() Stats       { return Stats{} }
+func (t *queries) Close()             {}
+
+// resolverError is a bad query log line, counted under "resolver-" and
+// the decoder's reason, apart from bad flow records.
+type resolverError struct{ *resolver.ParseError }
+
+func (e resolverError) Reason() string { return "resolver-" + e.ParseError.Reason() }
+func (e resolverError) Unwrap() error  { return e.ParseError }
 
 // metered reads a packet capture or a Zeek conn.log, whose packets or
 // connections a flow meter turns into flow records. A resumed input is

@@ -12,14 +12,16 @@ import (
 // Batch is a run of records in the order Merge emits them, copied out of
 // the decoders' buffers so that they outlive the reading: flows by value
 // (every field of an event.Flow is a value), API calls with their
-// borrowed bytes copied into the batch's own arena. A batch is recycled
+// borrowed bytes copied into the batch's own arena, DNS queries likewise
+// (their name and answer data). A batch is recycled
 // once its consumer is done with it, so that the records of a long
 // reading take no allocation each.
 type Batch struct {
 	refs  []ref
 	flows []event.Flow
 	calls []event.APICall
-	arena []byte // the borrowed bytes of calls
+	dns   []event.DNSQuery
+	arena []byte // the borrowed bytes of calls and queries
 }
 
 // ref places a record of the batch: which slice, and where in it.
@@ -52,14 +54,17 @@ func (b *Batch) Len() int { return len(b.refs) }
 // At returns the i-th record of b, valid while b is.
 func (b *Batch) At(i int) event.Record {
 	r := b.refs[i]
-	if r.kind == event.KindFlow {
+	switch r.kind {
+	case event.KindFlow:
 		return &b.flows[r.i]
+	case event.KindDNSQuery:
+		return &b.dns[r.i]
 	}
 	return &b.calls[r.i]
 }
 
 // add copies rec into b. It reports false for a record of a kind that it
-// cannot copy (decoders produce flows and API calls only).
+// cannot copy (decoders produce flows, API calls and DNS queries only).
 func (b *Batch) add(rec event.Record) bool {
 	switch r := rec.(type) {
 	case *event.Flow:
@@ -79,6 +84,14 @@ func (b *Batch) add(rec event.Record) bool {
 		c := &b.calls[len(b.calls)-1]
 		for _, p := range borrowed(c) {
 			*p = b.keep(*p)
+		}
+	case *event.DNSQuery:
+		b.refs = append(b.refs, ref{event.KindDNSQuery, uint32(len(b.dns))})
+		b.dns = append(b.dns, *r)
+		q := &b.dns[len(b.dns)-1]
+		q.Name = b.keep(q.Name)
+		for i := range q.NumAnswers {
+			q.Answers[i].Data = b.keep(q.Answers[i].Data)
 		}
 	default:
 		return false
@@ -111,7 +124,7 @@ func borrowed(c *event.APICall) [9]*[]byte {
 func (b *Batch) full() bool { return len(b.refs) >= batchRecords || len(b.arena) >= batchBytes }
 
 func (b *Batch) reset() {
-	b.refs, b.flows, b.calls, b.arena = b.refs[:0], b.flows[:0], b.calls[:0], b.arena[:0]
+	b.refs, b.flows, b.calls, b.dns, b.arena = b.refs[:0], b.flows[:0], b.calls[:0], b.dns[:0], b.arena[:0]
 	if cap(b.arena) > 4*batchBytes {
 		b.arena = nil // grown for a huge event: not kept in every batch
 	}

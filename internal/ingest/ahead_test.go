@@ -271,6 +271,44 @@ func TestBatchCopiesEveryBorrowedField(t *testing.T) {
 	walk("Flow", reflect.TypeFor[event.Flow]())
 }
 
+// TestBatchCopiesDNSQuery checks that a batch owns the name and answer
+// data of the DNS queries it holds, and that these are DNSQuery's only
+// borrowed fields.
+func TestBatchCopiesDNSQuery(t *testing.T) {
+	name, data := []byte("a.example.com"), []byte("cdn.example.net.")
+	q := &event.DNSQuery{Name: name, NumAnswers: 2}
+	q.Answers[0].Addr = netip.MustParseAddr("192.0.2.1")
+	q.Answers[1].Data = data
+	var b Batch
+	if !b.add(q) {
+		t.Fatal("add refused a DNS query")
+	}
+	copy(name, "xxxxxxxxxxxxx")
+	copy(data, "xxxxxxxxxxxxxxxx")
+	got := b.At(0).(*event.DNSQuery)
+	if string(got.Name) != "a.example.com" || string(got.Answers[1].Data) != "cdn.example.net." || got.Answers[0].Data != nil {
+		t.Errorf("the batch's copy changed with the decoder's bytes: %q %q", got.Name, got.Answers[1].Data)
+	}
+	var fields []string
+	var walk func(path string, ty reflect.Type)
+	walk = func(path string, ty reflect.Type) {
+		switch ty.Kind() {
+		case reflect.Slice:
+			fields = append(fields, path)
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				walk(path+"."+ty.Field(i).Name, ty.Field(i).Type)
+			}
+		case reflect.Array:
+			walk(path+"[]", ty.Elem())
+		}
+	}
+	walk("DNSQuery", reflect.TypeFor[event.DNSQuery]())
+	if want := []string{"DNSQuery.Name", "DNSQuery.Answers[].Data"}; fmt.Sprint(fields) != fmt.Sprint(want) {
+		t.Errorf("borrowed fields %q, want %q: a new one must be copied in Batch.add", fields, want)
+	}
+}
+
 // TestBatchNoAllocations holds a recycled batch to no allocation per
 // record, flows and API calls alike.
 func TestBatchNoAllocations(t *testing.T) {
