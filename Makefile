@@ -60,6 +60,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzJSONString -fuzztime 30s ./internal/event
 	$(GO) test -run '^$$' -fuzz FuzzPcap -fuzztime 30s ./internal/decode/pcap
 	$(GO) test -run '^$$' -fuzz FuzzZeek -fuzztime 30s ./internal/decode/zeek
+	$(GO) test -run '^$$' -fuzz '^FuzzDNS$$' -fuzztime 30s ./internal/decode/zeek
 	$(GO) test -run '^$$' -fuzz FuzzValue -fuzztime 30s ./internal/jsonscan
 	$(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 30s ./internal/decode
 	$(GO) test -run '^$$' -fuzz '^FuzzDetect$$' -fuzztime 30s ./internal/intel

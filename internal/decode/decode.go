@@ -41,9 +41,10 @@ const (
 	Pcapng                   // a pcapng packet capture
 	ZeekConn                 // Zeek conn.log, tab-separated or JSON lines
 	VPCFlowCloudWatch        // CloudWatch Logs subscription payloads of flow log lines
+	ZeekDNS                  // Zeek dns.log, tab-separated or JSON lines
 )
 
-var names = [...]string{"unknown", "vpc-flow-logs", "vpc-flow-logs-parquet", "cloudtrail", "route53-resolver", "pcap", "pcapng", "zeek-conn", "vpc-flow-logs-cloudwatch"}
+var names = [...]string{"unknown", "vpc-flow-logs", "vpc-flow-logs-parquet", "cloudtrail", "route53-resolver", "pcap", "pcapng", "zeek-conn", "vpc-flow-logs-cloudwatch", "zeek-dns"}
 
 func (f Format) String() string {
 	if int(f) < len(names) {
@@ -69,7 +70,9 @@ func ParseFormat(s string) (Format, bool) {
 // captures are known by their magic numbers (pcap's a1b2c3d4 and a1b23c4d
 // in either byte order, pcapng's section header block 0a0d0d0a), Zeek's
 // conn.log by its #separator header and "#path conn", or by JSON lines
-// with "id.orig_h".
+// with "id.orig_h", and its dns.log by "#path dns" (or, without a #path,
+// #fields with query and qtype_name or rcode columns), or by JSON lines
+// with "uid", "query" and "qtype_name" or "rcode".
 //
 // An input of lines (flow log text, JSON lines) is known by the majority
 // of its first lines (up to maxVoteLines, in the bytes given), not by the
@@ -96,7 +99,10 @@ func Detect(head []byte) Format {
 		return Unknown
 	}
 	if bytes.HasPrefix(b, []byte("#separator")) {
-		if isZeekConn(b) {
+		switch {
+		case isZeekDNS(b):
+			return ZeekDNS
+		case isZeekConn(b):
 			return ZeekConn
 		}
 		return Unknown
@@ -177,6 +183,8 @@ func lineFormat(line []byte) (f Format, counts bool) {
 // or Unknown.
 func jsonFormat(b []byte) Format {
 	switch {
+	case b[0] == '{' && isZeekDNSJSON(b):
+		return ZeekDNS
 	case b[0] == '{' && bytes.Contains(b, []byte(`"id.orig_h"`)):
 		return ZeekConn
 	case isTrail(b):
@@ -289,4 +297,55 @@ func isZeekConn(b []byte) bool {
 		return bytes.HasPrefix(rest, []byte("conn")) && (len(rest) == 4 || strings.IndexByte(" \t\r\n", rest[4]) >= 0)
 	}
 	return bytes.Contains(b, []byte("id.orig_h"))
+}
+
+// isZeekDNS reports whether a Zeek TSV header is that of a dns.log: its
+// #path is dns, or (no #path in sight) its #fields name the query and its
+// type or response code. A dns.log names id.orig_h too, so it is asked
+// before isZeekConn.
+func isZeekDNS(b []byte) bool {
+	if i := bytes.Index(b, []byte("\n#path")); i >= 0 {
+		rest := bytes.TrimLeft(b[i+len("\n#path"):], " \t")
+		return bytes.HasPrefix(rest, []byte("dns")) && (len(rest) == 3 || strings.IndexByte(" \t\r\n", rest[3]) >= 0)
+	}
+	i := bytes.Index(b, []byte("\n#fields"))
+	if i < 0 {
+		return false
+	}
+	fields := b[i+len("\n#fields"):]
+	if j := bytes.IndexByte(fields, '\n'); j >= 0 {
+		fields = fields[:j]
+	}
+	fields = bytes.TrimRight(fields, "\r")
+	return hasZeekField(fields, "query") && (hasZeekField(fields, "qtype_name") || hasZeekField(fields, "rcode"))
+}
+
+// hasZeekField reports whether a #fields line (without its name) names
+// the field, whatever its separator.
+func hasZeekField(fields []byte, name string) bool {
+	for i := 0; ; {
+		j := bytes.Index(fields[i:], []byte(name))
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(name)
+		if j > 0 && isZeekNameByte(fields[j-1]) || end < len(fields) && isZeekNameByte(fields[end]) {
+			i = j + 1
+			continue
+		}
+		return true
+	}
+}
+
+func isZeekNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.'
+}
+
+// isZeekDNSJSON reports whether a JSON line is a record of a Zeek
+// dns.log: a uid (which Route 53 Resolver logs lack) and the query with
+// its type name or response code (which conn.log lacks).
+func isZeekDNSJSON(b []byte) bool {
+	return bytes.Contains(b, []byte(`"uid"`)) && bytes.Contains(b, []byte(`"query"`)) &&
+		(bytes.Contains(b, []byte(`"qtype_name"`)) || bytes.Contains(b, []byte(`"rcode"`)))
 }

@@ -168,10 +168,26 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 		return &flowParquet{r: r, skip: start.Records}, nil
 	case VPCFlowCloudWatch:
 		return newLogEvents(in, name, opt)
+	case Resolver:
+		r := resolver.NewReader(in, name)
+		r.SetPartial(opt.Partial)
+		if start.Offset > 0 {
+			if err := in.Skip(start.Offset); err != nil {
+				return nil, fmt.Errorf("resuming at byte %d: %w", start.Offset, err)
+			}
+		}
+		r.Resume(start.Offset, start.Line)
+		return &queries{r: r}, nil
 	case CloudTrail:
 		c := &counting{r: in}
 		r := opt.Pool.trailReader(c, name)
 		return &trail{replay: replay{in: c, skip: start.Records}, r: r, pool: opt.Pool, name: name, flowFormat: opt.FlowFormat}, nil
+	case ZeekDNS:
+		if opt.Partial {
+			return nil, ErrIncomplete
+		}
+		c := &counting{r: in}
+		return &zeekDNS{replay: replay{in: c, skip: start.Records}, r: zeek.NewDNSReader(c, name)}, nil
 	case Pcap, Pcapng, ZeekConn:
 		if opt.Partial {
 			return nil, ErrIncomplete
@@ -606,6 +622,40 @@ func (m *metered) Stats() Stats {
 }
 
 func (m *metered) Close() {}
+
+// zeekDNS reads a Zeek dns.log, a query a line. Like a Zeek conn.log it
+// is read whole: a resumed input is read again from its start, passing
+// over the records and bad lines already returned.
+type zeekDNS struct {
+	replay
+	r *zeek.DNSReader
+	q event.DNSQuery
+}
+
+func (z *zeekDNS) Next() (event.Record, error) {
+	for {
+		err := z.r.Next(&z.q)
+		if errors.Is(err, io.EOF) {
+			z.eof = true
+			return nil, io.EOF
+		}
+		var pe *zeek.ParseError
+		if err != nil && !errors.As(err, &pe) {
+			return nil, err
+		}
+		if z.pass() {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &z.q, nil
+	}
+}
+
+func (z *zeekDNS) Format() Format { return ZeekDNS }
+func (z *zeekDNS) Stats() Stats   { return Stats{} }
+func (z *zeekDNS) Close()         {}
 
 // logEvents reads CloudWatch Logs subscription payloads whose messages
 // are flow log lines ({"messageType":"DATA_MESSAGE","owner":...,

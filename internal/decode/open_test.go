@@ -101,6 +101,7 @@ func TestOpenResumes(t *testing.T) {
 		"events and flows": trailLine("A") + "\n" + trailLine("B") + "\n" + flowLine + "\njunk\n" + flowHeader + strings.Replace(flowLine, "443", "80", 1) + "\n" + trailLine("C"),
 		"junk first":       "junk\n" + flowLine + "\n" + strings.Replace(flowLine, "443", "80", 1) + "\n",
 		"zeek conn":        "{\"ts\":1772618400.5,\"uid\":\"C1\",\"id.orig_h\":\"203.0.113.9\",\"id.orig_p\":40000,\"id.resp_h\":\"10.0.0.5\",\"id.resp_p\":22,\"proto\":\"tcp\",\"conn_state\":\"REJ\",\"history\":\"Sr\",\"orig_pkts\":1,\"orig_ip_bytes\":40,\"resp_pkts\":1,\"resp_ip_bytes\":40}\n",
+		"zeek dns":         zeekDNSLog,
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -225,6 +226,8 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte(flowHeader + flowLine + "\n" + `{"Records":[` + trailLine("A") + `,{"eventTime":1}]}` + "\n{\"x\":1}\n" + flowLine + "\n"))
 	f.Add([]byte(trailLine("A") + "\n" + flowLine + "\njunk\n" + flowHeader + flowLine + "\n" + trailLine("B")))
 	f.Add([]byte("junk\n" + flowLine + "\n" + flowLine))
+	// A Zeek dns.log with a bad line.
+	f.Add([]byte(zeekDNSLog))
 	// Route 53 Resolver query lines, a bad one among them.
 	f.Add([]byte(resolverLine("a.") + "\n{\"query_name\":1}\n" + resolverLine("b.")))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -242,4 +245,57 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 	})
+}
+
+// zeekDNSLog is a Zeek dns.log of three queries with a bad line among
+// them.
+const zeekDNSLog = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n" +
+	"#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqclass\tqtype\trcode\tanswers\n" +
+	"1772618400.5\tC1\t10.0.0.5\t40000\t10.0.0.2\t53\tudp\t1\tvowyzuk.com\t1\t1\t3\t-\n" +
+	"1772618401.5\tC2\t10.0.0.5\t40001\t10.0.0.2\t53\tudp\t2\tExample.COM.\t1\t1\t0\t93.184.216.34\n" +
+	"1772618402.5\tC3\t10.0.0.999\t40002\t10.0.0.2\t53\tudp\t3\tbad.example\t1\t1\t0\t-\n" +
+	"1772618403.5\tC4\t10.0.0.6\t40003\t10.0.0.2\t53\ttcp\t4\tqexyryl.com\t1\t28\t-\t(empty)\n"
+
+// TestOpenZeekDNS reads a Zeek dns.log through Open: its format, its
+// queries and bad line in order, every line a record or a bad record; and
+// one still being written is refused, as a conn.log is.
+func TestOpenZeekDNS(t *testing.T) {
+	r, err := Open(&memInput{b: []byte(zeekDNSLog)}, "dns.log", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Format() != ZeekDNS {
+		t.Fatalf("format %s, want %s", r.Format(), ZeekDNS)
+	}
+	var got []string
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var bad RecordError
+		if errors.As(err, &bad) {
+			got = append(got, "!"+bad.Reason())
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, ok := rec.(*event.DNSQuery)
+		if !ok {
+			t.Fatalf("record %T", rec)
+		}
+		got = append(got, fmt.Sprintf("%s %s %d %d %d", q.Origin, q.Name, q.QType, q.RCode, q.NumAnswers))
+	}
+	want := []string{"dns.log:7 vowyzuk.com 1 3 0", "dns.log:8 example.com 1 0 1", "!zeek-invalid", "dns.log:10 qexyryl.com 28 255 0"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if p := r.Position(); p.Records != 4 || p.Offset != int64(len(zeekDNSLog)) {
+		t.Errorf("position at the end %+v, want 4 records and %d bytes", p, len(zeekDNSLog))
+	}
+	if _, err := Open(&memInput{b: []byte(zeekDNSLog)}, "dns.log", Options{Partial: true}); !errors.Is(err, ErrIncomplete) {
+		t.Errorf("a dns.log still being written: %v, want %v", err, ErrIncomplete)
+	}
 }
