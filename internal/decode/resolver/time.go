@@ -84,9 +84,9 @@ func epochDays(y, m, d int) int64 {
 	if m <= 2 {
 		y--
 	}
-	era := y / 400 // y >= -1: four digits, so no negative eras but year 0's
+	era := y / 400
 	if y < 0 {
-		era = -1
+		era = -1 // January and February of year 0: four digits go no lower
 	}
 	yoe := y - era*400
 	mp := (m + 9) % 12
