@@ -189,7 +189,10 @@ func jsonFormat(b []byte) Format {
 		return ZeekConn
 	case isTrail(b):
 		return CloudTrail
-	case bytes.Contains(b, []byte(`"query_name"`)):
+	case bytes.Contains(b, []byte(`"query_name"`)),
+		b[0] == '{' && bytes.Contains(b, []byte(`"logEvents"`)) && bytes.Contains(b, []byte(`\"query_name\"`)):
+		// Route 53 Resolver query log lines, or a CloudWatch Logs
+		// subscription payload of them.
 		return Resolver
 	case b[0] == '{' && bytes.Contains(b, []byte(`"logEvents"`)):
 		// A CloudWatch Logs subscription payload whose messages are

@@ -169,6 +169,14 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 	case VPCFlowCloudWatch:
 		return newLogEvents(in, name, opt)
 	case Resolver:
+		if isLogEvents(head) {
+			l, err := newLogEvents(in, name, opt)
+			if err != nil {
+				return nil, err
+			}
+			l.dns = resolver.NewDecoder(name)
+			return l, nil
+		}
 		r := resolver.NewReader(in, name)
 		r.SetPartial(opt.Partial)
 		if start.Offset > 0 {
@@ -658,9 +666,10 @@ func (z *zeekDNS) Stats() Stats   { return Stats{} }
 func (z *zeekDNS) Close()         {}
 
 // logEvents reads CloudWatch Logs subscription payloads whose messages
-// are flow log lines ({"messageType":"DATA_MESSAGE","owner":...,
-// "logEvents":[{"message":"..."}]}, one or more in a row), as a log
-// group's subscription hands them to Firehose. Payloads are small and
+// are flow log lines, or Route 53 Resolver query log lines
+// ({"messageType":"DATA_MESSAGE","owner":..., "logEvents":[{"message":
+// "..."}]}, one or more in a row), as a log group's subscription hands
+// them to Firehose. Payloads are small and
 // held whole; the position counts events.
 type logEvents struct {
 	name   string
@@ -675,6 +684,18 @@ type logEvents struct {
 	skip   int64
 	size   int64
 	done   bool
+
+	// For Route 53 Resolver query logs: messages are queries, and a
+	// query's line is its event's number in the input.
+	dns *resolver.Decoder
+	q   event.DNSQuery
+}
+
+// isLogEvents reports whether an input starts with a CloudWatch Logs
+// subscription payload.
+func isLogEvents(head []byte) bool {
+	b := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	return len(b) > 0 && b[0] == '{' && bytes.Contains(b, []byte(`"logEvents"`))
 }
 
 func newLogEvents(in Input, name string, opt Options) (*logEvents, error) {
@@ -711,6 +732,19 @@ func (l *logEvents) Next() (event.Record, error) {
 			l.n++
 			if l.n <= l.skip {
 				continue
+			}
+			if l.dns != nil {
+				if err := l.dns.Decode([]byte(msg), l.n, &l.q); err != nil {
+					var pe *resolver.ParseError
+					if errors.As(err, &pe) {
+						return nil, resolverError{pe}
+					}
+					return nil, err
+				}
+				if l.q.Account.IsZero() {
+					l.q.Account = l.owner
+				}
+				return &l.q, nil
 			}
 			kind, err := l.fdec.Decode([]byte(msg), &l.f)
 			if err != nil {
@@ -769,9 +803,14 @@ func (l *logEvents) Position() Position {
 	return p
 }
 
-func (l *logEvents) Format() Format { return VPCFlowCloudWatch }
-func (l *logEvents) Stats() Stats   { return Stats{} }
-func (l *logEvents) Close()         {}
+func (l *logEvents) Format() Format {
+	if l.dns != nil {
+		return Resolver
+	}
+	return VPCFlowCloudWatch
+}
+func (l *logEvents) Stats() Stats { return Stats{} }
+func (l *logEvents) Close()       {}
 
 // replay is the position of a reader that resumes by reading its input
 // again from the start and passing over what an earlier reader returned:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -175,6 +176,40 @@ func TestOpenResolver(t *testing.T) {
 	if q, ok := rec.(*event.DNSQuery); err != nil || !ok || string(q.Name) != "a.example.com" || r.Format() != Resolver {
 		t.Errorf("first record: %v, %v", rec, err)
 	}
+
+	// A CloudWatch Logs subscription payload of query log lines: the
+	// payload's owner stands in for a missing account.
+	msg := strconv.Quote(`{"query_timestamp":"2026-03-04T10:00:00Z","query_name":"d.example.com."}`)
+	payload := `{"messageType":"DATA_MESSAGE","owner":"444455556666","logEvents":[{"id":"1","message":` + msg +
+		`},{"id":"2","message":"{\"query_name\":1}"},{"id":"3","message":` + strconv.Quote(resolverLine("e.")) + `}]}`
+	if f := Detect([]byte(payload)); f != Resolver {
+		t.Fatalf("payload detected as %v", f)
+	}
+	r, err = Open(&memInput{b: []byte(payload)}, "test", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var bad RecordError
+		if errors.As(err, &bad) {
+			names = append(names, "!"+bad.Reason())
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := rec.(*event.DNSQuery)
+		names = append(names, string(q.Name)+" "+q.Account.String())
+	}
+	want = []string{"d.example.com 444455556666", "!resolver-type", "e 111122223333"}
+	if fmt.Sprint(names) != fmt.Sprint(want) || r.Format() != Resolver {
+		t.Errorf("payload: %q (%v), want %q", names, r.Format(), want)
+	}
 }
 
 func resolverLine(name string) string {
@@ -230,6 +265,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add([]byte(zeekDNSLog))
 	// Route 53 Resolver query lines, a bad one among them.
 	f.Add([]byte(resolverLine("a.") + "\n{\"query_name\":1}\n" + resolverLine("b.")))
+	f.Add([]byte(`{"messageType":"DATA_MESSAGE","owner":"111122223333","logEvents":[{"id":"1","message":` + strconv.Quote(resolverLine("a.")) + `}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		whole, pos, err := readAll(t, b, Options{})
 		if err != nil {
