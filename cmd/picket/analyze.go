@@ -52,7 +52,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cf := addCaptureFlags(fs)
 	invDir := fs.String("inventory", "", "folder of AWS describe outputs (describe-network-interfaces, describe-instances, describe-security-groups, ...; subfolders named by time for snapshots) that fill findings with instance and task details, the path, the rules and remediation")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nCloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\npacket captures (pcap, pcapng) and Zeek conn.logs (recorded as VPC Flow Logs would record\nthe same traffic), formats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nCloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\nRoute 53 Resolver query logs and Zeek dns.logs (read; no DNS detector yet),\npacket captures (pcap, pcapng) and Zeek conn.logs (recorded as VPC Flow Logs would record\nthe same traffic), formats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	paths, err := parse(fs, args)
@@ -127,7 +127,7 @@ func writeSummary(w io.Writer, s *app.Summary) {
 		fmt.Fprintf(w, " (%.0f records/s)", float64(s.Records)/secs)
 	}
 	fmt.Fprintln(w)
-	if len(s.ByKind) > 1 || s.ByKind["api-call"] > 0 {
+	if len(s.ByKind) > 1 || s.ByKind["api-call"] > 0 || s.ByKind["dns-query"] > 0 {
 		kinds := make([]string, 0, len(s.ByKind))
 		for k := range s.ByKind {
 			kinds = append(kinds, k)
