@@ -216,7 +216,7 @@ func Open(in Input, name string, opt Options) (Reader, error) {
 	if len(head) == 0 {
 		return nil, ErrEmpty
 	}
-	return nil, fmt.Errorf("%w: not VPC flow logs, CloudTrail, a packet capture or a Zeek conn.log", ErrUnrecognized)
+	return nil, fmt.Errorf("%w: not VPC flow logs, CloudTrail, a Route 53 Resolver query log, a packet capture or a Zeek conn.log or dns.log", ErrUnrecognized)
 }
 
 // Pool keeps the buffers and intern caches of finished readers for the

@@ -15,6 +15,9 @@
 // minutes by default) before it flushes them. A line that cannot be read
 // is a *ParseError, counted and skipped by the caller.
 //
+// It also reads Zeek's dns.log (DNSReader): each query and its answers
+// become an event.DNSQuery.
+//
 // It may import event, flowmeter and topology.
 package zeek
 
