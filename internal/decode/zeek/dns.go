@@ -50,10 +50,9 @@ var dnsRequired = [...]int{dTS, dOrigH, dOrigP, dRespH, dRespP, dQuery}
 //
 // The reader allocates nothing per record once its buffer is warm.
 type DNSReader struct {
+	lines
 	name   string
 	file   event.ID
-	br     *bufio.Reader
-	line   int64
 	sep    byte
 	setSep byte
 	unset  []byte
@@ -62,13 +61,12 @@ type DNSReader struct {
 	byCol  []int8 // the field of each column, -1 for those not used
 	json   bool   // the values in vals come from a JSON line
 	vals   [numDNSFields][]byte
-	long   []byte
 }
 
 // NewDNSReader returns a reader of the dns.log r, called name in records'
 // origins and errors.
 func NewDNSReader(r io.Reader, name string) *DNSReader {
-	d := &DNSReader{br: bufio.NewReaderSize(r, 256<<10)}
+	d := &DNSReader{lines: lines{br: bufio.NewReaderSize(r, 256<<10)}}
 	d.Reset(r, name)
 	return d
 }
@@ -110,34 +108,8 @@ func (d *DNSReader) Next(q *event.DNSQuery) error {
 	}
 }
 
-func (d *DNSReader) readLine() ([]byte, error) {
-	line, err := d.br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		d.long = append(d.long[:0], line...)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			line, err = d.br.ReadSlice('\n')
-			if len(d.long) < maxLine {
-				d.long = append(d.long, line...)
-			}
-		}
-		line = d.long
-	}
-	if len(line) == 0 && err != nil {
-		return nil, err
-	}
-	d.line++
-	return bytes.TrimRight(line, "\r\n"), nil
-}
-
 func (d *DNSReader) fail(field int, value []byte, why string) *ParseError {
-	name := "line"
-	if field >= 0 {
-		name = dnsFieldNames[field]
-	}
-	if len(value) > 64 {
-		value = value[:64]
-	}
-	return &ParseError{File: d.name, Line: d.line, Field: name, Value: string(value), Why: why}
+	return parseError(d.name, d.line, dnsFieldNames[:], field, value, why)
 }
 
 // decodeLine reads one line: ok is true when it filled q with a record.

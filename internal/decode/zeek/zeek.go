@@ -91,9 +91,8 @@ type Stats struct {
 
 // Reader decodes one conn.log.
 type Reader struct {
+	lines
 	name   string
-	br     *bufio.Reader
-	line   int64
 	json   bool
 	sep    byte
 	unset  []byte
@@ -105,7 +104,6 @@ type Reader struct {
 	stats  Stats
 	done   bool
 	endErr error
-	long   []byte
 }
 
 // DefaultSlack is how far, in seconds, the reader lets connection start
@@ -123,7 +121,7 @@ func NewReader(r io.Reader, name string, cfg flowmeter.Config) *Reader {
 		cfg.Interface = cfg.Topology.Match(name)
 	}
 	cfg.Source = name
-	rd := &Reader{name: name, br: bufio.NewReaderSize(r, 256<<10), sep: '\t', unset: []byte("-"), empty: []byte("(empty)"), meter: flowmeter.New(cfg)}
+	rd := &Reader{name: name, lines: lines{br: bufio.NewReaderSize(r, 256<<10)}, sep: '\t', unset: []byte("-"), empty: []byte("(empty)"), meter: flowmeter.New(cfg)}
 	for i := range rd.col {
 		rd.col[i] = -1
 	}
@@ -171,34 +169,48 @@ func (r *Reader) Next(f *event.Flow) error {
 // maxLine bounds a line; longer ones are skipped as bad.
 const maxLine = 1 << 20
 
-func (r *Reader) readLine() ([]byte, error) {
-	line, err := r.br.ReadSlice('\n')
+// lines reads a log's lines, keeping about maxLine bytes of a longer one,
+// and counts them, for errors to name.
+type lines struct {
+	br   *bufio.Reader
+	long []byte // a line longer than the buffer
+	line int64
+}
+
+func (l *lines) readLine() ([]byte, error) {
+	line, err := l.br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
-		r.long = append(r.long[:0], line...)
+		l.long = append(l.long[:0], line...)
 		for errors.Is(err, bufio.ErrBufferFull) {
-			line, err = r.br.ReadSlice('\n')
-			if len(r.long) < maxLine {
-				r.long = append(r.long, line...)
+			line, err = l.br.ReadSlice('\n')
+			if len(l.long) < maxLine {
+				l.long = append(l.long, line...)
 			}
 		}
-		line = r.long
+		line = l.long
 	}
 	if len(line) == 0 && err != nil {
 		return nil, err
 	}
-	r.line++
+	l.line++
 	return bytes.TrimRight(line, "\r\n"), nil
 }
 
-func (r *Reader) fail(field int, value []byte, why string) *ParseError {
+// parseError returns the error of a bad value of field (a column index of
+// names, or -1 for the whole line) on the current line of file.
+func parseError(file string, line int64, names []string, field int, value []byte, why string) *ParseError {
 	name := "line"
 	if field >= 0 {
-		name = fieldNames[field]
+		name = names[field]
 	}
 	if len(value) > 64 {
 		value = value[:64]
 	}
-	return &ParseError{File: r.name, Line: r.line, Field: name, Value: string(value), Why: why}
+	return &ParseError{File: file, Line: line, Field: name, Value: string(value), Why: why}
+}
+
+func (r *Reader) fail(field int, value []byte, why string) *ParseError {
+	return parseError(r.name, r.line, fieldNames[:], field, value, why)
 }
 
 func (r *Reader) decodeLine(line []byte) *ParseError {
