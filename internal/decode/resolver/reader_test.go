@@ -158,7 +158,8 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestTimes checks the forms of query_timestamp.
+// TestTimes checks the forms of query_timestamp (event.ParseTimestamp,
+// which the CloudTrail decoder shares).
 func TestTimes(t *testing.T) {
 	for in, want := range map[string]string{
 		"2026-03-02T10:00:00Z":             "2026-03-02T10:00:00Z",
@@ -167,8 +168,9 @@ func TestTimes(t *testing.T) {
 		"2024-02-29T23:59:59-00:30":        "2024-03-01T00:29:59Z",
 		"1970-01-01T00:00:00Z":             "1970-01-01T00:00:00Z",
 		"2000-03-01T00:00:00Z":             "2000-03-01T00:00:00Z",
-		"2026-03-02 10:00:00Z":             "!",
-		"2026-03-02T10:00:00":              "!",
+		"2026-03-02 10:00:00Z":             "2026-03-02T10:00:00Z", // the forms other AWS logs write are read too
+		"2026-03-02T10:00:00":              "2026-03-02T10:00:00Z", // no zone: UTC
+		"2026-03-02T10:00:60Z":             "2026-03-02T10:00:59Z", // a leap second
 		"2026-03-02T10:00:00.Z":            "!",
 		"2023-02-29T10:00:00Z":             "!",
 		"2026-03-02T10:00:00Z trailing":    "!",
