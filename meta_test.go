@@ -141,6 +141,7 @@ var allowed = map[string][]string{
 	"internal/detect":            {"internal/event", "internal/finding"},
 	"internal/detect/":           {"internal/event", "internal/finding", "internal/detect", "internal/lru", "internal/sketch", "internal/detect/contact", "internal/detect/trw", "internal/detect/scanner", "internal/detect/trail"},
 	"internal/detect/all":        {"internal/detect", "internal/detect/"},
+	"internal/detect/dnsexfil":   {"internal/detect", "internal/event", "internal/finding", "internal/lru"},
 	"internal/store":             {"internal/finding"},
 	"internal/store/":            {"internal/finding", "internal/store", "internal/store/"},
 	"internal/api":               {"internal/finding", "internal/store"},

@@ -13,6 +13,7 @@ import (
 	"picket/internal/detect/consolelogin"
 	"picket/internal/detect/contact"
 	"picket/internal/detect/credexfil"
+	"picket/internal/detect/dnsexfil"
 	"picket/internal/detect/enumeration"
 	"picket/internal/detect/iamanomaly"
 	"picket/internal/detect/ipcaller"
@@ -63,6 +64,7 @@ var Builders = []Builder{
 	{ID: scanner.SweepID, Family: scanners},
 	{ID: bruteforce.ID, New: func(e detect.Env) (detect.Detector, error) { return bruteforce.New(e) }},
 	{ID: threatlist.ID, New: func(e detect.Env) (detect.Detector, error) { return threatlist.New(e) }},
+	{ID: dnsexfil.ID, New: func(e detect.Env) (detect.Detector, error) { return dnsexfil.New(e) }},
 	{ID: tor.ID, New: func(e detect.Env) (detect.Detector, error) { return tor.New(e) }},
 	{ID: iamanomaly.ID, New: func(e detect.Env) (detect.Detector, error) { return iamanomaly.New(e) }},
 	{ID: enumeration.ID, New: func(e detect.Env) (detect.Detector, error) { return enumeration.New(e) }},
