@@ -14,6 +14,7 @@ import (
 	"picket/internal/detect/contact"
 	"picket/internal/detect/credexfil"
 	"picket/internal/detect/dnsexfil"
+	"picket/internal/detect/dnsintel"
 	"picket/internal/detect/enumeration"
 	"picket/internal/detect/iamanomaly"
 	"picket/internal/detect/ipcaller"
@@ -66,6 +67,7 @@ var Builders = []Builder{
 	{ID: threatlist.ID, New: func(e detect.Env) (detect.Detector, error) { return threatlist.New(e) }},
 	{ID: dnsexfil.ID, New: func(e detect.Env) (detect.Detector, error) { return dnsexfil.New(e) }},
 	{ID: tor.ID, New: func(e detect.Env) (detect.Detector, error) { return tor.New(e) }},
+	{ID: dnsintel.ID, New: func(e detect.Env) (detect.Detector, error) { return dnsintel.New(e) }},
 	{ID: iamanomaly.ID, New: func(e detect.Env) (detect.Detector, error) { return iamanomaly.New(e) }},
 	{ID: enumeration.ID, New: func(e detect.Env) (detect.Detector, error) { return enumeration.New(e) }},
 	{ID: ipcaller.ID, New: func(e detect.Env) (detect.Detector, error) { return ipcaller.New(e) }},

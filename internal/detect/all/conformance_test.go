@@ -43,6 +43,7 @@ var conformanceInputs = map[string]string{
 	"bruteforce":   "flows",
 	"threatlist":   "flows",
 	"tor":          "flows",
+	"dnsintel":     "dns",
 	"dnsexfil":     "tunnel", // skipped until detecttest copies DNS queries
 	"iamanomaly":   "calls",
 	"enumeration":  "calls",
@@ -149,6 +150,8 @@ func TestConformance(t *testing.T) {
 				w = intrusionWorld(t)
 			case "tunnel":
 				t.Skip("detecttest cannot copy an *event.DNSQuery yet")
+			case "dns":
+				w = dnsWorld(t)
 			default:
 				t.Fatalf("%s has no conformance input: name one in conformanceInputs, and make sure the detector reports on it", s.id)
 			}
