@@ -26,6 +26,8 @@ import (
 	"strings"
 	"unsafe"
 
+	"golang.org/x/net/publicsuffix"
+
 	"picket/internal/detect"
 	"picket/internal/event"
 	"picket/internal/finding"
@@ -110,7 +112,6 @@ type Detector struct {
 	block   event.ID
 	pairs   *lru.Table[pairKey, pair]
 	pending *lru.Table[slotKey, slot]
-	lost    uint64 // reports lost to eviction
 }
 
 var (
@@ -141,7 +142,7 @@ func New(env detect.Env) (*Detector, error) {
 		d.own[strings.TrimSuffix(strings.ToLower(n), ".")] = true
 	}
 	d.pairs = lru.New[pairKey, pair](env.Cap(int(th.Get("max_pairs")), 0.5, pairBytes), nil)
-	d.pending = lru.New(env.Cap(int(th.Get("max_pending")), 0.5, pendingBytes), func(slotKey, *slot) { d.lost++ })
+	d.pending = lru.New[slotKey, slot](env.Cap(int(th.Get("max_pending")), 0.5, pendingBytes), nil)
 	return d, nil
 }
 
@@ -218,7 +219,7 @@ func (d *Detector) add(q *event.DNSQuery, rebind bool, m detect.ThreatMatch, ans
 	s, created := d.pending.Put(slotKey{Pair: pk, End: end})
 	if created || earlier(q, s) {
 		s.First, s.Src, s.VPC, s.Origin = q.T, q.Src, q.VPC, q.Origin
-		s.Sample = sample(q)
+		s.Sample, s.Match, s.Answer = sample(q), m, answer
 		if created {
 			s.Last = q.T
 		}
@@ -234,7 +235,6 @@ func (d *Detector) add(q *event.DNSQuery, rebind bool, m detect.ThreatMatch, ans
 	default:
 		s.UDP = true
 	}
-	s.Match, s.Answer = m, answer
 }
 
 // earlier reports whether q comes before the query a slot describes.
@@ -377,7 +377,7 @@ func (d *Detector) finding(k pairKey, s *slot, p *pair) *finding.Finding {
 	}
 	f.Service.Action.DNSRequestAction = &finding.DNSRequestAction{
 		Domain:           name,
-		DomainWithSuffix: Registrable(name),
+		DomainWithSuffix: registrable(name),
 		Protocol:         proto,
 		Blocked:          s.Blocked == s.N,
 	}
@@ -424,42 +424,25 @@ func (d *Detector) finding(k pairKey, s *slot, p *pair) *finding.Finding {
 	return f
 }
 
-// secondLevel are the second-level labels under which country-code
-// top-level domains commonly register names (example.co.uk).
-var secondLevel = map[string]bool{"co": true, "com": true, "net": true, "org": true, "gov": true, "ac": true, "edu": true, "or": true, "ne": true, "go": true}
-
-// Registrable returns the registrable part of a name, as GuardDuty's
-// domainWithSuffix gives it: the last two labels, or three under a
-// country code's common second level (example.co.uk). It approximates
-// the public suffix list, which picket does not carry.
-func Registrable(name string) string {
-	i := strings.LastIndexByte(name, '.')
-	if i < 0 {
-		return name
+// registrable returns the registrable domain of a name, as GuardDuty's
+// domainWithSuffix gives it: one label under its public suffix
+// (example.co.uk for www.example.co.uk), or the name itself when it is
+// a public suffix or has none.
+func registrable(name string) string {
+	if r, err := publicsuffix.EffectiveTLDPlusOne(name); err == nil {
+		return r
 	}
-	tld := name[i+1:]
-	j := strings.LastIndexByte(name[:i], '.')
-	if j < 0 {
-		return name
-	}
-	if len(tld) == 2 && secondLevel[name[j+1:i]] {
-		if k := strings.LastIndexByte(name[:j], '.'); k >= 0 {
-			return name[k+1:]
-		}
-		return name
-	}
-	return name[j+1:]
+	return name
 }
 
 type detectorState struct {
 	Pairs   lru.Snapshot[pairKey, pair]
 	Pending lru.Snapshot[slotKey, slot]
-	Lost    uint64
 }
 
 // MarshalState saves the pairs and the reports not yet made.
 func (d *Detector) MarshalState() ([]byte, error) {
-	return detect.EncodeState(detectorState{Pairs: d.pairs.View(), Pending: d.pending.View(), Lost: d.lost})
+	return detect.EncodeState(detectorState{Pairs: d.pairs.View(), Pending: d.pending.View()})
 }
 
 // UnmarshalState restores them.
@@ -470,6 +453,5 @@ func (d *Detector) UnmarshalState(b []byte) error {
 	}
 	d.pairs.Restore(st.Pairs)
 	d.pending.Restore(st.Pending)
-	d.lost = st.Lost
 	return nil
 }

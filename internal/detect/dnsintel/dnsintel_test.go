@@ -250,9 +250,10 @@ func TestRegistrable(t *testing.T) {
 	for in, want := range map[string]string{
 		"evil.com": "evil.com", "a.b.evil.com": "evil.com", "com": "com",
 		"www.example.co.uk": "example.co.uk", "co.uk": "co.uk", "x.y.de": "y.de",
+		"a.b.example.s3.amazonaws.com": "example.s3.amazonaws.com",
 	} {
-		if got := Registrable(in); got != want {
-			t.Errorf("Registrable(%q) = %q, want %q", in, got, want)
+		if got := registrable(in); got != want {
+			t.Errorf("registrable(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
