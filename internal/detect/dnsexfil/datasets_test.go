@@ -48,8 +48,8 @@ type evaluation struct {
 	domains  []string // registered domains of the findings
 }
 
-// run feeds qs (each a complete query) through an engine with the
-// detector and collects what it says.
+// evaluate feeds the queries next yields through an engine with the
+// detector at its defaults and fills e with what it says.
 func evaluate(t *testing.T, e *evaluation, next func(*event.DNSQuery) error) {
 	t.Helper()
 	d, err := New(detect.Env{DetectorID: finding.DetectorID})
