@@ -101,3 +101,24 @@ func (q *DNSQuery) AnswerList() []DNSAnswer { return q.Answers[:q.NumAnswers] }
 
 // Reset clears q for the next record, keeping nothing borrowed.
 func (q *DNSQuery) Reset() { *q = DNSQuery{} }
+
+// Clone returns a copy of q that owns its name and answer data, for
+// keeping a query past the decoder's next read.
+func (q *DNSQuery) Clone() *DNSQuery {
+	c := *q
+	n := len(q.Name)
+	for i := range q.NumAnswers {
+		n += len(q.Answers[i].Data)
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, q.Name...)
+	c.Name = buf[:len(q.Name):len(q.Name)]
+	for i := range q.NumAnswers {
+		if d := q.Answers[i].Data; d != nil {
+			start := len(buf)
+			buf = append(buf, d...)
+			c.Answers[i].Data = buf[start:len(buf):len(buf)]
+		}
+	}
+	return &c
+}

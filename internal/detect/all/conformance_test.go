@@ -44,7 +44,7 @@ var conformanceInputs = map[string]string{
 	"threatlist":   "flows",
 	"tor":          "flows",
 	"dnsintel":     "dns",
-	"dnsexfil":     "tunnel", // skipped until detecttest copies DNS queries
+	"dnsexfil":     "dns",
 	"iamanomaly":   "calls",
 	"enumeration":  "calls",
 	"ipcaller":     "calls",
@@ -148,8 +148,6 @@ func TestConformance(t *testing.T) {
 				w = exposureWorld(t)
 			case "intrusion":
 				w = intrusionWorld(t)
-			case "tunnel":
-				t.Skip("detecttest cannot copy an *event.DNSQuery yet")
 			case "dns":
 				w = dnsWorld(t)
 			default:

@@ -35,12 +35,8 @@ func (in *prefixIntel) ThreatDomain(name string) (detect.ThreatMatch, bool) {
 
 var dnsWorldOnce = sync.OnceValue(makeDNSWorld)
 
-// dnsWorld is skipped until detecttest copies DNS queries (its lend and
-// cloneRecords know flows, contacts and API calls only).
-func dnsWorld(t *testing.T) *world {
-	t.Skip("detecttest cannot copy an *event.DNSQuery yet")
-	return dnsWorldOnce()
-}
+// dnsWorld is the input of the DNS detectors.
+func dnsWorld(*testing.T) *world { return dnsWorldOnce() }
 
 // makeDNSWorld is twenty minutes of Resolver queries from a few
 // instances: ordinary names, names under a listed domain (some blocked by
@@ -88,6 +84,11 @@ func makeDNSWorld() *world {
 		default:
 			mk(&input, t, h, src, "api.notevil.example", netip.MustParseAddr("198.51.100.20"))
 		}
+		if i < 200 {
+			// A tunnel: i-0db sends data in base32 labels of a domain of
+			// its own, one query every five seconds.
+			mk(&input, t, "i-0db", netip.AddrFrom4([4]byte{10, 0, 1, 12}), tunnelLabel(i)+".t.tunnel.example")
+		}
 	}
 	var flood []event.Record
 	n := 10 * conformanceMaxKeys
@@ -100,4 +101,19 @@ func makeDNSWorld() *world {
 		}
 	}
 	return &world{input: input, flood: flood, intel: conformanceIntel}
+}
+
+// tunnelLabel is the i-th label of the world's tunnel: 40 characters of
+// base32 from a fixed pseudo-random sequence.
+func tunnelLabel(i int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	x := uint64(i)*0x9e3779b97f4a7c15 + 1
+	b := make([]byte, 40)
+	for k := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[k] = alphabet[x%32]
+	}
+	return string(b)
 }

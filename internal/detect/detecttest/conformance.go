@@ -677,6 +677,18 @@ func lend(t testing.TB, rec event.Record, use func(event.Record)) {
 			}
 		}
 		*call = event.APICall{Origin: event.Origin{File: event.Intern("overwritten")}}
+	case *event.DNSQuery:
+		q := v.Clone()
+		use(q)
+		for i := range q.Name {
+			q.Name[i] = '#'
+		}
+		for _, a := range q.AnswerList() {
+			for i := range a.Data {
+				a.Data[i] = '#'
+			}
+		}
+		*q = event.DNSQuery{Origin: event.Origin{File: event.Intern("overwritten")}}
 	default:
 		t.Fatalf("detecttest: no copy for a %T", rec)
 	}
@@ -693,6 +705,8 @@ func cloneRecords(t testing.TB, recs []event.Record) []any {
 		case *event.Contact:
 			out[i] = *v
 		case *event.APICall:
+			out[i] = *v.Clone()
+		case *event.DNSQuery:
 			out[i] = *v.Clone()
 		default:
 			t.Fatalf("detecttest: no copy for a %T", rec)
