@@ -52,7 +52,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cf := addCaptureFlags(fs)
 	invDir := fs.String("inventory", "", "folder of AWS describe outputs (describe-network-interfaces, describe-instances, describe-security-groups, ...; subfolders named by time for snapshots) that fill findings with instance and task details, the path, the rules and remediation")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nCloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\nRoute 53 Resolver query logs and Zeek dns.logs (read; no DNS detector yet),\npacket captures (pcap, pcapng) and Zeek conn.logs (recorded as VPC Flow Logs would record\nthe same traffic), formats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: picket analyze [flags] PATH...\n\nReads VPC flow logs (text or gzip, files, directories in the S3 layout, Parquet, or - for stdin)\nCloudTrail logs (S3 log files, JSON lines, EventBridge and CloudWatch Logs shapes),\nRoute 53 Resolver query logs and Zeek dns.logs,\npacket captures (pcap, pcapng) and Zeek conn.logs (recorded as VPC Flow Logs would record\nthe same traffic), formats detected from content, and prints GuardDuty findings.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	paths, err := parse(fs, args)
