@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"picket/internal/explain"
-	"picket/internal/inventory"
 	"runtime"
 	"sort"
 	"time"
@@ -22,10 +20,12 @@ import (
 	"picket/internal/detect/all"
 	"picket/internal/enrich"
 	"picket/internal/event"
+	"picket/internal/explain"
 	"picket/internal/finding"
 	"picket/internal/ingest"
 	"picket/internal/intel"
 	"picket/internal/intel/live"
+	"picket/internal/inventory"
 	"picket/internal/source"
 )
 
