@@ -3,7 +3,6 @@ package explain
 import (
 	"net/netip"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -453,8 +452,4 @@ func (s *scene) resourceLine() string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sortStrings(s []string) {
-	sort.Strings(s)
 }

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -9,14 +10,10 @@ import (
 	"picket/internal/inventory"
 )
 
-// Hop is one step of the way a finding's traffic took, or a fact about an
-// end of it, in a sentence.
-type Hop = string
-
 // pathFacts is what Path found: the hops, and why the finding should be
 // rated down when its "attacker" or its resource stands for many hosts.
 type pathFacts struct {
-	Hops      []Hop
+	Hops      []string // each a step of the way, or a fact about an end of it, in a sentence
 	RatedDown string
 }
 
@@ -109,11 +106,11 @@ func (s *scene) path() pathFacts {
 
 // internetHops explains traffic between the interface and an internet
 // address.
-func (s *scene) internetHops(p *pathFacts) []Hop {
+func (s *scene) internetHops(p *pathFacts) []string {
 	ifc := s.local.iface
 	pub, pubDNS := ifc.PublicFor(s.localAddr)
 	gw := s.routeTarget(s.remote.addr)
-	var hops []Hop
+	var hops []string
 	if !s.inbound {
 		switch {
 		case strings.HasPrefix(gw, "nat-"):
@@ -168,10 +165,10 @@ func (s *scene) internetHops(p *pathFacts) []Hop {
 
 // internalHops explains traffic between the interface and a private
 // address.
-func (s *scene) internalHops(p *pathFacts) []Hop {
+func (s *scene) internalHops(p *pathFacts) []string {
 	r := s.remote
 	ifc := s.local.iface
-	var hops []Hop
+	var hops []string
 	who := r.addr.String() + " is " + r.describe()
 	if r.iface != nil && r.iface.VPC != "" && r.iface.VPC != ifc.VPC {
 		who += " in " + r.iface.VPC
@@ -241,7 +238,7 @@ func (s *scene) natSubnets(n *inventory.NATGateway) string {
 	if len(subs) == 0 {
 		return ""
 	}
-	sortStrings(subs)
+	slices.Sort(subs)
 	return " (subnets " + strings.Join(subs, ", ") + ")"
 }
 

@@ -112,18 +112,9 @@ type Snapshot struct {
 
 // NewSnapshot returns an empty snapshot taken at t.
 func NewSnapshot(t time.Time) *Snapshot {
-	return &Snapshot{
-		Time:           t,
-		Interfaces:     map[string]*Interface{},
-		Instances:      map[string]*Instance{},
-		Tasks:          map[string]*Task{},
-		SecurityGroups: map[string]*SecurityGroup{},
-		NetworkACLs:    map[string]*NetworkACL{},
-		RouteTables:    map[string]*RouteTable{},
-		NATGateways:    map[string]*NATGateway{},
-		LoadBalancers:  map[string]*LoadBalancer{},
-		TGWAttachments: map[string]*TGWAttachment{},
-	}
+	s := &Snapshot{Time: t}
+	s.ensureMaps()
+	return s
 }
 
 // Interface is one elastic network interface

@@ -108,10 +108,7 @@ func (s *Snapshot) NATOf(i *Interface) *NATGateway {
 	if i == nil {
 		return nil
 	}
-	if n := s.natByENI[i.ID]; n != nil {
-		return n
-	}
-	return nil
+	return s.natByENI[i.ID]
 }
 
 // LoadBalancerOf returns the load balancer an interface belongs to (its
