@@ -13,6 +13,7 @@ import (
 	"picket/internal/detect/consolelogin"
 	"picket/internal/detect/contact"
 	"picket/internal/detect/credexfil"
+	"picket/internal/detect/dga"
 	"picket/internal/detect/dnsexfil"
 	"picket/internal/detect/dnsintel"
 	"picket/internal/detect/enumeration"
@@ -68,6 +69,7 @@ var Builders = []Builder{
 	{ID: dnsexfil.ID, New: func(e detect.Env) (detect.Detector, error) { return dnsexfil.New(e) }},
 	{ID: tor.ID, New: func(e detect.Env) (detect.Detector, error) { return tor.New(e) }},
 	{ID: dnsintel.ID, New: func(e detect.Env) (detect.Detector, error) { return dnsintel.New(e) }},
+	{ID: dga.ID, New: func(e detect.Env) (detect.Detector, error) { return dga.New(e) }},
 	{ID: iamanomaly.ID, New: func(e detect.Env) (detect.Detector, error) { return iamanomaly.New(e) }},
 	{ID: enumeration.ID, New: func(e detect.Env) (detect.Detector, error) { return enumeration.New(e) }},
 	{ID: ipcaller.ID, New: func(e detect.Env) (detect.Detector, error) { return ipcaller.New(e) }},

@@ -45,6 +45,7 @@ var conformanceInputs = map[string]string{
 	"tor":          "flows",
 	"dnsintel":     "dns",
 	"dnsexfil":     "dns",
+	"dga":          "dns",
 	"iamanomaly":   "calls",
 	"enumeration":  "calls",
 	"ipcaller":     "calls",

@@ -84,6 +84,11 @@ func makeDNSWorld() *world {
 		default:
 			mk(&input, t, h, src, "api.notevil.example", netip.MustParseAddr("198.51.100.20"))
 		}
+		if i%8 == 1 { // a DGA's search (dga): i-0app tries generated names, two in three unanswered
+			if q := mk(&input, t, "i-0app", netip.AddrFrom4([4]byte{10, 0, 1, 11}), tunnelLabel(1000 + i)[:10]+".com", netip.MustParseAddr("203.0.113.90")); i%3 != 0 {
+				q.RCode, q.NumAnswers = event.RCodeNXDomain, 0
+			}
+		}
 		if i < 200 {
 			// A tunnel: i-0db sends data in base32 labels of a domain of
 			// its own, one query every five seconds.
@@ -96,6 +101,7 @@ func makeDNSWorld() *world {
 		t := t0 + event.Time(i*120/n)
 		src := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
 		mk(&flood, t, "", src, "x"+strconv.Itoa(i)+".evil.example")
+		mk(&flood, t, "", src, tunnelLabel(i)[:10]+".com") // a generated name (dga)
 		if i%3 == 0 {
 			mk(&flood, t, "", src, "r.attacker.example", netip.MustParseAddr("169.254.169.254"))
 		}
