@@ -446,12 +446,17 @@ func TestSDK(t *testing.T) {
 		if len(ids) != len(finding.Types()) {
 			t.Fatalf("%d samples, want one of each of %d types", len(ids), len(finding.Types()))
 		}
-		out, err := gdc.GetFindings(ctx, &guardduty.GetFindingsInput{DetectorId: &det, FindingIds: ids})
-		if err != nil {
-			t.Fatal(err)
+		// GetFindings takes at most 50 IDs, fewer than the types.
+		var got []gd.Finding
+		for batch := range slices.Chunk(ids, 50) {
+			out, err := gdc.GetFindings(ctx, &guardduty.GetFindingsInput{DetectorId: &det, FindingIds: batch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, out.Findings...)
 		}
 		types := map[string]bool{}
-		for _, f := range out.Findings {
+		for _, f := range got {
 			types[aws.ToString(f.Type)] = true
 			if !strings.Contains(aws.ToString(f.Service.AdditionalInfo.Value), `"sample":true`) {
 				t.Errorf("%s: additionalInfo %s", aws.ToString(f.Type), aws.ToString(f.Service.AdditionalInfo.Value))
@@ -474,9 +479,16 @@ func TestSDK(t *testing.T) {
 		if _, err := gdc.CreateSampleFindings(ctx, &guardduty.CreateSampleFindingsInput{DetectorId: &det, FindingTypes: []string{finding.TypePortscan}}); err != nil {
 			t.Fatal(err)
 		}
-		again, _ := gdc.ListFindings(ctx, &guardduty.ListFindingsInput{DetectorId: &det, FindingCriteria: crit})
-		if len(again.FindingIds) != len(finding.Types()) {
-			t.Errorf("samples after a second call: %d", len(again.FindingIds))
+		n := 0
+		for p := guardduty.NewListFindingsPaginator(gdc, &guardduty.ListFindingsInput{DetectorId: &det, FindingCriteria: crit}); p.HasMorePages(); {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(out.FindingIds)
+		}
+		if n != len(finding.Types()) {
+			t.Errorf("samples after a second call: %d", n)
 		}
 	})
 

@@ -146,7 +146,7 @@ func (h *Handler) tagResource(rq *request) (any, error) {
 	if err := h.store.Tag(rq.ctx, arn, in.Tags); err != nil {
 		return nil, fmt.Errorf("tagging %s: %w", arn, err)
 	}
-	return nil, nil
+	return nil, h.syncSetTags(rq, arn)
 }
 
 func (h *Handler) untagResource(rq *request) (any, error) {
@@ -169,5 +169,60 @@ func (h *Handler) untagResource(rq *request) (any, error) {
 	if err := h.store.Untag(rq.ctx, arn, keys); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("untagging %s: %w", arn, err)
 	}
-	return nil, nil
+	return nil, h.syncSetTags(rq, arn)
+}
+
+// categoryTag is the tag by which a threat list declares its category
+// (intel.CategoryTag, which the API does not import); the threat-intel
+// engine reads it from the list's stored tags when it loads the list.
+const categoryTag = "picket:category"
+
+// syncSetTags keeps the tags stored with a threat list (ThreatIntelSet,
+// ThreatEntitySet) in step with TagResource and UntagResource, and
+// loads again a list that is not inactive when its category tag changed,
+// so that its findings take the new category's type. A category the
+// engine does not know puts the list in ERROR, as any unusable list.
+func (h *Handler) syncSetTags(rq *request, arn string) error {
+	_, rest, ok := strings.Cut(arn, ":detector/")
+	segs := strings.Split(rest, "/")
+	if !ok || len(segs) != 3 {
+		return nil
+	}
+	kind := store.SetKind(segs[1])
+	if kind != store.ThreatIntelSet && kind != store.ThreatEntitySet {
+		return nil
+	}
+	tags, err := h.tagsOf(rq, arn)
+	if err != nil {
+		return err
+	}
+	h.setMu.Lock()
+	s, err := h.store.Set(rq.ctx, segs[0], kind, segs[2])
+	if err != nil {
+		h.setMu.Unlock()
+		return fmt.Errorf("reading %s: %w", arn, err)
+	}
+	if maps.Equal(s.Tags, tags) {
+		h.setMu.Unlock()
+		return nil
+	}
+	old, had := s.Tags[categoryTag]
+	cur, has := tags[categoryTag]
+	load := (old != cur || had != has) && s.Status != statusInactive
+	s.Tags = tags
+	var g uint64 // a new generation only when loading: a load under way still counts otherwise
+	if load {
+		s.Status, s.ErrorDetails = statusActivating, ""
+		s.UpdatedAt = h.now().UTC()
+		g = h.bump(refOf(s))
+	}
+	err = h.store.UpdateSet(rq.ctx, s)
+	h.setMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("updating the tags of %s: %w", arn, err)
+	}
+	if load {
+		h.startLoad(*s, g)
+	}
+	return nil
 }

@@ -36,6 +36,10 @@ type ThreatMatch struct {
 	Purpose string
 	Score   float64
 	Ports   []uint16
+	// Category is what the list declares all its entries to be
+	// ("c2", "phishing", ...: intel.ParseCategory), "" when it declares
+	// nothing; DNS detectors choose the finding type by it.
+	Category string
 }
 
 // ThreatKind is the kind of list a ThreatMatch comes from.

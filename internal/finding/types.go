@@ -78,6 +78,18 @@ const (
 	TypeDGADomainRequest      = "Trojan:EC2/DGADomainRequest.C!DNS"
 	TypeDGADomainRequestB     = "Trojan:EC2/DGADomainRequest.B"
 	TypeMetadataDNSRebind     = "UnauthorizedAccess:EC2/MetadataDNSRebind"
+	// The DNS types of categorised domain intelligence: a threat list
+	// that declares its category raises one of these instead of
+	// MaliciousDomainRequest.Custom (docs/detectors/dnsintel.md).
+	TypeC2ActivityDNS              = "Backdoor:EC2/C&CActivity.B!DNS"
+	TypeBlackholeTrafficDNS        = "Trojan:EC2/BlackholeTraffic!DNS"
+	TypeDropPointDNS               = "Trojan:EC2/DropPoint!DNS"
+	TypePhishingDomainDNS          = "Trojan:EC2/PhishingDomainRequest!DNS"
+	TypeBitcoinToolDNS             = "CryptoCurrency:EC2/BitcoinTool.B!DNS"
+	TypeAbusedDomainReputation     = "Impact:EC2/AbusedDomainRequest.Reputation"
+	TypeBitcoinDomainReputation    = "Impact:EC2/BitcoinDomainRequest.Reputation"
+	TypeMaliciousDomainReputation  = "Impact:EC2/MaliciousDomainRequest.Reputation"
+	TypeSuspiciousDomainReputation = "Impact:EC2/SuspiciousDomainRequest.Reputation"
 
 	TypeReconMaliciousIPCustom    = "Recon:IAMUser/MaliciousIPCaller.Custom"
 	TypeReconMaliciousIP          = "Recon:IAMUser/MaliciousIPCaller"
@@ -206,6 +218,60 @@ var catalog = []Type{
 		Feature: FeatureDNSLogs, Severity: SeverityHigh,
 		Title:       "{resource} resolved a domain that points at the instance metadata service.",
 		Description: "{resource} resolved {domain} to {answer}, the instance metadata address ({detail}). A name that rebinds to the metadata service lets a page or a server-side request forgery read the instance's credentials.",
+	},
+	{
+		Name: TypeC2ActivityDNS, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityHigh,
+		Title:       "{resource} is querying a command and control domain.",
+		Description: "{resource} resolved {domain} ({detail}), a command and control server on threat list {list}. The instance may be compromised and taking orders from it.",
+	},
+	{
+		Name: TypeBlackholeTrafficDNS, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityMedium,
+		Title:       "{resource} is querying a black-holed domain.",
+		Description: "{resource} resolved {domain} ({detail}), a domain redirected to a black hole (sinkhole) according to threat list {list}. Software on the instance may still be trying to reach a dismantled malicious server.",
+	},
+	{
+		Name: TypeDropPointDNS, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityMedium,
+		Title:       "{resource} is querying a drop point domain.",
+		Description: "{resource} resolved {domain} ({detail}), which threat list {list} names as a place where malware leaves stolen credentials and data.",
+	},
+	{
+		Name: TypePhishingDomainDNS, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityHigh,
+		Title:       "{resource} is querying a phishing domain.",
+		Description: "{resource} resolved {domain} ({detail}), which threat list {list} names as a phishing site.",
+	},
+	{
+		Name: TypeBitcoinToolDNS, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityHigh,
+		Title:       "{resource} is querying a domain of cryptocurrency activity.",
+		Description: "{resource} resolved {domain} ({detail}), a domain that threat list {list} ties to cryptocurrency mining or trading tools.",
+	},
+	{
+		Name: TypeAbusedDomainReputation, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityMedium,
+		Title:       "{resource} is querying a low-reputation domain on an abused service.",
+		Description: "{resource} resolved {domain} ({detail}), which threat list {list} rates low in reputation and places on a commonly abused domain service.",
+	},
+	{
+		Name: TypeBitcoinDomainReputation, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityHigh,
+		Title:       "{resource} is querying a low-reputation domain of cryptocurrency activity.",
+		Description: "{resource} resolved {domain} ({detail}), which threat list {list} rates low in reputation and ties to cryptocurrency activity.",
+	},
+	{
+		Name: TypeMaliciousDomainReputation, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityHigh,
+		Title:       "{resource} is querying a low-reputation domain known to be malicious.",
+		Description: "{resource} resolved {domain} ({detail}), which threat list {list} rates low in reputation and ties to known malicious domains.",
+	},
+	{
+		Name: TypeSuspiciousDomainReputation, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,
+		Feature: FeatureDNSLogs, Severity: SeverityLow,
+		Title:       "{resource} is querying a suspicious low-reputation domain.",
+		Description: "{resource} resolved {domain} ({detail}), which threat list {list} rates low in reputation without tying it to a known threat.",
 	},
 	{
 		Name: TypeReconMaliciousIPCustom, ResourceType: ResourceAccessKey, ActionType: ActionAWSAPICall,

@@ -33,6 +33,9 @@ type Options struct {
 	// Tor says which Tor nodes a Tor list names when its format does not
 	// tell (TXT); given, it overrides the format's.
 	Tor TorNodes
+	// Category is what the threat list says every domain on it is
+	// (ParseCategory); "" for none.
+	Category string
 }
 
 // maxLine is the longest line read; longer lines are bad entries.

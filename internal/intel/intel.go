@@ -204,6 +204,9 @@ type Match struct {
 	// says the same in words ("Tor exit node", "Tor relay", "Tor relay
 	// or exit node"), for findings to describe the address by.
 	Tor TorNodes
+	// Category is the category the threat list declares for all its
+	// entries (ParseCategory), "" when it declares none.
+	Category string
 	Info
 }
 

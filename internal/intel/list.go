@@ -54,6 +54,8 @@ type Report struct {
 	AllowPrivate bool
 	// Tor says, for a Tor list, which Tor nodes it names.
 	Tor TorNodes
+	// Category is the threat list's declared category, "" for none.
+	Category string `json:",omitempty"`
 	// Errors counts entries that could not be read; Samples holds the
 	// first few, with their lines.
 	Errors  int
@@ -112,7 +114,7 @@ type List struct {
 
 func newList(opt Options) *List {
 	l := &List{
-		Report:     Report{Name: opt.Name, Location: opt.Location, Kind: opt.Kind, AllowPrivate: opt.AllowPrivate},
+		Report:     Report{Name: opt.Name, Location: opt.Location, Kind: opt.Kind, AllowPrivate: opt.AllowPrivate, Category: opt.Category},
 		infos:      []Info{{}},
 		infoIdx:    map[string]uint32{"": 0},
 		maxSamples: opt.MaxSamples,

@@ -63,12 +63,16 @@ type Spec struct {
 	// Tor says which Tor nodes a Tor list names, for formats that do not
 	// tell (TXT); TorUnknown takes what the format says.
 	Tor TorNodes
+	// Category is what a threat list declares its domains to be
+	// (ParseCategory): DNS findings for them take the category's type
+	// instead of MaliciousDomainRequest.Custom. "" for none.
+	Category string
 }
 
 // DecodeOptions returns the options that decode the list of sp.
 func (sp Spec) DecodeOptions(maxSamples int) Options {
 	return Options{Name: sp.Name, Location: sp.Location, Kind: sp.Kind, Format: sp.Format,
-		MaxSamples: maxSamples, AllowPrivate: sp.AllowPrivate, Tor: sp.Tor}
+		MaxSamples: maxSamples, AllowPrivate: sp.AllowPrivate, Tor: sp.Tor, Category: sp.Category}
 }
 
 // ParseSpec parses a list given on the command line as
@@ -76,11 +80,12 @@ func (sp Spec) DecodeOptions(maxSamples int) Options {
 // "botnets=OTX_CSV:s3://bucket/otx.csv",
 // "tor_exit:https://check.torproject.org/exit-addresses" or
 // "scanners=auto,allow_private:scanners.txt". The options are
-// allow_private (keep entries in private and reserved networks) and, for
-// a Tor list in a format that does not say, relays or exits.
+// allow_private (keep entries in private and reserved networks),
+// category=CATEGORY for a threat list (ParseCategory) and, for a Tor
+// list in a format that does not say, relays or exits.
 func ParseSpec(kind Kind, s string) (Spec, error) {
 	sp := Spec{Kind: kind}
-	if i := strings.IndexByte(s, '='); i > 0 && !strings.ContainsAny(s[:i], ":/\\") {
+	if i := strings.IndexByte(s, '='); i > 0 && !strings.ContainsAny(s[:i], ":/\\,") {
 		sp.Name, s = s[:i], s[i+1:]
 	}
 	if i := strings.IndexByte(s, ':'); i > 0 && !strings.HasPrefix(s[i:], "://") {
@@ -117,7 +122,18 @@ func (sp *Spec) setOptions(opts string) error {
 			}
 			sp.Tor, _ = ParseTorNodes(n)
 		default:
-			return fmt.Errorf("unknown list option %q (known: allow_private, relays, exits)", o)
+			if v, ok := strings.CutPrefix(n, "category="); ok {
+				if sp.Kind != KindThreat {
+					return fmt.Errorf("list option %q is for threat lists", o)
+				}
+				c, err := ParseCategory(v)
+				if err != nil {
+					return err
+				}
+				sp.Category = c
+				continue
+			}
+			return fmt.Errorf("unknown list option %q (known: allow_private, category=CATEGORY, relays, exits)", o)
 		}
 	}
 	return nil

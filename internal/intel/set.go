@@ -97,7 +97,7 @@ func (b *builder) match(li int, l *List, info uint32) uint32 {
 	if i, ok := b.idx[k]; ok {
 		return i
 	}
-	m := Match{List: l.Name, Kind: KindThreat, SHA256: l.SHA256, Info: l.infos[info]}
+	m := Match{List: l.Name, Kind: KindThreat, SHA256: l.SHA256, Category: l.Category, Info: l.infos[info]}
 	if l.Kind == KindTor {
 		// what detectors describe the address as; a category the
 		// format gives (FireHOL's) says less than this

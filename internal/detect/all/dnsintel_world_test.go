@@ -30,7 +30,7 @@ func (in *prefixIntel) ThreatDomain(name string) (detect.ThreatMatch, bool) {
 	if !domainUnder(name, listedDomain) || in.TrustedDomain(name) {
 		return detect.ThreatMatch{}, false
 	}
-	return detect.ThreatMatch{ListName: "bad-domains", ThreatNames: []string{"Phishing"}, FileSHA256: strings.Repeat("cd", 32)}, true
+	return detect.ThreatMatch{ListName: "bad-domains", ThreatNames: []string{"Phishing"}, FileSHA256: strings.Repeat("cd", 32), Category: "phishing"}, true
 }
 
 var dnsWorldOnce = sync.OnceValue(makeDNSWorld)

@@ -2,6 +2,8 @@ package dnsintel_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -57,5 +59,59 @@ func TestAnalyze(t *testing.T) {
 	}
 	if len(fs) != 2 {
 		t.Errorf("%d findings, want 2", len(fs))
+	}
+}
+
+// TestAnalyzeCategories runs picket analyze with threat lists given as on
+// its command line, some declaring a category (category=...): each
+// category's domains raise its own type, the uncategorised list keeps
+// .Custom, and a name answered with an address on the blackhole list
+// raises BlackholeTraffic!DNS. 0.0.0.0, which ad-blocking resolvers
+// answer, raises nothing.
+func TestAnalyzeCategories(t *testing.T) {
+	var lists []intel.Spec
+	for _, arg := range []string{
+		"c2s=TXT,category=c2:testdata/c2.txt",
+		"phishes=auto,category=phishing:testdata/phishing.txt",
+		"pools=TXT,category=bitcoin-tool:testdata/mining.txt",
+		"sinkholes=TXT,category=blackhole:testdata/sinkholes.txt",
+		"testdata/plain.txt",
+	} {
+		sp, err := intel.ParseSpec(intel.KindThreat, arg)
+		if err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		lists = append(lists, sp)
+	}
+	fs, _, err := app.Analyze(context.Background(), app.AnalyzeOptions{Paths: []string{"testdata/categories.log"}, Lists: lists})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Type, Domain, List string
+		Count              int64
+	}
+	var got []row
+	for _, f := range fs {
+		r := row{Type: f.Type, Count: f.Service.Count}
+		if a := f.Service.Action.DNSRequestAction; a != nil {
+			r.Domain = a.Domain
+		}
+		if e := f.Service.Evidence; e != nil && len(e.ThreatIntelligenceDetails) == 1 {
+			r.List = e.ThreatIntelligenceDetails[0].ThreatListName
+		}
+		got = append(got, r)
+	}
+	slices.SortFunc(got, func(a, b row) int { return strings.Compare(a.Type, b.Type) })
+	want := []row{
+		{finding.TypeC2ActivityDNS, "beacon.c2-server.example", "c2s", 2},
+		{finding.TypeBitcoinToolDNS, "pool.coin-miner.example", "pools", 1},
+		{finding.TypeMaliciousDomainCustom, "plain-listed.example", "plain", 1},
+		{finding.TypeBlackholeTrafficDNS, "update.dismantled-botnet.example", "sinkholes", 1},
+		{finding.TypePhishingDomainDNS, "login.bank-phish.example", "phishes", 1},
+	}
+	slices.SortFunc(want, func(a, b row) int { return strings.Compare(a.Type, b.Type) })
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }

@@ -1,10 +1,13 @@
 // Package dnsintel owns the detector of DNS queries that threat
 // intelligence or their answers condemn: Impact:EC2/MaliciousDomainRequest.Custom,
 // a query for a name that is, or is a subdomain of, a domain on one of the
-// user's threat lists; and UnauthorizedAccess:EC2/MetadataDNSRebind, a
-// query whose answers point at the instance metadata service
-// (169.254.169.254, fd00:ec2::254) for a name that is not the service's
-// own.
+// user's threat lists, or the type of the list's declared category
+// (Backdoor:EC2/C&CActivity.B!DNS for c2, Trojan:EC2/PhishingDomainRequest!DNS
+// for phishing, ...: categoryTypes); Trojan:EC2/BlackholeTraffic!DNS, a
+// name answered with an address on a threat list of category blackhole;
+// and UnauthorizedAccess:EC2/MetadataDNSRebind, a query whose answers
+// point at the instance metadata service (169.254.169.254,
+// fd00:ec2::254) for a name that is not the service's own.
 //
 // It sees event.DNSQuery records (Route 53 Resolver query logs, Zeek
 // dns.log) and consults the lists through detect.DomainIntel, which it
@@ -65,13 +68,51 @@ const (
 	pendingBytes = 600
 )
 
-// pairKey is one resource's queries for one name, for one finding type.
+// categoryTypes maps the category a threat list declares
+// (intel.Categories) to the finding type its domains raise; the first
+// entry, no category, is the type of an uncategorised list. A category
+// this table does not know raises that type too.
+var categoryTypes = [...]struct{ category, typ string }{
+	{"", finding.TypeMaliciousDomainCustom},
+	{"c2", finding.TypeC2ActivityDNS},
+	{"blackhole", finding.TypeBlackholeTrafficDNS},
+	{"droppoint", finding.TypeDropPointDNS},
+	{"phishing", finding.TypePhishingDomainDNS},
+	{"bitcoin-tool", finding.TypeBitcoinToolDNS},
+	{"abused", finding.TypeAbusedDomainReputation},
+	{"bitcoin", finding.TypeBitcoinDomainReputation},
+	{"malicious", finding.TypeMaliciousDomainReputation},
+	{"suspicious", finding.TypeSuspiciousDomainReputation},
+}
+
+// catBlackhole is the index of the category of black-hole addresses.
+const catBlackhole = 2
+
+// categoryOf returns the index in categoryTypes of a list's category. It
+// runs only for a query a list names, and compares strings without
+// allocating.
+func categoryOf(c string) uint8 {
+	if c == "" {
+		return 0
+	}
+	for i := 1; i < len(categoryTypes); i++ {
+		if categoryTypes[i].category == c {
+			return uint8(i) //nolint:gosec // i < len(categoryTypes), 10
+		}
+	}
+	return 0
+}
+
+// pairKey is one resource's queries for one name, for one finding type:
+// rebinding, or the category of the threat list (an index in
+// categoryTypes).
 type pairKey struct {
 	Account, Region event.ID
 	Instance        event.ID
 	Src             netip.Addr // when Instance is zero
 	Name            event.ID
 	Rebind          bool
+	Category        uint8
 }
 
 // slotKey is a pair's queries in one minute, the one ending at End.
@@ -92,7 +133,10 @@ type slot struct {
 	Origin event.Origin
 	Sample finding.Sample
 	Match  detect.ThreatMatch
-	Answer netip.Addr // the metadata address answered, for rebinding
+	// Answer is the metadata address answered, for rebinding, or the
+	// black-hole address a list names, for BlackholeTraffic!DNS from
+	// answers; zero for a listed domain.
+	Answer netip.Addr
 }
 
 // pair holds totals over the reports made. Fields are exported for
@@ -150,12 +194,20 @@ func New(env detect.Env) (*Detector, error) {
 func (d *Detector) Definition() detect.Definition {
 	return detect.Definition{
 		ID:           ID,
-		Summary:      "DNS queries for domains on a threat list, and answers that point a name at the instance metadata service",
-		FindingTypes: []string{finding.TypeMaliciousDomainCustom, finding.TypeMetadataDNSRebind},
+		Summary:      "DNS queries for domains on a threat list (typed by the list's category), names answered with a listed black-hole address, and answers that point a name at the instance metadata service",
+		FindingTypes: findingTypes(),
 		Subscribes:   []event.Kind{event.KindDNSQuery},
 		Thresholds:   d.th,
 		Allowlists:   d.al,
 	}
+}
+
+func findingTypes() []string {
+	out := make([]string, 0, len(categoryTypes)+1)
+	for _, c := range categoryTypes {
+		out = append(out, c.typ)
+	}
+	return append(out, finding.TypeMetadataDNSRebind)
 }
 
 // State reports the detector's tables.
@@ -179,22 +231,48 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	// The name is only read during the lookups, never kept: a view
 	// avoids copying it for every query.
 	name := unsafe.String(&q.Name[0], len(q.Name)) //nolint:gosec // read-only view of the borrowed name
+	var hole netip.Addr                            // the first answer on a list of black-hole addresses
+	var holeMatch detect.ThreatMatch
+	rebind := false
 	for _, a := range q.AnswerList() {
-		if (a.Addr == metadataV4 || a.Addr == metadataV6) && !d.metadataName(name) {
+		if !a.Addr.IsValid() {
+			continue
+		}
+		if !rebind && (a.Addr == metadataV4 || a.Addr == metadataV6) && !d.metadataName(name) {
+			rebind = true
 			if di == nil || !di.TrustedDomain(name) {
-				d.add(q, true, detect.ThreatMatch{}, a.Addr)
+				d.add(q, true, 0, detect.ThreatMatch{}, a.Addr)
 			}
-			break
+		}
+		if !hole.IsValid() && d.env.Intel != nil {
+			if m, ok := d.env.Intel.Threat(a.Addr); ok && m.Kind == detect.ThreatCustom && categoryOf(m.Category) == catBlackhole {
+				hole, holeMatch = a.Addr, m
+			}
 		}
 	}
 	if di == nil {
+		// Black-hole addresses are reported without domain lists too,
+		// as no trusted domain can silence them.
+		if hole.IsValid() {
+			d.add(q, false, catBlackhole, holeMatch, hole)
+		}
 		return
 	}
 	m, ok := di.ThreatDomain(name)
-	if !ok || m.Kind != detect.ThreatCustom || di.TrustedDomain(name) {
+	listed := ok && m.Kind == detect.ThreatCustom
+	if !listed && !hole.IsValid() || di.TrustedDomain(name) {
 		return
 	}
-	d.add(q, false, m, netip.Addr{})
+	cat := uint8(0)
+	if listed {
+		cat = categoryOf(m.Category)
+		d.add(q, false, cat, m, netip.Addr{})
+	}
+	// A name on a blackhole list that is also answered with a listed
+	// black-hole address is one query of one finding, not two.
+	if hole.IsValid() && (!listed || cat != catBlackhole) {
+		d.add(q, false, catBlackhole, holeMatch, hole)
+	}
 }
 
 // metadataName reports whether name is one of the metadata service's own.
@@ -207,8 +285,8 @@ func (d *Detector) metadataName(name string) bool {
 }
 
 // add files a query under its pair's report for the query's minute.
-func (d *Detector) add(q *event.DNSQuery, rebind bool, m detect.ThreatMatch, answer netip.Addr) {
-	pk := pairKey{Account: q.Account, Region: q.Region, Instance: q.Instance, Name: event.Intern(string(q.Name)), Rebind: rebind}
+func (d *Detector) add(q *event.DNSQuery, rebind bool, cat uint8, m detect.ThreatMatch, answer netip.Addr) {
+	pk := pairKey{Account: q.Account, Region: q.Region, Instance: q.Instance, Name: event.Intern(string(q.Name)), Rebind: rebind, Category: cat}
 	if q.Instance.IsZero() {
 		pk.Src = q.Src
 	}
@@ -332,12 +410,12 @@ func comparePairs(a, b pairKey) int {
 		}
 	}
 	switch {
-	case a.Rebind == b.Rebind:
-		return 0
-	case a.Rebind:
+	case a.Rebind != b.Rebind && a.Rebind:
 		return 1
+	case a.Rebind != b.Rebind:
+		return -1
 	}
-	return -1
+	return cmp.Compare(a.Category, b.Category)
 }
 
 // resource returns the finding's resource ID and its label for titles.
@@ -362,7 +440,10 @@ func instance(k pairKey, s *slot) *finding.InstanceDetails {
 }
 
 func (d *Detector) finding(k pairKey, s *slot, p *pair) *finding.Finding {
-	typeName := finding.TypeMaliciousDomainCustom
+	typeName := categoryTypes[0].typ
+	if int(k.Category) < len(categoryTypes) {
+		typeName = categoryTypes[k.Category].typ
+	}
 	if k.Rebind {
 		typeName = finding.TypeMetadataDNSRebind
 	}
@@ -413,8 +494,19 @@ func (d *Detector) finding(k pairKey, s *slot, p *pair) *finding.Finding {
 			listed += " (" + strings.Join(m.ThreatNames, ", ") + ")"
 			exp.ThreatName = m.ThreatNames[0]
 		}
+		if m.Category != "" {
+			listed += ", category " + m.Category
+		}
 		exp.ThreatListName = m.ListName
-		exp.Summary = label + " queried " + name + ", on " + listed + ": " + what
+		if s.Answer.IsValid() {
+			// BlackholeTraffic!DNS from an answer: the list names the
+			// address, not the name.
+			exp.Summary = label + " resolved " + name + " to " + s.Answer.String() + ", a black-hole address on " + listed + ": " + what
+			exp.Hosts = append(exp.Hosts, s.Answer.String())
+			vars["answer"] = s.Answer.String()
+		} else {
+			exp.Summary = label + " queried " + name + ", on " + listed + ": " + what
+		}
 		vars["list"] = m.ListName
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: exp}

@@ -24,11 +24,15 @@ import (
 type lists struct {
 	threat  map[string]detect.ThreatMatch
 	trusted []string
+	addrs   map[netip.Addr]detect.ThreatMatch // threat-listed addresses
 }
 
-func (l lists) Trusted(netip.Addr) bool                      { return false }
-func (l lists) Threat(netip.Addr) (detect.ThreatMatch, bool) { return detect.ThreatMatch{}, false }
-func (l lists) TrustedDomain(name string) bool               { return l.find(name, l.trusted) != "" }
+func (l lists) Trusted(netip.Addr) bool { return false }
+func (l lists) Threat(a netip.Addr) (detect.ThreatMatch, bool) {
+	m, ok := l.addrs[a]
+	return m, ok
+}
+func (l lists) TrustedDomain(name string) bool { return l.find(name, l.trusted) != "" }
 func (l lists) find(name string, domains []string) (found string) {
 	for _, d := range domains {
 		if name == d || strings.HasSuffix(name, "."+d) {
@@ -167,6 +171,158 @@ func TestMaliciousDomainFinding(t *testing.T) {
 		t.Errorf("host resource %+v", host.Resource.InstanceDetails)
 	}
 }
+
+// TestCategories checks that a list's declared category chooses the
+// finding type, for every category intel accepts, and that the finding
+// still names the list.
+func TestCategories(t *testing.T) {
+	want := map[string]string{
+		"":             finding.TypeMaliciousDomainCustom,
+		"c2":           finding.TypeC2ActivityDNS,
+		"blackhole":    finding.TypeBlackholeTrafficDNS,
+		"droppoint":    finding.TypeDropPointDNS,
+		"phishing":     finding.TypePhishingDomainDNS,
+		"bitcoin-tool": finding.TypeBitcoinToolDNS,
+		"abused":       finding.TypeAbusedDomainReputation,
+		"bitcoin":      finding.TypeBitcoinDomainReputation,
+		"malicious":    finding.TypeMaliciousDomainReputation,
+		"suspicious":   finding.TypeSuspiciousDomainReputation,
+		"unheard-of":   finding.TypeMaliciousDomainCustom, // a category without a type of its own
+	}
+	if len(want)-2 != len(intel.Categories()) {
+		t.Errorf("intel has %d categories, the test %d", len(intel.Categories()), len(want)-2)
+	}
+	for _, c := range intel.Categories() {
+		if _, ok := want[c]; !ok {
+			t.Errorf("category %q of intel has no expected type", c)
+		}
+	}
+	d, err := New(detect.Env{DetectorID: finding.DetectorID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	for _, typ := range d.Definition().FindingTypes {
+		declared[typ] = true
+	}
+	for category, typ := range want {
+		t.Run("category="+category, func(t *testing.T) {
+			if !declared[typ] {
+				t.Errorf("%s is not in the definition's finding types", typ)
+			}
+			in := lists{threat: map[string]detect.ThreatMatch{"bad.test": {ListName: "list-" + category, Category: category}}}
+			fs := run(t, in, query("x.bad.test", "10.0.0.5", "i-0abc", 10, "203.0.113.9"))
+			if len(fs) != 1 {
+				t.Fatalf("%d findings, want 1", len(fs))
+			}
+			f := fs[0]
+			if f.Type != typ {
+				t.Errorf("type %s, want %s", f.Type, typ)
+			}
+			ft, _ := finding.Lookup(typ)
+			if f.Severity != ft.Severity {
+				t.Errorf("severity %v, want the type's %v", f.Severity, ft.Severity)
+			}
+			if d := f.Service.Evidence.ThreatIntelligenceDetails; len(d) != 1 || d[0].ThreatListName != "list-"+category {
+				t.Errorf("evidence %+v does not name the list", d)
+			}
+			if !strings.Contains(f.Description, "list-"+category) || strings.Contains(f.Title+f.Description, "{") {
+				t.Errorf("title %q, description %q", f.Title, f.Description)
+			}
+			if f.Service.Action.ActionType != finding.ActionDNSRequest || f.Service.Action.DNSRequestAction.Domain != "x.bad.test" {
+				t.Errorf("action %+v", f.Service.Action)
+			}
+		})
+	}
+}
+
+// TestCategoryIsolation checks that names on lists of different
+// categories are separate findings, and that a query is counted once.
+func TestCategoryIsolation(t *testing.T) {
+	in := lists{threat: map[string]detect.ThreatMatch{
+		"c2.test":    {ListName: "c2s", Category: "c2"},
+		"phish.test": {ListName: "phishes", Category: "phishing"},
+		"plain.test": {ListName: "plain"},
+	}}
+	fs := run(t, in,
+		query("a.c2.test", "10.0.0.5", "i-0abc", 10),
+		query("a.c2.test", "10.0.0.5", "i-0abc", 11),
+		query("login.phish.test", "10.0.0.5", "i-0abc", 12),
+		query("plain.test", "10.0.0.5", "i-0abc", 13),
+	)
+	got := map[string]int64{}
+	for _, f := range fs {
+		got[f.Type] += f.Service.Count
+	}
+	want := map[string]int64{finding.TypeC2ActivityDNS: 2, finding.TypePhishingDomainDNS: 1, finding.TypeMaliciousDomainCustom: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("counts by type (-want +got):\n%s", diff)
+	}
+}
+
+// TestBlackholeAnswers checks BlackholeTraffic!DNS from answers: only an
+// address on a threat list of category blackhole counts; an address on
+// an uncategorised list, or one of another category, does not (flow
+// detectors report those), nor does 0.0.0.0 unless a list names it.
+func TestBlackholeAnswers(t *testing.T) {
+	sink := netip.MustParseAddr("198.51.100.66")
+	in := lists{
+		addrs: map[netip.Addr]detect.ThreatMatch{
+			sink:                                 {ListName: "sinkholes", Category: "blackhole"},
+			netip.MustParseAddr("203.0.113.77"):  {ListName: "scanners"},
+			netip.MustParseAddr("203.0.113.78"):  {ListName: "c2-addrs", Category: "c2"},
+			netip.MustParseAddr("198.51.100.99"): {ListName: "tor", Kind: detect.ThreatTor, Category: "blackhole"},
+		},
+		threat:  map[string]detect.ThreatMatch{"holed.test": {ListName: "holed-names", Category: "blackhole"}},
+		trusted: []string{"partner.test"},
+	}
+	for _, tc := range []struct {
+		name, answer string
+		want         bool
+	}{
+		{"old-c2.example", "198.51.100.66", true},
+		{"ads.example", "0.0.0.0", false},            // ad-blocking resolvers answer this
+		{"localhost.example", "127.0.0.1", false},    // so do hosts files
+		{"scan.example", "203.0.113.77", false},      // an uncategorised list
+		{"c2addr.example", "203.0.113.78", false},    // another category
+		{"tor.example", "198.51.100.99", false},      // not a threat list
+		{"www.partner.test", "198.51.100.66", false}, // trusted name
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := run(t, in, query(tc.name, "10.0.0.5", "i-0abc", 10, "192.0.2.1", tc.answer))
+			if got := len(fs) == 1; got != tc.want {
+				t.Fatalf("%d findings, want a finding: %v", len(fs), tc.want)
+			}
+			if !tc.want {
+				return
+			}
+			f := fs[0]
+			if f.Type != finding.TypeBlackholeTrafficDNS || f.Service.Evidence.ThreatIntelligenceDetails[0].ThreatListName != "sinkholes" {
+				t.Errorf("got %s with evidence %+v", f.Type, f.Service.Evidence)
+			}
+			if exp := f.Service.AdditionalInfo.Explanation; !strings.Contains(exp.Summary, tc.answer) || !strings.Contains(f.Description, tc.name) {
+				t.Errorf("summary %q, description %q", exp.Summary, f.Description)
+			}
+		})
+	}
+	// A name on a blackhole list answered with a listed black-hole
+	// address: one finding, each query counted once.
+	fs := run(t, in, query("www.holed.test", "10.0.0.5", "i-0abc", 10, "198.51.100.66"), query("www.holed.test", "10.0.0.5", "i-0abc", 20, "198.51.100.66"))
+	if len(fs) != 1 || fs[0].Service.Count != 2 || fs[0].Type != finding.TypeBlackholeTrafficDNS {
+		t.Errorf("%d findings, want one of count 2", len(fs))
+	}
+	// Without domain lists (an Intel that is not a DomainIntel) answers
+	// are still checked.
+	if fs := run(t, addrOnly{in}, query("old-c2.example", "10.0.0.5", "i-0abc", 10, "198.51.100.66")); len(fs) != 1 {
+		t.Errorf("%d findings with address lists only, want 1", len(fs))
+	}
+}
+
+// addrOnly hides a fake's domain lists.
+type addrOnly struct{ l lists }
+
+func (a addrOnly) Trusted(addr netip.Addr) bool                      { return a.l.Trusted(addr) }
+func (a addrOnly) Threat(addr netip.Addr) (detect.ThreatMatch, bool) { return a.l.Threat(addr) }
 
 func TestBlocked(t *testing.T) {
 	q := query("evil.com", "10.0.0.5", "i-0abc", 10)

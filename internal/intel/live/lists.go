@@ -125,7 +125,13 @@ func specOf(s store.Set) (intel.Spec, error) {
 	if err != nil {
 		return intel.Spec{}, err
 	}
-	return intel.Spec{Name: s.Name, Location: s.Location, Kind: kind, Format: f}, nil
+	sp := intel.Spec{Name: s.Name, Location: s.Location, Kind: kind, Format: f}
+	if c, ok := s.Tags[intel.CategoryTag]; ok && kind == intel.KindThreat {
+		if sp.Category, err = intel.ParseCategory(c); err != nil {
+			return intel.Spec{}, fmt.Errorf("tag %s: %w", intel.CategoryTag, err)
+		}
+	}
+	return sp, nil
 }
 
 // Load checks the list on its own (so that an error names it), then

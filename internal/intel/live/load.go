@@ -99,6 +99,6 @@ func threatMatch(m *intel.Match) detect.ThreatMatch {
 	}
 	return detect.ThreatMatch{
 		ListName: m.List, ThreatNames: m.ThreatNames, FileSHA256: m.SHA256,
-		Kind: kind, Purpose: m.Purpose, Score: m.Score, Ports: m.Ports,
+		Kind: kind, Purpose: m.Purpose, Score: m.Score, Ports: m.Ports, Category: m.Category,
 	}
 }
