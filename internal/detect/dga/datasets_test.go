@@ -23,7 +23,7 @@ import (
 //
 //	go test ./internal/detect/dga -run Datasets -v
 //	go test ./internal/detect/dga -run Datasets -update   # rewrites the DGA section of docs/dns-evaluation.md
-var update = flag.Bool("update", false, "rewrite the DGA section of docs/dns-evaluation.md")
+var update = flag.Bool("update", false, "rewrite the DGA section of docs/dns-evaluation.md and the golden files in testdata")
 
 // datasets is the shared DNS data, beside the repository.
 var datasets = filepath.Join("..", "..", "..", "..", "shared", "datasets", "dns")

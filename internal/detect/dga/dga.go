@@ -100,6 +100,7 @@ type windowKey struct {
 // window is what the detector keeps of a windowKey. Fields are exported
 // for saving state.
 type window struct {
+	Src         netip.Addr // the lowest source address seen, for an instance's window
 	VPC         event.ID
 	Protocol    uint8
 	Queries     int64 // queries for generated-looking names
@@ -108,12 +109,53 @@ type window struct {
 	Seen        [slots / 64]uint64 // generated-looking registered domains
 	Resolved    [slots / 64]uint64 // those of them that resolved
 	Top         float64            // the highest score
-	// Samples, by smallest hash so they do not depend on arrival order:
-	// a generated-looking registered domain, one that resolved, and a
-	// resolved name scoring far_score or more.
-	Sample, ResolvedSample, FarSample []byte
-	SampleHash, ResolvedHash, FarHash uint64
-	ResolvedScore, FarScore           float64
+	// Samples: a generated-looking query, one that resolved, and a
+	// resolved one scoring far_score or more.
+	Sample, Resolved1, Far sample
+}
+
+// sample is one query of a window, chosen by the smallest hash of its
+// registered domain, then the earliest time and line, so that the
+// choice does not depend on arrival order. Fields are exported for
+// saving state.
+type sample struct {
+	Hash   uint64
+	Domain []byte // the registered domain; nil while there is none
+	Name   []byte
+	T      event.Time
+	Origin event.Origin
+	RCode  uint8
+	Score  float64
+}
+
+// offer makes q the sample if it comes first.
+func (s *sample) offer(h uint64, domain []byte, q *event.DNSQuery, score float64) {
+	if s.Domain != nil && (h > s.Hash || h == s.Hash && (q.T > s.T || q.T == s.T && q.Origin.Line >= s.Origin.Line)) {
+		return
+	}
+	s.Hash, s.Domain, s.Name = h, append(s.Domain[:0], domain...), append(s.Name[:0], q.Name...)
+	s.T, s.Origin, s.RCode, s.Score = q.T, q.Origin, q.RCode, score
+}
+
+// record summarises the sample for the explanation.
+func (s *sample) record(src netip.Addr) finding.Sample {
+	r := string(s.Name) + " from " + src.String() + ": "
+	switch s.RCode {
+	case event.RCodeNoError:
+		r += "NOERROR"
+	case event.RCodeNXDomain:
+		r += "NXDOMAIN"
+	case event.RCodeUnknown:
+		r += "no response"
+	default:
+		r += "rcode " + strconv.Itoa(int(s.RCode))
+	}
+	r += ", " + strconv.FormatFloat(s.Score, 'f', 2, 64) + " bits a character"
+	out := finding.Sample{Time: s.T.UTC().Format("2006-01-02T15:04:05Z"), Record: r}
+	if !s.Origin.File.IsZero() {
+		out.Origin = s.Origin.File.String() + ":" + strconv.FormatInt(s.Origin.Line, 10)
+	}
+	return out
 }
 
 // cacheEntry is the registered label of a name tail, and its score.
@@ -285,6 +327,9 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		d.due = min(d.due, k.Start+d.span)
 	}
 	w.Queries++
+	if !w.Src.IsValid() || q.Src.Less(w.Src) {
+		w.Src = q.Src
+	}
 	w.First, w.Last = min(w.First, q.T), max(w.Last, q.T)
 	if w.VPC.IsZero() {
 		w.VPC = q.VPC
@@ -297,18 +342,14 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	h := hash(domain)
 	word, bit := h%slots/64, uint64(1)<<(h%64)
 	w.Seen[word] |= bit
-	if w.Sample == nil || h < w.SampleHash {
-		w.Sample, w.SampleHash = append(w.Sample[:0], domain...), h
-	}
+	w.Sample.offer(h, domain, q, score)
 	if !resolved(q) {
 		return
 	}
 	w.Resolved[word] |= bit
-	if w.ResolvedSample == nil || h < w.ResolvedHash {
-		w.ResolvedSample, w.ResolvedHash, w.ResolvedScore = append(w.ResolvedSample[:0], domain...), h, score
-	}
-	if score >= d.farScore && (w.FarSample == nil || h < w.FarHash) {
-		w.FarSample, w.FarHash, w.FarScore = append(w.FarSample[:0], domain...), h, score
+	w.Resolved1.offer(h, domain, q, score)
+	if score >= d.farScore {
+		w.Far.offer(h, domain, q, score)
 	}
 }
 
@@ -387,13 +428,13 @@ func (d *Detector) Advance(wm event.Time, emit detect.Emit) {
 		s := c.w.stats()
 		searching := d.search(s)
 		if searching {
-			emit(d.finding(finding.TypeDGADomainRequestB, c.k, c.w, s, c.w.Sample, c.w.Top))
+			emit(d.finding(finding.TypeDGADomainRequestB, c.k, c.w, s, &c.w.Sample))
 		}
 		switch {
-		case searching && c.w.ResolvedSample != nil:
-			emit(d.finding(finding.TypeDGADomainRequest, c.k, c.w, s, c.w.ResolvedSample, c.w.ResolvedScore))
-		case c.w.FarSample != nil:
-			emit(d.finding(finding.TypeDGADomainRequest, c.k, c.w, s, c.w.FarSample, c.w.FarScore))
+		case searching && c.w.Resolved1.Domain != nil:
+			emit(d.finding(finding.TypeDGADomainRequest, c.k, c.w, s, &c.w.Resolved1))
+		case c.w.Far.Domain != nil:
+			emit(d.finding(finding.TypeDGADomainRequest, c.k, c.w, s, &c.w.Far))
 		}
 	}
 	for _, c := range done {
@@ -411,20 +452,22 @@ func compareKeys(a, b windowKey) int {
 	)
 }
 
-func (d *Detector) finding(typeName string, k windowKey, w *window, s stats, domain []byte, score float64) *finding.Finding {
+func (d *Detector) finding(typeName string, k windowKey, w *window, s stats, sm *sample) *finding.Finding {
+	domain, score := sm.Domain, sm.Score
 	account, region := k.Account.String(), k.Region.String()
-	resource, label := k.Src.String(), "host "+k.Src.String()
+	src := w.Src
+	resource, label := src.String(), "host "+src.String()
 	if !k.Instance.IsZero() {
 		resource, label = k.Instance.String(), "EC2 instance "+k.Instance.String()
 	}
 	fk := finding.Key{Account: account, Region: region, Resource: resource, Role: finding.RoleActor}
 	f := finding.New(typeName, fk, d.env.DetectorID(account, region), w.First.UTC(), w.Last.UTC(), w.Queries)
 	ni := finding.NetworkInterface{VpcID: w.VPC.String()}
-	if k.Src.Is4() {
-		ni.PrivateIPAddress = k.Src.String()
+	if src.Is4() {
+		ni.PrivateIPAddress = src.String()
 		ni.PrivateIPAddresses = []finding.PrivateIPAddress{{PrivateIPAddress: ni.PrivateIPAddress}}
-	} else if k.Src.IsValid() {
-		ni.Ipv6Addresses = []string{k.Src.String()}
+	} else if src.IsValid() {
+		ni.Ipv6Addresses = []string{src.String()}
 	}
 	f.Resource.InstanceDetails = &finding.InstanceDetails{InstanceID: k.Instance.String(), NetworkInterfaces: []finding.NetworkInterface{ni}}
 	dom := string(domain)
@@ -448,8 +491,8 @@ func (d *Detector) finding(typeName string, k windowKey, w *window, s stats, dom
 			strconv.FormatFloat(d.farScore, 'f', 1, 64) + " that benign names stay under"
 	}
 	hosts := []string{}
-	if k.Src.IsValid() {
-		hosts = append(hosts, k.Src.String())
+	if src.IsValid() {
+		hosts = append(hosts, src.String())
 	}
 	f.Service.AdditionalInfo = &finding.AdditionalInfo{Explanation: &finding.Explanation{
 		Detector: ID,
@@ -468,7 +511,8 @@ func (d *Detector) finding(typeName string, k windowKey, w *window, s stats, dom
 			"window_seconds":          int64(d.span),
 			"window_start_unixtime":   int64(k.Start),
 		},
-		Hosts: hosts,
+		Hosts:   hosts,
+		Samples: []finding.Sample{sm.record(src)},
 	}}
 	typ, _ := finding.Lookup(typeName)
 	vars := map[string]string{"resource": label, "domain": dom, "detail": detail}

@@ -1,11 +1,17 @@
 package dga
 
 import (
+	"cmp"
+	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
 
 	"picket/internal/detect"
 	"picket/internal/event"
@@ -122,7 +128,7 @@ func TestSearchAndRendezvous(t *testing.T) {
 		{finding.TypeDGADomainRequestB, "i-0bad", sum0(got, finding.TypeDGADomainRequestB)},
 		{finding.TypeDGADomainRequest, "i-0bad", "kqzvwxjrtplm.com"},
 	}
-	if diff := cmp.Diff(want, sum); diff != "" {
+	if diff := gocmp.Diff(want, sum); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 	for _, f := range got {
@@ -262,4 +268,130 @@ func FuzzParseModel(f *testing.F) {
 			}
 		}
 	})
+}
+
+// scenario is an hour of two hosts: i-0bad searches for its server in
+// two windows and reaches one name, i-0good resolves ordinary names and
+// a few look-alikes.
+func scenario() []*event.DNSQuery {
+	var qs []*event.DNSQuery
+	for w := range 2 {
+		for i, g := range generated {
+			qs = append(qs, query(t0+event.Time(w*1800+i*20), "i-0bad", "10.0.0.5", g+[]string{".com", ".net"}[w], w == 1 && i == 5))
+		}
+	}
+	for i := range 300 {
+		n := []string{"www.google.com", "api.github.com", "kqzvwxjrtplm.net", "zxcvqwpmfh.org", "s3.amazonaws.com"}[i%5]
+		qs = append(qs, query(t0+event.Time(i*12), "i-0good", "10.0.0.6", n, true))
+	}
+	return qs
+}
+
+func findingsJSON(t testing.TB, fs []*finding.Finding) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(fs, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestGolden compares the scenario's merged findings with
+// testdata/scenario.golden.json; -update rewrites it.
+func TestGolden(t *testing.T) {
+	set := finding.NewSet()
+	for _, f := range run(t, detect.Env{DetectorID: finding.DetectorID}, scenario()) {
+		set.Add(f)
+	}
+	got := findingsJSON(t, set.Sorted())
+	path := filepath.Join("testdata", "scenario.golden.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := gocmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("findings differ from %s (-want +got):\n%s", path, diff)
+	}
+}
+
+// TestOrderAndRestart checks that shuffled input, and a restart from
+// saved state half way, give the same findings.
+func TestOrderAndRestart(t *testing.T) {
+	env := detect.Env{DetectorID: finding.DetectorID}
+	merged := func(fs []*finding.Finding) []byte {
+		set := finding.NewSet()
+		for _, f := range fs {
+			set.Add(f)
+		}
+		return findingsJSON(t, set.Sorted())
+	}
+	qs := scenario()
+	slices.SortStableFunc(qs, func(a, b *event.DNSQuery) int { return cmp.Compare(a.T, b.T) })
+	ref := merged(run(t, env, qs))
+
+	shuffled := slices.Clone(qs)
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Shuffle within each window only, as late arrivals do.
+	rng.Shuffle(len(shuffled), func(i, j int) {
+		if shuffled[i].T/600 == shuffled[j].T/600 {
+			shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
+		}
+	})
+	if got := merged(run(t, env, shuffled)); string(got) != string(ref) {
+		t.Errorf("shuffled input changes the findings:\n%s", gocmp.Diff(string(ref), string(got)))
+	}
+
+	var out []*finding.Finding
+	emit := func(f *finding.Finding) { out = append(out, f) }
+	d1, err := New(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(qs) / 2
+	for _, q := range qs[:half] {
+		d1.Observe(q, emit)
+	}
+	d1.Advance(qs[half].T-qs[half].T%600, emit)
+	b, err := d1.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := New(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.UnmarshalState(b); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs[half:] {
+		d2.Observe(q, emit)
+	}
+	d2.Advance(event.Forever, emit)
+	if got := merged(out); string(got) != string(ref) {
+		t.Errorf("a restart changes the findings:\n%s", gocmp.Diff(string(ref), string(got)))
+	}
+}
+
+// TestBounded floods the detector with sources that each query one
+// generated name: the table stays within its cap and counts evictions.
+func TestBounded(t *testing.T) {
+	d, err := New(detect.Env{DetectorID: finding.DetectorID, MaxKeys: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		src := netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)}).String()
+		d.Observe(query(t0+event.Time(i%60), "", src, generated[i%len(generated)]+".com", false), nil)
+		if st := d.State()[0]; st.Len > st.Cap || st.Cap > 32 {
+			t.Fatalf("table %+v over its cap or MaxKeys", st)
+		}
+	}
+	if st := d.State()[0]; st.Evicted == 0 {
+		t.Errorf("no eviction counted: %+v", st)
+	}
 }
