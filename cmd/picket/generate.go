@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"picket/internal/decode/vpcflow"
@@ -19,6 +20,13 @@ var defaultAttacks = []string{
 	"scan name=compromised-app-scans-db from=app:1 target=db:0 ports=top:200 timing=T4 at=20m",
 	"sweep name=worker-sweeps-ssh from=worker:0 port=22 hosts=200 network=vpc timing=T4 at=30m",
 	"bruteforce name=ssh-bruteforce-on-bastion from=internet target=bastion:0 port=22 attempts=80 interval=3s at=40m",
+}
+
+// defaultDNSAttacks join the default attacks when Resolver query logs are
+// written: a DNS tunnel and malware searching its generated domains.
+var defaultDNSAttacks = []string{
+	"tunnel name=dns-tunnel-from-worker from=worker:1 rate=8 duration=20m at=15m",
+	"dga name=dga-lookups-from-app from=app:2 count=120 resolving=1 over=2m at=25m",
 }
 
 func cmdGenerate(args []string, stdout, stderr io.Writer) int {
@@ -43,6 +51,9 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	region := fs.String("region", d.Region, "region")
 	labels := fs.String("labels", "", "write the attacks' ground truth as JSON to this file")
 	noAttacks := fs.Bool("no-attacks", false, "background traffic only")
+	dns := fs.Bool("dns", false, "write the Route 53 Resolver query logs of the estate's instances too, with a DNS tunnel and DGA lookups among the default attacks: with --layout s3 under --out's AWSLogs/<account>/vpcdnsquerylogs/, otherwise to --dns-out")
+	dnsOut := fs.String("dns-out", "", "with --layout single or per-interface: write the Resolver query log to this file (- for stdout when the flow logs go to a file); implies --dns")
+	dnsRate := fs.Float64("dns-rate", 3, "names the estate's instances look up a second at --load 1 (scales with --load)")
 	preset := fs.String("preset", "", "dense: the dense estate of the performance benchmarks (2,000 interfaces, about 2,000 records a second, twenty attacks) unless --interfaces, --load or --attack say otherwise")
 	var attacks listFlagRaw
 	fs.Var(&attacks, "attack", "embed an attack, such as \"scan from=internet target=bastion:0 ports=top:100 timing=T4\" (repeatable; default: one of each kind)")
@@ -75,9 +86,27 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	if *records > 0 && !isFlagSet(fs, "duration") {
 		cfg.Duration = 0
 	}
+	lay, err := synth.ParseLayout(*layout)
+	if err != nil {
+		return usageError(stderr, fs, err)
+	}
+	withDNS := (*dns && lay == synth.LayoutS3) || *dnsOut != ""
+	if *dns && !withDNS {
+		return usageError(stderr, fs, fmt.Errorf("--dns: with --layout %s, give --dns-out FILE", *layout))
+	}
+	if *dnsOut != "" && lay == synth.LayoutS3 {
+		return usageError(stderr, fs, fmt.Errorf("--dns-out: --layout s3 writes the query logs under --out; give --dns instead"))
+	}
+	if *dnsRate <= 0 {
+		return usageError(stderr, fs, fmt.Errorf("--dns-rate %v: want a rate above 0", *dnsRate))
+	}
+	cfg.DNSRate = *dnsRate
 	specs := []string(attacks)
 	if len(specs) == 0 && !*noAttacks {
 		specs = defaultAttacks
+		if withDNS && *preset == "" {
+			specs = append(slices.Clone(specs), defaultDNSAttacks...)
+		}
 	}
 	for _, s := range specs {
 		a, err := synth.ParseAttack(s)
@@ -92,10 +121,6 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	} else {
 		f, err = synth.FormatFor(*version)
 	}
-	if err != nil {
-		return usageError(stderr, fs, err)
-	}
-	lay, err := synth.ParseLayout(*layout)
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
@@ -118,21 +143,54 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	default:
 		w.Dir = *out
 	}
+	var qw *synth.QueryWriter
+	if withDNS {
+		qw = &synth.QueryWriter{Layout: synth.LayoutS3, Dir: *out, Account: cfg.Account, Region: cfg.Region, Seed: cfg.Seed}
+		switch {
+		case lay == synth.LayoutS3:
+		case *dnsOut == "-" && w.Out == stdout:
+			return usageError(stderr, fs, fmt.Errorf("--dns-out -: the flow logs already go to stdout; give --out FILE"))
+		case *dnsOut == "-":
+			qw.Layout, qw.Out = synth.LayoutSingle, stdout
+		default:
+			file, err := os.Create(*dnsOut)
+			if err != nil {
+				fmt.Fprintf(stderr, "picket generate: %v\n", err)
+				return 1
+			}
+			defer file.Close()
+			qw.Layout, qw.Out, qw.Gzip = synth.LayoutSingle, file, *gz
+		}
+	}
 	g, err := synth.New(cfg)
 	if err != nil {
 		return usageError(stderr, fs, err)
 	}
 	var werr error
-	if err := g.Run(func(r synth.Record) {
+	flows := func(r synth.Record) {
 		if werr == nil {
 			werr = w.Add(r)
 		}
-	}); err != nil {
+	}
+	var queries func(synth.Query)
+	if qw != nil {
+		queries = func(q synth.Query) {
+			if werr == nil {
+				werr = qw.Add(&q)
+			}
+		}
+	}
+	if err := g.RunDNS(flows, queries); err != nil {
 		fmt.Fprintf(stderr, "picket generate: %v\n", err)
 		return 2
 	}
 	if err := w.Close(); werr == nil {
 		werr = err
+	}
+	if qw != nil {
+		if err := qw.Close(); werr == nil {
+			werr = err
+		}
 	}
 	if werr != nil {
 		fmt.Fprintf(stderr, "picket generate: writing: %v\n", werr)
@@ -144,6 +202,11 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "picket generate: %v\n", err)
 			return 1
 		}
+	}
+	if qw != nil {
+		fmt.Fprintf(stderr, "picket generate: %d records (%d flow records, %d DNS queries), %d attack(s)\n",
+			w.Records()+qw.Records(), w.Records(), qw.Records(), len(cfg.Attacks))
+		return 0
 	}
 	fmt.Fprintf(stderr, "picket generate: %d records, %d attack(s)\n", w.Records(), len(cfg.Attacks))
 	return 0

@@ -50,3 +50,41 @@ func BenchmarkWriter(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQueryLog measures generating an hour of the default estate's
+// Resolver query log, a tunnel and a DGA burst embedded, and rendering it
+// as query log lines (the output is discarded; the flow records are made
+// and dropped too, as RunDNS makes both).
+//
+//	go test -run '^$' -bench BenchmarkQueryLog -cpu 1 ./internal/synth
+func BenchmarkQueryLog(b *testing.B) {
+	cfg := synth.DefaultConfig
+	for _, s := range []string{"tunnel from=worker:1 at=15m", "dga from=app:2 at=25m"} {
+		a, err := synth.ParseAttack(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.Attacks = append(cfg.Attacks, a)
+	}
+	b.ReportAllocs()
+	queries := 0
+	for b.Loop() {
+		g, err := synth.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := &synth.QueryWriter{Out: io.Discard, Account: cfg.Account, Region: cfg.Region}
+		if err := g.RunDNS(func(synth.Record) {}, func(q synth.Query) {
+			if err := w.Add(&q); err != nil {
+				b.Fatal(err)
+			}
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		queries += w.Records()
+	}
+	b.ReportMetric(float64(queries)/b.Elapsed().Seconds(), "queries/s")
+}

@@ -8,7 +8,12 @@
 // masscan, sweeps, brute force). Each Record it makes becomes the
 // event.Flow that VPC Flow Logs would hold (Record.Flow), which the Writer
 // encodes with vpcflow.AppendFlow, the one flow log text encoder, in any
-// version or custom format and any file layout. The same seed gives the
+// version or custom format and any file layout. Gen.RunDNS also makes the
+// Route 53 Resolver query log of the estate's instances (their lookups of
+// AWS endpoints, package mirrors, the company's names, reverse lookups,
+// the NXDOMAIN of typing errors and search domains) with DNS attacks
+// embedded (a tunnel, a DGA burst), which the QueryWriter writes as
+// Resolver does, in one stream or the S3 layout. The same seed gives the
 // same bytes.
 //
 // Tests, the bundled examples and the benchmarks use it; `picket generate`

@@ -28,6 +28,11 @@ type Config struct {
 	// Noise scales the internet background radiation that reaches public
 	// addresses (connection attempts from random internet hosts).
 	Noise float64
+	// DNSRate is how many names the estate's instances look up a second
+	// at Load 1 when RunDNS makes Route 53 Resolver query logs (0: 3, a
+	// fifth of a lookup a second for each instance of DefaultEstate);
+	// it scales with Load as the flows do.
+	DNSRate float64
 	// Attacks are embedded in the background.
 	Attacks []Attack
 }
@@ -55,7 +60,10 @@ type Label struct {
 	Role     string // TARGET or ACTOR
 	Start    time.Time
 	End      time.Time
-	Probes   int // conversations the attack made
+	Probes   int // conversations (DNS queries) the attack made
+	// Domain is the domain a DNS finding names: a tunnel's domain, the
+	// algorithmically generated domain that resolved.
+	Domain string `json:",omitempty"`
 	// Trace lists every conversation the activity scheduled, in the order
 	// it scheduled them: the ground truth from which an evaluation counts
 	// the probes made before a detection, or the sources that reached an
@@ -99,6 +107,7 @@ type Gen struct {
 	queue   convHeap
 	records int
 	now     int64
+	dns     *dnsGen // nil unless RunDNS makes queries
 }
 
 // New prepares a run.
@@ -142,9 +151,19 @@ func (g *Gen) Rand() *rand.Rand { return g.rng }
 // Run generates traffic and hands every record to out in roughly time
 // order (exactly ordered within each step of step seconds is not
 // promised; writers sort what they batch).
-func (g *Gen) Run(out func(Record)) error {
+func (g *Gen) Run(out func(Record)) error { return g.RunDNS(out, nil) }
+
+// RunDNS is Run that also makes the Route 53 Resolver query log of the
+// estate's instances, handing each query to queries in time order (nil:
+// none, as Run). The queries draw on a random source of their own, so
+// the flow records are the same with them or without; DNS attacks
+// (Tunnel, DGA) need them.
+func (g *Gen) RunDNS(out func(Record), queries func(Query)) error {
 	start := g.cfg.Start.Unix()
 	end := g.cfg.Start.Add(g.cfg.Duration).Unix()
+	if queries != nil {
+		g.dns = newDNSGen(g, queries)
+	}
 	acts := g.background()
 	for _, a := range g.cfg.Attacks {
 		l, err := a.plan(g, start, end)
@@ -152,6 +171,9 @@ func (g *Gen) Run(out func(Record)) error {
 			return err
 		}
 		g.labels = append(g.labels, l...)
+	}
+	if g.dns != nil {
+		g.dns.planned()
 	}
 	const step = 60
 	count := func(r Record) {
@@ -166,6 +188,9 @@ func (g *Gen) Run(out func(Record)) error {
 		for len(g.queue) > 0 && g.queue[0].Start < t+step {
 			c := heap.Pop(&g.queue).(Conv)
 			g.expand(c, count)
+		}
+		if g.dns != nil {
+			g.dns.step(t, min(t+step, end))
 		}
 		if g.cfg.Records > 0 && g.records >= g.cfg.Records {
 			break
@@ -192,19 +217,23 @@ func (h *convHeap) Pop() any {
 
 // poisson draws how many events of a process with the given rate per
 // second happen in dt seconds.
-func (g *Gen) poisson(rate float64, dt int64) int {
+func (g *Gen) poisson(rate float64, dt int64) int { return poisson(g.rng, rate, dt) }
+
+// poisson draws from rng how many events of a process with the given
+// rate per second happen in dt seconds.
+func poisson(rng *rand.Rand, rate float64, dt int64) int {
 	lambda := rate * float64(dt)
 	if lambda <= 0 {
 		return 0
 	}
 	if lambda > 50 {
-		n := int(math.Round(lambda + math.Sqrt(lambda)*g.rng.NormFloat64()))
+		n := int(math.Round(lambda + math.Sqrt(lambda)*rng.NormFloat64()))
 		return max(n, 0)
 	}
 	l := math.Exp(-lambda)
 	k, p := 0, 1.0
 	for {
-		p *= g.rng.Float64()
+		p *= rng.Float64()
 		if p <= l {
 			return k
 		}

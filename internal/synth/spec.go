@@ -16,6 +16,11 @@ import (
 //	bruteforce from=internet target=bastion:0 port=22 attempts=60 interval=3s
 //	distributed target=bastion:0 sources=20 ports=top:100 decoy=true
 //
+// the DNS attacks, which need the Resolver query log (Gen.RunDNS):
+//
+//	tunnel from=worker:1 domain=example.net rate=8 duration=20m
+//	dga from=app:2 count=120 resolving=1 over=2m tlds=com,net,org
+//
 // and the benign activities, which embed traffic the detectors must stay
 // quiet on (their labels have no finding type):
 //
@@ -153,8 +158,36 @@ func ParseAttack(spec string) (Attack, error) {
 			p.fail("fanout needs from=")
 		}
 		a = f
+	case "tunnel":
+		t := Tunnel{Name: p.str("name", "tunnel"), From: p.str("from", ""), Domain: strings.TrimSuffix(strings.ToLower(p.str("domain", "")), ".")}
+		t.Rate = p.rate("rate", 8)
+		t.Duration = p.durOr("duration", 20*time.Minute)
+		t.At = p.dur("at")
+		if t.From == "" {
+			p.fail("tunnel needs from=")
+		}
+		a = t
+	case "dga":
+		d := DGA{Name: p.str("name", "dga"), From: p.str("from", "")}
+		d.Count = p.int("count", 120)
+		d.Resolving = p.int("resolving", 1)
+		if d.Resolving == 0 {
+			d.Resolving = -1
+		}
+		if tlds := p.str("tlds", ""); tlds != "" {
+			d.TLDs = strings.Split(tlds, ",")
+		}
+		d.Over = p.durOr("over", 2*time.Minute)
+		d.At = p.dur("at")
+		if d.From == "" {
+			p.fail("dga needs from=")
+		}
+		if d.Count == 0 {
+			p.fail("dga needs count= of at least 1")
+		}
+		a = d
 	default:
-		return nil, fmt.Errorf("attack %q: unknown kind %q (scan, sweep, bruteforce, distributed; benign: clients, sessions, retry, healthcheck, fanout)", spec, kind)
+		return nil, fmt.Errorf("attack %q: unknown kind %q (scan, sweep, bruteforce, distributed; DNS: tunnel, dga; benign: clients, sessions, retry, healthcheck, fanout)", spec, kind)
 	}
 	for k := range kv {
 		if !p.used[k] {
@@ -226,6 +259,19 @@ func (p *specParser) float(k string, def float64) float64 {
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || f < 0 || f > 1 {
 		p.fail(fmt.Sprintf("%s=%q is not a share from 0 to 1", k, v))
+	}
+	return f
+}
+
+// rate parses a positive rate.
+func (p *specParser) rate(k string, def float64) float64 {
+	v, ok := p.get(k)
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0) || f > 1000 {
+		p.fail(fmt.Sprintf("%s=%q is not a rate from above 0 to 1000 a second", k, v))
 	}
 	return f
 }
