@@ -118,3 +118,40 @@ func TestSortLess(t *testing.T) {
 		t.Error("a finding without the attribute must sort last")
 	}
 }
+
+// TestCriteriaDNS checks the criteria GuardDuty clients use for DNS
+// findings: service.action.actionType DNS_REQUEST and the fields of
+// service.action.dnsRequestAction, which a network finding lacks.
+func TestCriteriaDNS(t *testing.T) {
+	dns := finding.New(finding.TypeC2ActivityDNS, finding.Key{Account: "123456789012", Region: "us-east-1", Resource: "i-0abc", Role: finding.RoleActor, Actor: "beacon.c2.example"},
+		"det", time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC), time.Date(2026, 3, 4, 11, 0, 0, 0, time.UTC), 2)
+	dns.Service.Action.DNSRequestAction = &finding.DNSRequestAction{Domain: "beacon.c2.example", DomainWithSuffix: "c2.example", Protocol: "UDP", Blocked: true}
+	network := testFinding()
+	tests := []struct {
+		name           string
+		c              Criteria
+		dnsWant, nWant bool
+	}{
+		{"actionType", Criteria{"service.action.actionType": {Equals: []string{finding.ActionDNSRequest}}}, true, false},
+		{"not DNS", Criteria{"service.action.actionType": {NotEquals: []string{finding.ActionDNSRequest}}}, false, true},
+		{"domain", Criteria{"service.action.dnsRequestAction.domain": {Equals: []string{"beacon.c2.example"}}}, true, false},
+		{"other domain", Criteria{"service.action.dnsRequestAction.domain": {Equals: []string{"c2.example"}}}, false, false},
+		{"domainWithSuffix", Criteria{"service.action.dnsRequestAction.domainWithSuffix": {Equals: []string{"c2.example"}}}, true, false},
+		{"domain wildcard", Criteria{"service.action.dnsRequestAction.domain": {Matches: []string{"*.c2.example"}}}, true, false},
+		{"blocked", Criteria{"service.action.dnsRequestAction.blocked": {Equals: []string{"true"}}}, true, false},
+		{"protocol", Criteria{"service.action.dnsRequestAction.protocol": {Equals: []string{"UDP"}}}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.c.Validate(true); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if got := tt.c.Match(dns); got != tt.dnsWant {
+				t.Errorf("DNS finding: Match = %v, want %v", got, tt.dnsWant)
+			}
+			if got := tt.c.Match(network); got != tt.nWant {
+				t.Errorf("network finding: Match = %v, want %v", got, tt.nWant)
+			}
+		})
+	}
+}

@@ -21,12 +21,13 @@ export async function renderDetail(ctx) {
   }
   const ex = explanation(f) || {};
   const svc = f.service || {};
+  const dns = dnsAction(f);
 
   const facts = h("dl", { class: "facts" },
     fact("Severity", sevBadge(f.severity)),
     fact("Type", f.type),
     fact("Resource", resourceOf(f) || "–"),
-    fact("Remote", remoteOf(f) || "–"),
+    fact(dns ? "Domain" : "Remote", remoteOf(f) || "–"),
     fact("Count", fmtNumber(svc.count || 0)),
     fact("First seen", fmtTime(svc.eventFirstSeen)),
     fact("Last seen", fmtTime(svc.eventLastSeen)),
@@ -52,6 +53,7 @@ export async function renderDetail(ctx) {
     h("p", { class: "lead" }, f.description || ""),
     h("div", { class: "toolbar" }, suppressBtn, archiveBtn),
     facts,
+    dns ? section("detail-dns", "DNS request", dnsRequest(dns)) : null,
     section("detail-explanation", "What picket saw", explainSummary(ex)),
     section("detail-thresholds", "Thresholds", thresholds(ex)),
     section("detail-evidence", "Evidence", evidence(ex, f)),
@@ -71,6 +73,24 @@ function section(id, title, body) {
 
 function none(text) {
   return h("p", { class: "muted" }, text);
+}
+
+// dnsAction returns a DNS finding's service.action.dnsRequestAction, or
+// null for the other actions.
+function dnsAction(f) {
+  const a = f.service && f.service.action;
+  return a && a.dnsRequestAction && typeof a.dnsRequestAction === "object" ? a.dnsRequestAction : null;
+}
+
+// dnsRequest shows what a DNS finding's instance asked: the name, its
+// registrable domain, the transport and whether DNS Firewall blocked
+// every query the finding counts.
+function dnsRequest(d) {
+  return h("dl", { class: "facts compact", id: "detail-dns-facts" },
+    fact("Domain", d.domain ? h("code", {}, d.domain) : "–"),
+    fact("Domain with suffix", d.domainWithSuffix ? h("code", {}, d.domainWithSuffix) : "–"),
+    fact("Protocol", d.protocol || "–"),
+    fact("Blocked", d.blocked ? "Yes, by DNS Firewall" : "No"));
 }
 
 // ---- Explanation -------------------------------------------------------
@@ -154,7 +174,7 @@ function pathNodes(ex, f) {
   const text = lines.join("\n");
   const nodes = [];
   const remote = remoteOf(f);
-  nodes.push({ kind: "Remote", label: remote || "remote (unknown)" });
+  nodes.push({ kind: dnsAction(f) ? "Domain" : "Remote", label: remote || "remote (unknown)" });
   const seen = new Set();
   const via = [];
   const re = /\b(igw|eigw|nat|tgw|pcx|vgw|vpce)-[0-9a-f]+\b/g;
@@ -277,7 +297,8 @@ function tree(v, key, open) {
 // ---- Suppression rule --------------------------------------------------
 
 // suggestedChips are the criteria a suppression rule from this finding
-// starts with: its type, its resource and its remote address.
+// starts with: its type, its resource and its remote address or, for a
+// DNS finding, the queried domain.
 function suggestedChips(f) {
   const chips = [{ field: "type", op: "eq", values: [f.type] }];
   const inst = get(f, "resource.instanceDetails.instanceId");
@@ -299,6 +320,8 @@ function suggestedChips(f) {
       break;
     }
   }
+  const domain = get(a, "dnsRequestAction.domain");
+  if (domain) chips.push({ field: "service.action.dnsRequestAction.domain", op: "eq", values: [domain] });
   return chips;
 }
 

@@ -296,7 +296,7 @@ export async function renderFindings(ctx) {
       sortHeader("severity", "Severity"),
       sortHeader("type", "Type"),
       h("th", { scope: "col" }, "Resource"),
-      h("th", { scope: "col" }, "Remote"),
+      h("th", { scope: "col", title: "The remote address, or the queried domain of a DNS finding" }, "Remote / domain"),
       sortHeader("count", "Count"),
       sortHeader("updated", "Last seen")));
   }
@@ -331,6 +331,16 @@ export async function renderFindings(ctx) {
     selectAll.indeterminate = n > 0 && n < findings.length;
   }
 
+  // remoteCell shows the remote address, or a DNS finding's queried
+  // domain marked as such.
+  function remoteCell(f) {
+    const a = f.service && f.service.action;
+    if (a && a.dnsRequestAction && a.dnsRequestAction.domain) {
+      return h("td", { class: "cell-remote", title: "Queried domain" }, a.dnsRequestAction.domain, h("span", { class: "tag" }, "DNS"));
+    }
+    return h("td", { class: "cell-remote" }, remoteOf(f));
+  }
+
   function row(f) {
     const cb = h("input", { type: "checkbox", class: "row-select", "aria-label": "Select finding " + f.type + " " + f.id, checked: selected.has(f.id), onchange: () => {
       if (cb.checked) selected.add(f.id); else selected.delete(f.id);
@@ -346,7 +356,7 @@ export async function renderFindings(ctx) {
         archived ? h("span", { class: "tag" }, "archived") : null,
         fb ? h("span", { class: "tag" }, fb === "USEFUL" ? "useful" : "not useful") : null),
       h("td", { class: "cell-resource" }, resourceOf(f)),
-      h("td", { class: "cell-remote" }, remoteOf(f)),
+      remoteCell(f),
       h("td", { class: "num" }, fmtNumber((f.service && f.service.count) || 0)),
       h("td", { class: "nowrap" }, fmtTime((f.service && f.service.eventLastSeen) || f.updatedAt)));
   }
