@@ -29,6 +29,10 @@ var defaultDNSAttacks = []string{
 	"dga name=dga-lookups-from-app from=app:2 count=120 resolving=1 over=2m at=25m",
 }
 
+// defaultListedAttack joins the default attacks when a threat list is
+// written: an instance resolving a domain the list names.
+const defaultListedAttack = "listed name=listed-domain-from-web from=web:1 count=5 over=10m at=35m"
+
 func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -53,6 +57,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	noAttacks := fs.Bool("no-attacks", false, "background traffic only")
 	dns := fs.Bool("dns", false, "write the Route 53 Resolver query logs of the estate's instances too, with a DNS tunnel and DGA lookups among the default attacks: with --layout s3 under --out's AWSLogs/<account>/vpcdnsquerylogs/, otherwise to --dns-out")
 	dnsOut := fs.String("dns-out", "", "with --layout single or per-interface: write the Resolver query log to this file (- for stdout when the flow logs go to a file); implies --dns")
+	threatList := fs.String("threat-list", "", "write the domains that listed attacks resolve to this file, a threat list for analyze --threat-list (needs --dns or --dns-out; adds a listed attack to the default ones)")
 	dnsRate := fs.Float64("dns-rate", 3, "names the estate's instances look up a second at --load 1 (scales with --load)")
 	preset := fs.String("preset", "", "dense: the dense estate of the performance benchmarks (2,000 interfaces, about 2,000 records a second, twenty attacks) unless --interfaces, --load or --attack say otherwise")
 	var attacks listFlagRaw
@@ -94,6 +99,9 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	if *dns && !withDNS {
 		return usageError(stderr, fs, fmt.Errorf("--dns: with --layout %s, give --dns-out FILE", *layout))
 	}
+	if *threatList != "" && !withDNS {
+		return usageError(stderr, fs, fmt.Errorf("--threat-list: the listed domains are resolved in the query logs; give --dns or --dns-out"))
+	}
 	if *dnsOut != "" && lay == synth.LayoutS3 {
 		return usageError(stderr, fs, fmt.Errorf("--dns-out: --layout s3 writes the query logs under --out; give --dns instead"))
 	}
@@ -106,6 +114,9 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 		specs = defaultAttacks
 		if withDNS && *preset == "" {
 			specs = append(slices.Clone(specs), defaultDNSAttacks...)
+		}
+		if *threatList != "" && *preset == "" {
+			specs = append(specs, defaultListedAttack)
 		}
 	}
 	for _, s := range specs {
@@ -195,6 +206,16 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	if werr != nil {
 		fmt.Fprintf(stderr, "picket generate: writing: %v\n", werr)
 		return 1
+	}
+	if *threatList != "" {
+		list := "# domains that picket generate's listed attacks resolve\n"
+		for _, d := range g.ThreatDomains() {
+			list += d + "\n"
+		}
+		if err := os.WriteFile(*threatList, []byte(list), 0o644); err != nil {
+			fmt.Fprintf(stderr, "picket generate: %v\n", err)
+			return 1
+		}
 	}
 	if *labels != "" {
 		b, _ := json.MarshalIndent(g.Labels(), "", "  ")

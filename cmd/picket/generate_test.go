@@ -12,10 +12,12 @@ import (
 )
 
 // TestGenerateResolverLogsAnalyzed generates estates with the default
-// attacks, the DNS tunnel and the DGA burst among them, in the S3 layout,
-// and analyzes the directory: the tunnel's instance is reported for
-// DNSDataExfiltration under the tunnel's domain, and no DNS finding names
-// any other instance but the DGA's.
+// attacks, the DNS tunnel, the DGA burst and the lookups of a listed
+// domain among them, in the S3 layout with the threat list, and analyzes
+// the directory with the list: the tunnel's instance is reported for
+// DNSDataExfiltration under the tunnel's domain, the listed domain's for
+// MaliciousDomainRequest.Custom, and no DNS finding names any other
+// instance but the DGA's.
 func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -27,8 +29,8 @@ func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			logs, labelsPath := filepath.Join(dir, "logs"), filepath.Join(dir, "labels.json")
-			args := append([]string{"generate", "--dns", "--layout", "s3", "--out", logs, "--labels", labelsPath}, tt.args...)
+			logs, labelsPath, listPath := filepath.Join(dir, "logs"), filepath.Join(dir, "labels.json"), filepath.Join(dir, "c2.txt")
+			args := append([]string{"generate", "--dns", "--layout", "s3", "--out", logs, "--labels", labelsPath, "--threat-list", listPath}, tt.args...)
 			code, _, stderr := runCLI(t, "", args...)
 			m := regexp.MustCompile(`(\d+) DNS queries`).FindStringSubmatch(stderr)
 			if code != 0 || m == nil || m[1] == "0" {
@@ -46,20 +48,26 @@ func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 			if err := json.Unmarshal(b, &labels); err != nil {
 				t.Fatal(err)
 			}
-			var tunnel, dga synth.Label
+			var tunnel, dga, listed synth.Label
 			for _, l := range labels {
 				switch l.Type {
 				case "Trojan:EC2/DNSDataExfiltration":
 					tunnel = l
 				case "Trojan:EC2/DGADomainRequest.C!DNS":
 					dga = l
+				case "Impact:EC2/MaliciousDomainRequest.Custom":
+					listed = l
 				}
 			}
-			if tunnel.Resource == "" || tunnel.Domain == "" || dga.Resource == "" || dga.Resource == tunnel.Resource {
-				t.Fatalf("labels: tunnel %+v, DGA %+v", tunnel, dga)
+			if tunnel.Resource == "" || tunnel.Domain == "" || dga.Resource == "" || listed.Domain == "" ||
+				dga.Resource == tunnel.Resource || listed.Resource == tunnel.Resource || listed.Resource == dga.Resource {
+				t.Fatalf("labels: tunnel %+v, DGA %+v, listed %+v", tunnel, dga, listed)
+			}
+			if b, err := os.ReadFile(listPath); err != nil || !strings.HasSuffix(string(b), "\n"+listed.Domain+"\n") {
+				t.Fatalf("threat list: %v\n%s", err, b)
 			}
 
-			code, stdout, stderr := runCLI(t, "", "analyze", "-o", "json", logs)
+			code, stdout, stderr := runCLI(t, "", "analyze", "-o", "json", "--threat-list", "c2="+listPath, logs)
 			if code != 0 {
 				t.Fatalf("analyze: exit %d\n%s", code, stderr)
 			}
@@ -84,7 +92,7 @@ func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 				t.Fatal(err)
 			}
-			found := false
+			found, foundListed := false, false
 			for _, f := range out.Findings {
 				if f.Service.Action.ActionType != "DNS_REQUEST" {
 					continue
@@ -96,6 +104,11 @@ func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 					if d := f.Service.Action.DNSRequestAction; d.DomainWithSuffix != tunnel.Domain || !strings.HasSuffix(d.Domain, "."+tunnel.Domain) {
 						t.Errorf("the tunnel's finding names %+v, want %s", d, tunnel.Domain)
 					}
+				case id == listed.Resource && f.Type == listed.Type:
+					foundListed = true
+					if d := f.Service.Action.DNSRequestAction; d.DomainWithSuffix != listed.Domain {
+						t.Errorf("the listed domain's finding names %+v, want %s", d, listed.Domain)
+					}
 				case id == dga.Resource && strings.HasPrefix(f.Type, "Trojan:EC2/DGADomainRequest"):
 				default:
 					t.Errorf("%s on %s (%d queries, %+v): not an embedded attack", f.Type, id, f.Service.Count, f.Service.Action.DNSRequestAction)
@@ -103,6 +116,9 @@ func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("no %s on %s among %d findings", tunnel.Type, tunnel.Resource, len(out.Findings))
+			}
+			if !foundListed {
+				t.Errorf("no %s on %s among %d findings", listed.Type, listed.Resource, len(out.Findings))
 			}
 		})
 	}
@@ -146,6 +162,7 @@ func TestGenerateDNSFlags(t *testing.T) {
 		{"--dns without a destination", []string{"--dns"}, "give --dns-out"},
 		{"--dns-out with the S3 layout", []string{"--layout", "s3", "--out", s3, "--dns-out", qlog}, "give --dns instead"},
 		{"a tunnel without a query log", []string{"--attack", "tunnel from=worker:0"}, "not being generated"},
+		{"a threat list without a query log", []string{"--threat-list", filepath.Join(dir, "list.txt")}, "give --dns or --dns-out"},
 	} {
 		if code, _, stderr := runCLI(t, "", append(base, tt.args...)...); code != 2 || !strings.Contains(stderr, tt.stderr) {
 			t.Errorf("%s: exit %d, want 2 and %q\n%s", tt.name, code, tt.stderr, stderr)

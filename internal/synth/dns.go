@@ -86,7 +86,8 @@ type dnsGen struct {
 	clients  []*dnsClient
 	cum      []float64 // cumulative weights of clients
 	admin    netip.Addr
-	pending  []Query // attacks' queries, in time order once planned
+	listed   []string // the domains of Listed attacks
+	pending  []Query  // attacks' queries, in time order once planned
 	next     int
 	batch    []Query
 }
@@ -208,6 +209,15 @@ func (d *dnsGen) habits(i *Interface) []lookup {
 		peers(RoleWindows, 0.5)
 	}
 	return ls
+}
+
+// ThreatDomains returns the domains that Listed attacks resolve, for a
+// threat list, once RunDNS has planned them.
+func (g *Gen) ThreatDomains() []string {
+	if g.dns == nil {
+		return nil
+	}
+	return slices.Clone(g.dns.listed)
 }
 
 // planned orders the attacks' queries once every attack is planned.

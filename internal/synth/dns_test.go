@@ -345,6 +345,10 @@ func TestParseDNSAttacks(t *testing.T) {
 		{spec: "dga from=app:2", want: synth.DGA{Name: "dga", From: "app:2", Count: 120, Resolving: 1, Over: 2 * time.Minute}},
 		{spec: "dga from=app:2 count=50 resolving=0 tlds=ru,top over=1m at=3m",
 			want: synth.DGA{Name: "dga", From: "app:2", Count: 50, Resolving: -1, TLDs: []string{"ru", "top"}, Over: time.Minute, At: 3 * time.Minute}},
+		{spec: "listed from=web:1", want: synth.Listed{Name: "listed", From: "web:1", Count: 5, Over: 10 * time.Minute}},
+		{spec: "listed from=web:1 domain=C2.Example count=2 over=1m at=4m",
+			want: synth.Listed{Name: "listed", From: "web:1", Domain: "c2.example", Count: 2, Over: time.Minute, At: 4 * time.Minute}},
+		{spec: "listed count=3", err: "listed needs from="},
 		{spec: "tunnel rate=2", err: "tunnel needs from="},
 		{spec: "tunnel from=worker:0 rate=0", err: "not a rate"},
 		{spec: "tunnel from=worker:0 speed=9", err: `unknown setting "speed"`},
@@ -423,5 +427,50 @@ func TestQueryWriterS3(t *testing.T) {
 	}
 	if lines != len(qs) || w.Records() != len(qs) {
 		t.Errorf("%d lines, %d counted, of %d queries", lines, w.Records(), len(qs))
+	}
+}
+
+// TestListed checks the lookups of a listed domain: a few answered
+// queries of a name under the domain from the one instance, spread over
+// the time given, and the domain among ThreatDomains.
+func TestListed(t *testing.T) {
+	cfg := synth.DefaultConfig
+	cfg.Duration = 30 * time.Minute
+	for _, s := range []string{"listed name=a from=web:1 count=4 over=8m at=5m", "listed name=b from=app:0 domain=c2.example count=2 at=20m"} {
+		a, err := synth.ParseAttack(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Attacks = append(cfg.Attacks, a)
+	}
+	g, err := synth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qs []synth.Query
+	if err := g.RunDNS(func(synth.Record) {}, func(q synth.Query) { qs = append(qs, q) }); err != nil {
+		t.Fatal(err)
+	}
+	labels := g.Labels()
+	domains := g.ThreatDomains()
+	if len(labels) != 2 || len(domains) != 2 || domains[0] != labels[0].Domain || domains[1] != "c2.example" || labels[1].Domain != "c2.example" {
+		t.Fatalf("labels %+v, domains %q", labels, domains)
+	}
+	for _, l := range labels {
+		var times []int64
+		for _, q := range qs {
+			if strings.HasSuffix(q.Name, "."+l.Domain) {
+				if q.Iface.Instance != l.Resource || q.RCode != "NOERROR" || len(q.Answers) != 1 || q.Type != "A" {
+					t.Errorf("%s: query %+v", l.Name, q)
+				}
+				times = append(times, q.Time)
+			}
+		}
+		if len(times) != l.Probes || times[0] != l.Start.Unix() || times[len(times)-1] >= l.End.Unix() {
+			t.Errorf("%s: queries at %v, label %+v", l.Name, times, l)
+		}
+	}
+	if labels[0].Probes != 4 || labels[1].Probes != 2 || labels[0].Type != "Impact:EC2/MaliciousDomainRequest.Custom" {
+		t.Errorf("labels %+v", labels)
 	}
 }

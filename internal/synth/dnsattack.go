@@ -224,3 +224,54 @@ func (a DGA) plan(g *Gen, start, end int64) ([]Label, error) {
 		Start: time.Unix(t0, 0).UTC(), End: time.Unix(t0+int64(over.Seconds()), 0).UTC(), Probes: queries,
 	}}, nil
 }
+
+// Listed is an instance resolving a domain that a threat list names (a
+// command server's, say) now and then: ordinary lookups of a name under
+// it that answer, which only the list condemns. Gen.ThreatDomains
+// returns the domains, for writing the list.
+type Listed struct {
+	Name   string
+	From   string        // the estate reference of the instance
+	Domain string        // the listed domain ("": one made up from the seed)
+	Count  int           // lookups (default 5)
+	Over   time.Duration // spread over this long (default 10 minutes)
+	At     time.Duration
+}
+
+func (l Listed) plan(g *Gen, start, end int64) ([]Label, error) {
+	src, err := g.dnsSource("listed", l.Name, l.From)
+	if err != nil {
+		return nil, err
+	}
+	d := g.dns
+	domain := l.Domain
+	if domain == "" {
+		domain = madeUpDomain(d.rng.Uint64(), "com")
+	}
+	count := l.Count
+	if count <= 0 {
+		count = 5
+	}
+	over := l.Over
+	if over <= 0 {
+		over = 10 * time.Minute
+	}
+	name := "update." + domain
+	addr := randomPublic(d.rng)
+	t0 := start + int64(l.At.Seconds())
+	queries := 0
+	for k := range count {
+		t := t0 + int64(float64(k)*over.Seconds()/float64(count))
+		if t >= end {
+			break
+		}
+		d.add(Query{Iface: src, Time: t, Name: name, Type: "A", RCode: "NOERROR", SrcPort: d.port(),
+			Answers: []Answer{{Data: addr.String(), Type: "A"}}})
+		queries++
+	}
+	d.listed = append(d.listed, domain)
+	return []Label{{
+		Name: l.Name, Type: "Impact:EC2/MaliciousDomainRequest.Custom", Resource: resourceOf(src), Role: "ACTOR", Domain: domain,
+		Start: time.Unix(t0, 0).UTC(), End: time.Unix(t0+int64(over.Seconds()), 0).UTC(), Probes: queries,
+	}}, nil
+}

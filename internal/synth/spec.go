@@ -20,6 +20,7 @@ import (
 //
 //	tunnel from=worker:1 domain=example.net rate=8 duration=20m
 //	dga from=app:2 count=120 resolving=1 over=2m tlds=com,net,org
+//	listed from=web:1 domain=example.org count=5 over=10m
 //
 // and the benign activities, which embed traffic the detectors must stay
 // quiet on (their labels have no finding type):
@@ -186,8 +187,20 @@ func ParseAttack(spec string) (Attack, error) {
 			p.fail("dga needs count= of at least 1")
 		}
 		a = d
+	case "listed":
+		l := Listed{Name: p.str("name", "listed"), From: p.str("from", ""), Domain: strings.TrimSuffix(strings.ToLower(p.str("domain", "")), ".")}
+		l.Count = p.int("count", 5)
+		l.Over = p.durOr("over", 10*time.Minute)
+		l.At = p.dur("at")
+		if l.From == "" {
+			p.fail("listed needs from=")
+		}
+		if l.Count == 0 {
+			p.fail("listed needs count= of at least 1")
+		}
+		a = l
 	default:
-		return nil, fmt.Errorf("attack %q: unknown kind %q (scan, sweep, bruteforce, distributed; DNS: tunnel, dga; benign: clients, sessions, retry, healthcheck, fanout)", spec, kind)
+		return nil, fmt.Errorf("attack %q: unknown kind %q (scan, sweep, bruteforce, distributed; DNS: tunnel, dga, listed; benign: clients, sessions, retry, healthcheck, fanout)", spec, kind)
 	}
 	for k := range kv {
 		if !p.used[k] {
