@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -462,5 +463,50 @@ func BenchmarkObserve(b *testing.B) {
 	for b.Loop() {
 		d.Observe(qs[i%len(qs)], emit)
 		i++
+	}
+}
+
+// TestObserveDoesNotAllocate runs queries through real lists (intel.Loader
+// through live.Adapt): a name no list names, answered by addresses an
+// uncategorised threat list names and by ones no list names. Checking the
+// answers for black-hole addresses must not allocate.
+func TestObserveDoesNotAllocate(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	l, err := intel.NewLoader(intel.Config{Lists: []intel.Spec{
+		{Name: "scanners", Location: write("scanners.txt", "203.0.113.0/24\n"), Kind: intel.KindThreat},
+		{Name: "sinkholes", Location: write("sinkholes.txt", "198.51.100.66\n"), Kind: intel.KindThreat, Category: "blackhole"},
+		{Name: "bad", Location: write("bad.txt", "bad.example\n"), Kind: intel.KindThreat, Category: "c2"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(detect.Env{DetectorID: finding.DetectorID, Intel: live.Adapt(l)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := query("www.example-shop.com", "10.0.0.5", "i-0abc", 10, "203.0.113.5", "192.0.2.9", "203.0.113.6")
+	emit := func(*finding.Finding) {}
+	if n := testing.AllocsPerRun(200, func() { d.Observe(q, emit) }); n != 0 {
+		t.Errorf("%v allocations a query, want 0", n)
+	}
+	// The lists are wired: a sinkhole answer and a c2 name are reported.
+	fs := run(t, live.Adapt(l), query("old.example", "10.0.0.5", "i-0abc", 10, "198.51.100.66"), query("x.bad.example", "10.0.0.5", "i-0abc", 11))
+	var types []string
+	for _, f := range fs {
+		types = append(types, f.Type)
+	}
+	slices.Sort(types)
+	if diff := cmp.Diff([]string{finding.TypeC2ActivityDNS, finding.TypeBlackholeTrafficDNS}, types); diff != "" {
+		t.Errorf("types (-want +got):\n%s", diff)
 	}
 }
