@@ -16,8 +16,9 @@ import (
 // domain among them, in the S3 layout with the threat list, and analyzes
 // the directory with the list: the tunnel's instance is reported for
 // DNSDataExfiltration under the tunnel's domain, the listed domain's for
-// MaliciousDomainRequest.Custom, and no DNS finding names any other
-// instance but the DGA's.
+// MaliciousDomainRequest.Custom, the DGA's for DGADomainRequest.B (the
+// search) and .C!DNS (the generated domain that resolved), and no DNS
+// finding names any other instance.
 func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -92,7 +93,7 @@ func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 				t.Fatal(err)
 			}
-			found, foundListed := false, false
+			found, foundListed, foundSearch, foundResolved := false, false, false, false
 			for _, f := range out.Findings {
 				if f.Service.Action.ActionType != "DNS_REQUEST" {
 					continue
@@ -109,13 +110,22 @@ func TestGenerateResolverLogsAnalyzed(t *testing.T) {
 					if d := f.Service.Action.DNSRequestAction; d.DomainWithSuffix != listed.Domain {
 						t.Errorf("the listed domain's finding names %+v, want %s", d, listed.Domain)
 					}
-				case id == dga.Resource && strings.HasPrefix(f.Type, "Trojan:EC2/DGADomainRequest"):
+				case id == dga.Resource && f.Type == "Trojan:EC2/DGADomainRequest.B":
+					foundSearch = true
+				case id == dga.Resource && f.Type == dga.Type:
+					foundResolved = true
+					if d := f.Service.Action.DNSRequestAction; d.Domain != dga.Domain {
+						t.Errorf("the DGA's finding names %+v, want the domain that resolved, %s", d, dga.Domain)
+					}
 				default:
 					t.Errorf("%s on %s (%d queries, %+v): not an embedded attack", f.Type, id, f.Service.Count, f.Service.Action.DNSRequestAction)
 				}
 			}
 			if !found {
 				t.Errorf("no %s on %s among %d findings", tunnel.Type, tunnel.Resource, len(out.Findings))
+			}
+			if !foundSearch || !foundResolved {
+				t.Errorf("DGA on %s: the search reported %v, the domain that resolved %v", dga.Resource, foundSearch, foundResolved)
 			}
 			if !foundListed {
 				t.Errorf("no %s on %s among %d findings", listed.Type, listed.Resource, len(out.Findings))
