@@ -72,6 +72,11 @@ const (
 	TypeEC2MaliciousIPCustom     = "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"
 	TypeTorClient                = "UnauthorizedAccess:EC2/TorClient"
 	TypeTorRelay                 = "UnauthorizedAccess:EC2/TorRelay"
+	// DNS that bypasses the VPC's resolver, seen in flow logs
+	// (detect/dnsflow).
+	TypeUnusualDNSResolver = "DefenseEvasion:EC2/UnusualDNSResolver"
+	TypeUnusualDoH         = "DefenseEvasion:EC2/UnusualDoHActivity"
+	TypeUnusualDoT         = "DefenseEvasion:EC2/UnusualDoTActivity"
 
 	TypeMaliciousDomainCustom = "Impact:EC2/MaliciousDomainRequest.Custom"
 	TypeDNSDataExfiltration   = "Trojan:EC2/DNSDataExfiltration"
@@ -188,6 +193,24 @@ var catalog = []Type{
 		Feature: FeatureFlowLogs, Severity: SeverityHigh,
 		Title:       "{resource} is acting as a Tor relay.",
 		Description: "{resource} is exchanging traffic with Tor relays such as {remote} ({detail}) in a way that suggests it relays for the Tor network.",
+	},
+	{
+		Name: TypeUnusualDNSResolver, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityMedium,
+		Title:       "{resource} is sending DNS queries to resolver {remote}, not the VPC's.",
+		Description: "{resource} sent DNS traffic to {remote} ({detail}), a resolver outside the VPC. Queries that bypass the VPC's resolver escape its query logs and DNS Firewall.",
+	},
+	{
+		Name: TypeUnusualDoH, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityMedium,
+		Title:       "{resource} is talking to DNS-over-HTTPS resolver {remote}.",
+		Description: "{resource} connected to {remote} ({detail}), a public DNS-over-HTTPS resolver. Encrypted DNS to an outside resolver escapes the VPC's query logs and DNS Firewall.",
+	},
+	{
+		Name: TypeUnusualDoT, ResourceType: ResourceInstance, ActionType: ActionNetworkConnection,
+		Feature: FeatureFlowLogs, Severity: SeverityMedium,
+		Title:       "{resource} is talking to DNS-over-TLS resolver {remote}.",
+		Description: "{resource} connected to {remote} on the DNS-over-TLS port ({detail}). Encrypted DNS to an outside resolver escapes the VPC's query logs and DNS Firewall.",
 	},
 	{
 		Name: TypeMaliciousDomainCustom, ResourceType: ResourceInstance, ActionType: ActionDNSRequest,

@@ -15,6 +15,7 @@ import (
 	"picket/internal/detect/credexfil"
 	"picket/internal/detect/dga"
 	"picket/internal/detect/dnsexfil"
+	"picket/internal/detect/dnsflow"
 	"picket/internal/detect/dnsintel"
 	"picket/internal/detect/enumeration"
 	"picket/internal/detect/iamanomaly"
@@ -70,6 +71,7 @@ var Builders = []Builder{
 	{ID: tor.ID, New: func(e detect.Env) (detect.Detector, error) { return tor.New(e) }},
 	{ID: dnsintel.ID, New: func(e detect.Env) (detect.Detector, error) { return dnsintel.New(e) }},
 	{ID: dga.ID, New: func(e detect.Env) (detect.Detector, error) { return dga.New(e) }},
+	{ID: dnsflow.ID, New: func(e detect.Env) (detect.Detector, error) { return dnsflow.New(e) }},
 	{ID: iamanomaly.ID, New: func(e detect.Env) (detect.Detector, error) { return iamanomaly.New(e) }},
 	{ID: enumeration.ID, New: func(e detect.Env) (detect.Detector, error) { return enumeration.New(e) }},
 	{ID: ipcaller.ID, New: func(e detect.Env) (detect.Detector, error) { return ipcaller.New(e) }},

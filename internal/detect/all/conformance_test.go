@@ -45,6 +45,7 @@ var conformanceInputs = map[string]string{
 	"tor":          "flows",
 	"dnsintel":     "dns",
 	"dnsexfil":     "dns",
+	"dnsflow":      "dnsflows",
 	"dga":          "dns",
 	"iamanomaly":   "calls",
 	"enumeration":  "calls",
@@ -151,6 +152,8 @@ func TestConformance(t *testing.T) {
 				w = intrusionWorld(t)
 			case "dns":
 				w = dnsWorld(t)
+			case "dnsflows":
+				w = dnsFlowWorld(t)
 			default:
 				t.Fatalf("%s has no conformance input: name one in conformanceInputs, and make sure the detector reports on it", s.id)
 			}
