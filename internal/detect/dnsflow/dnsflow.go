@@ -24,13 +24,14 @@
 // not reported:
 //
 //   - A DNS server: an interface that answered conversations to its own
-//     port 53 (a resolver or forwarder instance) at or before the minute
-//     of its outside DNS. Forwarding to upstream servers is its job.
+//     port 53 (a resolver or forwarder instance) by the end of the report
+//     interval of its outside DNS. Forwarding to upstream servers is its
+//     job.
 //   - Its path out: an interface that is neither an instance nor an ECS
-//     task, whose DNS to a remote resolver falls in the same minute as a
-//     DNS server's DNS to that resolver: a NAT gateway's translated copy
-//     of the server's queries. (Flow logs of version 2 name no instance,
-//     so there every interface may be this path.)
+//     task, whose DNS to a remote resolver falls in the same report
+//     interval as a DNS server's DNS to that resolver: a NAT gateway's
+//     translated copy of the server's queries. (Flow logs of version 2
+//     name no instance, so there every interface may be this path.)
 //   - Not a workload: when an account's records name instances (flow
 //     logs of version 3 and later, captures with a topology), an
 //     interface that names neither an instance nor an ECS task is a NAT
@@ -46,13 +47,16 @@
 // count grows with each later conversation. The allowlist is how a site
 // says which outside resolvers are its own.
 //
-// Conversations are reported per minute of event time, at the watermark
-// after that minute ends, so the reports do not depend on arrival order.
+// Conversations are reported per report_interval of event time (five
+// minutes by default, whole minutes of the contact stage's buckets), at
+// the watermark after the interval ends, so the reports do not depend on
+// arrival order.
 // Only the detector registry (detect/all) and tests import it.
 package dnsflow
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -69,12 +73,14 @@ const ID = "dnsflow"
 
 // Thresholds are the detector's tunables.
 var Thresholds = detect.Tunables{
+	{Name: "report_interval", Unit: "seconds", Default: 300, Min: 60, Max: 3600,
+		Doc: "event time each report covers, in whole minutes: a pair's conversations are reported once per interval, at the watermark after it ends; five minutes keeps a resolver used all day to a dozen reports an hour, and the first report of a new one within five minutes plus the lateness"},
 	{Name: "pair_ttl", Unit: "seconds", Default: 86400, Min: 60, Max: 30 * 86400,
 		Doc: "how long a (resource, remote resolver) is remembered after its last conversation, for the totals in the explanation; later conversations still update the same finding; DNS servers and accounts that name instances are forgotten after the same idle time"},
 	{Name: "max_pairs", Unit: "pairs", Default: 100_000, Min: 10, Max: 1e7,
-		Doc: "(resource, remote resolver, finding type) totals kept, about 150 bytes each; the least recently seen are evicted and counted"},
+		Doc: "(resource, remote resolver, finding type) totals kept, about 200 bytes each; the least recently seen are evicted and counted"},
 	{Name: "max_pending", Unit: "reports", Default: 50_000, Min: 10, Max: 1e7,
-		Doc: "reports waiting for their minute to close, one per (resource, remote resolver, finding type, minute), about 900 bytes each; an evicted one is lost and counted"},
+		Doc: "reports waiting for their interval to close, one per (resource, remote resolver, finding type, report_interval), about 950 bytes each; an evicted one is lost and counted"},
 }
 
 // Allowlists are the detector's configurable lists.
@@ -109,12 +115,15 @@ const (
 
 var typeNames = [...]string{finding.TypeUnusualDNSResolver, finding.TypeUnusualDoH, finding.TypeUnusualDoT}
 
+// The sizes of the tables' entries, from unsafe.Sizeof: a pending report
+// takes 832 bytes in its table's slice (slot 736, slotKey 88, links 8)
+// and about 110 in its index; a pair 112 and about 90; a DNS server or
+// an account 64 and about 60.
 const (
-	bucket       = 60 // seconds of event time per report
-	maxSamples   = 3  // evidence records per report, the earliest
-	pairBytes    = 150
-	pendingBytes = 900
-	hostBytes    = 100
+	maxSamples   = 3 // evidence records per report, the earliest
+	pairBytes    = 200
+	pendingBytes = 950
+	hostBytes    = 120
 )
 
 // pairKey is one resource's DNS traffic to one remote resolver, of one
@@ -128,8 +137,8 @@ type pairKey struct {
 	Kind            kind
 }
 
-// slotKey is a pair's conversations in one minute, the one that ends
-// before End.
+// slotKey is a pair's conversations in one report interval, the one
+// that ends before End.
 type slotKey struct {
 	Pair pairKey
 	End  event.Time
@@ -181,16 +190,17 @@ type pair struct {
 
 // Detector is the DNS evasion detector over flow records.
 type Detector struct {
-	env     detect.Env
-	th      detect.Tunables
-	al      detect.Allowlists
-	ttl     event.Time
-	doh     *resolvers
-	allowed *resolvers
-	pairs   *lru.Table[pairKey, pair]
-	pending *lru.Table[slotKey, slot]
-	servers *lru.Table[hostKey, span]  // interfaces that answered DNS on port 53
-	named   *lru.Table[event.ID, span] // accounts whose records name instances
+	env      detect.Env
+	th       detect.Tunables
+	al       detect.Allowlists
+	ttl      event.Time
+	interval event.Time
+	doh      *resolvers
+	allowed  *resolvers
+	pairs    *lru.Table[pairKey, pair]
+	pending  *lru.Table[slotKey, slot]
+	servers  *lru.Table[hostKey, span]  // interfaces that answered DNS on port 53
+	named    *lru.Table[event.ID, span] // accounts whose records name instances
 	// Conversations not reported, by reason, ever.
 	byServer, byPath, byNonWorkload int64
 }
@@ -221,17 +231,21 @@ func New(env detect.Env) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
+	if iv := th.Get("report_interval"); iv != float64(int64(iv)/60*60) {
+		return nil, fmt.Errorf("detector %s: threshold report_interval = %g is not a whole number of minutes", ID, iv)
+	}
 	return &Detector{
-		env:     env,
-		th:      th,
-		al:      al,
-		ttl:     event.Time(th.Get("pair_ttl")),
-		doh:     doh,
-		allowed: allowed,
-		pairs:   lru.New[pairKey, pair](env.Cap(int(th.Get("max_pairs")), 0.3, pairBytes), nil),
-		pending: lru.New[slotKey, slot](env.Cap(int(th.Get("max_pending")), 0.6, pendingBytes), nil),
-		servers: lru.New[hostKey, span](env.Cap(int(th.Get("max_pairs")), 0.05, hostBytes), nil),
-		named:   lru.New[event.ID, span](env.Cap(10_000, 0.05, hostBytes), nil),
+		env:      env,
+		th:       th,
+		al:       al,
+		ttl:      event.Time(th.Get("pair_ttl")),
+		interval: event.Time(th.Get("report_interval")),
+		doh:      doh,
+		allowed:  allowed,
+		pairs:    lru.New[pairKey, pair](env.Cap(int(th.Get("max_pairs")), 0.3, pairBytes), nil),
+		pending:  lru.New[slotKey, slot](env.Cap(int(th.Get("max_pending")), 0.6, pendingBytes), nil),
+		servers:  lru.New[hostKey, span](env.Cap(int(th.Get("max_pairs")), 0.05, hostBytes), nil),
+		named:    lru.New[event.ID, span](env.Cap(10_000, 0.05, hostBytes), nil),
 	}, nil
 }
 
@@ -306,7 +320,7 @@ func (d *Detector) classify(c *event.Contact) (kind, bool) {
 }
 
 // Observe files a contact that is DNS around the VPC's resolver under its
-// pair's report for the contact's minute.
+// pair's report for the contact's interval.
 func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	c, ok := rec.(*event.Contact)
 	if !ok {
@@ -333,10 +347,10 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if c.Interface.IsZero() {
 		pk.Local = c.Local
 	}
-	// The minute [End-60, End) of the contact stage's bucket: every
-	// conversation that started in it has been observed when the
-	// watermark reaches End.
-	end := c.Start - c.Start%bucket + bucket
+	// The interval [End-report_interval, End), whole minutes of the
+	// contact stage's buckets: every conversation that started in it
+	// has been observed when the watermark reaches End.
+	end := c.Start - c.Start%d.interval + d.interval
 	s, created := d.pending.Put(slotKey{Pair: pk, End: end})
 	if created || earlier(c, &s.Ctx) {
 		s.Ctx = *c
@@ -424,7 +438,7 @@ func (s *slot) keepEvidence(c *event.Contact) {
 	s.NEvidence = n + 1
 }
 
-// Advance reports every minute that ended at or before w, oldest first,
+// Advance reports every interval that ended at or before w, oldest first,
 // and forgets pairs idle for longer than pair_ttl.
 func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 	var due []slotKey
@@ -435,8 +449,8 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 		return true
 	})
 	slices.SortFunc(due, compareSlots)
-	// A DNS server's outside DNS, by remote resolver and minute: the
-	// same minute's DNS of another interface to that resolver may be
+	// A DNS server's outside DNS, by remote resolver and interval: the
+	// same interval's DNS of another interface to that resolver may be
 	// the server's queries on their way out.
 	type route struct {
 		Account, Region event.ID
@@ -502,7 +516,7 @@ func (d *Detector) Advance(w event.Time, emit detect.Emit) {
 }
 
 // isServer reports whether the interface of a report had answered DNS on
-// its own port 53 by the end of the report's minute. Every conversation
+// its own port 53 by the end of the report's interval. Every conversation
 // that started before then has been observed, so the answer does not
 // depend on arrival order.
 func (d *Detector) isServer(k slotKey) bool {
@@ -511,7 +525,7 @@ func (d *Detector) isServer(k slotKey) bool {
 }
 
 // namesInstances reports whether the account's records had named an
-// instance or an ECS task by the end of a report's minute.
+// instance or an ECS task by the end of a report's interval.
 func (d *Detector) namesInstances(account event.ID, end event.Time) bool {
 	t := d.named.Peek(account)
 	return t != nil && t.First < end
@@ -562,7 +576,7 @@ func (d *Detector) finding(k pairKey, s *slot, p *pair) *finding.Finding {
 	case 3:
 		proto = "UDP and TCP"
 	}
-	detail := strconv.FormatInt(s.N, 10) + " " + proto + " conversation(s) this minute, " +
+	detail := strconv.FormatInt(s.N, 10) + " " + proto + " conversation(s) in " + strconv.FormatInt(int64(d.interval/60), 10) + " min, " +
 		strconv.FormatInt(p.Conversations, 10) + " since " + p.FirstSeen.UTC().Format("2006-01-02T15:04:05Z")
 	label := finding.ResourceLabel(c)
 	summary := label + " sent " + what[k.Kind] + " to " + remote + ", a resolver outside the VPC"

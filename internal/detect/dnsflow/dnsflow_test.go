@@ -237,14 +237,40 @@ func TestForwarders(t *testing.T) {
 	}
 }
 
-// Reports are made per minute at the watermark, whatever the order the
-// conversations arrive in; the finding's count grows with each.
-func TestReportsPerMinute(t *testing.T) {
+// Reports are made per report interval at the watermark, whatever the
+// order the conversations arrive in; the finding's count grows with each.
+func TestReportsPerInterval(t *testing.T) {
 	convs := []conv{out("8.8.8.8", 53, event.ProtoUDP), out("8.8.8.8", 53, event.ProtoUDP), out("8.8.8.8", 53, event.ProtoUDP)}
 	convs[0].at, convs[1].at, convs[2].at = 5, 70, 20
+
+	// By default five minutes: one report of the three.
 	d := newDetector(t)
 	var reports []*finding.Finding
 	emit := func(f *finding.Finding) { reports = append(reports, f) }
+	for _, c := range convs {
+		d.Observe(c.contact(), emit)
+	}
+	d.Advance(t0+299, emit)
+	if len(reports) != 0 {
+		t.Fatalf("%d reports before the interval ended", len(reports))
+	}
+	d.Advance(t0+300, emit)
+	if len(reports) != 1 || reports[0].Service.Count != 3 {
+		t.Fatalf("at the end of the interval: %d reports, want one of 3 conversations", len(reports))
+	}
+
+	for _, bad := range []float64{90, 59, 3601} {
+		if _, err := New(detect.Env{DetectorID: finding.DetectorID, Thresholds: map[string]float64{"report_interval": bad}}); err == nil {
+			t.Errorf("report_interval %g accepted", bad)
+		}
+	}
+
+	// Per minute.
+	d, err := New(detect.Env{DetectorID: finding.DetectorID, Thresholds: map[string]float64{"report_interval": 60}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports = nil
 	for _, c := range convs {
 		d.Observe(c.contact(), emit)
 	}
