@@ -390,3 +390,20 @@ func TestObserveAllocations(t *testing.T) {
 		t.Errorf("%v allocations per round of %d contacts, want none once warm", allocs, len(cs))
 	}
 }
+
+// Records the detector cannot use are ignored, never a crash.
+func TestBadInput(t *testing.T) {
+	d := newDetector(t)
+	emit := func(f *finding.Finding) { t.Errorf("finding %s from bad input", f.Type) }
+	for _, rec := range []event.Record{
+		&event.Contact{},
+		&event.Contact{RPort: 53, Protocol: event.ProtoUDP, Outcome: event.OutcomeEstablished},
+		&event.Contact{RPort: 443, Protocol: event.ProtoTCP, Outcome: event.OutcomeData, Responder: netip.MustParseAddr("0.0.0.0")},
+		&event.Contact{RPort: 853, Protocol: event.ProtoTCP, Outcome: event.OutcomeData, Responder: netip.IPv6Unspecified()},
+		&event.Contact{RPort: 53, Inbound: true, Protocol: event.ProtoUDP, Outcome: event.OutcomeEstablished},
+		&event.Flow{DstPort: 53, Protocol: event.ProtoUDP, Dst: netip.MustParseAddr("8.8.8.8")},
+	} {
+		d.Observe(rec, emit)
+	}
+	d.Advance(event.Forever, emit)
+}
