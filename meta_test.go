@@ -154,7 +154,8 @@ var allowed = map[string][]string{
 	"internal/publish":           {"internal/finding", "internal/store"},
 	"internal/ingest": {"internal/decode", "internal/decode/", "internal/detect", "internal/enrich", "internal/event",
 		"internal/finding", "internal/flowmeter", "internal/metrics", "internal/source", "internal/store"},
-	"cmd/picket": {"internal/"},
+	"internal/cluster": {"internal/detect", "internal/event", "internal/finding", "internal/ingest", "internal/store"},
+	"cmd/picket":       {"internal/"},
 
 	// The stores: the SQL core, its two databases and the suite they pass.
 	"internal/store/sqlstore":  {"internal/finding", "internal/store"},

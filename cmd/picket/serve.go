@@ -36,6 +36,11 @@ func cmdServe(args []string, stderr io.Writer) int {
 	inventoryDir := fs.String("inventory", "", "folder of AWS describe outputs that fill findings with instance and task details, the path, the rules and remediation (default: the configuration's inventory.dir)")
 	awsRanges := fs.String("aws-ip-ranges", "", "AWS's ip-ranges.json, which tells whether an address is inside AWS: auto (a copy kept in the data directory, fetched from --aws-ip-ranges-url when missing or a day old, at start and while running), off, or a file (default: the configuration's, else $"+envAWSIPRanges+", else auto)")
 	awsRangesURL := fs.String("aws-ip-ranges-url", "", "where --aws-ip-ranges auto fetches ip-ranges.json from (default: the configuration's, else "+awsip.DefaultURL+")")
+	bus := fs.String("bus", "", "NATS JetStream server (nats://host:4222): run as a node of a cluster that shares the pipeline and keeps findings in PostgreSQL (default: the configuration's cluster.bus; none: one process)")
+	roles := fs.String("role", "", "with --bus, what this node does, comma-separated: ingest, detect, api (default: the configuration's cluster.roles, else all three)")
+	node := fs.String("node", "", "with --bus, this node's name; an ingest node's must stay the same across restarts (default: host and process ID)")
+	var replay listFlagRaw
+	fs.Var(&replay, "replay", "with --bus and --role ingest, publish this file or folder once, in event-time order, then end (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: picket serve [flags]\n\nRuns the service: ingests flow logs from watched directories, S3 prefixes and a Firehose\nendpoint, keeps findings in a store and serves them through the GuardDuty API and a web console\n(open the listen address in a browser).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -72,6 +77,16 @@ func cmdServe(args []string, stderr io.Writer) int {
 		if *logLevel != "" {
 			c.Log.Level = *logLevel
 		}
+		if *bus != "" {
+			c.Cluster.Bus = *bus
+		}
+		if *roles != "" {
+			c.Cluster.Roles = strings.Split(*roles, ",")
+		}
+		if *node != "" {
+			c.Cluster.Node = *node
+		}
+		c.Cluster.Replay = append(c.Cluster.Replay, replay...)
 		if *logFormat != "" {
 			c.Log.Format = *logFormat
 		}

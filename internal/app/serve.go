@@ -73,6 +73,9 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	if opt.Notice == nil {
 		opt.Notice = io.Discard
 	}
+	if cfg.Cluster.Bus != "" {
+		return serveCluster(ctx, cfg, opt)
+	}
 	if cfg.InsecureNoAuth && !config.Loopback(cfg.Listen) {
 		return fmt.Errorf("--insecure-no-auth is allowed only on a loopback listener, not %s", cfg.Listen)
 	}

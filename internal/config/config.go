@@ -53,6 +53,46 @@ type Config struct {
 	Inventory   Inventory    `yaml:"inventory"`
 	Sources     Sources      `yaml:"sources"`
 	Publish     Publish      `yaml:"publish"`
+	Cluster     Cluster      `yaml:"cluster"`
+}
+
+// Cluster makes the service one node of a cluster that shares the
+// pipeline over NATS JetStream and keeps its findings in PostgreSQL
+// (docs/cluster.md). Without Bus the service runs in one process.
+type Cluster struct {
+	// Bus is the NATS server, nats://host:4222.
+	Bus string `yaml:"bus"`
+	// Name names the cluster's stream and buckets (PICKET by default);
+	// every node of a cluster gives the same, and the same Partitions.
+	Name       string `yaml:"name"`
+	Partitions int    `yaml:"partitions"`
+	// Roles are what this node does: ingest (read the sources and
+	// publish their records), detect (run the detectors over a share of
+	// the partitions) and api (serve the API and console from the
+	// store). All three unless set.
+	Roles []string `yaml:"roles"`
+	// Node names this node (host and process ID by default); a
+	// producer's name must stay the same across its restarts.
+	Node string `yaml:"node"`
+	// Producers names the ingest nodes (their Node names) that detector
+	// nodes wait for from the start; others are waited for once they
+	// register. Listing them makes a replay's merge exact however the
+	// producers' first records race.
+	Producers []string `yaml:"producers"`
+	// LeaseTTL is how long a node's leases outlive it.
+	LeaseTTL Duration `yaml:"lease_ttl"`
+	// Replay lists inputs (files, folders) an ingest node publishes
+	// once, in event-time order as picket analyze reads them, before it
+	// ends its input and stops: a replay of old logs across the cluster.
+	Replay []string `yaml:"replay"`
+}
+
+// ClusterRoles are the roles a cluster node may take.
+var ClusterRoles = []string{"ingest", "detect", "api"}
+
+// HasRole reports whether the node takes role.
+func (c Cluster) HasRole(role string) bool {
+	return len(c.Roles) == 0 || slices.Contains(c.Roles, role)
 }
 
 // Enrich names the databases that give the addresses of API callers
@@ -490,6 +530,7 @@ func (c *Config) validate(p *Problems) {
 	} else if c.Store.SQLite == "" {
 		p.add(0, "store.sqlite", "required when store.postgres is not set")
 	}
+	c.validateCluster(p)
 	ids := map[string]bool{}
 	for i, cr := range c.Credentials {
 		path := fmt.Sprintf("credentials[%d]", i)
@@ -561,6 +602,33 @@ func (c *Config) validate(p *Problems) {
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			p.add(0, "enrich.aws_ip_ranges_url", "%q is not an http:// or https:// URL", u)
 		}
+	}
+}
+
+func (c *Config) validateCluster(p *Problems) {
+	cl := c.Cluster
+	if cl.Bus == "" {
+		if len(cl.Roles) > 0 || len(cl.Replay) > 0 {
+			p.add(0, "cluster.bus", "required when cluster.roles or cluster.replay is set")
+		}
+		return
+	}
+	if !strings.HasPrefix(cl.Bus, "nats://") && !strings.HasPrefix(cl.Bus, "tls://") {
+		p.add(0, "cluster.bus", "%q is not a NATS URL (nats://host:4222)", cl.Bus)
+	}
+	for i, r := range cl.Roles {
+		if !slices.Contains(ClusterRoles, r) {
+			p.add(0, fmt.Sprintf("cluster.roles[%d]", i), "%q is not one of %s", r, strings.Join(ClusterRoles, ", "))
+		}
+	}
+	if cl.Partitions < 0 || cl.Partitions > 4096 {
+		p.add(0, "cluster.partitions", "%d is not between 1 and 4096", cl.Partitions)
+	}
+	if string(c.Store.Postgres) == "" && (cl.HasRole("detect") || cl.HasRole("api")) {
+		p.add(0, "store.postgres", "required in a cluster: every node shares the findings in PostgreSQL")
+	}
+	if len(cl.Replay) > 0 && !cl.HasRole("ingest") {
+		p.add(0, "cluster.replay", "only an ingest node replays inputs")
 	}
 }
 

@@ -355,6 +355,17 @@ func (e *Engine) Foresee(saved []byte, emit Emit) (bool, error) {
 	return true, nil
 }
 
+// AdvanceTo advances the watermark to w, rounded down to a tick; a
+// watermark at or behind the current one changes nothing.
+// event.Forever ends the input as Flush does, without stopping
+// Config.Apart's goroutine.
+func (e *Engine) AdvanceTo(w event.Time) {
+	if w != event.Forever {
+		w -= w % e.cfg.Tick
+	}
+	e.advance(w)
+}
+
 // Watermark returns the current watermark.
 func (e *Engine) Watermark() event.Time { return e.watermark }
 
@@ -446,6 +457,16 @@ func (e *Engine) MarshalState() ([]byte, error) {
 		return nil, fmt.Errorf("encoding engine state: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// SavedStats returns the counts of a state MarshalState saved: what
+// the engine had observed and its watermark.
+func SavedStats(b []byte) (EngineStats, error) {
+	var st struct{ Stats EngineStats }
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
+		return EngineStats{}, fmt.Errorf("decoding engine state: %w", err)
+	}
+	return st.Stats, nil
 }
 
 // UnmarshalState restores what MarshalState saved. Components missing

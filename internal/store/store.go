@@ -22,6 +22,10 @@ import (
 var (
 	ErrNotFound = errors.New("no such resource")
 	ErrExists   = errors.New("resource already exists")
+	// ErrFenced is returned by a commit whose Fence is older than one
+	// already committed under the same name: another process has taken
+	// over the work, and the commit wrote nothing.
+	ErrFenced = errors.New("fenced off by a newer owner")
 )
 
 // Detector is a GuardDuty detector resource: one per account and region.
@@ -190,4 +194,17 @@ type Batch struct {
 	Administrator string
 	Checkpoints   []Checkpoint
 	State         []byte // nil leaves the stored state as it is
+	// Fence, when set, makes the commit conditional: it writes nothing
+	// and fails with ErrFenced if a commit under the same fence name
+	// had a greater epoch, and otherwise records this epoch. A process
+	// that owns a share of the work under a lease commits with the
+	// lease's number, so one that lost the lease without knowing it
+	// (paused, cut off) cannot overwrite its successor's progress.
+	Fence *Fence
+}
+
+// Fence names a share of work and the epoch of its current owner.
+type Fence struct {
+	Name  string
+	Epoch int64
 }

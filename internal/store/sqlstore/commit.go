@@ -62,6 +62,11 @@ func (db *DB) logArchived(ctx context.Context, archived map[ruleKey]int) {
 }
 
 func (db *DB) commit(ctx context.Context, tx *sql.Tx, b store.Batch, archived map[ruleKey]int) error {
+	if b.Fence != nil {
+		if err := db.fence(ctx, tx, *b.Fence); err != nil {
+			return err
+		}
+	}
 	seqs := map[string]int64{}
 	keyOf := func(f *finding.Finding) (findingKey, error) {
 		if f == nil || f.ID == "" {
@@ -429,6 +434,27 @@ func (db *DB) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
 		return nil, fmt.Errorf("reading checkpoints: %w", err)
 	}
 	return out, nil
+}
+
+// fence checks f against the greatest epoch committed under its name,
+// locking the row until the transaction ends, and records f's epoch.
+func (db *DB) fence(ctx context.Context, tx *sql.Tx, f store.Fence) error {
+	if _, err := tx.ExecContext(ctx, db.d.bind(`INSERT INTO fences (name, epoch) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), f.Name, f.Epoch); err != nil {
+		return fmt.Errorf("fence %s: %w", f.Name, err)
+	}
+	var epoch int64
+	if err := tx.QueryRowContext(ctx, db.d.bind(`SELECT epoch FROM fences WHERE name = ?`+db.d.LockRows), f.Name).Scan(&epoch); err != nil {
+		return fmt.Errorf("fence %s: %w", f.Name, err)
+	}
+	if epoch > f.Epoch {
+		return fmt.Errorf("fence %s: epoch %d, committed %d: %w", f.Name, f.Epoch, epoch, store.ErrFenced)
+	}
+	if epoch < f.Epoch {
+		if _, err := tx.ExecContext(ctx, db.d.bind(`UPDATE fences SET epoch = ? WHERE name = ?`), f.Epoch, f.Name); err != nil {
+			return fmt.Errorf("fence %s: %w", f.Name, err)
+		}
+	}
+	return nil
 }
 
 // State returns the last committed detection state, nil if none.

@@ -105,10 +105,9 @@ func (d *Dialect) bind(q string) string {
 // schema_migrations, so a failure leaves the previous version intact and
 // running it again is harmless.
 func migrate(ctx context.Context, db *sql.DB, d *Dialect) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY,
-		name TEXT NOT NULL,
-		applied_ms BIGINT NOT NULL)`); err != nil {
+	// Under the schema lock, as processes that open a new database at
+	// once (the nodes of a cluster) would otherwise race to create it.
+	if err := createMigrations(ctx, db, d); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
 	all := migrations(d.Types)
@@ -129,6 +128,26 @@ func migrate(ctx context.Context, db *sql.DB, d *Dialect) error {
 		}
 	}
 	return nil
+}
+
+func createMigrations(ctx context.Context, db *sql.DB, d *Dialect) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if d.LockSchema != "" {
+		if _, err := tx.ExecContext(ctx, d.LockSchema); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_ms BIGINT NOT NULL)`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func applyMigration(ctx context.Context, db *sql.DB, d *Dialect, m migration) error {

@@ -189,6 +189,19 @@ func migrations(t Types) []migration {
 				`CREATE INDEX findings_recent ON findings (det, archived, updated_ms, type, severity, resource_id, resource_type, account_id)`,
 			),
 		},
+		{
+			Version: 8,
+			Name:    "fences of commits made under a lease",
+			// One row per share of work committed under a lease (a
+			// partition of the distributed mode): the greatest epoch
+			// committed, which an older owner's commit may not pass.
+			SQL: spell(
+				`CREATE TABLE fences (
+					name {text} PRIMARY KEY,
+					epoch {int} NOT NULL
+				)`,
+			),
+		},
 	}
 }
 

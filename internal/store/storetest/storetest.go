@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"CommitEarly", testCommitEarly},
 		{"CommitAdministratorRules", testCommitAdministratorRules},
 		{"CommitAtomic", testCommitAtomic},
+		{"CommitFence", testCommitFence},
 		{"Progress", testProgress},
 		{"Criteria", testCriteria},
 		{"Sort", testSort},

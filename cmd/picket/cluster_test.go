@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"picket/internal/cluster"
+	"picket/internal/store/postgres"
+)
+
+// natsURL returns the NATS server the cluster tests use (the local one
+// by default), skipping the test when it cannot be reached, unless
+// PICKET_REQUIRE_NATS=1.
+func natsURL(t *testing.T) string {
+	t.Helper()
+	url := os.Getenv("PICKET_NATS_URL")
+	if url == "" {
+		url = "nats://127.0.0.1:4222"
+	}
+	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
+	if err != nil {
+		if os.Getenv("PICKET_REQUIRE_NATS") == "1" {
+			t.Fatalf("NATS unreachable at %s: %v", url, err)
+		}
+		t.Skipf("NATS unreachable at %s: %v", url, err)
+	}
+	nc.Close()
+	return url
+}
+
+// clusterPostgres returns a connection string to a fresh schema of the
+// local PostgreSQL, dropped at the end, skipping the test when none is
+// reachable unless PICKET_REQUIRE_POSTGRES=1.
+func clusterPostgres(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("PICKET_POSTGRES_DSN")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		if os.Getenv("PICKET_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("PostgreSQL unreachable at %s: %v", base, err)
+		}
+		t.Skipf("PostgreSQL unreachable at %s: %v", base, err)
+	}
+	defer conn.Close(ctx)
+	schema := "picket_cluster_" + randomHex(6)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// node is a picket serve process of a cluster.
+type node struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+func startNode(t *testing.T, bin, cfg, name, role string, args ...string) *node {
+	t.Helper()
+	dir := filepath.Dir(cfg)
+	n := &node{name: name, log: filepath.Join(dir, name+".log")}
+	f, err := os.Create(n.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv := append([]string{"serve", "--config", cfg, "--data-dir", filepath.Join(dir, name), "--role", role, "--node", name, "--log-level", "debug"}, args...)
+	n.cmd = exec.Command(bin, argv...)
+	n.cmd.Stdout, n.cmd.Stderr = f, f
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n.cmd.ProcessState == nil {
+			n.cmd.Process.Kill()
+			n.cmd.Wait()
+		}
+		f.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(n.log)
+			t.Logf("log of %s:\n%s", name, tail(string(b), 40))
+		}
+	})
+	return n
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-lines):], "\n")
+}
+
+// analyzeJSON returns what picket analyze reports over paths, by
+// finding ID, each finding decoded as generic JSON.
+func analyzeJSON(t *testing.T, bin string, paths ...string) map[string]any {
+	t.Helper()
+	out, err := exec.Command(bin, append([]string{"analyze", "--output", "json"}, paths...)...).Output()
+	if err != nil {
+		t.Fatalf("picket analyze: %v", err)
+	}
+	var doc struct{ Findings []json.RawMessage }
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return byID(t, doc.Findings)
+}
+
+func byID(t *testing.T, raw []json.RawMessage) map[string]any {
+	t.Helper()
+	m := map[string]any{}
+	for _, r := range raw {
+		var f map[string]any
+		if err := json.Unmarshal(r, &f); err != nil {
+			t.Fatal(err)
+		}
+		m[f["id"].(string)] = f
+	}
+	return m
+}
+
+// storedJSON returns the findings a PostgreSQL store holds, by ID.
+func storedJSON(t *testing.T, dsn string) map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT body FROM findings ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []json.RawMessage
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, b)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return byID(t, raw)
+}
+
+// TestClusterMatchesAnalyze runs the labelled example corpus through a
+// cluster of two ingest and three detector processes on the real NATS
+// JetStream and PostgreSQL, kills one detector process with SIGKILL
+// while its partition is half read, starts another, and checks that the
+// stored findings are exactly those picket analyze reports, byte for
+// byte as JSON.
+func TestClusterMatchesAnalyze(t *testing.T) {
+	url := natsURL(t)
+	dsn := clusterPostgres(t)
+	bin := buildPicket(t)
+	examples := filepath.Join(repoRoot, "examples", "flowlogs")
+	var files []string
+	filepath.WalkDir(examples, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	})
+	slices.Sort(files)
+	if len(files) < 4 {
+		t.Fatalf("%d example files", len(files))
+	}
+	want := analyzeJSON(t, bin, examples)
+	if len(want) == 0 {
+		t.Fatal("analyze found nothing in the examples")
+	}
+
+	name := "PICKETTEST" + strings.ToUpper(randomHex(4))
+	const partitions = 8
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "picket.yaml")
+	yaml := fmt.Sprintf(`store:
+  postgres: %q
+ingest:
+  commit_interval: 100ms
+cluster:
+  bus: %s
+  name: %s
+  partitions: %d
+  lease_ttl: 2s
+  producers: [ingest-a, ingest-b]
+`, dsn, url, name, partitions)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropCluster(url, name) })
+
+	var dets []*node
+	for i := 1; i <= 3; i++ {
+		dets = append(dets, startNode(t, bin, cfg, "detect-"+strconv.Itoa(i), "detect"))
+	}
+	// The two producers split the inputs: every other file each.
+	var half [2][]string
+	for i, f := range files {
+		half[i%2] = append(half[i%2], "--replay", f)
+	}
+	// The first producer publishes its half; the partitions take its
+	// records and hold them, as they wait for the second producer.
+	ingA := startNode(t, bin, cfg, "ingest-a", "ingest", half[0]...)
+	if err := ingA.cmd.Wait(); err != nil {
+		t.Fatalf("ingest-a: %v", err)
+	}
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Kill, with SIGKILL (no last commit), the owner of a partition that
+	// has committed a position and records it holds.
+	waitUntil(t, 2*time.Minute, "a partition to commit records it holds", func() bool {
+		ps, err := cluster.Progress(ctx, st, name, partitions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if p.Pending == 0 {
+				continue
+			}
+			owner := leaseOwner(t, url, name, p.Partition)
+			for _, d := range dets {
+				if d.name == owner {
+					d.cmd.Process.Kill()
+					d.cmd.Wait()
+					t.Logf("killed %s holding partition %d at stream sequence %d with %d records held", d.name, p.Partition, p.Seq, p.Pending)
+					return true
+				}
+			}
+		}
+		return false
+	})
+	// Another detector process takes its partitions over once their
+	// leases lapse, and the second producer publishes the other half.
+	startNode(t, bin, cfg, "detect-4", "detect")
+	ingB := startNode(t, bin, cfg, "ingest-b", "ingest", half[1]...)
+	if err := ingB.cmd.Wait(); err != nil {
+		t.Fatalf("ingest-b: %v", err)
+	}
+	waitUntil(t, 2*time.Minute, "every partition to end its input", func() bool {
+		ps, err := cluster.Progress(ctx, st, name, partitions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if !p.Ended || p.Forced > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	got := storedJSON(t, dsn)
+	if len(got) != len(want) {
+		t.Errorf("the cluster stored %d findings, analyze reports %d", len(got), len(want))
+	}
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			t.Errorf("finding %s (%s) missing", id, w.(map[string]any)["type"])
+			continue
+		}
+		if !reflect.DeepEqual(g, w) {
+			gb, _ := json.MarshalIndent(g, "", " ")
+			wb, _ := json.MarshalIndent(w, "", " ")
+			t.Errorf("finding %s differs:\ncluster: %s\nanalyze: %s", id, gb, wb)
+		}
+	}
+}
+
+// leaseOwner returns the node holding partition p's lease.
+func leaseOwner(t *testing.T, url, name string, p int) string {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, name+"_leases")
+	if err != nil {
+		return ""
+	}
+	e, err := kv.Get(ctx, "p"+strconv.Itoa(p))
+	if err != nil {
+		return ""
+	}
+	return string(e.Value())
+}
+
+// dropCluster deletes a test cluster's stream and buckets.
+func dropCluster(url, name string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	js.DeleteStream(ctx, name)
+	for _, b := range []string{"leases", "producers", "nodes"} {
+		js.DeleteKeyValue(ctx, name+"_"+b)
+	}
+}

@@ -1,0 +1,366 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"picket/internal/cluster"
+	"picket/internal/config"
+	"picket/internal/decode"
+	"picket/internal/decode/vpcflow"
+	"picket/internal/detect"
+	"picket/internal/detect/all"
+	"picket/internal/enrich"
+	"picket/internal/event"
+	"picket/internal/finding"
+	"picket/internal/ingest"
+	"picket/internal/intel/live"
+	"picket/internal/source"
+	"picket/internal/store"
+)
+
+// serveCluster runs this process as a node of a cluster (config.Cluster):
+// the roles it takes run side by side until ctx is done or one fails.
+func serveCluster(ctx context.Context, cfg *config.Config, opt ServeOptions) error {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	log := opt.Log.With("node", cfg.Cluster.Node)
+	cl := cfg.Cluster
+	bus, err := cluster.Open(ctx, cluster.Config{
+		URL: cl.Bus, Name: cl.Name, Partitions: cl.Partitions, Node: cl.Node, LeaseTTL: cl.LeaseTTL.D(), Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	run := func(role string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", role, err)
+				cancel()
+			}
+		}()
+	}
+	replayOnly := len(cl.Replay) > 0 && !cl.HasRole("detect") && !cl.HasRole("api")
+	if cl.HasRole("api") {
+		// The API and the console over the shared store, with no sources
+		// of its own: the single-process service minus its ingest.
+		apiCfg := *cfg
+		apiCfg.Cluster = config.Cluster{}
+		apiCfg.Sources = config.Sources{}
+		run("api", func(ctx context.Context) error { return Serve(ctx, &apiCfg, opt) })
+	}
+	if cl.HasRole("detect") {
+		run("detect", func(ctx context.Context) error { return runDetectNode(ctx, cfg, bus, log.With("role", "detect")) })
+	}
+	if cl.HasRole("ingest") {
+		run("ingest", func(ctx context.Context) error {
+			err := runIngestNode(ctx, cfg, bus, log.With("role", "ingest"))
+			if err == nil && replayOnly {
+				cancel() // a replay node's work is done
+			}
+			return err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// clusterEnrich opens what enrichment reads (AWS's ranges, the GeoIP
+// databases) as the single-process service does.
+func clusterEnrich(ctx context.Context, cfg *config.Config, log *slog.Logger) (*enrich.IPInfos, func(), error) {
+	rangesPath, _, err := serveAWSRanges(cfg, cfg.DataDir, log.With("component", "awsip")).load(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("enrich: %w", err)
+	}
+	ipinfo, closeIPInfo, err := enrich.OpenIPInfos(cfg.Enrich.GeoIPCity, cfg.Enrich.GeoIPASN, rangesPath, log.With("component", "enrich"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("enrich: %w", err)
+	}
+	return ipinfo, closeIPInfo, nil
+}
+
+// runDetectNode runs the detector node: the same detectors as picket
+// analyze and the single-process service, one engine per partition.
+func runDetectNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, log *slog.Logger) error {
+	st, err := openStore(ctx, cfg, cfg.DataDir, log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	lists := live.New(log.With("component", "intel"), cfg.Intel.FilesDir)
+	defer lists.Wait()
+	if err := lists.Restore(ctx, st); err != nil {
+		return fmt.Errorf("threat lists: %w", err)
+	}
+	ipinfo, closeIPInfo, err := clusterEnrich(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeIPInfo()
+	est, err := newEstate(ctx, cfg.Inventory, log.With("component", "inventory"))
+	if err != nil {
+		return err
+	}
+	// Each partition's engine gets its share of the memory budget.
+	budget := int64(cfg.Ingest.MemoryBudget) / int64(max(bus.Partitions(), 1))
+	build := func() ([]detect.Stage, []detect.Detector, error) {
+		env := detect.Env{DetectorID: finding.DetectorID, MaxKeys: cfg.Ingest.MaxKeys, Intel: lists}
+		if ipinfo.Enabled() {
+			env.IPInfo = ipinfo.Lookup
+		}
+		return all.Build(all.Options{Env: env, Thresholds: cfg.Detectors.Thresholds, Allowlists: cfg.Detectors.Allow, Disabled: cfg.Detectors.Disabled, Budget: budget})
+	}
+	d := cluster.NewDetector(cluster.DetectorConfig{
+		Bus: bus, Store: st, Build: build,
+		Engine:         detect.Config{Lateness: event.Time(cfg.Ingest.Lateness.D() / time.Second), Tick: detect.DefaultConfig.Tick},
+		Annotate:       annotator(est),
+		Administrator:  cfg.Account,
+		Producers:      cfg.Cluster.Producers,
+		CommitInterval: cfg.Ingest.CommitInterval.D(),
+	})
+	return d.Run(ctx)
+}
+
+// clusterFeed is the ingest node's Feed: the single-process service's,
+// with a direction table of its own.
+func clusterFeed(cfg *config.Config, ipinfo *enrich.IPInfos) (*ingest.Feed, error) {
+	feed := &ingest.Feed{Account: event.Intern(cfg.Account), Region: event.Intern(cfg.Region), Skipped: map[string]uint64{}}
+	if cfg.Ingest.FlowFormat != "" {
+		f, err := vpcflow.ParseFormat(cfg.Ingest.FlowFormat)
+		if err != nil {
+			return nil, fmt.Errorf("ingest.flow_format: %w", err)
+		}
+		feed.FlowFormat = &f
+	}
+	feed.Enrich = enrich.Enricher{Directions: enrich.NewDirections(cfg.Ingest.MaxInterfaces)}
+	if ipinfo.Enabled() {
+		feed.Enrich.IPInfo = ipinfo
+	}
+	return feed, nil
+}
+
+// runIngestNode runs the producer: a replay of cluster.replay, ended
+// once published, or else the configured sources, each input
+// checkpointed in the store once its records are stored in the stream.
+func runIngestNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, log *slog.Logger) error {
+	ipinfo, closeIPInfo, err := clusterEnrich(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeIPInfo()
+	feed, err := clusterFeed(cfg, ipinfo)
+	if err != nil {
+		return err
+	}
+	prod, err := cluster.NewProducer(ctx, bus, cfg.Cluster.Node)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		prod.Close(cctx)
+		cancel()
+	}()
+	feed.Bad = func(reason string, err error) error {
+		log.Debug("bad record", "reason", reason, "error", err)
+		return nil
+	}
+	if len(cfg.Cluster.Replay) > 0 {
+		return replay(ctx, cfg.Cluster.Replay, feed, prod, log)
+	}
+	return ingestSources(ctx, cfg, feed, prod, log)
+}
+
+// markEvery is how many records a producer publishes between marks.
+const markEvery = 1 << 16
+
+// replay publishes inputs in event-time order, as picket analyze reads
+// them, then ends the producer's input.
+func replay(ctx context.Context, paths []string, feed *ingest.Feed, prod *cluster.Producer, log *slog.Logger) error {
+	inputs, errs := source.Expand(paths)
+	for _, e := range errs {
+		log.Warn("input unreadable", "error", e)
+	}
+	prod.Begin("replay:"+strings.Join(paths, ","), "0")
+	merge := &ingest.Merge{Feed: feed, InputError: func(name string, err error) {
+		log.Warn("input failed", "input", name, "error", err)
+	}}
+	n := 0
+	err := merge.Run(ctx, inputs, func(rec event.Record) error {
+		if err := prod.Add(rec); err != nil {
+			return err
+		}
+		if n++; n%markEvery == 0 {
+			return prod.Mark(ctx, false)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := prod.End(ctx); err != nil {
+		return err
+	}
+	log.Info("replay published", "inputs", merge.Inputs, "records", prod.Records, "batches", prod.Batches, "skipped", feed.Skipped)
+	return nil
+}
+
+// ingestSources reads the configured sources' inputs one at a time,
+// publishing each input's records, then its mark, before the input's
+// checkpoint is committed.
+func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, prod *cluster.Producer, log *slog.Logger) error {
+	st, err := openStore(ctx, cfg, cfg.DataDir, log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var runners []interface {
+		Run(context.Context, chan<- *source.Task) error
+	}
+	var sources []ingest.Checkpointer
+	for _, w := range cfg.Sources.Watch {
+		wt, err := source.NewWatcher(w.Path, w.PollInterval.D(), source.Defaults{Account: w.Account, Region: w.Region, FlowFormat: w.FlowFormat}, log.With("source", "watch:"+w.Path))
+		if err != nil {
+			return err
+		}
+		sources, runners = append(sources, wt), append(runners, wt)
+	}
+	for _, s := range cfg.Sources.S3 {
+		client, err := s3Client(ctx, s)
+		if err != nil {
+			return err
+		}
+		p := source.NewS3Poller(source.S3Config{
+			Client: client, Bucket: s.Bucket, Prefix: s.Prefix, StartAfter: s.StartAfter, Poll: s.PollInterval.D(),
+			Defaults: source.Defaults{Account: s.Account, Region: s.Region, FlowFormat: s.FlowFormat},
+			Log:      log.With("source", "s3://"+s.Bucket+"/"+s.Prefix),
+		})
+		sources, runners = append(sources, p), append(runners, p)
+	}
+	if len(runners) == 0 {
+		return errors.New("an ingest node needs sources (sources.watch, sources.s3) or cluster.replay")
+	}
+	// The checkpoints are the producer's: its sources resume where it
+	// left off.
+	prefix := "cluster/" + prod.Name() + "/"
+	cps, err := st.Checkpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range sources {
+		var mine []source.Checkpoint
+		for _, c := range cps {
+			if name, ok := strings.CutPrefix(c.Source, prefix); ok {
+				mine = append(mine, source.Checkpoint{Name: name, Data: c.Position})
+			}
+		}
+		if err := s.Restore(mine); err != nil {
+			return fmt.Errorf("restoring %s: %w", s.Name(), err)
+		}
+	}
+	tasks := make(chan *source.Task)
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(rctx, tasks); err != nil && rctx.Err() == nil {
+				log.Error("source stopped", "error", err)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer stop()
+	idle := cfg.Ingest.IdleFlush.D()
+	quiet := time.NewTimer(time.Hour)
+	defer quiet.Stop()
+	for {
+		if idle > 0 {
+			quiet.Reset(idle)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-quiet.C:
+			// Gone quiet: the watermark catches up with the newest
+			// event, as the single-process service's does.
+			if err := prod.Mark(ctx, true); err != nil {
+				return err
+			}
+			continue
+		case t := <-tasks:
+			if err := publishTask(ctx, t, feed, prod); err != nil {
+				log.Warn("input failed", "input", t.Name, "error", err)
+			}
+		}
+		if err := prod.Mark(ctx, false); err != nil {
+			return err
+		}
+		var out []store.Checkpoint
+		for _, s := range sources {
+			for _, c := range s.Checkpoints() {
+				out = append(out, store.Checkpoint{Source: prefix + c.Name, Position: c.Data, UpdatedAt: time.Now().UTC()})
+			}
+		}
+		if err := st.Commit(ctx, store.Batch{Checkpoints: out}); err != nil {
+			return fmt.Errorf("committing checkpoints: %w", err)
+		}
+	}
+}
+
+// publishTask publishes one input's records and waits until the stream
+// holds them, then finishes the task so that its source checkpoints it.
+func publishTask(ctx context.Context, t *source.Task, feed *ingest.Feed, prod *cluster.Producer) (err error) {
+	pos := t.Start
+	defer func() { t.Finish(pos, err) }()
+	st, err := t.Open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	in, err := feed.Open(st, ingest.Spec{Name: t.Name, Layout: t.Layout, Defaults: t.Defaults, Start: decode.Position(t.Start), Partial: !t.Complete})
+	if err != nil {
+		return err
+	}
+	defer feed.Close(in)
+	prod.Begin(t.Name, fmt.Sprintf("%d.%d.%d", t.Start.Offset, t.Start.Line, t.Start.Records))
+	for {
+		rec, err := feed.Next(in)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return err
+		}
+		if err := prod.Add(rec); err != nil {
+			return err
+		}
+	}
+	if err := prod.Sync(ctx); err != nil {
+		return err
+	}
+	pos = source.Position(in.Reader.Position())
+	return nil
+}
