@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,7 @@ import (
 // natsURL returns the NATS server the cluster tests use (the local one
 // by default), skipping the test when it cannot be reached, unless
 // PICKET_REQUIRE_NATS=1.
-func natsURL(t *testing.T) string {
+func natsURL(t testing.TB) string {
 	t.Helper()
 	url := os.Getenv("PICKET_NATS_URL")
 	if url == "" {
@@ -48,7 +49,7 @@ func natsURL(t *testing.T) string {
 // clusterPostgres returns a connection string to a fresh schema of the
 // local PostgreSQL, dropped at the end, skipping the test when none is
 // reachable unless PICKET_REQUIRE_POSTGRES=1.
-func clusterPostgres(t *testing.T) string {
+func clusterPostgres(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("PICKET_POSTGRES_DSN")
 	if base == "" {
@@ -277,7 +278,8 @@ cluster:
 	})
 	// Another detector process takes its partitions over once their
 	// leases lapse, and the second producer publishes the other half.
-	startNode(t, bin, cfg, "detect-4", "detect")
+	metrics := freeAddr(t)
+	startNode(t, bin, cfg, "detect-4", "detect", "--metrics-listen", metrics)
 	ingB := startNode(t, bin, cfg, "ingest-b", "ingest", half[1]...)
 	if err := ingB.cmd.Wait(); err != nil {
 		t.Fatalf("ingest-b: %v", err)
@@ -294,6 +296,11 @@ cluster:
 		}
 		return true
 	})
+	m := scrapeMetrics(t, "http://"+metrics)
+	if m["picket_cluster_records_total"] == 0 || m["picket_cluster_commits_total"] == 0 || m["picket_cluster_records_held"] != 0 {
+		t.Errorf("detect-4's metrics: records %v, commits %v, held %v; want records and commits, none held",
+			m["picket_cluster_records_total"], m["picket_cluster_commits_total"], m["picket_cluster_records_held"])
+	}
 	got := storedJSON(t, dsn)
 	if len(got) != len(want) {
 		t.Errorf("the cluster stored %d findings, analyze reports %d", len(got), len(want))
@@ -310,6 +317,17 @@ cluster:
 			t.Errorf("finding %s differs:\ncluster: %s\nanalyze: %s", id, gb, wb)
 		}
 	}
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // leaseOwner returns the node holding partition p's lease.

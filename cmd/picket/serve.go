@@ -39,6 +39,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	bus := fs.String("bus", "", "NATS JetStream server (nats://host:4222): run as a node of a cluster that shares the pipeline and keeps findings in PostgreSQL (default: the configuration's cluster.bus; none: one process)")
 	roles := fs.String("role", "", "with --bus, what this node does, comma-separated: ingest, detect, api (default: the configuration's cluster.roles, else all three)")
 	node := fs.String("node", "", "with --bus, this node's name; an ingest node's must stay the same across restarts (default: host and process ID)")
+	metricsListen := fs.String("metrics-listen", "", "with --bus, serve this node's cluster metrics (/metrics) and /healthz at this address (default: the configuration's cluster.metrics_listen; none)")
 	var replay listFlagRaw
 	fs.Var(&replay, "replay", "with --bus and --role ingest, publish this file or folder once, in event-time order, then end (repeatable)")
 	fs.Usage = func() {
@@ -87,6 +88,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 			c.Cluster.Node = *node
 		}
 		c.Cluster.Replay = append(c.Cluster.Replay, replay...)
+		if *metricsListen != "" {
+			c.Cluster.MetricsListen = *metricsListen
+		}
 		if *logFormat != "" {
 			c.Log.Format = *logFormat
 		}

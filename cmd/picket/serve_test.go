@@ -23,7 +23,7 @@ import (
 )
 
 // buildPicket builds the picket binary into a temporary directory.
-func buildPicket(t *testing.T) string {
+func buildPicket(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "picket")
 	cmd := exec.Command("go", "build", "-o", bin, ".")

@@ -6,9 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"picket/internal/cluster"
 	"picket/internal/config"
@@ -43,6 +49,14 @@ func serveCluster(ctx context.Context, cfg *config.Config, opt ServeOptions) err
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var nodes clusterNodes
+	if cl.MetricsListen != "" {
+		stop, err := serveClusterMetrics(cl.MetricsListen, &nodes, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	run := func(role string, fn func(context.Context) error) {
@@ -65,11 +79,13 @@ func serveCluster(ctx context.Context, cfg *config.Config, opt ServeOptions) err
 		run("api", func(ctx context.Context) error { return Serve(ctx, &apiCfg, opt) })
 	}
 	if cl.HasRole("detect") {
-		run("detect", func(ctx context.Context) error { return runDetectNode(ctx, cfg, bus, log.With("role", "detect")) })
+		run("detect", func(ctx context.Context) error {
+			return runDetectNode(ctx, cfg, bus, &nodes, log.With("role", "detect"))
+		})
 	}
 	if cl.HasRole("ingest") {
 		run("ingest", func(ctx context.Context) error {
-			err := runIngestNode(ctx, cfg, bus, log.With("role", "ingest"))
+			err := runIngestNode(ctx, cfg, bus, &nodes, log.With("role", "ingest"))
 			if err == nil && replayOnly {
 				cancel() // a replay node's work is done
 			}
@@ -101,7 +117,7 @@ func clusterEnrich(ctx context.Context, cfg *config.Config, log *slog.Logger) (*
 
 // runDetectNode runs the detector node: the same detectors as picket
 // analyze and the single-process service, one engine per partition.
-func runDetectNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, log *slog.Logger) error {
+func runDetectNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, nodes *clusterNodes, log *slog.Logger) error {
 	st, err := openStore(ctx, cfg, cfg.DataDir, log.With("component", "store"))
 	if err != nil {
 		return err
@@ -138,6 +154,7 @@ func runDetectNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, lo
 		Producers:      cfg.Cluster.Producers,
 		CommitInterval: cfg.Ingest.CommitInterval.D(),
 	})
+	nodes.detector.Store(d)
 	return d.Run(ctx)
 }
 
@@ -162,7 +179,7 @@ func clusterFeed(cfg *config.Config, ipinfo *enrich.IPInfos) (*ingest.Feed, erro
 // runIngestNode runs the producer: a replay of cluster.replay, ended
 // once published, or else the configured sources, each input
 // checkpointed in the store once its records are stored in the stream.
-func runIngestNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, log *slog.Logger) error {
+func runIngestNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, nodes *clusterNodes, log *slog.Logger) error {
 	ipinfo, closeIPInfo, err := clusterEnrich(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -176,6 +193,7 @@ func runIngestNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, lo
 	if err != nil {
 		return err
 	}
+	nodes.producer.Store(prod)
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		prod.Close(cctx)
@@ -221,7 +239,8 @@ func replay(ctx context.Context, paths []string, feed *ingest.Feed, prod *cluste
 	if err := prod.End(ctx); err != nil {
 		return err
 	}
-	log.Info("replay published", "inputs", merge.Inputs, "records", prod.Records, "batches", prod.Batches, "skipped", feed.Skipped)
+	st := prod.Stats()
+	log.Info("replay published", "inputs", merge.Inputs, "records", st.Records, "batches", st.Batches, "skipped", feed.Skipped)
 	return nil
 }
 
@@ -363,4 +382,71 @@ func publishTask(ctx context.Context, t *source.Task, feed *ingest.Feed, prod *c
 	}
 	pos = source.Position(in.Reader.Position())
 	return nil
+}
+
+// clusterNodes are the roles a cluster process runs, for its metrics.
+type clusterNodes struct {
+	detector atomic.Pointer[cluster.Detector]
+	producer atomic.Pointer[cluster.Producer]
+}
+
+// serveClusterMetrics serves a cluster node's metrics (docs/cluster.md
+// says what each means) and /healthz on addr until stop is called.
+func serveClusterMetrics(addr string, nodes *clusterNodes, log *slog.Logger) (stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	det := func(f func(cluster.Stats) float64) func() float64 {
+		return func() float64 {
+			if d := nodes.detector.Load(); d != nil {
+				return f(d.Stats())
+			}
+			return 0
+		}
+	}
+	prod := func(f func(cluster.ProducerStats) float64) func() float64 {
+		return func() float64 {
+			if p := nodes.producer.Load(); p != nil {
+				return f(p.Stats())
+			}
+			return 0
+		}
+	}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+	}
+	gauge("picket_cluster_partitions_owned", "Partitions this detector node holds the lease of.", det(func(s cluster.Stats) float64 { return float64(s.Owned) }))
+	counter("picket_cluster_partitions_taken_total", "Partition leases this node has taken.", det(func(s cluster.Stats) float64 { return float64(s.Taken) }))
+	counter("picket_cluster_leases_lost_total", "Leases that lapsed before this node let them go; their uncommitted work is redone by the next owner.", det(func(s cluster.Stats) float64 { return float64(s.Lost) }))
+	counter("picket_cluster_records_total", "Records released to this node's engines.", det(func(s cluster.Stats) float64 { return float64(s.Records) }))
+	gauge("picket_cluster_records_held", "Records taken from the stream and held until every producer has passed their time.", det(func(s cluster.Stats) float64 { return float64(s.Held) }))
+	counter("picket_cluster_records_forced_total", "Records released without waiting for a silent producer, the held records being at their cap.", det(func(s cluster.Stats) float64 { return float64(s.Forced) }))
+	counter("picket_cluster_commits_total", "Partition commits (findings, position, held records and state in one transaction).", det(func(s cluster.Stats) float64 { return float64(s.Commits) }))
+	counter("picket_cluster_commits_failed_total", "Partition commits that failed and were retried or ended the partition's run.", det(func(s cluster.Stats) float64 { return float64(s.Failed) }))
+	counter("picket_cluster_findings_committed_total", "Finding reports committed by this node.", det(func(s cluster.Stats) float64 { return float64(s.Findings) }))
+	counter("picket_cluster_published_records_total", "Records this ingest node published.", prod(func(s cluster.ProducerStats) float64 { return float64(s.Records) }))
+	counter("picket_cluster_published_batches_total", "Messages of records this ingest node published.", prod(func(s cluster.ProducerStats) float64 { return float64(s.Batches) }))
+	counter("picket_cluster_published_dropped_total", "Records of kinds the bus does not carry.", prod(func(s cluster.ProducerStats) float64 { return float64(s.Dropped) }))
+	gauge("picket_cluster_producer_position_seconds", "The event time (Unix seconds) this ingest node last marked as its position.", prod(func(s cluster.ProducerStats) float64 {
+		if s.Position == event.Never || s.Position == event.Forever {
+			return 0
+		}
+		return float64(s.Position)
+	}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.metrics_listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("cluster metrics listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		srv.Shutdown(ctx)
+		cancel()
+	}, nil
 }

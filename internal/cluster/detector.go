@@ -62,8 +62,12 @@ type DetectorConfig struct {
 type Stats struct {
 	Owned    int    // partitions held now
 	Taken    uint64 // partitions taken, over the node's life
-	Records  uint64 // records observed
+	Lost     uint64 // leases lost before they were let go (their uncommitted work is redone by the next owner)
+	Records  uint64 // records released to the engines
+	Held     int64  // records taken from the stream and held for the merge
+	Forced   uint64 // records released without waiting for a producer, the held records being at their cap
 	Commits  uint64
+	Failed   uint64 // commits that failed (each is retried, up to five times)
 	Findings uint64 // finding reports committed
 }
 
@@ -77,7 +81,8 @@ type Detector struct {
 
 	producers atomic.Pointer[map[string]bool]
 
-	taken, records, commits, findings atomic.Uint64
+	taken, lost, records, forced, commits, failed, findings atomic.Uint64
+	held                                                    atomic.Int64
 }
 
 // NewDetector returns a detector node; Run runs it.
@@ -96,8 +101,8 @@ func (d *Detector) Stats() Stats {
 	d.mu.Lock()
 	owned := len(d.runs)
 	d.mu.Unlock()
-	return Stats{Owned: owned, Taken: d.taken.Load(), Records: d.records.Load(), Commits: d.commits.Load(),
-		Findings: d.findings.Load()}
+	return Stats{Owned: owned, Taken: d.taken.Load(), Lost: d.lost.Load(), Records: d.records.Load(), Held: d.held.Load(),
+		Forced: d.forced.Load(), Commits: d.commits.Load(), Failed: d.failed.Load(), Findings: d.findings.Load()}
 }
 
 // Run takes and runs partitions until ctx is done, then commits each
@@ -160,6 +165,7 @@ func (d *Detector) balance(ctx context.Context) error {
 		rev, err := d.bus.leases.Update(rctx, leaseKey(p), []byte(d.bus.cfg.Node), r.rev.Load())
 		if err != nil {
 			d.log.Warn("cluster: lost the lease of a partition", "partition", p, "error", err)
+			d.lost.Add(1)
 			d.stopRun(p, false)
 			continue
 		}
@@ -217,6 +223,7 @@ func (d *Detector) startRun(p int, rev uint64) {
 	go func() {
 		defer close(r.done)
 		err := r.loop(rctx)
+		d.held.Add(-int64(r.queued))
 		if err != nil && rctx.Err() == nil {
 			d.log.Error("cluster: partition stopped", "partition", p, "error", err)
 		}
@@ -425,6 +432,7 @@ func (r *partition) restore(ctx context.Context) error {
 				return fmt.Errorf("partition %d's checkpoint: %w", r.p, err)
 			}
 			r.queued += len(ps.recs)
+			r.d.held.Add(int64(len(ps.recs)))
 		}
 		if len(r.state.Engine) > 0 {
 			if err := r.eng.UnmarshalState(r.state.Engine); err != nil {
@@ -448,33 +456,68 @@ func (r *partition) loop(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consuming partition %d: %w", r.p, err)
 	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(16))
+	if err != nil {
+		return fmt.Errorf("consuming partition %d: %w", r.p, err)
+	}
+	msgs, errc, stop := pump(it)
+	defer stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	last := time.Now()
 	for {
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
+			stop()
 			if r.release.Load() {
 				return r.commit()
 			}
 			return nil
-		}
-		msgs, err := cons.Fetch(256, jetstream.FetchMaxWait(250*time.Millisecond))
-		if err != nil {
-			if ctx.Err() != nil {
-				continue
+		case m, ok := <-msgs:
+			if !ok {
+				return fmt.Errorf("consuming partition %d: %w", r.p, <-errc)
 			}
-			return fmt.Errorf("fetching from partition %d: %w", r.p, err)
-		}
-		for m := range msgs.Messages() {
 			if err := r.apply(m); err != nil {
 				return err
 			}
+			continue
+		case <-tick.C:
+			r.drain() // the live producers may have changed
 		}
-		r.drain() // the live producers may have changed
 		if r.changed && time.Since(last) >= r.d.cfg.CommitInterval {
 			if err := r.commit(); err != nil {
 				return err
 			}
 			last = time.Now()
 		}
+	}
+}
+
+// pump hands the iterator's messages over a channel, closed with the
+// error that ended them on errc; stop ends it.
+func pump(it jetstream.MessagesContext) (<-chan jetstream.Msg, <-chan error, func()) {
+	msgs, errc, done := make(chan jetstream.Msg), make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				errc <- err
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-done:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return msgs, errc, func() {
+		once.Do(func() {
+			close(done)
+			it.Stop()
+		})
 	}
 }
 
@@ -516,6 +559,7 @@ func (r *partition) apply(m jetstream.Msg) error {
 			r.d.log.Error("cluster: bad batch", "partition", r.p, "seq", seq, "producer", prod, "error", err)
 		}
 		r.queued += len(ps.recs) - n
+		r.d.held.Add(int64(len(ps.recs) - n))
 		ps.Quiet = false
 	case h.Get(hdrKind) == kindMark:
 		w, err := strconv.ParseInt(h.Get(hdrWatermark), 10, 64)
@@ -583,11 +627,13 @@ func (r *partition) drain() {
 		}
 		if !ready {
 			r.state.Forced++
+			r.d.forced.Add(1)
 		}
 		r.eng.Observe(best.recs[best.head])
 		best.recs[best.head] = nil
 		best.head++
 		r.queued--
+		r.d.held.Add(-1)
 		r.d.records.Add(1)
 		if best.head == len(best.recs) {
 			best.recs, best.head = best.recs[:0], 0
@@ -647,6 +693,7 @@ func (r *partition) commit() error {
 		if err == nil {
 			break
 		}
+		r.d.failed.Add(1)
 		if errors.Is(err, store.ErrFenced) || attempt >= 5 {
 			return fmt.Errorf("partition %d: commit: %w", r.p, err)
 		}

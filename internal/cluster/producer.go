@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -46,9 +47,11 @@ type Producer struct {
 	quiet   bool       // the last mark said the input was quiet
 	futures []jetstream.PubAckFuture
 
-	// Records and Batches count what was published; Dropped the records
-	// of kinds the bus does not carry.
-	Records, Batches, Dropped uint64
+	// records and batches count what was published; dropped the
+	// records of kinds the bus does not carry; position is the last
+	// position marked.
+	records, published, dropped atomic.Uint64
+	position                    atomic.Int64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -65,6 +68,7 @@ func NewProducer(ctx context.Context, bus *Bus, name string) (*Producer, error) 
 	p := &Producer{bus: bus, name: name, size: DefaultBatch,
 		parts: map[[2]event.ID]int{}, batches: make([]*batch, bus.cfg.Partitions), counts: make([]int, bus.cfg.Partitions),
 		maxSeen: event.Never, marked: event.Never, stop: make(chan struct{})}
+	p.position.Store(int64(event.Never))
 	for i := range p.batches {
 		p.batches[i] = &batch{}
 	}
@@ -115,7 +119,7 @@ func (p *Producer) Add(rec event.Record) error {
 	}
 	b := p.batches[part]
 	if !b.add(rec) {
-		p.Dropped++
+		p.dropped.Add(1)
 		return nil
 	}
 	p.maxSeen = max(p.maxSeen, rec.Time())
@@ -159,8 +163,8 @@ func (p *Producer) publish(part int) error {
 		return fmt.Errorf("cluster: publishing to partition %d: %w", part, err)
 	}
 	p.futures = append(p.futures, f)
-	p.Records += uint64(b.len())
-	p.Batches++
+	p.records.Add(uint64(b.len()))
+	p.published.Add(1)
 	b.reset()
 	return nil
 }
@@ -234,6 +238,7 @@ func (p *Producer) mark(ctx context.Context, w event.Time, quiet bool) error {
 		return err
 	}
 	p.marked, p.quiet = max(w, p.marked), quiet
+	p.position.Store(int64(p.marked))
 	return nil
 }
 
@@ -256,6 +261,18 @@ func (p *Producer) Close(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ProducerStats are a producer's counts, safe to read while it runs.
+type ProducerStats struct {
+	Records, Batches uint64     // published
+	Dropped          uint64     // records of kinds the bus does not carry
+	Position         event.Time // the last position marked
+}
+
+// Stats returns the producer's counts.
+func (p *Producer) Stats() ProducerStats {
+	return ProducerStats{Records: p.records.Load(), Batches: p.published.Load(), Dropped: p.dropped.Load(), Position: event.Time(p.position.Load())}
 }
 
 // Name returns the producer's name.

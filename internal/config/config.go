@@ -79,6 +79,10 @@ type Cluster struct {
 	// register. Listing them makes a replay's merge exact however the
 	// producers' first records race.
 	Producers []string `yaml:"producers"`
+	// MetricsListen, when set, is the address where a node serves its
+	// cluster metrics (/metrics, Prometheus text) and /healthz; an api
+	// node also serves the service's own on its listener.
+	MetricsListen string `yaml:"metrics_listen"`
 	// LeaseTTL is how long a node's leases outlive it.
 	LeaseTTL Duration `yaml:"lease_ttl"`
 	// Replay lists inputs (files, folders) an ingest node publishes
