@@ -282,7 +282,7 @@ func (g *Loop) Restore(ctx context.Context) error {
 		} else {
 			st := g.eng.Stats()
 			g.log.Info("detection state restored", "bytes", len(b), "watermark", g.eng.Watermark().String(),
-				"records", st.Records[event.KindFlow]+st.Records[event.KindAPICall])
+				"records", st.Records[event.KindFlow]+st.Records[event.KindAPICall]+st.Records[event.KindDNSQuery])
 		}
 	}
 	cps, err := g.store.Checkpoints(ctx)
