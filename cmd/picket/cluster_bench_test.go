@@ -22,8 +22,10 @@ import (
 // sharing 16 partitions, until every partition has ended its input and
 // committed. It reports records per second for the detectors (from the
 // first process's start to the last partition's final commit) and for
-// the producer, beside picket analyze over the same input. It needs the
-// local NATS and PostgreSQL:
+// the producer; the CPU the detector processes, the NATS server and
+// PostgreSQL spent on it, per million records (from /proc, on Linux);
+// and, as the parent's metric, picket analyze over the same input. It
+// needs the local NATS and PostgreSQL:
 //
 //	go test -run '^$' -bench BenchmarkCluster -benchtime 1x ./cmd/picket
 func BenchmarkCluster(b *testing.B) {
@@ -72,14 +74,21 @@ func runClusterBench(b *testing.B, bin, url, logs string, records, detectors int
 	b.Cleanup(func() { dropCluster(url, name) })
 
 	b.StopTimer()
+	pubNATS := procCPU("nats-server")
 	start := time.Now()
 	ing := exec.Command(bin, "serve", "--config", cfg, "--data-dir", filepath.Join(dir, "ingest"), "--role", "ingest", "--node", "ingest", "--replay", logs)
 	if out, err := ing.CombinedOutput(); err != nil {
 		b.Fatalf("ingest: %v\n%s", err, out)
 	}
 	b.ReportMetric(float64(records)/time.Since(start).Seconds(), "publish-records/s")
+	if pubNATS >= 0 {
+		b.ReportMetric((procCPU("nats-server")-pubNATS).Seconds()/(float64(records)/1e6), "nats-publish-cpu-s/Mrec")
+	}
+	ingCPU := ing.ProcessState.UserTime() + ing.ProcessState.SystemTime()
+	b.ReportMetric(ingCPU.Seconds()/(float64(records)/1e6), "ingest-cpu-s/Mrec")
 
 	b.StartTimer()
+	natsCPU, pgCPU := procCPU("nats-server"), procCPU("postgres")
 	start = time.Now()
 	var procs []*exec.Cmd
 	for i := range detectors {
@@ -89,10 +98,13 @@ func runClusterBench(b *testing.B, bin, url, logs string, records, detectors int
 		}
 		procs = append(procs, p)
 	}
+	stopped := false
 	defer func() {
-		for _, p := range procs {
-			p.Process.Kill()
-			p.Wait()
+		if !stopped {
+			for _, p := range procs {
+				p.Process.Kill()
+				p.Wait()
+			}
 		}
 	}()
 	ctx := context.Background()
@@ -124,4 +136,52 @@ func runClusterBench(b *testing.B, bin, url, logs string, records, detectors int
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(records)/elapsed.Seconds(), "records/s")
+	natsCPU, pgCPU = procCPU("nats-server")-natsCPU, procCPU("postgres")-pgCPU
+	var detCPU time.Duration
+	for _, p := range procs {
+		p.Process.Signal(os.Interrupt)
+		p.Wait()
+		detCPU += p.ProcessState.UserTime() + p.ProcessState.SystemTime()
+	}
+	stopped = true
+	per := func(d time.Duration) float64 { return d.Seconds() / (float64(records) / 1e6) }
+	b.ReportMetric(per(detCPU), "detect-cpu-s/Mrec")
+	if natsCPU >= 0 && pgCPU >= 0 {
+		b.ReportMetric(per(natsCPU), "nats-cpu-s/Mrec")
+		b.ReportMetric(per(pgCPU), "postgres-cpu-s/Mrec")
+	}
+}
+
+// procCPU returns the CPU time (user and system) the processes whose
+// command is name have spent, from /proc; -1 where /proc cannot tell.
+func procCPU(name string) time.Duration {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1
+	}
+	var ticks int64
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ... : comm is in parentheses, utime and
+		// stime are the 14th and 15th fields.
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open || s[open+1:end] != name {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ, 100 on Linux
 }

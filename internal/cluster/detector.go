@@ -391,6 +391,8 @@ type partition struct {
 	queued  int
 	changed bool
 	flushed bool
+	// commitNow asks for a commit without waiting for the interval.
+	commitNow bool
 }
 
 func (r *partition) name() string { return CheckpointName(r.d.bus.cfg.Name, r.p) }
@@ -484,7 +486,7 @@ func (r *partition) loop(ctx context.Context) error {
 		case <-tick.C:
 			r.drain() // the live producers may have changed
 		}
-		if r.changed && time.Since(last) >= r.d.cfg.CommitInterval {
+		if r.changed && (r.commitNow || time.Since(last) >= r.d.cfg.CommitInterval) {
 			if err := r.commit(); err != nil {
 				return err
 			}
@@ -654,8 +656,9 @@ func (r *partition) drain() {
 	switch {
 	case ended && !r.flushed:
 		r.eng.AdvanceTo(event.Forever)
-		r.flushed, r.changed = true, true
-		r.d.log.Info("cluster: partition input ended", "partition", r.p, "stats", fmt.Sprintf("%+v", r.eng.Stats()), "findings", r.pending.Len())
+		// The input is over: commit at once rather than at the interval.
+		r.flushed, r.changed, r.commitNow = true, true, true
+		r.d.log.Info("cluster: partition input ended", "partition", r.p, "records", r.eng.Stats().Records, "findings", r.pending.Len())
 	case quiet && !ended:
 		if r.eng.CatchUp() {
 			r.changed = true
@@ -703,7 +706,7 @@ func (r *partition) commit() error {
 	r.d.commits.Add(1)
 	r.d.findings.Add(uint64(len(fs)))
 	r.pending = finding.NewSet()
-	r.changed = false
+	r.changed, r.commitNow = false, false
 	return nil
 }
 
