@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,21 +49,27 @@ func BenchmarkCluster(b *testing.B) {
 		records += n
 	}
 	start := time.Now()
-	if out, err := exec.Command(bin, "analyze", "--output", "jsonl", logs).CombinedOutput(); err != nil {
-		b.Fatalf("analyze: %v\n%s", err, out)
+	out, err := exec.Command(bin, "analyze", "--output", "jsonl", logs).Output()
+	if err != nil {
+		b.Fatalf("analyze: %v", err)
 	}
 	b.ReportMetric(float64(records)/time.Since(start).Seconds(), "analyze-records/s")
+	var lines []json.RawMessage
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		lines = append(lines, json.RawMessage(l))
+	}
+	findings := byID(b, lines)
 
 	for _, n := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("detectors=%d", n), func(b *testing.B) {
 			for range b.N {
-				runClusterBench(b, bin, url, logs, records, n)
+				runClusterBench(b, bin, url, logs, records, findings, n)
 			}
 		})
 	}
 }
 
-func runClusterBench(b *testing.B, bin, url, logs string, records, detectors int) {
+func runClusterBench(b *testing.B, bin, url, logs string, records int, findings map[string]any, detectors int) {
 	dsn := clusterPostgres(b)
 	name := "PICKETBENCH" + strings.ToUpper(randomHex(4))
 	const partitions = 16
@@ -144,6 +152,9 @@ func runClusterBench(b *testing.B, bin, url, logs string, records, detectors int
 		detCPU += p.ProcessState.UserTime() + p.ProcessState.SystemTime()
 	}
 	stopped = true
+	if got := storedJSON(b, dsn); !reflect.DeepEqual(got, findings) {
+		b.Errorf("the cluster stored %d findings, not the %d analyze reports", len(got), len(findings))
+	}
 	per := func(d time.Duration) float64 { return d.Seconds() / (float64(records) / 1e6) }
 	b.ReportMetric(per(detCPU), "detect-cpu-s/Mrec")
 	if natsCPU >= 0 && pgCPU >= 0 {

@@ -145,7 +145,7 @@ func analyzeJSON(t *testing.T, bin string, paths ...string) map[string]any {
 	return byID(t, doc.Findings)
 }
 
-func byID(t *testing.T, raw []json.RawMessage) map[string]any {
+func byID(t testing.TB, raw []json.RawMessage) map[string]any {
 	t.Helper()
 	m := map[string]any{}
 	for _, r := range raw {
@@ -159,7 +159,7 @@ func byID(t *testing.T, raw []json.RawMessage) map[string]any {
 }
 
 // storedJSON returns the findings a PostgreSQL store holds, by ID.
-func storedJSON(t *testing.T, dsn string) map[string]any {
+func storedJSON(t testing.TB, dsn string) map[string]any {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -365,5 +365,41 @@ func dropCluster(url, name string) {
 	js.DeleteStream(ctx, name)
 	for _, b := range []string{"leases", "producers", "nodes"} {
 		js.DeleteKeyValue(ctx, name+"_"+b)
+	}
+}
+
+// TestAccountsJudgedApart analyzes the same generated hour of traffic
+// under two accounts, the private addresses of one repeating the
+// other's, and checks that each account gets every finding it gets when
+// analyzed alone: one account's hosts never count towards, or hide
+// behind, the other's, as each account's GuardDuty sees only its logs
+// (and as the cluster, partitioned by account, judges them).
+func TestAccountsJudgedApart(t *testing.T) {
+	bin := buildPicket(t)
+	dir := t.TempDir()
+	// Different seeds give the accounts their own interface and instance
+	// IDs, unique as AWS's are, over the same address plan.
+	for i, acct := range []string{"111122223333", "444455556666"} {
+		out, err := exec.Command(bin, "generate", "--layout", "s3", "--out", dir, "--account", acct, "--seed", strconv.Itoa(i+1), "--duration", "1h").CombinedOutput()
+		if err != nil {
+			t.Fatalf("generate: %v\n%s", err, out)
+		}
+	}
+	both := analyzeJSON(t, bin, dir)
+	n := 0
+	for _, acct := range []string{"111122223333", "444455556666"} {
+		alone := analyzeJSON(t, bin, filepath.Join(dir, "AWSLogs", acct))
+		if len(alone) < 4 {
+			t.Errorf("account %s alone: %d findings, want one for each of the 4 attacks at least", acct, len(alone))
+		}
+		n += len(alone)
+		for id, w := range alone {
+			if g, ok := both[id]; !ok || !reflect.DeepEqual(g, w) {
+				t.Errorf("finding %s (%s) of account %s differs when the other account is analyzed with it", id, w.(map[string]any)["type"], acct)
+			}
+		}
+	}
+	if len(both) != n {
+		t.Errorf("%d findings together, %d apart", len(both), n)
 	}
 }

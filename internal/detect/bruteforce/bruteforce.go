@@ -102,7 +102,10 @@ func serviceOf(port uint16) service {
 var typeOf = [...]string{svcSSH: finding.TypeSSHBruteForce, svcRDP: finding.TypeRDPBruteForce, svcWinRM: finding.TypeWinRMBruteForce}
 var nameOf = [...]string{svcSSH: "SSH", svcRDP: "RDP", svcWinRM: "WinRM"}
 
+// The keys are per account: accounts reuse private address space, and
+// each account's detector judges only its own logs, as GuardDuty's does.
 type pairKey struct {
+	Account  event.ID
 	Attacker netip.Addr
 	Target   netip.Addr
 	Svc      service
@@ -172,6 +175,7 @@ func (p *pair) tick(t event.Time) {
 }
 
 type sprayKey struct {
+	Account  event.ID
 	Attacker netip.Addr
 	Svc      service
 }
@@ -290,7 +294,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if d.env.Intel != nil && (d.env.Intel.Trusted(c.Initiator) || d.env.Intel.Trusted(c.Responder)) {
 		return
 	}
-	pk := pairKey{c.Initiator, c.Responder, svc}
+	pk := pairKey{c.Account, c.Initiator, c.Responder, svc}
 	p, _ := d.pairs.Put(pk)
 	if p.Since == 0 || c.Start-p.Since > d.window {
 		*p = pair{Since: c.Start}
@@ -304,7 +308,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if ss.kind == kindNone {
 		return
 	}
-	sk := sprayKey{c.Initiator, svc}
+	sk := sprayKey{c.Account, c.Initiator, svc}
 	if slices.Contains(p.Recent[:min(p.Nrecent, len(p.Recent))], c.IPort) {
 		// The same connection, seen at the other end: it counts once,
 		// but that end's instance has a finding of its own.

@@ -17,6 +17,7 @@ package portprobe
 
 import (
 	"cmp"
+	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -147,6 +148,30 @@ func (s *source) firstContact(h uint64) bool {
 }
 
 // friendKey is a remote host as one interface knows it.
+// srcKey names a remote host as one account saw it: accounts are judged
+// apart, as GuardDuty judges each account's logs alone, so that one
+// account's traffic never decides another's findings.
+type srcKey struct {
+	Account event.ID
+	Addr    netip.Addr
+}
+
+// sketchKey is the address the sketch counts a remote host of an
+// account under: its address mixed with a hash of the account.
+func sketchKey(account event.ID, a netip.Addr) netip.Addr {
+	if account == (event.ID{}) {
+		return a
+	}
+	h := fnv.New64a()
+	h.Write([]byte(account.String()))
+	m := h.Sum64()
+	b := a.As16()
+	for i := range 8 {
+		b[i] ^= byte(m >> (8 * i))
+	}
+	return netip.AddrFrom16(b)
+}
+
 type friendKey struct {
 	Iface  event.ID
 	Remote netip.Addr
@@ -200,7 +225,7 @@ type Detector struct {
 	minProbe  uint32
 	minSrc    int
 	ttl       event.Time
-	sources   *lru.Table[netip.Addr, source]
+	sources   *lru.Table[srcKey, source]
 	sketch    *sketch.Sketch
 	refused   uint64                            // hosts not admitted to a full table
 	friends   *lru.Table[friendKey, event.Time] // when each interface last contacted each remote
@@ -240,7 +265,7 @@ func New(env detect.Env) (*Detector, error) {
 		minProbe:  uint32(th.Get("min_probes")),
 		minSrc:    int(th.Get("min_sources_per_port")),
 		ttl:       event.Time(th.Get("source_ttl")),
-		sources:   lru.New[netip.Addr, source](maxSrc, nil),
+		sources:   lru.New[srcKey, source](maxSrc, nil),
 		sketch:    sketch.New(sketchBytes),
 		friends:   lru.New[friendKey, event.Time](env.Cap(int(th.Get("max_sources")), 0.1, 300), nil),
 		friendTTL: event.Time(th.Get("friend_ttl")),
@@ -306,7 +331,7 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 	if t := d.friends.Peek(friendKey{c.Interface, r}); t != nil && c.Start < *t+d.friendTTL {
 		// A friendship never outranks a verdict: a scanner that our
 		// host answered, or pinged, is still a scanner.
-		if s := d.sources.Peek(r); s == nil || s.Verdict != trw.Scanner {
+		if s := d.sources.Peek(srcKey{c.Account, r}); s == nil || s.Verdict != trw.Scanner {
 			return
 		}
 	}
@@ -314,7 +339,7 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 		return
 	}
 	probeLike := c.Outcome.Failed() || c.Outcome == event.OutcomeEstablished
-	s := d.sources.Get(r)
+	s := d.sources.Get(srcKey{c.Account, r})
 	if s == nil {
 		var match *detect.ThreatMatch
 		if d.env.Intel != nil {
@@ -324,7 +349,7 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 		}
 		var est uint8
 		if probeLike {
-			est = d.sketch.Add(r)
+			est = d.sketch.Add(sketchKey(c.Account, r))
 		}
 		if d.sources.Len() >= d.sources.Cap() && est < 2 && match == nil {
 			// A full table admits only hosts with a history of probing:
@@ -336,7 +361,7 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 			}
 			return
 		}
-		s, _ = d.sources.Put(r)
+		s, _ = d.sources.Put(srcKey{c.Account, r})
 		if match != nil {
 			s.Intel = match
 			s.Verdict, s.Reason = trw.Scanner, "threat list "+match.ListName
@@ -354,7 +379,7 @@ func (d *Detector) Observe(rec event.Record, emit detect.Emit) {
 			s.Probes += s.Prior
 		}
 	} else if probeLike {
-		d.sketch.Add(r)
+		d.sketch.Add(sketchKey(c.Account, r))
 	}
 	s.Last = max(s.Last, c.End)
 	if c.Outcome == event.OutcomeRejected {
@@ -454,7 +479,7 @@ func (d *Detector) notePort(c *event.Contact, r netip.Addr) bool {
 		if other == r {
 			continue
 		}
-		o := d.sources.Peek(other)
+		o := d.sources.Peek(srcKey{c.Account, other})
 		if o == nil {
 			continue
 		}
@@ -779,13 +804,15 @@ func joinStrings(v []string) string {
 }
 
 type detectorState struct {
-	Sources lru.Snapshot[netip.Addr, source]
-	Sketch  sketch.State
-	Peers   lru.Snapshot[friendKey, event.Time]
-	Ports   lru.Snapshot[portKey, portSources]
-	Targets lru.Snapshot[event.ID, target]
-	Dirty   []event.ID
-	Refused uint64
+	// AccountSources are the sources by account; states saved before
+	// they were kept by account (Sources) start without them.
+	AccountSources lru.Snapshot[srcKey, source]
+	Sketch         sketch.State
+	Peers          lru.Snapshot[friendKey, event.Time]
+	Ports          lru.Snapshot[portKey, portSources]
+	Targets        lru.Snapshot[event.ID, target]
+	Dirty          []event.ID
+	Refused        uint64
 }
 
 var _ detect.Snapshotter = (*Detector)(nil)
@@ -793,7 +820,7 @@ var _ detect.Snapshotter = (*Detector)(nil)
 // MarshalState saves the detector's tables and sketch.
 func (d *Detector) MarshalState() ([]byte, error) {
 	st := detectorState{
-		Sources: d.sources.View(), Sketch: d.sketch.State(), Peers: d.friends.View(),
+		AccountSources: d.sources.View(), Sketch: d.sketch.State(), Peers: d.friends.View(),
 		Ports: d.ports.View(), Targets: d.targets.View(), Refused: d.refused,
 	}
 	for id := range d.dirty {
@@ -808,7 +835,7 @@ func (d *Detector) UnmarshalState(b []byte) error {
 	if err := detect.DecodeState(b, &st); err != nil {
 		return err
 	}
-	d.sources.Restore(st.Sources)
+	d.sources.Restore(st.AccountSources)
 	d.sketch.Restore(st.Sketch)
 	d.friends.Restore(st.Peers)
 	d.ports.Restore(st.Ports)

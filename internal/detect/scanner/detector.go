@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"picket/internal/detect"
 	"picket/internal/detect/contact"
@@ -217,14 +218,18 @@ type book struct {
 }
 
 // key is what a report is about: a host's scan of one target (Port
-// zero), or its sweep of one port (Target the zero Addr).
+// zero), or its sweep of one port (Target the zero Addr), in an account.
 type key struct {
+	Account event.ID
 	Scanner netip.Addr
 	Target  netip.Addr
 	Port    uint16
 }
 
 func (k key) compare(o key) int {
+	if c := strings.Compare(k.Account.String(), o.Account.String()); c != 0 {
+		return c
+	}
 	if c := k.Scanner.Compare(o.Scanner); c != 0 {
 		return c
 	}
@@ -277,9 +282,9 @@ func newBook(def detect.Definition, sweep bool, minName, unit string) *book {
 
 func (b *book) key(c *event.Contact) key {
 	if b.sweep {
-		return key{Scanner: c.Initiator, Port: c.RPort}
+		return key{Account: c.Account, Scanner: c.Initiator, Port: c.RPort}
 	}
-	return key{Scanner: c.Initiator, Target: c.Responder}
+	return key{Account: c.Account, Scanner: c.Initiator, Target: c.Responder}
 }
 
 // named takes a contact that the scanner's own interface saw after the
@@ -352,7 +357,7 @@ func (b *book) advance(d *Detector, w event.Time, emit detect.Emit) {
 			continue // still waiting to see whether the host is a monitor
 		}
 		delete(b.dirty, k)
-		in := d.tr.Peek(k.Scanner)
+		in := d.tr.Peek(HostKey{k.Account, k.Scanner})
 		if in == nil || in.Polling() {
 			continue
 		}
@@ -442,14 +447,15 @@ func scope(a netip.Addr) string {
 func round2(v float64) float64 { return float64(int(v*100+0.5)) / 100 }
 
 // savedLayout is the layout of the saved state; a state saved in
-// another (the two detectors' own trackers, before they shared one) is
+// another (the two detectors' own trackers, before they shared one;
+// hosts by address alone, before they were by account and address) is
 // not restored, and the family starts afresh.
-const savedLayout = 2
+const savedLayout = 3
 
 // saved is the family's state as MarshalState saves it.
 type saved struct {
 	Layout int
-	Hosts  lru.Snapshot[netip.Addr, Initiator]
+	Hosts  lru.Snapshot[HostKey, Initiator]
 	Scans  []pending
 	Sweeps []pending
 }

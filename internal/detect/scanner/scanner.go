@@ -63,7 +63,16 @@ type Config struct {
 type Tracker struct {
 	cfg   Config
 	test  trw.Test
-	inits *lru.Table[netip.Addr, Initiator]
+	inits *lru.Table[HostKey, Initiator]
+}
+
+// HostKey names a host: its address in an account. Accounts reuse
+// private address space (every default VPC is 172.31.0.0/16), and each
+// account's detector judges only its own logs, as GuardDuty's does, so
+// hosts of two accounts are two hosts whatever their addresses.
+type HostKey struct {
+	Account event.ID
+	Addr    netip.Addr
 }
 
 // NewTracker returns a tracker.
@@ -71,7 +80,7 @@ func NewTracker(cfg Config) *Tracker {
 	return &Tracker{
 		cfg:   cfg,
 		test:  trw.New(cfg.Walk),
-		inits: lru.New[netip.Addr, Initiator](cfg.MaxInitiators, nil),
+		inits: lru.New[HostKey, Initiator](cfg.MaxInitiators, nil),
 	}
 }
 
@@ -187,7 +196,7 @@ func (t *Tracker) Observe(c *event.Contact, local bool) Observation {
 	if c.Outcome == event.OutcomeUnknown {
 		return Observation{}
 	}
-	in, created := t.inits.Put(c.Initiator)
+	in, created := t.inits.Put(HostKey{c.Account, c.Initiator})
 	if created {
 		in.First = c.Start
 		in.Reported = map[string]event.Time{}
@@ -252,7 +261,7 @@ func (t *Tracker) count(n *Counts, c *event.Contact, ok bool) {
 }
 
 // Peek returns a host's state without changing it.
-func (t *Tracker) Peek(a netip.Addr) *Initiator { return t.inits.Peek(a) }
+func (t *Tracker) Peek(k HostKey) *Initiator { return t.inits.Peek(k) }
 
 // Expire forgets hosts idle since before w - TTL.
 func (t *Tracker) Expire(w event.Time) {

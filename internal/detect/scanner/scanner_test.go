@@ -24,7 +24,7 @@ func TestDistinctCounts(t *testing.T) {
 			contact(target, uint16(p), event.Time(1000+p))
 		}
 	}
-	in := tr.Peek(scanner)
+	in := tr.Peek(HostKey{Addr: scanner})
 	var tg *Target
 	for i := range in.Targets {
 		if in.Targets[i].Addr == target {
@@ -37,7 +37,7 @@ func TestDistinctCounts(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		contact(netip.AddrFrom4([4]byte{10, 0, 3, byte(i % 250)}), 22, event.Time(3000+i)) // 250 hosts, 50 twice
 	}
-	in = tr.Peek(scanner)
+	in = tr.Peek(HostKey{Addr: scanner})
 	var ssh *Port
 	for i := range in.Ports {
 		if in.Ports[i].Port == 22 {
@@ -75,7 +75,7 @@ func TestPolling(t *testing.T) {
 				tr.Observe(c, false) // the same connection seen by the target's interface
 			}
 		}
-		return tr.Peek(host)
+		return tr.Peek(HostKey{Addr: host})
 	}
 	half := func(p int) bool { return p%2 == 0 }
 	if in := run(20, 3, half); !in.Polling() {
@@ -86,5 +86,29 @@ func TestPolling(t *testing.T) {
 	}
 	if in := run(1000, 2, func(p int) bool { return p%50 != 0 }); in.Polling() {
 		t.Errorf("a 1000-port scan run twice is polling (%d closed, %d asked again)", in.ClosedPairs, in.Reasked)
+	}
+}
+
+// TestAccountsApart checks that one private address in two accounts is
+// two hosts: the contacts of one do not count towards the other's scan.
+func TestAccountsApart(t *testing.T) {
+	tr := NewTracker(Config{Walk: trw.DefaultParams, MaxInitiators: 16, MaxTargets: 64, MaxPorts: 64, TTL: 86400})
+	host, target := netip.MustParseAddr("172.31.5.9"), netip.MustParseAddr("172.31.7.7")
+	a, b := event.Intern("111122223333"), event.Intern("444455556666")
+	for p := 1; p <= 40; p++ {
+		acct := a
+		if p%2 == 0 {
+			acct = b
+		}
+		tr.Observe(&event.Contact{Account: acct, Initiator: host, Responder: target, RPort: uint16(p), Start: event.Time(1000 + p), End: event.Time(1000 + p), Outcome: event.OutcomeRefused}, true)
+	}
+	for _, acct := range []event.ID{a, b} {
+		in := tr.Peek(HostKey{acct, host})
+		if in == nil || len(in.Targets) != 1 || in.Targets[0].Ports() != 20 {
+			t.Fatalf("account %s: %+v, want 20 ports of one target", acct, in)
+		}
+	}
+	if tr.Peek(HostKey{Addr: host}) != nil {
+		t.Error("a host without an account was made")
 	}
 }
