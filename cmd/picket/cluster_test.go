@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,28 +162,33 @@ func byID(t testing.TB, raw []json.RawMessage) map[string]any {
 // storedJSON returns the findings a PostgreSQL store holds, by ID.
 func storedJSON(t testing.TB, dsn string) map[string]any {
 	t.Helper()
+	raw, err := storedRaw(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return byID(t, raw)
+}
+
+func storedRaw(dsn string) ([]json.RawMessage, error) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, "SELECT body FROM findings ORDER BY id")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var raw []json.RawMessage
 	for rows.Next() {
 		var b []byte
 		if err := rows.Scan(&b); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		raw = append(raw, b)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return byID(t, raw)
+	return raw, rows.Err()
 }
 
 // TestClusterMatchesAnalyze runs the labelled example corpus through a
@@ -401,5 +407,107 @@ func TestAccountsJudgedApart(t *testing.T) {
 	}
 	if len(both) != n {
 		t.Errorf("%d findings together, %d apart", len(both), n)
+	}
+}
+
+// TestClusterWatch streams: an ingest node watches a folder into which
+// the example corpus is copied, a detector node detects, and an API node
+// serves. The stored findings are analyze's (the watermark catching up
+// once the input goes quiet decides them), the API lists them, and an
+// ingest node killed with SIGKILL and started again under its name
+// resumes from its checkpoints without counting anything twice.
+func TestClusterWatch(t *testing.T) {
+	url := natsURL(t)
+	dsn := clusterPostgres(t)
+	bin := buildPicket(t)
+	examples := filepath.Join(repoRoot, "examples", "flowlogs")
+	want := analyzeJSON(t, bin, examples)
+
+	name := "PICKETTEST" + strings.ToUpper(randomHex(4))
+	dir := t.TempDir()
+	watch := filepath.Join(dir, "logs")
+	if err := os.Mkdir(watch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "picket.yaml")
+	yaml := fmt.Sprintf("store:\n  postgres: %q\ningest:\n  commit_interval: 200ms\n  idle_flush: 1s\ncluster:\n  bus: %s\n  name: %s\n  partitions: 4\n  lease_ttl: 2s\n  producers: [ingest-w]\n", dsn, url, name)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropCluster(url, name) })
+	startNode(t, bin, cfg, "detect-w", "detect")
+	ing := startNode(t, bin, cfg, "ingest-w", "ingest", "--watch", watch)
+	api := freeAddr(t)
+	startNode(t, bin, cfg, "api-w", "api", "--listen", api, "--insecure-no-auth")
+
+	filepath.WalkDir(examples, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(watch, d.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return err
+	})
+	summary := func(fs map[string]any) map[string]string {
+		out := map[string]string{}
+		for id, f := range fs {
+			m := f.(map[string]any)
+			out[id] = fmt.Sprintf("%s count=%v", m["type"], m["service"].(map[string]any)["count"])
+		}
+		return out
+	}
+	wantSum := summary(want)
+	waitUntil(t, 2*time.Minute, "the stored findings to be analyze's", func() bool {
+		raw, err := storedRaw(dsn) // the schema is made by the first node to open it
+		return err == nil && reflect.DeepEqual(summary(byID(t, raw)), wantSum)
+	})
+
+	// The API node serves them, through the detector of its account,
+	// which administers the account of the findings.
+	var ids []string
+	waitUntil(t, time.Minute, "the API to list the findings", func() bool {
+		var dets struct {
+			DetectorIDs []string `json:"detectorIds"`
+		}
+		resp, err := http.Get("http://" + api + "/detector")
+		if err != nil {
+			return false
+		}
+		err = json.NewDecoder(resp.Body).Decode(&dets)
+		resp.Body.Close()
+		if err != nil || len(dets.DetectorIDs) != 1 {
+			return false
+		}
+		resp, err = http.Post("http://"+api+"/detector/"+dets.DetectorIDs[0]+"/findings", "application/json", strings.NewReader("{}"))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var out struct {
+			FindingIDs []string `json:"findingIds"`
+		}
+		if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&out) != nil {
+			return false
+		}
+		ids = out.FindingIDs
+		return len(ids) == len(want)
+	})
+	for _, id := range ids {
+		if _, ok := want[id]; !ok {
+			t.Errorf("the API lists %s, which analyze does not report", id)
+		}
+	}
+
+	// A restarted ingest node reads nothing again.
+	ing.cmd.Process.Kill()
+	ing.cmd.Wait()
+	startNode(t, bin, cfg, "ingest-w", "ingest", "--watch", watch)
+	time.Sleep(4 * time.Second)
+	if got := summary(storedJSON(t, dsn)); !reflect.DeepEqual(got, wantSum) {
+		t.Errorf("after the ingest node's restart the findings are %v, want %v", got, wantSum)
 	}
 }
