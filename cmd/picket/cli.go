@@ -21,6 +21,7 @@ Usage:
   picket intel check LIST...       validate threat, trusted and Tor lists: format, entries, bad lines
   picket serve [flags]             run the service: ingest logs, keep findings, serve the GuardDuty API and a web console
   picket credentials [flags]       print an AWS CLI profile for the service's API key
+  picket cluster status [flags]    print each partition of a cluster: holder, position, watermark
   picket version                   print the version
 
 Run 'picket COMMAND -h' for a command's flags.
@@ -54,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdServe(rest, stderr)
 	case "credentials":
 		return cmdCredentials(rest, stdout, stderr)
+	case "cluster":
+		return cmdCluster(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "picket", version)
 		return 0

@@ -462,10 +462,14 @@ func (e *Engine) MarshalState() ([]byte, error) {
 // SavedStats returns the counts of a state MarshalState saved: what
 // the engine had observed and its watermark.
 func SavedStats(b []byte) (EngineStats, error) {
-	var st struct{ Stats EngineStats }
+	var st struct {
+		Watermark, MaxSeen event.Time
+		Stats              EngineStats
+	}
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
 		return EngineStats{}, fmt.Errorf("decoding engine state: %w", err)
 	}
+	st.Stats.Watermark, st.Stats.MaxSeen = st.Watermark, st.MaxSeen
 	return st.Stats, nil
 }
 
