@@ -52,6 +52,9 @@ type DetectorConfig struct {
 	// producers, started together, are then merged exactly however
 	// their first records race.
 	Producers []string
+	// MaxHeld bounds the records the node holds for the merge
+	// (DefaultMaxHeld unless set).
+	MaxHeld int
 	// MaxPartitions caps the partitions this node takes (0: its fair
 	// share, the partitions divided by the live detector nodes,
 	// rounded up).
@@ -80,6 +83,7 @@ type Detector struct {
 	runs map[int]*partition
 
 	producers atomic.Pointer[map[string]bool]
+	maxHeld   int64
 
 	taken, lost, records, forced, commits, failed, findings atomic.Uint64
 	held                                                    atomic.Int64
@@ -90,7 +94,10 @@ func NewDetector(cfg DetectorConfig) *Detector {
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = time.Second
 	}
-	d := &Detector{cfg: cfg, bus: cfg.Bus, log: cfg.Bus.cfg.Log.With("node", cfg.Bus.cfg.Node), runs: map[int]*partition{}}
+	d := &Detector{cfg: cfg, bus: cfg.Bus, log: cfg.Bus.cfg.Log.With("node", cfg.Bus.cfg.Node), runs: map[int]*partition{}, maxHeld: DefaultMaxHeld}
+	if cfg.MaxHeld > 0 {
+		d.maxHeld = int64(cfg.MaxHeld)
+	}
 	empty := map[string]bool{}
 	d.producers.Store(&empty)
 	return d
@@ -364,10 +371,12 @@ func Progress(ctx context.Context, st Store, name string, partitions int) ([]Par
 	return out, nil
 }
 
-// DefaultMaxPending bounds the records a partition holds back waiting
-// for a producer; beyond it the oldest is released, and the producer's
-// records older than it may arrive late (counted as forced).
-const DefaultMaxPending = 1 << 20
+// DefaultMaxHeld bounds the records a detector node holds back, over
+// all its partitions, waiting for a producer: about 160 MB of flow
+// records. Beyond it each partition releases its oldest, and the silent
+// producer's records older than those may arrive late (counted as
+// forced).
+const DefaultMaxHeld = 1 << 18
 
 // partition is one partition run by this node. It merges its
 // producers' records by event time, as picket analyze merges its
@@ -624,7 +633,7 @@ func (r *partition) drain() {
 				break
 			}
 		}
-		if !ready && r.queued < DefaultMaxPending {
+		if !ready && r.d.held.Load() < r.d.maxHeld {
 			break
 		}
 		if !ready {
