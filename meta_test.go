@@ -154,6 +154,7 @@ var allowed = map[string][]string{
 	"internal/publish":           {"internal/finding", "internal/store"},
 	"internal/ingest": {"internal/decode", "internal/decode/", "internal/detect", "internal/enrich", "internal/event",
 		"internal/finding", "internal/flowmeter", "internal/metrics", "internal/source", "internal/store"},
+	"internal/pgtest":  {},
 	"internal/cluster": {"internal/detect", "internal/event", "internal/finding", "internal/ingest", "internal/store"},
 	"cmd/picket":       {"internal/"},
 

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"picket/internal/cluster"
+	"picket/internal/pgtest"
 	"picket/internal/store/postgres"
 )
 
@@ -48,42 +49,8 @@ func natsURL(t testing.TB) string {
 }
 
 // clusterPostgres returns a connection string to a fresh schema of the
-// local PostgreSQL, dropped at the end, skipping the test when none is
-// reachable unless PICKET_REQUIRE_POSTGRES=1.
-func clusterPostgres(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("PICKET_POSTGRES_DSN")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv("PICKET_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("PostgreSQL unreachable at %s: %v", base, err)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v", base, err)
-	}
-	defer conn.Close(ctx)
-	schema := "picket_cluster_" + randomHex(6)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
+// test server (pgtest.DSN).
+func clusterPostgres(t testing.TB) string { return pgtest.DSN(t, "picket_cluster_") }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
