@@ -123,11 +123,34 @@ func runDetectNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, no
 		return err
 	}
 	defer st.Close()
+	// The API nodes manage the lists; a detector node follows the store
+	// (listSync) and refreshes their contents as the service does.
 	lists := live.New(log.With("component", "intel"), cfg.Intel.FilesDir)
 	defer lists.Wait()
-	if err := lists.Restore(ctx, st); err != nil {
+	if _, err := lists.Sync(ctx, st); err != nil {
 		return fmt.Errorf("threat lists: %w", err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // before the store closes
+	defer cancel()
+	wg.Go(func() { lists.Run(ctx, cfg.Intel.RefreshInterval.D()) })
+	wg.Go(func() {
+		t := time.NewTicker(listSync)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if changed, err := lists.Sync(ctx, st); err != nil {
+					log.Warn("threat lists: following the store", "error", err)
+				} else if changed {
+					log.Info("threat lists: the lists in use changed")
+				}
+			}
+		}
+	})
 	ipinfo, closeIPInfo, err := clusterEnrich(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -208,6 +231,10 @@ func runIngestNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, no
 	}
 	return ingestSources(ctx, cfg, feed, prod, log)
 }
+
+// listSync is how often a detector node reads which threat and trusted
+// lists are active.
+const listSync = 30 * time.Second
 
 // markEvery is how many records a producer publishes between marks.
 const markEvery = 1 << 16

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -228,6 +229,87 @@ func (ls *Lists) rebuild() error {
 // starts, so that a restart detects as the run before it did. A list
 // that cannot be loaded any more is marked ERROR.
 func (ls *Lists) Restore(ctx context.Context, st Store) error {
+	n := 0
+	err := eachSet(ctx, st, func(s *store.Set) error {
+		if s.Status != "ACTIVE" && s.Status != "ACTIVATING" {
+			return nil
+		}
+		spec, err := specOf(*s)
+		if err == nil {
+			err = ls.allowed(s.Location)
+		}
+		if err == nil {
+			err = ls.check(spec)
+		}
+		if err != nil {
+			ls.log.Error("threat intelligence: an active list cannot be loaded", "list", s.Name, "location", s.Location, "error", err)
+			s.Status, s.ErrorDetails, s.UpdatedAt = "ERROR", err.Error(), time.Now().UTC()
+			return st.UpdateSet(ctx, s)
+		}
+		if s.Status == "ACTIVATING" {
+			s.Status, s.ErrorDetails, s.UpdatedAt = "ACTIVE", "", time.Now().UTC()
+			if err := st.UpdateSet(ctx, s); err != nil {
+				return err
+			}
+		}
+		ls.lists[setKey(*s)] = spec
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := ls.rebuild(); err != nil {
+		return fmt.Errorf("loading the active threat intelligence lists: %w", err)
+	}
+	return nil
+}
+
+// Sync makes the lists in use those the store says are active, without
+// changing the store: for a process that detects but does not serve the
+// API (a detector node of a cluster), whose lists the API nodes manage.
+// It rebuilds only when the set of lists or a list's definition
+// changed, and reports whether it did.
+func (ls *Lists) Sync(ctx context.Context, st Store) (bool, error) {
+	want := map[string]intel.Spec{}
+	err := eachSet(ctx, st, func(s *store.Set) error {
+		if s.Status != "ACTIVE" && s.Status != "ACTIVATING" {
+			return nil
+		}
+		spec, err := specOf(*s)
+		if err == nil {
+			err = ls.allowed(s.Location)
+		}
+		if err != nil {
+			ls.log.Warn("threat intelligence: an active list cannot be used", "list", s.Name, "error", err)
+			return nil
+		}
+		want[setKey(*s)] = spec
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	ls.mu.Lock()
+	same := reflect.DeepEqual(ls.lists, want) || (len(ls.lists) == 0 && len(want) == 0)
+	if !same {
+		ls.lists = want
+	}
+	ls.mu.Unlock()
+	if same {
+		return false, nil
+	}
+	if err := ls.rebuild(); err != nil {
+		return true, fmt.Errorf("loading the active threat intelligence lists: %w", err)
+	}
+	return true, nil
+}
+
+// eachSet calls fn with every list resource of every detector.
+func eachSet(ctx context.Context, st Store, fn func(*store.Set) error) error {
 	var dets []string
 	for cursor := ""; ; {
 		ids, next, err := st.Detectors(ctx, store.Page{Cursor: cursor, Limit: 50})
@@ -240,7 +322,6 @@ func (ls *Lists) Restore(ctx context.Context, st Store) error {
 		}
 		cursor = next
 	}
-	n := 0
 	for _, det := range dets {
 		for _, kind := range []store.SetKind{store.IPSet, store.ThreatIntelSet, store.ThreatEntitySet, store.TrustedEntitySet} {
 			for cursor := ""; ; {
@@ -253,32 +334,9 @@ func (ls *Lists) Restore(ctx context.Context, st Store) error {
 					if err != nil {
 						return err
 					}
-					if s.Status != "ACTIVE" && s.Status != "ACTIVATING" {
-						continue
+					if err := fn(s); err != nil {
+						return err
 					}
-					spec, err := specOf(*s)
-					if err == nil {
-						err = ls.allowed(s.Location)
-					}
-					if err == nil {
-						err = ls.check(spec)
-					}
-					if err != nil {
-						ls.log.Error("threat intelligence: an active list cannot be loaded", "list", s.Name, "location", s.Location, "error", err)
-						s.Status, s.ErrorDetails, s.UpdatedAt = "ERROR", err.Error(), time.Now().UTC()
-						if uerr := st.UpdateSet(ctx, s); uerr != nil {
-							return uerr
-						}
-						continue
-					}
-					if s.Status == "ACTIVATING" {
-						s.Status, s.ErrorDetails, s.UpdatedAt = "ACTIVE", "", time.Now().UTC()
-						if uerr := st.UpdateSet(ctx, s); uerr != nil {
-							return uerr
-						}
-					}
-					ls.lists[setKey(*s)] = spec
-					n++
 				}
 				if next == "" {
 					break
@@ -286,12 +344,6 @@ func (ls *Lists) Restore(ctx context.Context, st Store) error {
 				cursor = next
 			}
 		}
-	}
-	if n == 0 {
-		return nil
-	}
-	if err := ls.rebuild(); err != nil {
-		return fmt.Errorf("loading the active threat intelligence lists: %w", err)
 	}
 	return nil
 }
