@@ -36,8 +36,8 @@ func (l listFlags) Set(s string) error {
 // addListFlags defines the list flags of a command on fs.
 func addListFlags(fs *flag.FlagSet, specs *[]intel.Spec) {
 	const how = " as [NAME=][FORMAT][,OPTION...:]LOCATION: a file, an http(s):// URL or s3://bucket/key (repeatable; the format is detected when not given; see 'picket intel check')"
-	fs.Var(listFlags{intel.KindThreat, specs}, "threat-list", "threat list whose addresses raise MaliciousIPCaller.Custom findings,"+how)
-	fs.Var(listFlags{intel.KindTrusted, specs}, "trusted-list", "trusted list whose addresses raise no finding,"+how)
+	fs.Var(listFlags{intel.KindThreat, specs}, "threat-list", "threat list whose addresses raise MaliciousIPCaller.Custom findings and whose domains MaliciousDomainRequest.Custom (or, with the option category=c2, blackhole, droppoint, phishing, bitcoin-tool, abused, bitcoin, malicious or suspicious, the DNS finding of that category),"+how)
+	fs.Var(listFlags{intel.KindTrusted, specs}, "trusted-list", "trusted list whose addresses and domains raise no finding,"+how)
 	fs.Var(listFlags{intel.KindTor, specs}, "tor-list", "list of Tor relays and exit nodes, for TorClient and TorRelay findings,"+how)
 }
 
