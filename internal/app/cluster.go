@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,7 +38,7 @@ func serveCluster(ctx context.Context, cfg *config.Config, opt ServeOptions) err
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	log := opt.Log.With("node", cfg.Cluster.Node)
+	log := opt.Log
 	cl := cfg.Cluster
 	bus, err := cluster.Open(ctx, cluster.Config{
 		URL: cl.Bus, Name: cl.Name, Partitions: cl.Partitions, Node: cl.Node, LeaseTTL: cl.LeaseTTL.D(), Log: log,
@@ -217,6 +218,7 @@ func runIngestNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, no
 		return err
 	}
 	nodes.producer.Store(prod)
+	log = log.With("node", prod.Name())
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		prod.Close(cctx)
@@ -275,6 +277,13 @@ func replay(ctx context.Context, paths []string, feed *ingest.Feed, prod *cluste
 // publishing each input's records, then its mark, before the input's
 // checkpoint is committed.
 func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, prod *cluster.Producer, log *slog.Logger) error {
+	// Without PostgreSQL the checkpoints are the node's own, in SQLite in
+	// its data directory.
+	if string(cfg.Store.Postgres) == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+	}
 	st, err := openStore(ctx, cfg, cfg.DataDir, log.With("component", "store"))
 	if err != nil {
 		return err
