@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -482,5 +486,84 @@ func TestClusterWatch(t *testing.T) {
 	time.Sleep(4 * time.Second)
 	if got := summary(storedJSON(t, dsn)); !reflect.DeepEqual(got, wantSum) {
 		t.Errorf("after the ingest node's restart the findings are %v, want %v", got, wantSum)
+	}
+}
+
+// TestClusterFirehose delivers the example corpus to an ingest node's
+// Firehose endpoint, one file a record: the stored findings are
+// analyze's, and the same request delivered again, as Firehose retries
+// one it had no answer to, counts nothing twice.
+func TestClusterFirehose(t *testing.T) {
+	url := natsURL(t)
+	dsn := clusterPostgres(t)
+	bin := buildPicket(t)
+	examples := filepath.Join(repoRoot, "examples", "flowlogs")
+	want := analyzeJSON(t, bin, examples)
+
+	name := "PICKETTEST" + strings.ToUpper(randomHex(4))
+	dir := t.TempDir()
+	listen := freeAddr(t)
+	cfg := filepath.Join(dir, "picket.yaml")
+	yaml := fmt.Sprintf("listen: %s\nstore:\n  postgres: %q\ningest:\n  commit_interval: 200ms\n  idle_flush: 1s\nsources:\n  firehose:\n    access_keys: [firehose-test-key]\n    account: \"123456789012\"\ncluster:\n  bus: %s\n  name: %s\n  partitions: 4\n  lease_ttl: 2s\n  producers: [ingest-f]\n", listen, dsn, url, name)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropCluster(url, name) })
+	startNode(t, bin, cfg, "detect-f", "detect")
+	startNode(t, bin, cfg, "ingest-f", "ingest")
+
+	var records []map[string]string
+	filepath.WalkDir(examples, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			records = append(records, map[string]string{"data": base64.StdEncoding.EncodeToString(b)})
+		}
+		return err
+	})
+	body, _ := json.Marshal(map[string]any{"requestId": "req-1", "timestamp": time.Now().UnixMilli(), "records": records})
+	post := func() int {
+		req, _ := http.NewRequest("POST", "http://"+listen+"/firehose", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Amz-Firehose-Request-Id", "req-1")
+		req.Header.Set("X-Amz-Firehose-Access-Key", "firehose-test-key")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitUntil(t, time.Minute, "the Firehose endpoint to take the delivery", func() bool { return post() == 200 })
+	summary := func(fs map[string]any) map[string]string {
+		out := map[string]string{}
+		for id, f := range fs {
+			m := f.(map[string]any)
+			out[id] = fmt.Sprintf("%s count=%v", m["type"], m["service"].(map[string]any)["count"])
+		}
+		return out
+	}
+	wantSum := summary(want)
+	waitUntil(t, 2*time.Minute, "the stored findings to be analyze's", func() bool {
+		raw, err := storedRaw(dsn)
+		return err == nil && reflect.DeepEqual(summary(byID(t, raw)), wantSum)
+	})
+	if code := post(); code != 200 {
+		t.Fatalf("the delivery again: %d", code)
+	}
+	time.Sleep(3 * time.Second)
+	if got := summary(storedJSON(t, dsn)); !reflect.DeepEqual(got, wantSum) {
+		t.Errorf("after the delivery was repeated the findings are %v, want %v", got, wantSum)
 	}
 }

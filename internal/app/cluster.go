@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -293,6 +294,7 @@ func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, p
 		Run(context.Context, chan<- *source.Task) error
 	}
 	var sources []ingest.Checkpointer
+	var firehose *source.Firehose
 	for _, w := range cfg.Sources.Watch {
 		wt, err := source.NewWatcher(w.Path, w.PollInterval.D(), source.Defaults{Account: w.Account, Region: w.Region, FlowFormat: w.FlowFormat}, log.With("source", "watch:"+w.Path))
 		if err != nil {
@@ -312,8 +314,41 @@ func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, p
 		})
 		sources, runners = append(sources, p), append(runners, p)
 	}
-	if len(runners) == 0 {
-		return errors.New("an ingest node needs sources (sources.watch, sources.s3) or cluster.replay")
+	pushes := make(chan *delivery)
+	if f := cfg.Sources.Firehose; f != nil {
+		keys := make([]string, len(f.AccessKeys))
+		for i, k := range f.AccessKeys {
+			keys[i] = string(k)
+		}
+		fh := source.NewFirehose(source.FirehoseConfig{
+			AccessKeys: keys, MaxBodyBytes: int64(f.MaxBodyBytes), AckTimeout: f.AckTimeout.D(),
+			Defaults: source.Defaults{Account: f.Account, Region: f.Region, FlowFormat: f.FlowFormat},
+			Log:      log.With("source", "firehose"),
+			Deliver: func(ctx context.Context, d *source.Delivery) error {
+				p := &delivery{d: d, done: make(chan error, 1)}
+				select {
+				case pushes <- p:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				select {
+				case err := <-p.done:
+					return err
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			},
+		})
+		stop, err := serveFirehose(cfg.Listen, f.Path, fh, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		sources = append(sources, fh)
+		firehose = fh
+	}
+	if len(sources) == 0 {
+		return errors.New("an ingest node needs sources (sources.watch, sources.s3, sources.firehose) or cluster.replay")
 	}
 	// The checkpoints are the producer's: its sources resume where it
 	// left off.
@@ -355,6 +390,7 @@ func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, p
 		if idle > 0 {
 			quiet.Reset(idle)
 		}
+		var ack *delivery
 		select {
 		case <-ctx.Done():
 			return nil
@@ -369,6 +405,12 @@ func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, p
 			if err := publishTask(ctx, t, feed, prod); err != nil {
 				log.Warn("input failed", "input", t.Name, "error", err)
 			}
+		case p := <-pushes:
+			if err := publishDelivery(ctx, firehose, p.d, feed, prod, log); err != nil {
+				p.done <- err
+				continue
+			}
+			ack = p
 		}
 		if err := prod.Mark(ctx, false); err != nil {
 			return err
@@ -379,7 +421,14 @@ func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, p
 				out = append(out, store.Checkpoint{Source: prefix + c.Name, Position: c.Data, UpdatedAt: time.Now().UTC()})
 			}
 		}
-		if err := st.Commit(ctx, store.Batch{Checkpoints: out}); err != nil {
+		err := st.Commit(ctx, store.Batch{Checkpoints: out})
+		if ack != nil {
+			// A delivery is acknowledged once its records are in the
+			// stream and its request ID is committed with the
+			// checkpoints.
+			ack.done <- err
+		}
+		if err != nil {
 			return fmt.Errorf("committing checkpoints: %w", err)
 		}
 	}
@@ -387,6 +436,8 @@ func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, p
 
 // publishTask publishes one input's records and waits until the stream
 // holds them, then finishes the task so that its source checkpoints it.
+// Inputs that cannot be read are finished as the single-process
+// service's loop finishes them.
 func publishTask(ctx context.Context, t *source.Task, feed *ingest.Feed, prod *cluster.Producer) (err error) {
 	pos := t.Start
 	defer func() { t.Finish(pos, err) }()
@@ -396,28 +447,102 @@ func publishTask(ctx context.Context, t *source.Task, feed *ingest.Feed, prod *c
 	}
 	defer st.Close()
 	in, err := feed.Open(st, ingest.Spec{Name: t.Name, Layout: t.Layout, Defaults: t.Defaults, Start: decode.Position(t.Start), Partial: !t.Complete})
-	if err != nil {
+	switch {
+	case errors.Is(err, decode.ErrEmpty):
+		return nil
+	case errors.Is(err, decode.ErrIncomplete):
+		return source.ErrStopped
+	case errors.Is(err, decode.ErrUnrecognized):
+		return fmt.Errorf("%w: %w", source.ErrUnreadable, err)
+	case err != nil:
 		return err
 	}
 	defer feed.Close(in)
 	prod.Begin(t.Name, fmt.Sprintf("%d.%d.%d", t.Start.Offset, t.Start.Line, t.Start.Records))
+	if err := publishInput(ctx, in, feed, prod); err != nil {
+		return err
+	}
+	pos = source.Position(in.Reader.Position())
+	return nil
+}
+
+// publishInput publishes an open input's records and waits until the
+// stream holds them.
+func publishInput(ctx context.Context, in *ingest.Input, feed *ingest.Feed, prod *cluster.Producer) error {
 	for {
 		rec, err := feed.Next(in)
+		if errors.Is(err, io.EOF) {
+			break
+		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
 			return err
 		}
 		if err := prod.Add(rec); err != nil {
 			return err
 		}
 	}
-	if err := prod.Sync(ctx); err != nil {
-		return err
+	return prod.Sync(ctx)
+}
+
+// delivery is a Firehose delivery on its way to the stream.
+type delivery struct {
+	d    *source.Delivery
+	done chan error
+}
+
+// publishDelivery publishes the records of a Firehose delivery the
+// endpoint has not seen processed, under batch IDs made from the
+// request's, so that a delivery Firehose retries after a crash adds
+// nothing.
+func publishDelivery(ctx context.Context, fh *source.Firehose, d *source.Delivery, feed *ingest.Feed, prod *cluster.Producer, log *slog.Logger) error {
+	if fh.Seen(d.RequestID) {
+		return nil
 	}
-	pos = source.Position(in.Reader.Position())
+	for i, rec := range d.Records {
+		name := d.Name(i)
+		st, err := source.NewStream(name, io.NopCloser(bytes.NewReader(rec)))
+		if err != nil {
+			return err
+		}
+		in, err := feed.Open(st, ingest.Spec{Name: name, Defaults: d.Defaults, Lines: true})
+		if err == nil {
+			prod.Begin(name, "0")
+			err = publishInput(ctx, in, feed, prod)
+			feed.Close(in)
+		}
+		st.Close()
+		if err != nil && !errors.Is(err, decode.ErrEmpty) {
+			log.Warn("firehose record not read to its end", "record", name, "error", err)
+			if ctx.Err() != nil || prod.Sync(ctx) != nil {
+				return err // not stored: Firehose delivers it again
+			}
+		}
+	}
+	fh.Processed(d.RequestID)
 	return nil
+}
+
+// serveFirehose answers Firehose deliveries on addr at path until stop
+// is called.
+func serveFirehose(addr, path string, fh *source.Firehose, log *slog.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.Handle(path, fh)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("the Firehose endpoint: %w", err)
+	}
+	// Firehose may take minutes to send a large delivery; the endpoint
+	// bounds bodies itself (sources.firehose.max_body_bytes).
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info("firehose endpoint listening", "addr", ln.Addr().String(), "path", path)
+	return func() {
+		fh.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		srv.Shutdown(ctx)
+		cancel()
+	}, nil
 }
 
 // clusterNodes are the roles a cluster process runs, for its metrics.

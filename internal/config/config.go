@@ -634,6 +634,9 @@ func (c *Config) validateCluster(p *Problems) {
 	if len(cl.Replay) > 0 && !cl.HasRole("ingest") {
 		p.add(0, "cluster.replay", "only an ingest node replays inputs")
 	}
+	if c.Sources.Firehose != nil && cl.HasRole("ingest") && cl.HasRole("api") {
+		p.add(0, "sources.firehose", "in a cluster, the Firehose endpoint is an ingest node's, on its listen address: give that node --role ingest without api")
+	}
 }
 
 func (c *Config) validateInventory(p *Problems) {
