@@ -313,6 +313,17 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// findingCounts is each finding's type and count, by ID: what a
+// stream's findings are compared by while their watermark catches up.
+func findingCounts(fs map[string]any) map[string]string {
+	out := map[string]string{}
+	for id, f := range fs {
+		m := f.(map[string]any)
+		out[id] = fmt.Sprintf("%s count=%v", m["type"], m["service"].(map[string]any)["count"])
+	}
+	return out
+}
+
 // leaseOwner returns the node holding partition p's lease.
 func leaseOwner(t *testing.T, url, name string, p int) string {
 	t.Helper()
@@ -429,18 +440,10 @@ func TestClusterWatch(t *testing.T) {
 		}
 		return err
 	})
-	summary := func(fs map[string]any) map[string]string {
-		out := map[string]string{}
-		for id, f := range fs {
-			m := f.(map[string]any)
-			out[id] = fmt.Sprintf("%s count=%v", m["type"], m["service"].(map[string]any)["count"])
-		}
-		return out
-	}
-	wantSum := summary(want)
+	wantSum := findingCounts(want)
 	waitUntil(t, 2*time.Minute, "the stored findings to be analyze's", func() bool {
 		raw, err := storedRaw(dsn) // the schema is made by the first node to open it
-		return err == nil && reflect.DeepEqual(summary(byID(t, raw)), wantSum)
+		return err == nil && reflect.DeepEqual(findingCounts(byID(t, raw)), wantSum)
 	})
 
 	// The API node serves them, through the detector of its account,
@@ -484,7 +487,7 @@ func TestClusterWatch(t *testing.T) {
 	ing.cmd.Wait()
 	startNode(t, bin, cfg, "ingest-w", "ingest", "--watch", watch)
 	time.Sleep(4 * time.Second)
-	if got := summary(storedJSON(t, dsn)); !reflect.DeepEqual(got, wantSum) {
+	if got := findingCounts(storedJSON(t, dsn)); !reflect.DeepEqual(got, wantSum) {
 		t.Errorf("after the ingest node's restart the findings are %v, want %v", got, wantSum)
 	}
 }
@@ -546,24 +549,16 @@ func TestClusterFirehose(t *testing.T) {
 		return resp.StatusCode
 	}
 	waitUntil(t, time.Minute, "the Firehose endpoint to take the delivery", func() bool { return post() == 200 })
-	summary := func(fs map[string]any) map[string]string {
-		out := map[string]string{}
-		for id, f := range fs {
-			m := f.(map[string]any)
-			out[id] = fmt.Sprintf("%s count=%v", m["type"], m["service"].(map[string]any)["count"])
-		}
-		return out
-	}
-	wantSum := summary(want)
+	wantSum := findingCounts(want)
 	waitUntil(t, 2*time.Minute, "the stored findings to be analyze's", func() bool {
 		raw, err := storedRaw(dsn)
-		return err == nil && reflect.DeepEqual(summary(byID(t, raw)), wantSum)
+		return err == nil && reflect.DeepEqual(findingCounts(byID(t, raw)), wantSum)
 	})
 	if code := post(); code != 200 {
 		t.Fatalf("the delivery again: %d", code)
 	}
 	time.Sleep(3 * time.Second)
-	if got := summary(storedJSON(t, dsn)); !reflect.DeepEqual(got, wantSum) {
+	if got := findingCounts(storedJSON(t, dsn)); !reflect.DeepEqual(got, wantSum) {
 		t.Errorf("after the delivery was repeated the findings are %v, want %v", got, wantSum)
 	}
 }

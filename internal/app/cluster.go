@@ -21,12 +21,9 @@ import (
 	"picket/internal/cluster"
 	"picket/internal/config"
 	"picket/internal/decode"
-	"picket/internal/decode/vpcflow"
 	"picket/internal/detect"
-	"picket/internal/detect/all"
 	"picket/internal/enrich"
 	"picket/internal/event"
-	"picket/internal/finding"
 	"picket/internal/ingest"
 	"picket/internal/intel/live"
 	"picket/internal/source"
@@ -164,16 +161,10 @@ func runDetectNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, no
 	}
 	// Each partition's engine gets its share of the memory budget.
 	budget := int64(cfg.Ingest.MemoryBudget) / int64(max(bus.Partitions(), 1))
-	build := func() ([]detect.Stage, []detect.Detector, error) {
-		env := detect.Env{DetectorID: finding.DetectorID, MaxKeys: cfg.Ingest.MaxKeys, Intel: lists}
-		if ipinfo.Enabled() {
-			env.IPInfo = ipinfo.Lookup
-		}
-		return all.Build(all.Options{Env: env, Thresholds: cfg.Detectors.Thresholds, Allowlists: cfg.Detectors.Allow, Disabled: cfg.Detectors.Disabled, Budget: budget})
-	}
+	build := func() ([]detect.Stage, []detect.Detector, error) { return buildDetectors(cfg, lists, ipinfo, budget) }
 	d := cluster.NewDetector(cluster.DetectorConfig{
 		Bus: bus, Store: st, Build: build,
-		Engine:         detect.Config{Lateness: event.Time(cfg.Ingest.Lateness.D() / time.Second), Tick: detect.DefaultConfig.Tick},
+		Engine:         engineConfig(cfg),
 		Annotate:       annotator(est),
 		Administrator:  cfg.Account,
 		Producers:      cfg.Cluster.Producers,
@@ -186,18 +177,12 @@ func runDetectNode(ctx context.Context, cfg *config.Config, bus *cluster.Bus, no
 // clusterFeed is the ingest node's Feed: the single-process service's,
 // with a direction table of its own.
 func clusterFeed(cfg *config.Config, ipinfo *enrich.IPInfos) (*ingest.Feed, error) {
-	feed := &ingest.Feed{Account: event.Intern(cfg.Account), Region: event.Intern(cfg.Region), Skipped: map[string]uint64{}}
-	if cfg.Ingest.FlowFormat != "" {
-		f, err := vpcflow.ParseFormat(cfg.Ingest.FlowFormat)
-		if err != nil {
-			return nil, fmt.Errorf("ingest.flow_format: %w", err)
-		}
-		feed.FlowFormat = &f
+	feed, err := newFeed(cfg, ipinfo)
+	if err != nil {
+		return nil, err
 	}
-	feed.Enrich = enrich.Enricher{Directions: enrich.NewDirections(cfg.Ingest.MaxInterfaces)}
-	if ipinfo.Enabled() {
-		feed.Enrich.IPInfo = ipinfo
-	}
+	feed.Skipped = map[string]uint64{}
+	feed.Enrich.Directions = enrich.NewDirections(cfg.Ingest.MaxInterfaces)
 	return feed, nil
 }
 
@@ -290,55 +275,33 @@ func ingestSources(ctx context.Context, cfg *config.Config, feed *ingest.Feed, p
 		return err
 	}
 	defer st.Close()
-	var runners []interface {
-		Run(context.Context, chan<- *source.Task) error
+	runners, err := taskSources(ctx, cfg, log, nil)
+	if err != nil {
+		return err
 	}
 	var sources []ingest.Checkpointer
+	for _, r := range runners {
+		sources = append(sources, r)
+	}
 	var firehose *source.Firehose
-	for _, w := range cfg.Sources.Watch {
-		wt, err := source.NewWatcher(w.Path, w.PollInterval.D(), source.Defaults{Account: w.Account, Region: w.Region, FlowFormat: w.FlowFormat}, log.With("source", "watch:"+w.Path))
-		if err != nil {
-			return err
-		}
-		sources, runners = append(sources, wt), append(runners, wt)
-	}
-	for _, s := range cfg.Sources.S3 {
-		client, err := s3Client(ctx, s)
-		if err != nil {
-			return err
-		}
-		p := source.NewS3Poller(source.S3Config{
-			Client: client, Bucket: s.Bucket, Prefix: s.Prefix, StartAfter: s.StartAfter, Poll: s.PollInterval.D(),
-			Defaults: source.Defaults{Account: s.Account, Region: s.Region, FlowFormat: s.FlowFormat},
-			Log:      log.With("source", "s3://"+s.Bucket+"/"+s.Prefix),
-		})
-		sources, runners = append(sources, p), append(runners, p)
-	}
 	pushes := make(chan *delivery)
 	if f := cfg.Sources.Firehose; f != nil {
-		keys := make([]string, len(f.AccessKeys))
-		for i, k := range f.AccessKeys {
-			keys[i] = string(k)
+		fc := firehoseConfig(f, log)
+		fc.Deliver = func(ctx context.Context, d *source.Delivery) error {
+			p := &delivery{d: d, done: make(chan error, 1)}
+			select {
+			case pushes <- p:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case err := <-p.done:
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		fh := source.NewFirehose(source.FirehoseConfig{
-			AccessKeys: keys, MaxBodyBytes: int64(f.MaxBodyBytes), AckTimeout: f.AckTimeout.D(),
-			Defaults: source.Defaults{Account: f.Account, Region: f.Region, FlowFormat: f.FlowFormat},
-			Log:      log.With("source", "firehose"),
-			Deliver: func(ctx context.Context, d *source.Delivery) error {
-				p := &delivery{d: d, done: make(chan error, 1)}
-				select {
-				case pushes <- p:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				select {
-				case err := <-p.done:
-					return err
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			},
-		})
+		fh := source.NewFirehose(fc)
 		stop, err := serveFirehose(cfg.Listen, f.Path, fh, log)
 		if err != nil {
 			return err
@@ -525,20 +488,32 @@ func publishDelivery(ctx context.Context, fh *source.Firehose, d *source.Deliver
 // serveFirehose answers Firehose deliveries on addr at path until stop
 // is called.
 func serveFirehose(addr, path string, fh *source.Firehose, log *slog.Logger) (stop func(), err error) {
+	// Firehose may take minutes to send a large delivery; the endpoint
+	// bounds bodies itself (sources.firehose.max_body_bytes).
+	stopHTTP, err := serveNodeHTTP(addr, path, fh, "the Firehose endpoint", log)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		fh.Close()
+		stopHTTP()
+	}, nil
+}
+
+// serveNodeHTTP serves h at path, and /healthz, on addr until stop is
+// called; what names the listener in errors and the log.
+func serveNodeHTTP(addr, path string, h http.Handler, what string, log *slog.Logger) (stop func(), err error) {
 	mux := http.NewServeMux()
-	mux.Handle(path, fh)
+	mux.Handle(path, h)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("the Firehose endpoint: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	// Firehose may take minutes to send a large delivery; the endpoint
-	// bounds bodies itself (sources.firehose.max_body_bytes).
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	log.Info("firehose endpoint listening", "addr", ln.Addr().String(), "path", path)
+	log.Info(what+" listening", "addr", ln.Addr().String(), "path", path)
 	return func() {
-		fh.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(ctx)
 		cancel()
@@ -595,19 +570,5 @@ func serveClusterMetrics(addr string, nodes *clusterNodes, log *slog.Logger) (st
 		}
 		return float64(s.Position)
 	}))
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("cluster.metrics_listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	log.Info("cluster metrics listening", "addr", ln.Addr().String())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		srv.Shutdown(ctx)
-		cancel()
-	}, nil
+	return serveNodeHTTP(addr, "/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), "cluster metrics", log)
 }

@@ -136,48 +136,20 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 	if err != nil {
 		return err
 	}
-	var runners []interface {
-		Run(context.Context, chan<- *source.Task) error
+	runners, err := taskSources(ctx, cfg, log, m)
+	if err != nil {
+		return err
 	}
 	var sources []ingest.Checkpointer
-	for _, w := range cfg.Sources.Watch {
-		wt, err := source.NewWatcher(w.Path, w.PollInterval.D(), source.Defaults{Account: w.Account, Region: w.Region, FlowFormat: w.FlowFormat}, log.With("source", "watch:"+w.Path))
-		if err != nil {
-			return err
-		}
-		if w.Notify != nil && !*w.Notify {
-			wt.SetNotify(false)
-		}
-		sources = append(sources, wt)
-		runners = append(runners, wt)
-		m.AddWatch(wt.Name(), func() metrics.WatchStatus { return metrics.WatchStatus(wt.Status()) })
-	}
-	for _, s := range cfg.Sources.S3 {
-		client, err := s3Client(ctx, s)
-		if err != nil {
-			return err
-		}
-		p := source.NewS3Poller(source.S3Config{
-			Client: client, Bucket: s.Bucket, Prefix: s.Prefix, StartAfter: s.StartAfter, Poll: s.PollInterval.D(),
-			Defaults: source.Defaults{Account: s.Account, Region: s.Region, FlowFormat: s.FlowFormat},
-			Log:      log.With("source", "s3://"+s.Bucket+"/"+s.Prefix),
-		})
-		sources = append(sources, p)
-		runners = append(runners, p)
-		m.AddS3(p.Name(), p.Idle)
+	for _, r := range runners {
+		sources = append(sources, r)
 	}
 	tasks := make(chan *source.Task)
 	fh := source.NewFirehose(source.FirehoseConfig{Deliver: g.Deliver, Log: log.With("source", "firehose"), Observe: m.FirehoseRequest})
 	if f := cfg.Sources.Firehose; f != nil {
-		keys := make([]string, len(f.AccessKeys))
-		for i, k := range f.AccessKeys {
-			keys[i] = string(k)
-		}
-		fh = source.NewFirehose(source.FirehoseConfig{
-			AccessKeys: keys, MaxBodyBytes: int64(f.MaxBodyBytes), AckTimeout: f.AckTimeout.D(),
-			Defaults: source.Defaults{Account: f.Account, Region: f.Region, FlowFormat: f.FlowFormat},
-			Deliver:  g.Deliver, Observe: m.FirehoseRequest, Log: log.With("source", "firehose"),
-		})
+		fc := firehoseConfig(f, log)
+		fc.Deliver, fc.Observe = g.Deliver, m.FirehoseRequest
+		fh = source.NewFirehose(fc)
 		g.SetAckDelay(f.CommitDelay.D())
 	}
 	g.SetSources(tasks, append(sources, fh), fh)
@@ -327,6 +299,29 @@ func Serve(ctx context.Context, cfg *config.Config, opt ServeOptions) (err error
 // ipinfo, which may be nil, enriches API calls; only the ingest loop's
 // goroutine, which runs the engine, uses it.
 func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logger, in detect.Intel, ipinfo *enrich.IPInfos, est *estate) (*ingest.Loop, error) {
+	feed, err := newFeed(cfg, ipinfo)
+	if err != nil {
+		return nil, err
+	}
+	stages, dets, err := buildDetectors(cfg, in, ipinfo, int64(cfg.Ingest.MemoryBudget))
+	if err != nil {
+		return nil, err
+	}
+	return ingest.NewLoop(ingest.LoopConfig{
+		Log: log.With("component", "ingest"), Store: st, Metrics: m,
+		Stages: stages, Detectors: dets,
+		Engine: engineConfig(cfg),
+		Feed:   feed, MaxInterfaces: cfg.Ingest.MaxInterfaces,
+		CommitInterval: cfg.Ingest.CommitInterval.D(), IdleFlush: cfg.Ingest.IdleFlush.D(), AckDelay: config.DefaultCommitDelay,
+		Administrator: cfg.Account,
+		Annotate:      annotator(est),
+	})
+}
+
+// newFeed is the service's Feed, in one process or on a cluster's
+// ingest nodes: the configuration's account, region and flow log
+// format, and the callers' context from ipinfo.
+func newFeed(cfg *config.Config, ipinfo *enrich.IPInfos) (*ingest.Feed, error) {
 	feed := &ingest.Feed{Account: event.Intern(cfg.Account), Region: event.Intern(cfg.Region)}
 	if cfg.Ingest.FlowFormat != "" {
 		f, err := vpcflow.ParseFormat(cfg.Ingest.FlowFormat)
@@ -335,26 +330,87 @@ func newLoop(cfg *config.Config, st ingest.Store, m *metrics.Set, log *slog.Logg
 		}
 		feed.FlowFormat = &f
 	}
+	if ipinfo.Enabled() {
+		feed.Enrich.IPInfo = ipinfo
+	}
+	return feed, nil
+}
+
+// buildDetectors makes the service's stages and detectors, with
+// budget bytes of memory for their tables.
+func buildDetectors(cfg *config.Config, in detect.Intel, ipinfo *enrich.IPInfos, budget int64) ([]detect.Stage, []detect.Detector, error) {
 	// Detectors file findings under a region's default detector ID; the
 	// commit files them under the store's detector of the region.
 	env := detect.Env{DetectorID: finding.DetectorID, MaxKeys: cfg.Ingest.MaxKeys, Intel: in}
 	if ipinfo.Enabled() {
-		feed.Enrich.IPInfo = ipinfo
 		env.IPInfo = ipinfo.Lookup
 	}
-	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: cfg.Detectors.Thresholds, Allowlists: cfg.Detectors.Allow, Disabled: cfg.Detectors.Disabled, Budget: int64(cfg.Ingest.MemoryBudget)})
+	stages, dets, err := all.Build(all.Options{Env: env, Thresholds: cfg.Detectors.Thresholds, Allowlists: cfg.Detectors.Allow, Disabled: cfg.Detectors.Disabled, Budget: budget})
 	if err != nil {
-		return nil, fmt.Errorf("detectors: %w", err)
+		return nil, nil, fmt.Errorf("detectors: %w", err)
 	}
-	return ingest.NewLoop(ingest.LoopConfig{
-		Log: log.With("component", "ingest"), Store: st, Metrics: m,
-		Stages: stages, Detectors: dets,
-		Engine: detect.Config{Lateness: event.Time(cfg.Ingest.Lateness.D() / time.Second), Tick: detect.DefaultConfig.Tick},
-		Feed:   feed, MaxInterfaces: cfg.Ingest.MaxInterfaces,
-		CommitInterval: cfg.Ingest.CommitInterval.D(), IdleFlush: cfg.Ingest.IdleFlush.D(), AckDelay: config.DefaultCommitDelay,
-		Administrator: cfg.Account,
-		Annotate:      annotator(est),
-	})
+	return stages, dets, nil
+}
+
+// engineConfig is the detection engine's configuration.
+func engineConfig(cfg *config.Config) detect.Config {
+	return detect.Config{Lateness: event.Time(cfg.Ingest.Lateness.D() / time.Second), Tick: detect.DefaultConfig.Tick}
+}
+
+// taskSource is a source that hands over tasks and keeps checkpoints:
+// a watched folder or an S3 prefix.
+type taskSource interface {
+	ingest.Checkpointer
+	Run(context.Context, chan<- *source.Task) error
+}
+
+// taskSources builds the configuration's watched folders and S3
+// prefixes; m, when set, is told of each.
+func taskSources(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Set) ([]taskSource, error) {
+	var out []taskSource
+	for _, w := range cfg.Sources.Watch {
+		wt, err := source.NewWatcher(w.Path, w.PollInterval.D(), source.Defaults{Account: w.Account, Region: w.Region, FlowFormat: w.FlowFormat}, log.With("source", "watch:"+w.Path))
+		if err != nil {
+			return nil, err
+		}
+		if w.Notify != nil && !*w.Notify {
+			wt.SetNotify(false)
+		}
+		out = append(out, wt)
+		if m != nil {
+			m.AddWatch(wt.Name(), func() metrics.WatchStatus { return metrics.WatchStatus(wt.Status()) })
+		}
+	}
+	for _, s := range cfg.Sources.S3 {
+		client, err := s3Client(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		p := source.NewS3Poller(source.S3Config{
+			Client: client, Bucket: s.Bucket, Prefix: s.Prefix, StartAfter: s.StartAfter, Poll: s.PollInterval.D(),
+			Defaults: source.Defaults{Account: s.Account, Region: s.Region, FlowFormat: s.FlowFormat},
+			Log:      log.With("source", "s3://"+s.Bucket+"/"+s.Prefix),
+		})
+		out = append(out, p)
+		if m != nil {
+			m.AddS3(p.Name(), p.Idle)
+		}
+	}
+	return out, nil
+}
+
+// firehoseConfig is the configured Firehose endpoint's configuration,
+// but for where it delivers.
+func firehoseConfig(f *config.Firehose, log *slog.Logger) source.FirehoseConfig {
+	keys := make([]string, len(f.AccessKeys))
+	for i, k := range f.AccessKeys {
+		keys[i] = string(k)
+	}
+	return source.FirehoseConfig{
+		AccessKeys: keys, MaxBodyBytes: int64(f.MaxBodyBytes), AckTimeout: f.AckTimeout.D(),
+		Defaults: source.Defaults{Account: f.Account, Region: f.Region, FlowFormat: f.FlowFormat},
+		Log:      log.With("source", "firehose"),
+	}
 }
 
 // annotator returns the function that fills findings from the estate's

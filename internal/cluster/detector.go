@@ -608,6 +608,9 @@ func (r *partition) drain() {
 		r.producer(name)
 	}
 	names := slices.Sorted(maps.Keys(r.state.Producers))
+	// The node's counters are shared by its partitions: counted here and
+	// added once a call.
+	var released, forced int64
 	for {
 		var best *producerState
 		var bt event.Time
@@ -633,23 +636,25 @@ func (r *partition) drain() {
 				break
 			}
 		}
-		if !ready && r.d.held.Load() < r.d.maxHeld {
+		if !ready && r.d.held.Load()-released < r.d.maxHeld {
 			break
 		}
 		if !ready {
 			r.state.Forced++
-			r.d.forced.Add(1)
+			forced++
 		}
 		r.eng.Observe(best.recs[best.head])
 		best.recs[best.head] = nil
 		best.head++
 		r.queued--
-		r.d.held.Add(-1)
-		r.d.records.Add(1)
+		released++
 		if best.head == len(best.recs) {
 			best.recs, best.head = best.recs[:0], 0
 		}
 	}
+	r.d.held.Add(-released)
+	r.d.records.Add(uint64(released))
+	r.d.forced.Add(uint64(forced))
 	if r.queued > 0 {
 		return
 	}
@@ -664,7 +669,7 @@ func (r *partition) drain() {
 	}
 	switch {
 	case ended && !r.flushed:
-		r.eng.AdvanceTo(event.Forever)
+		r.eng.Flush() // the partition's engine runs on its own goroutine (Config.Apart off)
 		// The input is over: commit at once rather than at the interval.
 		r.flushed, r.changed, r.commitNow = true, true, true
 		r.d.log.Info("cluster: partition input ended", "partition", r.p, "records", r.eng.Stats().Records, "findings", r.pending.Len())

@@ -355,17 +355,6 @@ func (e *Engine) Foresee(saved []byte, emit Emit) (bool, error) {
 	return true, nil
 }
 
-// AdvanceTo advances the watermark to w, rounded down to a tick; a
-// watermark at or behind the current one changes nothing.
-// event.Forever ends the input as Flush does, without stopping
-// Config.Apart's goroutine.
-func (e *Engine) AdvanceTo(w event.Time) {
-	if w != event.Forever {
-		w -= w % e.cfg.Tick
-	}
-	e.advance(w)
-}
-
 // Watermark returns the current watermark.
 func (e *Engine) Watermark() event.Time { return e.watermark }
 

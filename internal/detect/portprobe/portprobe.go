@@ -17,7 +17,6 @@ package portprobe
 
 import (
 	"cmp"
-	"hash/fnv"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -157,14 +156,18 @@ type srcKey struct {
 }
 
 // sketchKey is the address the sketch counts a remote host of an
-// account under: its address mixed with a hash of the account.
+// account under: its address mixed with an FNV-1a hash of the account,
+// computed in place since it runs for every probe of an untracked host.
 func sketchKey(account event.ID, a netip.Addr) netip.Addr {
 	if account == (event.ID{}) {
 		return a
 	}
-	h := fnv.New64a()
-	h.Write([]byte(account.String()))
-	m := h.Sum64()
+	s := account.String()
+	m := uint64(14695981039346656037)
+	for i := range len(s) {
+		m ^= uint64(s[i])
+		m *= 1099511628211
+	}
 	b := a.As16()
 	for i := range 8 {
 		b[i] ^= byte(m >> (8 * i))
