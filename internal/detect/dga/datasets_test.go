@@ -98,7 +98,7 @@ func evaluate(t *testing.T, e *evaluation, next func(*event.DNSQuery) error, sco
 		} else {
 			e.benign++
 		}
-		if ok && score >= d.minScore && len(dom)-bytes.IndexByte(dom, '.') > 0 && !d.allowed(dom) {
+		if ok && score >= d.minScore && len(dom)-bytes.IndexByte(dom, '.') > 0 && !d.allow.Match(dom) {
 			if l, _, _, _ := d.label(dom); len(l) >= d.minLen {
 				k := wkey{q.Src, q.T - q.T%d.span}
 				if windows[k] == nil {

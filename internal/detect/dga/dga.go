@@ -23,14 +23,12 @@
 package dga
 
 import (
-	"bytes"
 	"cmp"
 	"math"
 	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	"picket/internal/detect"
 	"picket/internal/event"
@@ -174,7 +172,7 @@ type Detector struct {
 	th         detect.Tunables
 	al         detect.Allowlists
 	score      func(label []byte) (float64, bool) // the model's Score
-	allow      [][]byte                           // each entry with a leading dot
+	allow      detect.DomainSuffixes
 	span       event.Time
 	minLen     int
 	minScore   float64
@@ -219,12 +217,7 @@ func New(env detect.Env) (*Detector, error) {
 		cache:      make([]cacheEntry, cacheSize),
 		block:      event.Intern("BLOCK"),
 	}
-	for _, a := range al.Get("allow_domains") {
-		a = strings.Trim(strings.ToLower(a), ".")
-		if a != "" {
-			d.allow = append(d.allow, []byte("."+a))
-		}
-	}
+	d.allow = detect.NewDomainSuffixes(al.Get("allow_domains"))
 	d.windows = lru.New[windowKey, window](env.Cap(int(th.Get("max_windows")), 0.5, windowBytes), nil)
 	return d, nil
 }
@@ -246,16 +239,6 @@ func (d *Detector) State() []detect.StateStats {
 	return []detect.StateStats{{Table: "windows", Len: d.windows.Len(), Cap: d.windows.Cap(), Evicted: d.windows.Evicted()}}
 }
 
-// allowed reports whether name is an allowlisted domain or below one.
-func (d *Detector) allowed(name []byte) bool {
-	for _, a := range d.allow {
-		if bytes.HasSuffix(name, a) || bytes.Equal(name, a[1:]) {
-			return true
-		}
-	}
-	return false
-}
-
 // label returns the registered-domain label and domain of name and its
 // score, through the cache: most queries repeat a name seen moments
 // ago, and the public suffix lookup allocates on every call.
@@ -273,7 +256,7 @@ func (d *Detector) label(name []byte) (label, domain []byte, score float64, ok b
 	if len(tail) > math.MaxUint16 {
 		return nil, nil, 0, false
 	}
-	h := hash(tail) | 1
+	h := detect.FNV1a(tail) | 1
 	e := &d.cache[h%cacheSize]
 	if e.hash != h || int(e.n) != len(tail) {
 		l, dom, found := Registered(tail)
@@ -311,7 +294,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		return
 	}
 	label, domain, score, ok := d.label(name)
-	if !ok || len(label) < d.minLen || score < d.minScore || d.allowed(name) {
+	if !ok || len(label) < d.minLen || score < d.minScore || d.allow.Match(name) {
 		return
 	}
 	k := windowKey{Account: q.Account, Region: q.Region, Instance: q.Instance, Start: q.T - q.T%d.span}
@@ -339,7 +322,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		w.Blocked++
 	}
 	w.Top = max(w.Top, score)
-	h := hash(domain)
+	h := detect.FNV1a(domain)
 	word, bit := h%slots/64, uint64(1)<<(h%64)
 	w.Seen[word] |= bit
 	w.Sample.offer(h, domain, q, score)
@@ -351,17 +334,6 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if score >= d.farScore {
 		w.Far.offer(h, domain, q, score)
 	}
-}
-
-// hash is 64-bit FNV-1a: the same in every process, so saved windows
-// stay valid across restarts.
-func hash(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }
 
 // stats are what a window shows.

@@ -81,7 +81,7 @@ func evaluate(t *testing.T, e *evaluation, next func(*event.DNSQuery) error) {
 		}
 		e.queries++
 		name := bytes.TrimSuffix(q.Name, []byte("."))
-		if reg := registered(name); reg != "" && len(name) > len(reg) && !d.allowed(name) && (e.tunnel == "" || reg == e.tunnel) {
+		if reg := registered(name); reg != "" && len(name) > len(reg) && !d.allow.Match(name) && (e.tunnel == "" || reg == e.tunnel) {
 			windows[wkey{q.Src, reg, q.T - q.T%600}] = true
 		}
 		eng.Observe(&q)

@@ -21,13 +21,11 @@
 package dnsexfil
 
 import (
-	"bytes"
 	"cmp"
 	"math"
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	"golang.org/x/net/publicsuffix"
 
@@ -121,7 +119,7 @@ type Detector struct {
 	env        detect.Env
 	th         detect.Tunables
 	al         detect.Allowlists
-	allow      [][]byte // each entry with a leading dot
+	allow      detect.DomainSuffixes
 	span       event.Time
 	minBytes   float64
 	minNames   float64
@@ -156,12 +154,7 @@ func New(env detect.Env) (*Detector, error) {
 		minEntropy: th.Get("min_entropy"),
 		due:        event.Forever,
 	}
-	for _, a := range al.Get("allow_domains") {
-		a = strings.Trim(strings.ToLower(a), ".")
-		if a != "" {
-			d.allow = append(d.allow, []byte("."+a))
-		}
-	}
+	d.allow = detect.NewDomainSuffixes(al.Get("allow_domains"))
 	d.windows = lru.New[windowKey, window](env.Cap(int(th.Get("max_windows")), 1, windowBytes), nil)
 	return d, nil
 }
@@ -181,16 +174,6 @@ func (d *Detector) Definition() detect.Definition {
 // State reports the detector's table.
 func (d *Detector) State() []detect.StateStats {
 	return []detect.StateStats{{Table: "windows", Len: d.windows.Len(), Cap: d.windows.Cap(), Evicted: d.windows.Evicted()}}
-}
-
-// allowed reports whether name is an allowlisted domain or below one.
-func (d *Detector) allowed(name []byte) bool {
-	for _, a := range d.allow {
-		if bytes.HasSuffix(name, a) || bytes.Equal(name, a[1:]) {
-			return true
-		}
-	}
-	return false
 }
 
 // registered returns the registered domain of name (lower case, no
@@ -222,7 +205,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if n := len(name); n > 0 && name[n-1] == '.' {
 		name = name[:n-1]
 	}
-	if len(name) == 0 || (q.Instance.IsZero() && !q.Src.IsValid()) || d.allowed(name) {
+	if len(name) == 0 || (q.Instance.IsZero() && !q.Src.IsValid()) || d.allow.Match(name) {
 		return
 	}
 	reg := registered(name)
@@ -230,7 +213,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 		return
 	}
 	k := windowKey{Account: q.Account, Region: q.Region, Instance: q.Instance, Src: q.Src,
-		Domain: hash(reg), Start: q.T - q.T%d.span}
+		Domain: detect.FNV1a(reg), Start: q.T - q.T%d.span}
 	if q.T < 0 && q.T%d.span != 0 {
 		k.Start -= d.span
 	}
@@ -252,7 +235,7 @@ func (d *Detector) Observe(rec event.Record, _ detect.Emit) {
 	if q.FirewallAction == blockAction {
 		w.Blocked++
 	}
-	h := hash(name)
+	h := detect.FNV1a(name)
 	if w.Sample == nil || h < w.SampleHash {
 		w.Sample, w.SampleHash = append(w.Sample[:0], name...), h
 	}
@@ -305,17 +288,6 @@ var class = func() (t [256]uint8) {
 	}
 	return t
 }()
-
-// hash is 64-bit FNV-1a: the same in every process, so saved name sets
-// stay valid across restarts.
-func hash[S string | []byte](b S) uint64 {
-	h := uint64(14695981039346656037)
-	for i := range len(b) {
-		h ^= uint64(b[i])
-		h *= 1099511628211
-	}
-	return h
-}
 
 // stats are what a window shows.
 type stats struct {

@@ -156,18 +156,13 @@ type srcKey struct {
 }
 
 // sketchKey is the address the sketch counts a remote host of an
-// account under: its address mixed with an FNV-1a hash of the account,
-// computed in place since it runs for every probe of an untracked host.
+// account under: its address mixed with a hash of the account, made
+// without allocating, as it runs for every probe of an untracked host.
 func sketchKey(account event.ID, a netip.Addr) netip.Addr {
 	if account == (event.ID{}) {
 		return a
 	}
-	s := account.String()
-	m := uint64(14695981039346656037)
-	for i := range len(s) {
-		m ^= uint64(s[i])
-		m *= 1099511628211
-	}
+	m := detect.FNV1a(account.String())
 	b := a.As16()
 	for i := range 8 {
 		b[i] ^= byte(m >> (8 * i))
