@@ -560,6 +560,7 @@ func serveClusterMetrics(addr string, nodes *clusterNodes, log *slog.Logger) (st
 	counter("picket_cluster_records_forced_total", "Records released without waiting for a silent producer, the held records being at their cap.", det(func(s cluster.Stats) float64 { return float64(s.Forced) }))
 	counter("picket_cluster_commits_total", "Partition commits (findings, position, held records and state in one transaction).", det(func(s cluster.Stats) float64 { return float64(s.Commits) }))
 	counter("picket_cluster_commits_failed_total", "Partition commits that failed and were retried or ended the partition's run.", det(func(s cluster.Stats) float64 { return float64(s.Failed) }))
+	counter("picket_cluster_messages_bad_total", "Messages skipped as unusable (a batch that does not decode, a mark without a position); each is logged with its partition and stream sequence.", det(func(s cluster.Stats) float64 { return float64(s.Bad) }))
 	counter("picket_cluster_findings_committed_total", "Finding reports committed by this node.", det(func(s cluster.Stats) float64 { return float64(s.Findings) }))
 	counter("picket_cluster_published_records_total", "Records this ingest node published.", prod(func(s cluster.ProducerStats) float64 { return float64(s.Records) }))
 	counter("picket_cluster_published_batches_total", "Messages of records this ingest node published.", prod(func(s cluster.ProducerStats) float64 { return float64(s.Batches) }))

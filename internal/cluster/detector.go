@@ -72,6 +72,7 @@ type Stats struct {
 	Commits  uint64
 	Failed   uint64 // commits that failed (each is retried, up to five times)
 	Findings uint64 // finding reports committed
+	Bad      uint64 // messages skipped as unusable (each logged with its partition and sequence)
 }
 
 // Detector is a detector node.
@@ -85,8 +86,8 @@ type Detector struct {
 	producers atomic.Pointer[map[string]bool]
 	maxHeld   int64
 
-	taken, lost, records, forced, commits, failed, findings atomic.Uint64
-	held                                                    atomic.Int64
+	taken, lost, records, forced, commits, failed, findings, bad atomic.Uint64
+	held                                                         atomic.Int64
 }
 
 // NewDetector returns a detector node; Run runs it.
@@ -109,7 +110,7 @@ func (d *Detector) Stats() Stats {
 	owned := len(d.runs)
 	d.mu.Unlock()
 	return Stats{Owned: owned, Taken: d.taken.Load(), Lost: d.lost.Load(), Records: d.records.Load(), Held: d.held.Load(),
-		Forced: d.forced.Load(), Commits: d.commits.Load(), Failed: d.failed.Load(), Findings: d.findings.Load()}
+		Forced: d.forced.Load(), Commits: d.commits.Load(), Failed: d.failed.Load(), Findings: d.findings.Load(), Bad: d.bad.Load()}
 }
 
 // Run takes and runs partitions until ctx is done, then commits each
@@ -557,17 +558,17 @@ func (r *partition) apply(m jetstream.Msg) error {
 	prod := h.Get(hdrProducer)
 	switch {
 	case prod == "":
-		r.d.log.Error("cluster: skipping a message without a producer", "partition", r.p, "seq", seq)
+		r.bad("skipping a message without a producer", seq)
 	case h.Get(hdrKind) == kindData:
 		b, err := decodeBatch(m.Data())
 		if err != nil {
-			r.d.log.Error("cluster: skipping a bad batch", "partition", r.p, "seq", seq, "producer", prod, "error", err)
+			r.bad("skipping a bad batch", seq, "producer", prod, "error", err)
 			break
 		}
 		ps := r.producer(prod)
 		n := len(ps.recs)
 		if err := b.each(func(rec event.Record) { ps.recs = append(ps.recs, rec) }); err != nil {
-			r.d.log.Error("cluster: bad batch", "partition", r.p, "seq", seq, "producer", prod, "error", err)
+			r.bad("a batch cut short", seq, "producer", prod, "error", err)
 		}
 		r.queued += len(ps.recs) - n
 		r.d.held.Add(int64(len(ps.recs) - n))
@@ -575,7 +576,7 @@ func (r *partition) apply(m jetstream.Msg) error {
 	case h.Get(hdrKind) == kindMark:
 		w, err := strconv.ParseInt(h.Get(hdrWatermark), 10, 64)
 		if err != nil {
-			r.d.log.Error("cluster: skipping a bad mark", "partition", r.p, "seq", seq, "producer", prod)
+			r.bad("skipping a bad mark", seq, "producer", prod)
 			break
 		}
 		ps := r.producer(prod)
@@ -584,12 +585,19 @@ func (r *partition) apply(m jetstream.Msg) error {
 		}
 		ps.Quiet = h.Get(hdrQuiet) != ""
 	default:
-		r.d.log.Error("cluster: skipping a message of unknown kind", "partition", r.p, "seq", seq, "kind", h.Get(hdrKind))
+		r.bad("skipping a message of unknown kind", seq, "kind", h.Get(hdrKind))
 	}
 	r.state.Seq = seq
 	r.changed = true
 	r.drain()
 	return nil
+}
+
+// bad counts a message the partition cannot use and logs it, naming
+// its partition and stream sequence; the messages around it are kept.
+func (r *partition) bad(what string, seq uint64, attrs ...any) {
+	r.d.bad.Add(1)
+	r.d.log.Error("cluster: "+what, append([]any{"partition", r.p, "seq", seq}, attrs...)...)
 }
 
 // drain releases records to the engine while it may: the oldest next

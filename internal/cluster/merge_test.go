@@ -3,7 +3,11 @@ package cluster
 import (
 	"log/slog"
 	"slices"
+	"strconv"
 	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"picket/internal/detect"
 	"picket/internal/event"
@@ -101,5 +105,59 @@ func TestMergeForcedAtTheCap(t *testing.T) {
 	give(r, "a", 10, 20, 30, 40)
 	if !slices.Equal(rec.seen, []int64{10, 20, 30}) || r.state.Forced != 3 || r.d.held.Load() != 1 {
 		t.Errorf("released %v, forced %d, held %d; want the three oldest forced and one held", rec.seen, r.state.Forced, r.d.held.Load())
+	}
+}
+
+// message is a stream message as apply reads it.
+type message struct {
+	jetstream.Msg // the methods apply does not call
+	seq           uint64
+	hdr           nats.Header
+	data          []byte
+}
+
+func (m message) Metadata() (*jetstream.MsgMetadata, error) {
+	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.seq}}, nil
+}
+func (m message) Headers() nats.Header { return m.hdr }
+func (m message) Data() []byte         { return m.data }
+
+// TestBadMessagesCounted checks that messages a partition cannot use
+// are counted and passed over, and the good ones around them kept.
+func TestBadMessagesCounted(t *testing.T) {
+	r, rec := newTestPartition(t, DefaultMaxHeld, "a")
+	var b batch
+	b.add(&event.Flow{Start: 100, End: 100, Has: event.HasEnd, Origin: event.Origin{Line: 100}})
+	good, err := b.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := func(kind, w string) nats.Header {
+		h := nats.Header{}
+		h.Set(hdrKind, kind)
+		h.Set(hdrProducer, "a")
+		if w != "" {
+			h.Set(hdrWatermark, w)
+		}
+		return h
+	}
+	for i, m := range []message{
+		{hdr: hdr(kindData, ""), data: []byte("garbage")},
+		{hdr: hdr(kindData, ""), data: good},
+		{hdr: hdr(kindMark, "soon")},
+		{hdr: hdr("other", "")},
+		{hdr: nats.Header{}},
+		{hdr: hdr(kindMark, strconv.FormatInt(int64(event.Forever), 10))},
+	} {
+		m.seq = uint64(i + 1)
+		if err := r.apply(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.d.Stats().Bad; got != 4 {
+		t.Errorf("%d bad messages counted, want 4", got)
+	}
+	if !slices.Equal(rec.seen, []int64{100}) || !r.flushed || r.state.Seq != 6 {
+		t.Errorf("released %v, flushed %v, at sequence %d; want the good record, the end, sequence 6", rec.seen, r.flushed, r.state.Seq)
 	}
 }
